@@ -1,0 +1,532 @@
+package ssotws
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"connectrpc.com/connect"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+)
+
+// Resource serves the standard methods of one model over a [Store]. For a
+// realtime model it publishes a change event on each of the record's
+// channels after every successful mutation. Generated handlers call it; it
+// is safe for concurrent use.
+type Resource[T proto.Message] struct {
+	model *Model
+	store Store
+	pub   Publisher
+	opts  resourceOptions
+}
+
+// ListRequest is a List call's query.
+type ListRequest struct {
+	// Filters are equality filters; filters with an empty Field are ignored.
+	Filters   []Filter
+	PageSize  int32
+	PageToken string
+}
+
+// ListResult is one page of a List.
+type ListResult[T proto.Message] struct {
+	Items         []T
+	NextPageToken string
+}
+
+// NewResource returns the resource of model m. pub may be nil for a model
+// that is not realtime; a realtime model then publishes nothing.
+func NewResource[T proto.Message](m *Model, store Store, pub Publisher, opts ...Option) *Resource[T] {
+	return &Resource[T]{model: m, store: store, pub: pub, opts: newResourceOptions(opts)}
+}
+
+// Model returns the resource's model.
+func (r *Resource[T]) Model() *Model { return r.model }
+
+func (r *Resource[T]) newT() T {
+	var zero T
+	return zero.ProtoReflect().Type().New().Interface().(T)
+}
+
+// decode unmarshals a record and exposes its version.
+func (r *Resource[T]) decode(rec *Record) (T, error) {
+	msg := r.newT()
+	if err := proto.Unmarshal(rec.Data, msg); err != nil {
+		return msg, connect.NewError(connect.CodeInternal, fmt.Errorf("ssotws: stored %s %q: %w", r.model.FullName(), rec.Key, err))
+	}
+	if vf := r.model.version; vf != nil {
+		msg.ProtoReflect().Set(vf, versionValue(vf, rec.Version))
+	}
+	return msg, nil
+}
+
+func versionValue(fd protoreflect.FieldDescriptor, v int64) protoreflect.Value {
+	switch fd.Kind() {
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(uint64(v))
+	}
+	return protoreflect.ValueOfInt64(v)
+}
+
+func versionFrom(fd protoreflect.FieldDescriptor, msg protoreflect.Message) int64 {
+	if fd == nil {
+		return 0
+	}
+	switch fd.Kind() {
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return int64(msg.Get(fd).Uint())
+	}
+	return msg.Get(fd).Int()
+}
+
+// positionHeader reads channel's position before the store is read and
+// writes it to out.
+func (r *Resource[T]) positionHeader(ctx context.Context, out http.Header, channel string) error {
+	if !r.model.realtime || out == nil {
+		return nil
+	}
+	pr, ok := r.pub.(PositionReader)
+	if !ok {
+		return nil
+	}
+	pos, err := pr.Position(ctx, channel)
+	if err != nil {
+		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("ssotws: position of %q: %w", channel, err))
+	}
+	out.Set(HeaderChannel, channel)
+	out.Set(HeaderPosition, FormatPosition(pos))
+	return nil
+}
+
+// FormatPosition formats a position as "<epoch>:<offset>".
+func FormatPosition(p *wsv1.Position) string {
+	return strconv.FormatUint(p.GetEpoch(), 10) + ":" + strconv.FormatUint(p.GetOffset(), 10)
+}
+
+// ParsePosition parses the form written by [FormatPosition].
+func ParsePosition(s string) (*wsv1.Position, error) {
+	e, o, ok := strings.Cut(s, ":")
+	if ok {
+		epoch, err1 := strconv.ParseUint(e, 10, 64)
+		offset, err2 := strconv.ParseUint(o, 10, 64)
+		if err1 == nil && err2 == nil {
+			return &wsv1.Position{Epoch: epoch, Offset: offset}, nil
+		}
+	}
+	return nil, fmt.Errorf("ssotws: malformed position %q", s)
+}
+
+// Get returns the record with key. in and out are the request and response
+// headers.
+func (r *Resource[T]) Get(ctx context.Context, in, out http.Header, key string) (T, error) {
+	var zero T
+	if key == "" {
+		return zero, invalidArgument("%s is required", r.model.key.Name())
+	}
+	id, err := r.authorize(ctx, r.model.ReadAccess())
+	if err != nil {
+		return zero, err
+	}
+	if err := r.positionHeader(ctx, out, ItemChannel(r.model.name, key)); err != nil {
+		return zero, err
+	}
+	rec, err := r.store.Get(ctx, r.model.FullName(), key)
+	if err != nil {
+		return zero, codeOf(err)
+	}
+	msg, err := r.decode(rec)
+	if err != nil {
+		return zero, err
+	}
+	if err := r.checkOwner(id, r.model.ReadAccess(), msg.ProtoReflect()); err != nil {
+		return zero, err
+	}
+	return msg, nil
+}
+
+// List returns one page of records matching req.
+func (r *Resource[T]) List(ctx context.Context, in, out http.Header, req ListRequest) (*ListResult[T], error) {
+	id, err := r.authorize(ctx, r.model.ReadAccess())
+	if err != nil {
+		return nil, err
+	}
+	if req.PageSize < 0 {
+		return nil, invalidArgument("page_size must not be negative")
+	}
+	size := int(req.PageSize)
+	if size == 0 {
+		size = r.opts.defaultPageSize
+	}
+	size = min(size, r.opts.maxPageSize)
+	q := Query{Model: r.model.FullName(), PageSize: size, PageToken: req.PageToken}
+	for _, f := range req.Filters {
+		if f.Field != "" {
+			q.Filters = append(q.Filters, f)
+		}
+	}
+	if r.model.ReadAccess() == wsv1.Access_OWNER && r.model.owner != nil {
+		q.Filters = append(q.Filters, Filter{Field: string(r.model.owner.Name()), Value: id.Subject})
+	}
+	channel := ModelChannel(r.model.name)
+scopes:
+	for _, s := range r.model.scopes {
+		for _, f := range q.Filters {
+			if f.Field == string(s.Name()) {
+				channel = ScopeChannel(r.model.name, f.Field, f.Value)
+				break scopes
+			}
+		}
+	}
+	if err := r.positionHeader(ctx, out, channel); err != nil {
+		return nil, err
+	}
+	page, err := r.store.List(ctx, q)
+	if err != nil {
+		return nil, codeOf(err)
+	}
+	res := &ListResult[T]{Items: make([]T, 0, len(page.Records)), NextPageToken: page.NextPageToken}
+	for _, rec := range page.Records {
+		msg, err := r.decode(rec)
+		if err != nil {
+			return nil, err
+		}
+		res.Items = append(res.Items, msg)
+	}
+	return res, nil
+}
+
+// Create stores msg as a new record. key, when not empty, is the key the
+// request asked for (AIP-133's <model>_id field); otherwise msg's key field
+// is used, and when that is empty too a key is generated.
+func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, key string) (T, error) {
+	var zero T
+	if !msg.ProtoReflect().IsValid() {
+		return zero, invalidArgument("%s is required", snake(r.model.name))
+	}
+	reqID, err := requestID(in)
+	if err != nil {
+		return zero, err
+	}
+	id, err := r.authorize(ctx, r.model.WriteAccess())
+	if err != nil {
+		return zero, err
+	}
+	m := proto.Clone(msg).(T)
+	pm := m.ProtoReflect()
+	kf := r.model.key
+	if key != "" {
+		v, err := parseValue(kf, key)
+		if err != nil {
+			return zero, invalidArgument("%s %q is not a valid key: %v", kf.Name(), key, err)
+		}
+		pm.Set(kf, v)
+	}
+	if !pm.Has(kf) {
+		if isIntegerKey(kf) {
+			n, err := r.store.NextSequence(ctx, r.model.FullName())
+			if err != nil {
+				return zero, codeOf(err)
+			}
+			v, _ := parseValue(kf, strconv.FormatInt(n, 10))
+			pm.Set(kf, v)
+		} else {
+			pm.Set(kf, protoreflect.ValueOfString(newID()))
+		}
+	}
+	if of := r.model.owner; of != nil && id != nil {
+		// The owner is whoever creates the record: it cannot be forged.
+		pm.Set(of, protoreflect.ValueOfString(id.Subject))
+	}
+	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil && r.model.OwnerOf(pm) == "" {
+		return zero, connect.NewError(connect.CodeUnauthenticated, errors.New("ssotws: creating an owned record needs an identity"))
+	}
+	if vf := r.model.version; vf != nil {
+		pm.Clear(vf)
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return zero, invalidArgument("%s: %v", r.model.FullName(), err)
+	}
+	res, err := r.store.Apply(ctx, &Write{
+		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
+		Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
+	})
+	if err != nil {
+		return zero, codeOf(err)
+	}
+	return r.publish(ctx, wsv1.EventType_EVENT_TYPE_CREATED, res, reqID)
+}
+
+// Update changes the record whose key msg holds. mask lists the fields to
+// change; an empty mask means every field populated in msg, "*" every
+// field. If the model has a version field and msg sets it, the update
+// applies only to that version (else it fails with Aborted).
+func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, mask *fieldmaskpb.FieldMask) (T, error) {
+	var zero T
+	if !msg.ProtoReflect().IsValid() {
+		return zero, invalidArgument("%s is required", snake(r.model.name))
+	}
+	reqID, err := requestID(in)
+	if err != nil {
+		return zero, err
+	}
+	id, err := r.authorize(ctx, r.model.WriteAccess())
+	if err != nil {
+		return zero, err
+	}
+	src := msg.ProtoReflect()
+	if !src.Has(r.model.key) {
+		return zero, invalidArgument("%s.%s is required", snake(r.model.name), r.model.key.Name())
+	}
+	key := r.model.KeyOf(src)
+	fields, err := r.maskFields(src, mask)
+	if err != nil {
+		return zero, err
+	}
+	want := versionFrom(r.model.version, src)
+	for attempt := 0; ; attempt++ {
+		cur, err := r.store.Get(ctx, r.model.FullName(), key)
+		if err != nil {
+			return zero, codeOf(err)
+		}
+		m, err := r.decode(cur)
+		if err != nil {
+			return zero, err
+		}
+		pm := m.ProtoReflect()
+		if err := r.checkOwner(id, r.model.WriteAccess(), pm); err != nil {
+			return zero, err
+		}
+		for _, fd := range fields {
+			if fd == r.model.owner && src.Get(fd).String() != pm.Get(fd).String() {
+				return zero, invalidArgument("%s.%s cannot be changed", snake(r.model.name), fd.Name())
+			}
+			if src.Has(fd) {
+				pm.Set(fd, src.Get(fd))
+			} else {
+				pm.Clear(fd)
+			}
+		}
+		if vf := r.model.version; vf != nil {
+			pm.Clear(vf)
+		}
+		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			return zero, invalidArgument("%s: %v", r.model.FullName(), err)
+		}
+		ifVersion := cur.Version
+		if want != 0 {
+			ifVersion = want
+		}
+		res, err := r.store.Apply(ctx, &Write{
+			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: ifVersion,
+			Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
+		})
+		if errors.Is(err, ErrVersionConflict) && want == 0 && attempt < 16 {
+			continue // a concurrent write won; merge onto the new state
+		}
+		if err != nil {
+			return zero, codeOf(err)
+		}
+		return r.publish(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, res, reqID)
+	}
+}
+
+// maskFields resolves an update mask to the fields it changes.
+func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.FieldMask) ([]protoreflect.FieldDescriptor, error) {
+	all := r.model.desc.Fields()
+	var out []protoreflect.FieldDescriptor
+	skip := func(fd protoreflect.FieldDescriptor) bool {
+		return fd == r.model.key || fd == r.model.version
+	}
+	paths := mask.GetPaths()
+	switch {
+	case len(paths) == 0:
+		for i := 0; i < all.Len(); i++ {
+			if fd := all.Get(i); src.Has(fd) && !skip(fd) && fd != r.model.owner {
+				out = append(out, fd)
+			}
+		}
+	case len(paths) == 1 && paths[0] == "*":
+		for i := 0; i < all.Len(); i++ {
+			if fd := all.Get(i); !skip(fd) && fd != r.model.owner {
+				out = append(out, fd)
+			}
+		}
+	default:
+		for _, p := range paths {
+			fd := all.ByName(protoreflect.Name(p))
+			if fd == nil {
+				if strings.Contains(p, ".") {
+					return nil, invalidArgument("update_mask: nested path %q is not supported; name a top-level field of %s", p, r.model.FullName())
+				}
+				return nil, invalidArgument("update_mask: %s has no field %q", r.model.FullName(), p)
+			}
+			if fd == r.model.key && r.model.KeyOf(src) != "" {
+				continue // the key identifies the record; it is never changed
+			}
+			if fd == r.model.version {
+				continue
+			}
+			out = append(out, fd)
+		}
+	}
+	return out, nil
+}
+
+// Delete deletes the record with key. A non-zero version makes the delete
+// conditional on it. The result is the record's last state.
+func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key string, version int64) (T, error) {
+	var zero T
+	if key == "" {
+		return zero, invalidArgument("%s is required", r.model.key.Name())
+	}
+	reqID, err := requestID(in)
+	if err != nil {
+		return zero, err
+	}
+	id, err := r.authorize(ctx, r.model.WriteAccess())
+	if err != nil {
+		return zero, err
+	}
+	for attempt := 0; ; attempt++ {
+		ifVersion := version
+		if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil {
+			cur, err := r.store.Get(ctx, r.model.FullName(), key)
+			if err != nil && !(errors.Is(err, ErrNotFound) && reqID != "") {
+				return zero, codeOf(err)
+			}
+			if cur != nil {
+				m, err := r.decode(cur)
+				if err != nil {
+					return zero, err
+				}
+				if err := r.checkOwner(id, wsv1.Access_OWNER, m.ProtoReflect()); err != nil {
+					return zero, err
+				}
+				if ifVersion == 0 {
+					ifVersion = cur.Version
+				}
+			}
+		}
+		res, err := r.store.Apply(ctx, &Write{
+			Kind: WriteDelete, Model: r.model.FullName(), Key: key, IfVersion: ifVersion, RequestID: reqID,
+		})
+		if errors.Is(err, ErrVersionConflict) && version == 0 && attempt < 16 {
+			continue
+		}
+		if err != nil {
+			return zero, codeOf(err)
+		}
+		return r.publish(ctx, wsv1.EventType_EVENT_TYPE_DELETED, res, reqID)
+	}
+}
+
+// publish sends the change events of a committed write and returns the
+// record as the caller sees it.
+func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *WriteResult, reqID string) (T, error) {
+	msg, err := r.decode(res.Record)
+	if err != nil {
+		return msg, err
+	}
+	if !r.model.realtime || r.pub == nil {
+		return msg, nil
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	if err != nil {
+		return msg, connect.NewError(connect.CodeInternal, err)
+	}
+	now := r.opts.now().UnixMilli()
+	pm := msg.ProtoReflect()
+	event := func(channel string, t wsv1.EventType) *wsv1.Event {
+		return &wsv1.Event{
+			Channel: channel, Type: t, Key: res.Record.Key, Version: res.Record.Version,
+			TimeUnixMs: now, RequestId: reqID, Data: data,
+		}
+	}
+	channels := r.model.Channels(pm)
+	events := make([]*wsv1.Event, 0, len(channels)+len(r.model.scopes))
+	for _, c := range channels {
+		events = append(events, event(c, typ))
+	}
+	if typ == wsv1.EventType_EVENT_TYPE_UPDATED && res.Previous != nil {
+		// A record that moved out of a scope leaves that scope's channel.
+		for _, s := range r.model.scopes {
+			old, now := res.Previous.Fields[string(s.Name())], formatValue(s, pm.Get(s))
+			if old != now {
+				events = append(events, event(ScopeChannel(r.model.name, string(s.Name()), old), wsv1.EventType_EVENT_TYPE_DELETED))
+			}
+		}
+	}
+	if err := r.pub.Publish(ctx, events); err != nil {
+		return msg, connect.NewError(connect.CodeUnavailable,
+			fmt.Errorf("ssotws: the change was committed but its events were not published (retry with the same %s to publish them): %w", HeaderIdempotencyKey, err))
+	}
+	return msg, nil
+}
+
+// authorize checks that the caller may use access and returns its identity.
+func (r *Resource[T]) authorize(ctx context.Context, access wsv1.Access) (*Identity, error) {
+	id := IdentityFrom(ctx)
+	if access == wsv1.Access_PUBLIC {
+		return id, nil
+	}
+	if id == nil || id.Subject == "" {
+		return nil, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("ssotws: %s needs an authenticated caller", r.model.FullName()))
+	}
+	return id, nil
+}
+
+// checkOwner enforces OWNER access on an existing record.
+func (r *Resource[T]) checkOwner(id *Identity, access wsv1.Access, msg protoreflect.Message) error {
+	if access != wsv1.Access_OWNER || r.model.owner == nil {
+		return nil
+	}
+	if id == nil || r.model.OwnerOf(msg) != id.Subject {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("ssotws: %s %q belongs to another user", r.model.FullName(), r.model.KeyOf(msg)))
+	}
+	return nil
+}
+
+// MaxRequestIDLen bounds the length of an Idempotency-Key.
+const MaxRequestIDLen = 256
+
+func requestID(in http.Header) (string, error) {
+	id := in.Get(HeaderIdempotencyKey)
+	if len(id) > MaxRequestIDLen {
+		return "", invalidArgument("%s is longer than %d bytes", HeaderIdempotencyKey, MaxRequestIDLen)
+	}
+	return id, nil
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// newID returns a random 20-character key.
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+// snake turns a message name into a field name: "ChatMessage" → "chat_message".
+func snake(s string) string {
+	var b strings.Builder
+	for i, c := range s {
+		if c >= 'A' && c <= 'Z' {
+			if i > 0 {
+				b.WriteByte('_')
+			}
+			c += 'a' - 'A'
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

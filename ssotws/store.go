@@ -1,0 +1,115 @@
+package ssotws
+
+import "context"
+
+// Record is one stored record of a model.
+type Record struct {
+	// Key is the record key in its canonical text form.
+	Key string
+	// Version grows by one with each write of the key, across deletes and
+	// re-creates, so that a client never mistakes an old state for a new one.
+	Version int64
+	// Data is the model's protobuf encoding.
+	Data []byte
+	// Fields holds the text form of the model's top-level scalar fields, for
+	// equality filters.
+	Fields map[string]string
+	// Deleted marks a tombstone: the record was deleted at Version.
+	Deleted bool
+}
+
+// WriteKind says what a [Write] does.
+type WriteKind int
+
+// The kinds of write.
+const (
+	WriteCreate WriteKind = iota + 1
+	WriteUpdate
+	WriteDelete
+)
+
+// Write is one mutation of one record.
+type Write struct {
+	Kind WriteKind
+	// Model is the model's full name.
+	Model string
+	Key   string
+	// IfVersion, when not zero, makes the write conditional: it fails with
+	// [ErrVersionConflict] unless the record's version is IfVersion.
+	IfVersion int64
+	// Data and Fields are the record's new state (Create and Update). The
+	// caller has already stored the new version in Data if the model has a
+	// version field: the new version is the current one plus one, which
+	// [Resource] guarantees with IfVersion.
+	Data   []byte
+	Fields map[string]string
+	// RequestID, when not empty, makes the write idempotent: a second write
+	// with the same model and RequestID is not applied and returns the first
+	// one's result with Replayed set.
+	RequestID string
+}
+
+// WriteResult is the outcome of a [Write].
+type WriteResult struct {
+	// Record is the record after the write; a tombstone after a delete,
+	// holding the last data.
+	Record *Record
+	// Previous is the record before the write, nil for a create.
+	Previous *Record
+	// Replayed is set when the write was a repeat of an earlier request
+	// and was not applied again.
+	Replayed bool
+}
+
+// Query selects records of one model.
+type Query struct {
+	// Model is the model's full name.
+	Model string
+	// Filters must all match a record's Fields.
+	Filters []Filter
+	// PageSize bounds the page; the store may return fewer records.
+	PageSize int
+	// PageToken continues a previous List.
+	PageToken string
+}
+
+// Page is one page of a List.
+type Page struct {
+	Records []*Record
+	// NextPageToken is empty on the last page.
+	NextPageToken string
+}
+
+// A Store keeps the records of every model. Records of one model are listed
+// in creation order. Implementations must be safe for concurrent use, and
+// must apply each Write atomically.
+type Store interface {
+	// Get returns the live record, or [ErrNotFound].
+	Get(ctx context.Context, model, key string) (*Record, error)
+	// List returns a page of live records matching q.
+	List(ctx context.Context, q Query) (*Page, error)
+	// Apply performs w. Create fails with [ErrAlreadyExists] when a live
+	// record has the key (a tombstone is replaced, and its version goes
+	// on growing); Update and Delete fail with [ErrNotFound] when there is
+	// no live record.
+	Apply(ctx context.Context, w *Write) (*WriteResult, error)
+	// NextSequence returns a number not returned before for this model: the
+	// key of a created record whose integer key was left zero.
+	NextSequence(ctx context.Context, model string) (int64, error)
+}
+
+// Filter is an equality test on one field's text form.
+type Filter struct {
+	Field string
+	Value string
+}
+
+// Match reports whether fields satisfy every filter.
+func Match(fields map[string]string, filters []Filter) bool {
+	for _, f := range filters {
+		if fields[f.Field] != f.Value {
+			return false
+		}
+	}
+	return true
+}
