@@ -7,6 +7,11 @@ require (
 	google.golang.org/protobuf v1.36.12
 )
 
+require (
+	github.com/bufbuild/protocompile v0.14.1 // indirect
+	golang.org/x/sync v0.8.0 // indirect
+)
+
 tool (
 	connectrpc.com/connect/cmd/protoc-gen-connect-go
 	google.golang.org/protobuf/cmd/protoc-gen-go
