@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates every generated file in the repository with buf: our own
+# protos (Go and TypeScript), the chat example, and the golden tests'
+# protoc-gen-go / protoc-gen-connect-go code. The plugin runs from source.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+buf=node_modules/.bin/buf
+
+"$buf" generate
+"$buf" generate --template examples/chat/buf.gen.yaml
+if [ -f testdata/buf.gen.yaml ]; then
+  "$buf" generate --template testdata/buf.gen.yaml
+fi
+if [ -f ts/buf.gen.test.yaml ]; then
+  "$buf" generate --template ts/buf.gen.test.yaml
+fi

