@@ -1,0 +1,93 @@
+package gen
+
+import (
+	"fmt"
+	"go/token"
+	"sort"
+	"strings"
+)
+
+// RealtimeMode is the realtime= plugin parameter.
+type RealtimeMode string
+
+// The realtime modes.
+const (
+	// RealtimeAuto: models that set realtime: true, plus models that leave
+	// it unset and whose name says they are live (see [liveSuffixes]).
+	RealtimeAuto RealtimeMode = "auto"
+	// RealtimeOn: every model is realtime unless it sets realtime: false.
+	RealtimeOn RealtimeMode = "on"
+	// RealtimeOff: no model is realtime; the output is HTTP only.
+	RealtimeOff RealtimeMode = "off"
+)
+
+// Lang is the lang= plugin parameter.
+type Lang string
+
+// The output languages.
+const (
+	LangGo Lang = "go"
+	LangTS Lang = "ts"
+)
+
+// Params are the plugin parameters that protogen does not handle itself
+// (it handles paths=, module=, annotate_code and M…). The zero value is not
+// ready: use [NewParams].
+type Params struct {
+	Lang                 Lang
+	Realtime             RealtimeMode
+	PackageSuffix        string
+	ConnectPackageSuffix string
+	ImportExtension      string
+}
+
+// NewParams returns the defaults: lang=go, realtime=auto,
+// package_suffix=ssotws, connect_package_suffix=connect.
+func NewParams() *Params {
+	return &Params{
+		Lang:                 LangGo,
+		Realtime:             RealtimeAuto,
+		PackageSuffix:        "ssotws",
+		ConnectPackageSuffix: "connect",
+	}
+}
+
+var paramNames = []string{"connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime"}
+
+// Set sets one parameter. It is a protogen.Options.ParamFunc: unknown
+// names and invalid values are errors.
+func (p *Params) Set(name, value string) error {
+	switch name {
+	case "lang":
+		switch Lang(value) {
+		case LangGo, LangTS:
+			p.Lang = Lang(value)
+		default:
+			return fmt.Errorf("protoc-gen-ssot-ws: parameter lang=%q: want go or ts", value)
+		}
+	case "realtime":
+		switch RealtimeMode(value) {
+		case RealtimeAuto, RealtimeOn, RealtimeOff:
+			p.Realtime = RealtimeMode(value)
+		default:
+			return fmt.Errorf("protoc-gen-ssot-ws: parameter realtime=%q: want auto, on or off", value)
+		}
+	case "package_suffix", "connect_package_suffix":
+		if value != "" && !token.IsIdentifier(value) {
+			return fmt.Errorf("protoc-gen-ssot-ws: parameter %s=%q: want a Go identifier, or empty for the same package", name, value)
+		}
+		if name == "package_suffix" {
+			p.PackageSuffix = value
+		} else {
+			p.ConnectPackageSuffix = value
+		}
+	case "import_extension":
+		p.ImportExtension = value
+	default:
+		names := append([]string(nil), paramNames...)
+		names = append(names, "M…", "module", "paths")
+		sort.Strings(names)
+		return fmt.Errorf("protoc-gen-ssot-ws: unknown parameter %q; known parameters: %s", name, strings.Join(names, ", "))
+	}
+	return nil
+}
