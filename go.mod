@@ -9,6 +9,7 @@ require (
 
 require (
 	github.com/bufbuild/protocompile v0.14.1 // indirect
+	github.com/coder/websocket v1.8.15 // indirect
 	golang.org/x/sync v0.8.0 // indirect
 )
 

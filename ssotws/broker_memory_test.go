@@ -1,0 +1,134 @@
+package ssotws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+)
+
+func ev(channel, key string, typ wsv1.EventType, version int64) *wsv1.Event {
+	return &wsv1.Event{Channel: channel, Key: key, Type: typ, Version: version}
+}
+
+func TestMemoryBrokerPositions(t *testing.T) {
+	ctx := context.Background()
+	b := NewMemoryBroker(nil)
+	defer b.Close()
+	if b.Epoch() == 0 {
+		t.Fatal("epoch is zero")
+	}
+	if other := NewMemoryBroker(nil); other.Epoch() == b.Epoch() {
+		t.Fatal("two brokers drew the same epoch")
+	}
+	pos, err := b.Position(ctx, "Message")
+	if err != nil || pos.GetEpoch() != b.Epoch() || pos.GetOffset() != 0 {
+		t.Fatalf("Position of an empty channel = %v, %v", pos, err)
+	}
+
+	var mu sync.Mutex
+	seen := map[string][]uint64{}
+	stop := b.Listen(func(events []*wsv1.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			seen[e.Channel] = append(seen[e.Channel], e.Position.GetOffset())
+		}
+	})
+	const workers, perWorker = 8, 200
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				key := fmt.Sprint(w, "-", i)
+				err := b.Publish(ctx, []*wsv1.Event{
+					ev("Message", key, wsv1.EventType_EVENT_TYPE_CREATED, 1),
+					ev(ItemChannel("Message", key), key, wsv1.EventType_EVENT_TYPE_CREATED, 1),
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	got := seen["Message"]
+	if len(got) != workers*perWorker {
+		t.Fatalf("listener saw %d events on Message, want %d", len(got), workers*perWorker)
+	}
+	for i, off := range got {
+		if off != uint64(i+1) {
+			t.Fatalf("offset #%d = %d: not gap-free and ordered", i, off)
+		}
+	}
+	if n := len(seen[ItemChannel("Message", "3-7")]); n != 1 {
+		t.Fatalf("item channel saw %d events", n)
+	}
+	pos, _ = b.Position(ctx, "Message")
+	if pos.GetOffset() != workers*perWorker {
+		t.Fatalf("Position = %d", pos.GetOffset())
+	}
+	// After stop, the listener hears nothing.
+	_ = b.Publish(ctx, []*wsv1.Event{ev("Message", "x", wsv1.EventType_EVENT_TYPE_CREATED, 1)})
+	if len(seen["Message"]) != workers*perWorker {
+		t.Fatal("listener called after stop")
+	}
+}
+
+func TestMemoryBrokerHistory(t *testing.T) {
+	ctx := context.Background()
+	b := NewMemoryBroker(&MemoryBrokerOptions{HistorySize: 3, Epoch: 7})
+	for i := range 5 {
+		if err := b.Publish(ctx, []*wsv1.Event{ev("Room", "k", wsv1.EventType_EVENT_TYPE_UPDATED, int64(i+1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offsets := func(evs []*wsv1.Event) []uint64 {
+		var out []uint64
+		for _, e := range evs {
+			out = append(out, e.Position.GetOffset())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		since *wsv1.Position
+		want  []uint64
+		err   bool
+	}{
+		{since: &wsv1.Position{Epoch: 7, Offset: 5}, want: nil},
+		{since: &wsv1.Position{Epoch: 7, Offset: 4}, want: []uint64{5}},
+		{since: &wsv1.Position{Epoch: 7, Offset: 2}, want: []uint64{3, 4, 5}},
+		{since: &wsv1.Position{Epoch: 7, Offset: 1}, err: true}, // trimmed
+		{since: &wsv1.Position{Epoch: 7, Offset: 0}, err: true}, // trimmed
+		{since: &wsv1.Position{Epoch: 8, Offset: 4}, err: true}, // other epoch
+		{since: &wsv1.Position{Epoch: 7, Offset: 9}, err: true}, // future
+		{since: &wsv1.Position{Epoch: 0, Offset: 0}, err: true}, // never seen
+	} {
+		got, err := b.History(ctx, "Room", tc.since)
+		if tc.err {
+			if !errors.Is(err, ErrHistoryUnavailable) {
+				t.Errorf("History(%v) error = %v, want ErrHistoryUnavailable", tc.since, err)
+			}
+			continue
+		}
+		if err != nil || fmt.Sprint(offsets(got)) != fmt.Sprint(tc.want) {
+			t.Errorf("History(%v) = %v, %v; want %v", tc.since, offsets(got), err, tc.want)
+		}
+	}
+	// A channel with no events: since 0 is covered.
+	if got, err := b.History(ctx, "Other", &wsv1.Position{Epoch: 7}); err != nil || len(got) != 0 {
+		t.Errorf("History of an empty channel = %v, %v", got, err)
+	}
+	b.Close()
+	if err := b.Publish(ctx, []*wsv1.Event{ev("Room", "k", wsv1.EventType_EVENT_TYPE_UPDATED, 9)}); !errors.Is(err, ErrBrokerClosed) {
+		t.Errorf("Publish after Close = %v", err)
+	}
+}

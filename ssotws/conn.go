@@ -1,0 +1,531 @@
+package ssotws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// conn is one client connection. The read loop runs on the ServeHTTP
+// goroutine and owns subs; the write loop is the only writer of data
+// frames; the fan-out only pushes to q.
+type conn struct {
+	g      *Gateway
+	ws     *websocket.Conn
+	ctx    context.Context // ends when the connection is done; carries no identity
+	cancel context.CancelFunc
+	q      *sendQueue
+
+	identity atomic.Pointer[Identity]
+	subs     map[string]*subscription // read loop only
+
+	closeMu     sync.Mutex
+	closing     bool
+	closeCode   websocket.StatusCode // 0: close without handshake
+	closeReason string
+	closeReq    chan struct{} // signalled once, when closing is set
+
+	writerDone chan struct{}
+	pinging    atomic.Bool
+	pings      sync.WaitGroup
+
+	// write loop buffers
+	chunks [][]byte
+	buf    []byte
+}
+
+func newConn(g *Gateway, ws *websocket.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{
+		g:          g,
+		ws:         ws,
+		ctx:        ctx,
+		cancel:     cancel,
+		q:          newSendQueue(g.opts.Limits.SendQueue),
+		subs:       make(map[string]*subscription),
+		closeReq:   make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
+	}
+}
+
+// serve runs the connection until it closes, then releases everything it
+// holds: when serve returns, none of the connection's goroutines is left.
+func (c *conn) serve(token string, hasToken bool) {
+	c.ws.SetReadLimit(c.g.opts.Limits.MaxMessageBytes)
+	go c.writeLoop()
+	if !hasToken || c.authenticate(token) {
+		c.readLoop()
+	}
+	c.closeWith(0, "") // a no-op when a close is already under way
+	<-c.writerDone
+	c.cancel()
+	c.pings.Wait()
+	for name, s := range c.subs {
+		s.active.Store(false)
+		c.g.hub.remove(name, s)
+	}
+	c.subs = nil
+}
+
+// closeWith asks the write loop to close the connection with code (0
+// closes at once, without the closing handshake). Only the first call
+// counts. It never blocks, so the fan-out may call it.
+func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.closeMu.Lock()
+	if c.closing {
+		c.closeMu.Unlock()
+		return
+	}
+	c.closing = true
+	c.closeCode, c.closeReason = code, reason
+	c.closeMu.Unlock()
+	c.q.close()
+	c.closeReq <- struct{}{} // capacity 1, sent once
+	if code != 0 && c.g.onClose != nil {
+		c.g.onClose(code)
+	}
+}
+
+func (c *conn) closeRequested() (websocket.StatusCode, string, bool) {
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	return c.closeCode, c.closeReason, c.closing
+}
+
+func (c *conn) readLoop() {
+	for {
+		typ, data, err := c.ws.Read(context.Background())
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			// The library sent the close frame; the handshake drains the rest.
+			c.closeWith(CloseTooLarge, "frame too large")
+			return
+		}
+		if err != nil {
+			return // closed by the peer or by us
+		}
+		if typ != websocket.MessageBinary {
+			c.closeWith(CloseBadFrame, "binary frames only")
+			return
+		}
+		var f wsv1.ClientFrame
+		if err := proto.Unmarshal(data, &f); err != nil {
+			c.closeWith(CloseBadFrame, "malformed frame")
+			return
+		}
+		if !c.handle(&f) {
+			return
+		}
+	}
+}
+
+// handle serves one client frame. It returns false when the connection is
+// closing.
+func (c *conn) handle(f *wsv1.ClientFrame) bool {
+	switch f := f.Frame.(type) {
+	case *wsv1.ClientFrame_Subscribe:
+		c.subscribe(f.Subscribe)
+	case *wsv1.ClientFrame_Unsubscribe:
+		c.unsubscribe(f.Unsubscribe)
+	case *wsv1.ClientFrame_Auth:
+		if c.g.opts.Authenticator != nil && !c.authenticate(f.Auth.GetToken()) {
+			return false
+		}
+	case *wsv1.ClientFrame_Ping:
+		c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Pong{Pong: &wsv1.Pong{Nonce: f.Ping.GetNonce()}}}, false)
+	default:
+		c.sendError(0, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, "empty or unknown frame")
+	}
+	_, _, closing := c.closeRequested()
+	return !closing
+}
+
+// authenticate checks token and adopts its identity. A connection keeps
+// one subject: a token for another subject closes it with [CloseForbidden].
+func (c *conn) authenticate(token string) bool {
+	a := c.g.opts.Authenticator
+	if a == nil {
+		return true // nobody to ask: the connection stays anonymous
+	}
+	var id *Identity
+	err := c.g.safe("Authenticator", func() error {
+		var err error
+		id, err = a.Authenticate(c.ctx, token)
+		return err
+	})
+	if err != nil || id == nil || id.Subject == "" {
+		c.closeWith(CloseUnauthenticated, "unauthenticated")
+		return false
+	}
+	if prev := c.identity.Load(); prev != nil && prev.Subject != id.Subject {
+		c.closeWith(CloseForbidden, "identity changed")
+		return false
+	}
+	c.identity.Store(id)
+	return true
+}
+
+// safe calls fn, turning a panic into an error and logging it.
+func (g *Gateway) safe(hook string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.logger.Error("ssotws: hook panicked", "hook", hook, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("ssotws: %s panicked: %v", hook, r)
+		}
+	}()
+	return fn()
+}
+
+func (c *conn) hookContext() (context.Context, *Identity) {
+	id := c.identity.Load()
+	if id == nil {
+		return c.ctx, nil
+	}
+	return WithIdentity(c.ctx, id), id
+}
+
+// send queues a control frame. force skips the queue's bound.
+func (c *conn) send(f *wsv1.ServerFrame, force bool) {
+	b, err := proto.Marshal(f)
+	if err != nil {
+		c.g.logger.Error("ssotws: encoding frame", "err", err)
+		return
+	}
+	if !c.q.push(queueItem{frame: b}, force) {
+		c.closeWith(CloseTooSlow, "too slow")
+	}
+}
+
+func (c *conn) sendError(id uint32, code wsv1.ErrorCode, msg string) {
+	c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Error{Error: &wsv1.Error{Id: id, Code: code, Message: msg}}}, false)
+}
+
+func (c *conn) subscribe(req *wsv1.Subscribe) {
+	id := req.GetId()
+	name, err := ParseChannel(req.GetChannel())
+	if err != nil {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, err.Error())
+		return
+	}
+	m := c.g.model(name.Model)
+	if m == nil {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("unknown channel %q: no model %q", truncate(req.GetChannel()), name.Model))
+		return
+	}
+	if name.Kind == ChannelScope && !hasScope(m, name.Field) {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("unknown channel %q: %s has no scope %q", truncate(req.GetChannel()), name.Model, name.Field))
+		return
+	}
+	channel := name.String()
+	if c.subs[channel] != nil {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, fmt.Sprintf("already subscribed to %q", channel))
+		return
+	}
+	if len(c.subs) >= c.g.opts.Limits.MaxSubscriptions {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_TOO_MANY_SUBSCRIPTIONS, fmt.Sprintf("at most %d subscriptions per connection", c.g.opts.Limits.MaxSubscriptions))
+		return
+	}
+	ctx, ident := c.hookContext()
+	if access := m.ReadAccess(); access != wsv1.Access_PUBLIC && (ident == nil || ident.Subject == "") {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED, fmt.Sprintf("%s needs an authenticated connection", m.Name()))
+		return
+	}
+	if hook := c.g.opts.Authorize; hook != nil {
+		err := c.g.safe("Authorize", func() error { return hook(ctx, ident, m, name) })
+		if err != nil {
+			code := wsv1.ErrorCode_ERROR_CODE_FORBIDDEN
+			if errors.Is(err, ErrUnauthenticated) {
+				code = wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED
+			}
+			c.sendError(id, code, fmt.Sprintf("may not subscribe to %q", channel))
+			return
+		}
+	}
+	s := &subscription{c: c, channel: channel, model: m, pending: true}
+	if m.ReadAccess() == wsv1.Access_OWNER && m.OwnerField() != nil {
+		s.owner, s.subject = m.OwnerField(), ident.Subject
+	}
+	s.active.Store(true)
+	// Subscribe before reading history or position: an event published
+	// meanwhile lands in s.buf, and offsets drop the overlap.
+	c.subs[channel] = s
+	c.g.hub.add(channel, s)
+
+	var (
+		replay []*wsv1.Event
+		pos    *wsv1.Position
+		reset  bool
+	)
+	if since := req.GetSince(); since != nil {
+		replay, err = c.g.broker.History(c.ctx, channel, since)
+		switch {
+		case errors.Is(err, ErrHistoryUnavailable):
+			reset = true
+		case err != nil:
+		case len(replay) > 0:
+			pos = replay[len(replay)-1].GetPosition()
+		default:
+			pos = since
+		}
+	}
+	if pos == nil && err == nil || reset {
+		pos, err = c.g.broker.Position(c.ctx, channel)
+	}
+	if err != nil {
+		c.g.logger.Error("ssotws: subscribe", "channel", channel, "err", err)
+		s.active.Store(false)
+		c.g.hub.remove(channel, s)
+		delete(c.subs, channel)
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_INTERNAL, "the broker failed; retry")
+		return
+	}
+	s.start(id, replay, pos, reset)
+}
+
+func hasScope(m *Model, field string) bool {
+	for _, fd := range m.ScopeFields() {
+		if string(fd.Name()) == field {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) unsubscribe(req *wsv1.Unsubscribe) {
+	channel := req.GetChannel()
+	if name, err := ParseChannel(channel); err == nil {
+		channel = name.String()
+	}
+	if s := c.subs[channel]; s != nil {
+		s.active.Store(false)
+		c.g.hub.remove(channel, s)
+		delete(c.subs, channel)
+	}
+	c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: req.GetId()}}}, false)
+}
+
+func (c *conn) writeLoop() {
+	defer close(c.writerDone)
+	var tick <-chan time.Time
+	if ka := c.g.opts.KeepAlive; ka > 0 {
+		t := time.NewTicker(ka)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-c.q.ready:
+		case <-c.closeReq:
+		case <-tick:
+			c.ping()
+			continue
+		}
+		if _, _, closing := c.closeRequested(); closing {
+			c.finish(c.closeRequested())
+			return
+		}
+		if err := c.write(c.q.take()); err != nil {
+			if errors.Is(err, errClosing) {
+				c.finish(c.closeRequested())
+			} else {
+				_ = c.ws.CloseNow()
+			}
+			return
+		}
+	}
+}
+
+// finish closes the WebSocket: with the closing handshake (which waits a
+// few seconds at most for the peer) or, for code 0, at once.
+func (c *conn) finish(code websocket.StatusCode, reason string, _ bool) {
+	if code == 0 {
+		_ = c.ws.CloseNow()
+		return
+	}
+	_ = c.ws.Close(code, reason)
+}
+
+// ping sends a keepalive ping unless one is in flight; a peer that does not
+// answer within the keepalive interval is disconnected.
+func (c *conn) ping() {
+	if !c.pinging.CompareAndSwap(false, true) {
+		return
+	}
+	c.pings.Add(1)
+	go func() {
+		defer c.pings.Done()
+		defer c.pinging.Store(false)
+		ctx, cancel := context.WithTimeout(c.ctx, c.g.opts.KeepAlive)
+		defer cancel()
+		if err := c.ws.Ping(ctx); err != nil {
+			c.closeWith(0, "")
+		}
+	}()
+}
+
+// write sends items: each run of events as one Events frame (split at
+// MaxBatchBytes), each control frame as its own message.
+func (c *conn) write(items []queueItem) error {
+	chunks, size := c.chunks[:0], 0
+	defer func() {
+		clear(chunks)
+		c.chunks = chunks[:0]
+	}()
+	flush := func() error {
+		if len(chunks) == 0 {
+			return nil
+		}
+		c.buf = appendEventsFrame(c.buf[:0], chunks)
+		clear(chunks)
+		chunks, size = chunks[:0], 0
+		return c.writeMessage(c.buf)
+	}
+	for i := range items {
+		it := &items[i]
+		if it.ev == nil {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := c.writeMessage(it.frame); err != nil {
+				return err
+			}
+			continue
+		}
+		if !it.sub.active.Load() || !c.allowed(it.sub, it.ev) {
+			continue
+		}
+		if len(chunks) > 0 && size+len(it.ev.chunk) > c.g.opts.Limits.MaxBatchBytes {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		chunks = append(chunks, it.ev.chunk)
+		size += len(it.ev.chunk)
+	}
+	err := flush()
+	if cap(c.buf) > 4*c.g.opts.Limits.MaxBatchBytes {
+		c.buf = nil // do not pin a burst's buffer for the connection's life
+	}
+	return err
+}
+
+var errClosing = errors.New("ssotws: connection closing")
+
+func (c *conn) writeMessage(b []byte) error {
+	if _, _, closing := c.closeRequested(); closing {
+		return errClosing
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.g.opts.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageBinary, b)
+}
+
+// allowed applies the Filter hook. A hook that panics drops the event.
+func (c *conn) allowed(s *subscription, e *sharedEvent) bool {
+	hook := c.g.opts.Filter
+	if hook == nil {
+		return true
+	}
+	ctx, id := c.hookContext()
+	ok := false
+	err := c.g.safe("Filter", func() error {
+		ok = hook(ctx, id, s.model, e.ev)
+		return nil
+	})
+	return err == nil && ok
+}
+
+// subscription is one channel subscribed on one connection.
+type subscription struct {
+	c       *conn
+	channel string
+	model   *Model
+	// owner, when set, limits deliveries to records whose owner field is
+	// subject (OWNER read access).
+	owner   protoreflect.FieldDescriptor
+	subject string
+
+	active atomic.Bool
+
+	mu       sync.Mutex
+	pending  bool           // replay not queued yet: live events wait in buf
+	buf      []*sharedEvent // live events that arrived while pending
+	overflow bool           // buf outgrew the send queue's bound
+	last     uint64         // offset of the last event queued
+}
+
+func (s *subscription) visible(e *sharedEvent) bool {
+	return s.owner == nil || e.ownerOf(s.owner) == s.subject
+}
+
+// deliver queues a live event; the fan-out calls it, in offset order.
+func (s *subscription) deliver(e *sharedEvent) {
+	if !s.visible(e) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending {
+		if len(s.buf) >= s.c.g.opts.Limits.SendQueue {
+			s.overflow = true
+			return
+		}
+		s.buf = append(s.buf, e)
+		return
+	}
+	s.queue(e, false)
+}
+
+// queue pushes e unless an event at or after its offset was queued. s.mu
+// must be held.
+func (s *subscription) queue(e *sharedEvent, force bool) {
+	off := e.ev.GetPosition().GetOffset()
+	if off <= s.last {
+		return
+	}
+	s.last = off
+	if !s.c.q.push(queueItem{sub: s, ev: e}, force) {
+		s.c.closeWith(CloseTooSlow, "too slow")
+	}
+}
+
+// start queues the replay and the Ack (or the Reset) of the subscription,
+// then the live events that arrived meanwhile, and goes live.
+func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position, reset bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.c
+	for _, ev := range replay {
+		e, err := newSharedEvent(ev)
+		if err != nil {
+			c.g.logger.Error("ssotws: encoding event", "channel", ev.Channel, "err", err)
+			continue
+		}
+		if s.visible(e) {
+			s.queue(e, true)
+		}
+	}
+	s.last = pos.GetOffset()
+	var f *wsv1.ServerFrame
+	if reset {
+		f = &wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Reset_{Reset_: &wsv1.Reset{Id: id, Channel: s.channel, Position: pos}}}
+	} else {
+		f = &wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: id, Position: pos}}}
+	}
+	c.send(f, true)
+	for _, e := range s.buf {
+		s.queue(e, false)
+	}
+	s.pending, s.buf = false, nil
+	if s.overflow {
+		c.closeWith(CloseTooSlow, "too slow")
+	}
+}

@@ -1,0 +1,6 @@
+package ssotws
+
+import "github.com/coder/websocket"
+
+// SetOnClose makes g report every close it starts. Call it before serving.
+func SetOnClose(g *Gateway, fn func(code websocket.StatusCode)) { g.onClose = fn }

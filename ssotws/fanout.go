@@ -1,0 +1,172 @@
+package ssotws
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Field numbers of the wire protocol that the fan-out writes by hand.
+const (
+	serverFrameEventsField protowire.Number = 3 // ServerFrame.events
+	eventsEventField       protowire.Number = 1 // Events.events
+)
+
+// sharedEvent is an event encoded once for every subscriber of its channel.
+type sharedEvent struct {
+	ev *wsv1.Event
+	// chunk is the event as one element of Events.events: tag, length and
+	// the Event's encoding. A write loop packs chunks into one ServerFrame
+	// by concatenation.
+	chunk []byte
+
+	ownerOnce sync.Once
+	owner     string
+}
+
+func newSharedEvent(ev *wsv1.Event) (*sharedEvent, error) {
+	size := proto.Size(ev)
+	b := make([]byte, 0, protowire.SizeTag(eventsEventField)+protowire.SizeVarint(uint64(size))+size)
+	b = protowire.AppendTag(b, eventsEventField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, ev)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedEvent{ev: ev, chunk: b}, nil
+}
+
+// ownerOf returns the event's owner, decoded from its data once.
+func (e *sharedEvent) ownerOf(fd protoreflect.FieldDescriptor) string {
+	e.ownerOnce.Do(func() { e.owner = scanString(e.ev.Data, fd.Number()) })
+	return e.owner
+}
+
+// scanString returns the last value of the string field num in the
+// encoded message b (protobuf's last-one-wins rule), without decoding the
+// rest. It returns "" for a malformed message.
+func scanString(b []byte, num protowire.Number) string {
+	var out string
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return ""
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return ""
+			}
+			out = string(v)
+			b = b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return ""
+		}
+		b = b[l:]
+	}
+	return out
+}
+
+// appendEventsFrame appends to b one ServerFrame{Events} holding chunks.
+func appendEventsFrame(b []byte, chunks [][]byte) []byte {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	b = protowire.AppendTag(b, serverFrameEventsField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(n))
+	for _, c := range chunks {
+		b = append(b, c...)
+	}
+	return b
+}
+
+// hubShards spreads the channels over several locks, so that subscribes and
+// unsubscribes on one channel do not contend with the fan-out of another.
+const hubShards = 32
+
+// hub maps channel names to their subscriptions. It is safe for concurrent
+// use.
+type hub struct {
+	seed   maphash.Seed
+	shards [hubShards]hubShard
+}
+
+type hubShard struct {
+	mu   sync.RWMutex
+	subs map[string]map[*subscription]struct{}
+}
+
+func newHub() *hub {
+	h := &hub{seed: maphash.MakeSeed()}
+	for i := range h.shards {
+		h.shards[i].subs = make(map[string]map[*subscription]struct{})
+	}
+	return h
+}
+
+func (h *hub) shard(channel string) *hubShard {
+	return &h.shards[maphash.String(h.seed, channel)%hubShards]
+}
+
+func (h *hub) add(channel string, s *subscription) {
+	sh := h.shard(channel)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	m := sh.subs[channel]
+	if m == nil {
+		m = make(map[*subscription]struct{})
+		sh.subs[channel] = m
+	}
+	m[s] = struct{}{}
+}
+
+func (h *hub) remove(channel string, s *subscription) {
+	sh := h.shard(channel)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	m := sh.subs[channel]
+	delete(m, s)
+	if len(m) == 0 {
+		delete(sh.subs, channel)
+	}
+}
+
+// publish hands each event to the subscriptions of its channel. An event
+// nobody subscribed to is not even encoded; otherwise it is encoded once
+// and the bytes are shared. Subscriptions only queue the event: a slow
+// connection never blocks publish.
+func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
+	for _, ev := range events {
+		sh := h.shard(ev.Channel)
+		sh.mu.RLock()
+		subs := sh.subs[ev.Channel]
+		if len(subs) > 0 {
+			se, err := newSharedEvent(ev)
+			if err != nil {
+				onError(ev, err)
+			} else {
+				for s := range subs {
+					s.deliver(se)
+				}
+			}
+		}
+		sh.mu.RUnlock()
+	}
+}
+
+// count returns the number of subscriptions of channel.
+func (h *hub) count(channel string) int {
+	sh := h.shard(channel)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return len(sh.subs[channel])
+}

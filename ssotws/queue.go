@@ -1,0 +1,137 @@
+package ssotws
+
+import (
+	"sync"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+)
+
+// queueItem is one thing waiting to be written to a connection: an event of
+// a subscription, or a pre-encoded control frame (Ack, Error, Reset, Pong).
+type queueItem struct {
+	sub   *subscription // the event's subscription; nil for a control frame
+	ev    *sharedEvent
+	frame []byte // an encoded ServerFrame
+	// forced items were pushed past the bound; they do not count against
+	// it and are never coalesced.
+	forced bool
+}
+
+// sendQueue is a connection's bounded send queue. Producers (the fan-out and
+// the read loop) push; the write loop takes everything at once. When the
+// queue is full, queued UPDATED events of a record are coalesced into the
+// newest one of the same subscription; CREATED and DELETED events and
+// control frames are never dropped. When that does not make room, push
+// reports an overflow and the connection is closed as too slow.
+//
+// It is safe for concurrent use.
+type sendQueue struct {
+	max int
+
+	mu     sync.Mutex
+	items  []queueItem
+	spare  []queueItem // the slice handed out last time, reused
+	forced int         // forced items in items
+	closed bool
+	ready  chan struct{} // signalled (non-blocking) when items are added
+}
+
+func newSendQueue(max int) *sendQueue {
+	return &sendQueue{max: max, ready: make(chan struct{}, 1)}
+}
+
+// push appends it. force skips the bound (for a subscription's replay,
+// which the broker's history already bounds, and its Ack): forced items
+// do not count against it. It reports false when the
+// queue overflowed; the caller must then close the connection. Pushing to
+// a closed queue does nothing and reports true.
+func (q *sendQueue) push(it queueItem, force bool) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return true
+	}
+	it.forced = force
+	q.items = append(q.items, it)
+	if force {
+		q.forced++
+	} else if len(q.items)-q.forced > q.max {
+		q.coalesce()
+		if len(q.items)-q.forced > q.max {
+			q.closed = true
+			q.items = nil
+			q.mu.Unlock()
+			return false
+		}
+	}
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+type recordKey struct {
+	sub *subscription
+	key string
+}
+
+// coalesce drops every queued UPDATED event that a newer UPDATED or DELETED
+// event of the same record, on the same subscription, supersedes.
+// "Newer" compares record versions, not queue order: the newest version
+// wins even if its event was published first. q.mu must be held.
+func (q *sendQueue) coalesce() {
+	latest := make(map[recordKey]int64)
+	for _, it := range q.items {
+		if it.ev == nil {
+			continue
+		}
+		switch it.ev.ev.Type {
+		case wsv1.EventType_EVENT_TYPE_UPDATED, wsv1.EventType_EVENT_TYPE_DELETED:
+			k := recordKey{it.sub, it.ev.ev.Key}
+			if v, ok := latest[k]; !ok || it.ev.ev.Version > v {
+				latest[k] = it.ev.ev.Version
+			}
+		}
+	}
+	kept := q.items[:0]
+	for _, it := range q.items {
+		if it.ev != nil && !it.forced && it.ev.ev.Type == wsv1.EventType_EVENT_TYPE_UPDATED &&
+			it.ev.ev.Version < latest[recordKey{it.sub, it.ev.ev.Key}] {
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(q.items[len(kept):])
+	q.items = kept
+}
+
+// take returns everything queued, oldest first, and empties the queue. The
+// returned slice is valid until the next call to take.
+func (q *sendQueue) take() []queueItem {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.items
+	q.forced = 0
+	clear(q.spare)
+	q.items = q.spare[:0]
+	q.spare = out
+	return out
+}
+
+// len returns the number of queued items, forced ones included.
+func (q *sendQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// close drops what is queued; later pushes do nothing.
+func (q *sendQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.items = nil
+	q.spare = nil
+	q.mu.Unlock()
+}
