@@ -1,0 +1,98 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Backoff is the schedule of reconnects and retries: the n-th attempt
+// (from 0) waits min(Max, Base·2ⁿ) scaled by a random factor in [0.5, 1].
+type Backoff struct {
+	// Base is the first delay; zero means 1 s.
+	Base time.Duration
+	// Max caps the delay; zero means 16 s.
+	Max time.Duration
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Base <= 0 {
+		b.Base = time.Second
+	}
+	if b.Max <= 0 {
+		b.Max = 16 * time.Second
+	}
+	if b.Max < b.Base {
+		b.Max = b.Base
+	}
+	return b
+}
+
+// Delay returns the wait before attempt n (counting from 0), jitter
+// included.
+func (b Backoff) Delay(n int) time.Duration {
+	b = b.withDefaults()
+	d := b.Base
+	for i := 0; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	return time.Duration(float64(d) * (0.5 + rand.Float64()/2))
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Options configures [NewHTTP], [NewWebSocket] and [NewHybrid]. nil means
+// the defaults.
+type Options struct {
+	// Attempts bounds the tries of one mutation (default 3); retries reuse
+	// the mutation's Idempotency-Key.
+	Attempts int
+	// Backoff spaces the retries of mutations and of snapshot fetches
+	// (default 1 s doubling to 16 s).
+	Backoff Backoff
+	// HydrationLimit bounds the records fetched to hydrate a list channel
+	// (default 1000). A channel with more records is still kept up to date,
+	// but List is not answered from its cache.
+	HydrationLimit int
+	// Logger receives what cannot be returned to a caller (default
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+type options struct {
+	attempts       int
+	backoff        Backoff
+	hydrationLimit int
+	logger         *slog.Logger
+}
+
+func newOptions(o *Options) options {
+	out := options{attempts: 3, hydrationLimit: 1000, logger: slog.Default()}
+	if o == nil {
+		out.backoff = out.backoff.withDefaults()
+		return out
+	}
+	if o.Attempts > 0 {
+		out.attempts = o.Attempts
+	}
+	if o.HydrationLimit > 0 {
+		out.hydrationLimit = o.HydrationLimit
+	}
+	if o.Logger != nil {
+		out.logger = o.Logger
+	}
+	out.backoff = o.Backoff.withDefaults()
+	return out
+}

@@ -1,0 +1,543 @@
+package client
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// phase is where a channel's cache stands in its subscription.
+type phase int
+
+const (
+	// phaseSubscribing: Subscribe sent (or waiting for a connection);
+	// events are buffered until the Ack starts the snapshot fetch.
+	phaseSubscribing phase = iota
+	// phaseFetching: the snapshot is being fetched; events are buffered.
+	phaseFetching
+	// phaseResuming: the connection dropped, or the channel was
+	// resubscribed with its last position and the replayed events are
+	// being applied; the Ack that follows them makes it live again.
+	phaseResuming
+	// phaseLive: hydrated and caught up; events are applied as they come.
+	phaseLive
+	// phaseFailed: the server refused the subscription.
+	phaseFailed
+	// phaseClosed: unsubscribed.
+	phaseClosed
+)
+
+// entry is the cached state of one record: live, or a tombstone that keeps
+// the version of the delete so that late events of the record are ignored.
+type entry[T proto.Message] struct {
+	version int64
+	value   T // last known state, also for a tombstone
+	deleted bool
+	seq     int64 // order of entry into the channel, for List
+}
+
+// snapshot is a channel's state fetched over HTTP.
+type snapshot[T proto.Message] struct {
+	items []T
+	// pos is the channel position read before the store, nil if the
+	// response did not carry one.
+	pos *wsv1.Position
+	// complete is false when the hydration limit cut the list short.
+	complete bool
+}
+
+// channelCache is the cache of one subscribed channel. It implements the
+// hydration and resume of docs/client-semantics.md.
+type channelCache[T proto.Message] struct {
+	name   string
+	parsed ssotws.ChannelName
+	ws     *WebSocket[T]
+	disp   *dispatcher
+	ctx    context.Context // ends with close
+	stop   context.CancelFunc
+
+	mu           sync.Mutex
+	phase        phase
+	watch        chan struct{} // closed and replaced at each phase change
+	err          error
+	listeners    map[uint64]func(Change[T])
+	nextListener uint64
+	entries      map[string]*entry[T]
+	seq          int64
+	pos          *wsv1.Position // last position applied
+	subPos       *wsv1.Position // position of the current Ack or Reset
+	hydrated     bool           // a snapshot was installed once
+	complete     bool
+	buffer       []*wsv1.Event
+	gen          uint64
+	cancelFetch  context.CancelFunc
+}
+
+var _ channelHandler = (*channelCache[proto.Message])(nil)
+
+func newChannelCache[T proto.Message](ws *WebSocket[T], name string, parsed ssotws.ChannelName) *channelCache[T] {
+	c := &channelCache[T]{
+		name:      name,
+		parsed:    parsed,
+		ws:        ws,
+		disp:      ws.conn.disp,
+		watch:     make(chan struct{}),
+		listeners: make(map[uint64]func(Change[T])),
+		entries:   make(map[string]*entry[T]),
+	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	return c
+}
+
+func (c *channelCache[T]) setPhaseLocked(p phase) {
+	c.phase = p
+	close(c.watch)
+	c.watch = make(chan struct{})
+}
+
+func (c *channelCache[T]) addListener(fn func(Change[T])) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextListener++
+	c.listeners[c.nextListener] = fn
+	return c.nextListener
+}
+
+func (c *channelCache[T]) removeListener(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.listeners, id)
+}
+
+// notifyLocked posts changes to the listeners registered now; a listener
+// removed before its turn is skipped.
+func (c *channelCache[T]) notifyLocked(changes []Change[T]) {
+	if len(changes) == 0 || len(c.listeners) == 0 {
+		return
+	}
+	ids := make([]uint64, 0, len(c.listeners))
+	for id := range c.listeners {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	c.disp.post(func() {
+		for _, ch := range changes {
+			for _, id := range ids {
+				c.mu.Lock()
+				fn := c.listeners[id]
+				c.mu.Unlock()
+				if fn != nil {
+					fn(ch)
+				}
+			}
+		}
+	})
+}
+
+// since implements channelHandler.
+func (c *channelCache[T]) since() *wsv1.Position {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase == phaseResuming && c.pos != nil {
+		return proto.Clone(c.pos).(*wsv1.Position)
+	}
+	return nil
+}
+
+// acked implements channelHandler.
+func (c *channelCache[T]) acked(pos *wsv1.Position) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subPos = pos
+	switch c.phase {
+	case phaseSubscribing:
+		c.startFetchLocked()
+	case phaseResuming:
+		if c.pos == nil || pos.GetEpoch() != c.pos.GetEpoch() {
+			// The server's history is another epoch: it cannot replay
+			// (it should say Reset); refetch.
+			c.startFetchLocked()
+			return
+		}
+		// The server replays the missed events before the Ack, whose
+		// position is where the live events start: the cache is caught up.
+		if pos.GetOffset() > c.pos.GetOffset() {
+			c.pos = pos
+		}
+		c.setPhaseLocked(phaseLive)
+	}
+}
+
+// reset implements channelHandler: the server cannot replay from our
+// position; the subscription is active from pos on. Refetch.
+func (c *channelCache[T]) reset(pos *wsv1.Position) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase == phaseClosed || c.phase == phaseFailed {
+		return
+	}
+	c.subPos = pos
+	c.buffer = nil
+	c.startFetchLocked()
+}
+
+// failed implements channelHandler.
+func (c *channelCache[T]) failed(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase == phaseClosed {
+		return
+	}
+	c.stopFetchLocked()
+	c.err = err
+	c.buffer = nil
+	c.setPhaseLocked(phaseFailed)
+}
+
+// disconnected implements channelHandler.
+func (c *channelCache[T]) disconnected() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.phase {
+	case phaseLive, phaseResuming:
+		if c.phase != phaseResuming {
+			c.setPhaseLocked(phaseResuming)
+		}
+	case phaseSubscribing, phaseFetching, phaseFailed:
+		// Without a snapshot there is no position to resume from: start
+		// over on the next connection.
+		c.stopFetchLocked()
+		c.buffer = nil
+		c.err = nil
+		c.setPhaseLocked(phaseSubscribing)
+	}
+}
+
+// close implements channelHandler.
+func (c *channelCache[T]) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopFetchLocked()
+	c.stop()
+	c.buffer = nil
+	c.listeners = map[uint64]func(Change[T]){}
+	if c.phase != phaseClosed {
+		c.setPhaseLocked(phaseClosed)
+	}
+}
+
+// events implements channelHandler.
+func (c *channelCache[T]) events(evs []*wsv1.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var changes []Change[T]
+	for i, ev := range evs {
+		switch c.phase {
+		case phaseSubscribing, phaseFetching:
+			c.buffer = append(c.buffer, ev)
+		case phaseResuming, phaseLive:
+			if ev.GetPosition().GetEpoch() != c.pos.GetEpoch() {
+				// The channel's history changed epoch under a live
+				// subscription: what happened in between is unknown.
+				c.subPos = &wsv1.Position{Epoch: ev.GetPosition().GetEpoch()}
+				c.startFetchLocked()
+				c.buffer = append(c.buffer, evs[i:]...)
+				c.notifyLocked(changes)
+				return
+			}
+			if ev.GetPosition().GetOffset() <= c.pos.GetOffset() {
+				continue // replayed twice
+			}
+			if ch, ok := c.applyEventLocked(ev); ok {
+				changes = append(changes, ch)
+			}
+			c.pos = ev.GetPosition()
+		}
+	}
+	c.notifyLocked(changes)
+}
+
+func (c *channelCache[T]) stopFetchLocked() {
+	c.gen++
+	if c.cancelFetch != nil {
+		c.cancelFetch()
+		c.cancelFetch = nil
+	}
+}
+
+// startFetchLocked starts fetching the snapshot; events are buffered
+// meanwhile.
+func (c *channelCache[T]) startFetchLocked() {
+	c.stopFetchLocked()
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.cancelFetch = cancel
+	if c.phase != phaseFetching {
+		c.setPhaseLocked(phaseFetching)
+	}
+	go c.fetchLoop(ctx, c.gen)
+}
+
+func (c *channelCache[T]) fetchLoop(ctx context.Context, gen uint64) {
+	for attempt := 0; ; attempt++ {
+		snap, err := c.ws.fetch(ctx, c.name, c.parsed)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			if c.install(gen, snap) {
+				return
+			}
+		} else {
+			c.ws.opts.logger.Debug("ssotws/client: snapshot fetch failed", "channel", c.name, "err", err)
+		}
+		if sleep(ctx, c.ws.opts.backoff.Delay(attempt)) != nil {
+			return
+		}
+	}
+}
+
+// install puts the snapshot in the cache and applies the buffered events
+// past its position. It reports false when the snapshot belongs to another
+// epoch than the subscription: the caller fetches again.
+func (c *channelCache[T]) install(gen uint64, snap snapshot[T]) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || c.phase != phaseFetching {
+		return true // superseded
+	}
+	pos := snap.pos
+	if pos == nil {
+		// No position header: the subscription's position is a safe lower
+		// bound, as the fetch started after it and versions make the
+		// overlap harmless.
+		pos = c.subPos
+	} else if pos.GetEpoch() != c.subPos.GetEpoch() {
+		return false
+	}
+	changes := c.replaceLocked(snap.items, c.hydrated)
+	c.hydrated = true
+	c.complete = snap.complete
+	c.pos = pos
+	for _, ev := range c.buffer {
+		if ev.GetPosition().GetEpoch() != pos.GetEpoch() || ev.GetPosition().GetOffset() <= c.pos.GetOffset() {
+			continue
+		}
+		if ch, ok := c.applyEventLocked(ev); ok {
+			changes = append(changes, ch)
+		}
+		c.pos = ev.GetPosition()
+	}
+	c.buffer = nil
+	c.cancelFetch()
+	c.cancelFetch = nil
+	c.setPhaseLocked(phaseLive)
+	c.notifyLocked(changes)
+	return true
+}
+
+// replaceLocked replaces the cache with a snapshot. Records that are gone
+// become tombstones at their last version; with notify, the differences
+// are returned as changes.
+func (c *channelCache[T]) replaceLocked(items []T, notify bool) []Change[T] {
+	var changes []Change[T]
+	old := c.entries
+	c.entries = make(map[string]*entry[T], len(items))
+	m := c.ws.model
+	for _, item := range items {
+		pm := item.ProtoReflect()
+		key := m.KeyOf(pm)
+		v := versionOf(m, pm)
+		c.seq++
+		e := &entry[T]{version: v, value: item, seq: c.seq}
+		o := old[key]
+		if o != nil && !o.deleted {
+			e.seq = o.seq
+		}
+		c.entries[key] = e
+		if !notify {
+			continue
+		}
+		switch {
+		case o == nil || o.deleted:
+			changes = append(changes, Change[T]{Channel: c.name, Type: Created, Key: key, Version: v, Value: item})
+		case o.version != v || !proto.Equal(o.value, item):
+			changes = append(changes, Change[T]{Channel: c.name, Type: Updated, Key: key, Version: v, Value: item})
+		}
+	}
+	for key, o := range old {
+		if _, ok := c.entries[key]; ok {
+			continue
+		}
+		c.entries[key] = &entry[T]{version: o.version, value: o.value, deleted: true}
+		if notify && !o.deleted {
+			changes = append(changes, Change[T]{Channel: c.name, Type: Deleted, Key: key, Version: o.version, Value: o.value})
+		}
+	}
+	return changes
+}
+
+// applyEventLocked applies one event with the version rule.
+func (c *channelCache[T]) applyEventLocked(ev *wsv1.Event) (Change[T], bool) {
+	key := ev.GetKey()
+	if e := c.entries[key]; e != nil && ev.GetVersion() <= e.version {
+		return Change[T]{}, false
+	}
+	val := c.ws.newT()
+	if err := proto.Unmarshal(ev.GetData(), val); err != nil {
+		c.ws.opts.logger.Warn("ssotws/client: undecodable event", "channel", c.name, "key", key, "err", err)
+		return Change[T]{}, false
+	}
+	deleted := ev.GetType() == wsv1.EventType_EVENT_TYPE_DELETED || !c.member(key, val)
+	return c.setLocked(key, ev.GetVersion(), val, deleted, ev.GetRequestId())
+}
+
+// applyLocal applies the result of this client's own mutation, with the
+// version rule, to a channel that is hydrated. version 0 on a delete means
+// "the version after the one cached".
+func (c *channelCache[T]) applyLocal(key string, version int64, val T, deleted bool, reqID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseLive && c.phase != phaseResuming {
+		return // the snapshot or the replay will bring it
+	}
+	e := c.entries[key]
+	if deleted {
+		if e == nil || e.deleted {
+			return
+		}
+		if version == 0 {
+			version = e.version + 1
+		}
+		val = e.value
+	} else if version == 0 {
+		return // no version field: events alone can order the change
+	}
+	if e != nil && version <= e.version {
+		return
+	}
+	if !deleted && !c.member(key, val) {
+		if e == nil || e.deleted {
+			return
+		}
+		deleted = true
+	}
+	if ch, ok := c.setLocked(key, version, val, deleted, reqID); ok {
+		c.notifyLocked([]Change[T]{ch})
+	}
+}
+
+// setLocked stores a record's new state and returns the change it makes
+// to the channel's content.
+func (c *channelCache[T]) setLocked(key string, version int64, val T, deleted bool, reqID string) (Change[T], bool) {
+	e := c.entries[key]
+	wasLive := e != nil && !e.deleted
+	if e == nil {
+		e = &entry[T]{}
+		c.entries[key] = e
+	}
+	if !deleted && !wasLive {
+		c.seq++
+		e.seq = c.seq
+	}
+	e.version, e.value, e.deleted = version, val, deleted
+	ch := Change[T]{Channel: c.name, Key: key, Version: version, Value: val, RequestID: reqID}
+	switch {
+	case deleted && !wasLive:
+		return ch, false
+	case deleted:
+		ch.Type = Deleted
+	case !wasLive:
+		ch.Type = Created
+	default:
+		ch.Type = Updated
+	}
+	return ch, true
+}
+
+// member reports whether a record belongs to the channel.
+func (c *channelCache[T]) member(key string, val T) bool {
+	switch c.parsed.Kind {
+	case ssotws.ChannelItem:
+		return key == c.parsed.Key
+	case ssotws.ChannelScope:
+		return slices.Contains(c.ws.model.Channels(val.ProtoReflect()), c.name)
+	}
+	return true
+}
+
+// list returns the live records in channel order, and whether the cache
+// can answer a List: live and complete.
+func (c *channelCache[T]) list() ([]T, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseLive || !c.complete {
+		return nil, false
+	}
+	type kv struct {
+		seq int64
+		v   T
+	}
+	live := make([]kv, 0, len(c.entries))
+	for _, e := range c.entries {
+		if !e.deleted {
+			live = append(live, kv{e.seq, e.value})
+		}
+	}
+	slices.SortFunc(live, func(a, b kv) int { return int(a.seq - b.seq) })
+	out := make([]T, len(live))
+	for i, x := range live {
+		out[i] = proto.Clone(x.v).(T)
+	}
+	return out, true
+}
+
+// get returns the record with key, whether it exists, and whether the
+// cache can answer (it is live).
+func (c *channelCache[T]) get(key string) (T, bool, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var zero T
+	if c.phase != phaseLive || !c.complete {
+		return zero, false, false
+	}
+	e := c.entries[key]
+	if e == nil || e.deleted {
+		return zero, false, true
+	}
+	return proto.Clone(e.value).(T), true, true
+}
+
+// state reports whether the channel is live, its failure, and a channel
+// closed at the next phase change.
+func (c *channelCache[T]) state() (live bool, err error, closed bool, watch <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.phase == phaseLive, c.err, c.phase == phaseClosed, c.watch
+}
+
+func (c *channelCache[T]) position() *wsv1.Position {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pos == nil {
+		return nil
+	}
+	return proto.Clone(c.pos).(*wsv1.Position)
+}
+
+// versionOf reads a record's version field; 0 when the model has none.
+func versionOf(m *ssotws.Model, pm protoreflect.Message) int64 {
+	fd := m.VersionField()
+	if fd == nil {
+		return 0
+	}
+	switch fd.Kind() {
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return int64(pm.Get(fd).Uint())
+	}
+	return pm.Get(fd).Int()
+}

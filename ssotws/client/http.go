@@ -1,0 +1,239 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
+
+	"connectrpc.com/connect"
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// HTTP is the adapter between the generic client and a model's typed
+// connect-go client. Generated code fills one per model; each function
+// builds the request with [NewRequest] (which copies h, the headers the
+// client adds, such as Idempotency-Key) and returns what the service
+// answered. Every function is required.
+type HTTP[T proto.Message] struct {
+	// Get calls Get<M> and returns the record and the response headers.
+	Get func(ctx context.Context, key string, h http.Header) (T, http.Header, error)
+	// List calls List<Ms> with p's filters ([SetFilters] sets them on the
+	// request), page size and token, and returns the page's records, its
+	// next page token and the response headers.
+	List func(ctx context.Context, p ListParams, h http.Header) (items []T, next string, _ http.Header, _ error)
+	// Create calls Create<M>.
+	Create func(ctx context.Context, item T, h http.Header) (T, error)
+	// Update calls Update<M> with update_mask set to paths.
+	Update func(ctx context.Context, item T, paths []string, h http.Header) (T, error)
+	// Delete calls Delete<M>.
+	Delete func(ctx context.Context, key string, h http.Header) error
+}
+
+// NewRequest wraps msg in a connect.Request carrying the headers h.
+func NewRequest[Req any](msg *Req, h http.Header) *connect.Request[Req] {
+	req := connect.NewRequest(msg)
+	for k, vs := range h {
+		for _, v := range vs {
+			req.Header().Add(k, v)
+		}
+	}
+	return req
+}
+
+// SetFilters sets, on a List request, the field named like each filter to
+// the filter's value, parsed from its canonical text form. It fails with
+// connect.CodeInvalidArgument for a field the request does not have or a
+// value that does not parse.
+func SetFilters(req proto.Message, filters map[string]string) error {
+	m := req.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for name, text := range filters {
+		fd := fields.ByName(protoreflect.Name(name))
+		if fd == nil || fd.IsList() || fd.IsMap() {
+			return connect.NewError(connect.CodeInvalidArgument,
+				fmt.Errorf("ssotws/client: %s cannot filter on %q", m.Descriptor().FullName(), name))
+		}
+		v, err := parseScalar(fd, text)
+		if err != nil {
+			return connect.NewError(connect.CodeInvalidArgument,
+				fmt.Errorf("ssotws/client: filter %s=%q: %w", name, text, err))
+		}
+		m.Set(fd, v)
+	}
+	return nil
+}
+
+func parseScalar(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString(s), nil
+	case protoreflect.BoolKind:
+		b, err := strconv.ParseBool(s)
+		return protoreflect.ValueOfBool(b), err
+	case protoreflect.EnumKind:
+		n, err := strconv.ParseInt(s, 10, 32)
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), err
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		n, err := strconv.ParseInt(s, 10, 32)
+		return protoreflect.ValueOfInt32(int32(n)), err
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		n, err := strconv.ParseInt(s, 10, 64)
+		return protoreflect.ValueOfInt64(n), err
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		n, err := strconv.ParseUint(s, 10, 32)
+		return protoreflect.ValueOfUint32(uint32(n)), err
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		n, err := strconv.ParseUint(s, 10, 64)
+		return protoreflect.ValueOfUint64(n), err
+	}
+	return protoreflect.Value{}, fmt.Errorf("unsupported field kind %s", fd.Kind())
+}
+
+// HTTPClient is the HTTP transport: a [DataClient] over the model's Connect
+// service. Subscribe is a no-op. It is safe for concurrent use.
+type HTTPClient[T proto.Message] struct {
+	api  HTTP[T]
+	opts options
+}
+
+var _ DataClient[proto.Message] = (*HTTPClient[proto.Message])(nil)
+
+// NewHTTP returns the HTTP transport over api. opts may be nil.
+func NewHTTP[T proto.Message](api HTTP[T], opts *Options) *HTTPClient[T] {
+	return &HTTPClient[T]{api: api, opts: newOptions(opts)}
+}
+
+// List implements [DataClient].
+func (c *HTTPClient[T]) List(ctx context.Context, p ListParams) (*ListPage[T], error) {
+	items, next, _, err := c.api.List(ctx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &ListPage[T]{Items: items, NextPageToken: next}, nil
+}
+
+// Get implements [DataClient].
+func (c *HTTPClient[T]) Get(ctx context.Context, key string) (T, error) {
+	item, _, err := c.api.Get(ctx, key, nil)
+	if err != nil {
+		var zero T
+		return zero, notFound(err)
+	}
+	return item, nil
+}
+
+// notFound makes a NotFound error also match ErrNotFound.
+func notFound(err error) error {
+	if connect.CodeOf(err) == connect.CodeNotFound && !errors.Is(err, ErrNotFound) {
+		ce := connect.NewError(connect.CodeNotFound, fmt.Errorf("%w: %v", ErrNotFound, err))
+		var orig *connect.Error
+		if errors.As(err, &orig) {
+			for k, vs := range orig.Meta() {
+				ce.Meta()[k] = vs
+			}
+		}
+		return ce
+	}
+	return err
+}
+
+// Create implements [DataClient].
+func (c *HTTPClient[T]) Create(ctx context.Context, item T) (T, error) {
+	out, _, err := c.create(ctx, item)
+	return out, err
+}
+
+// Update implements [DataClient].
+func (c *HTTPClient[T]) Update(ctx context.Context, item T, paths ...string) (T, error) {
+	out, _, err := c.update(ctx, item, paths)
+	return out, err
+}
+
+// Delete implements [DataClient].
+func (c *HTTPClient[T]) Delete(ctx context.Context, key string) (bool, error) {
+	ok, _, err := c.delete(ctx, key)
+	return ok, err
+}
+
+// Subscribe implements [DataClient]: HTTP cannot subscribe, so it returns a
+// no-op.
+func (c *HTTPClient[T]) Subscribe(channel string, fn func(Change[T])) func() { return func() {} }
+
+func (c *HTTPClient[T]) create(ctx context.Context, item T) (out T, reqID string, err error) {
+	reqID, err = c.mutate(ctx, func(h http.Header) error {
+		out, err = c.api.Create(ctx, item, h)
+		return err
+	})
+	return out, reqID, err
+}
+
+func (c *HTTPClient[T]) update(ctx context.Context, item T, paths []string) (out T, reqID string, err error) {
+	reqID, err = c.mutate(ctx, func(h http.Header) error {
+		out, err = c.api.Update(ctx, item, paths, h)
+		return err
+	})
+	return out, reqID, err
+}
+
+func (c *HTTPClient[T]) delete(ctx context.Context, key string) (ok bool, reqID string, err error) {
+	reqID, err = c.mutate(ctx, func(h http.Header) error {
+		return c.api.Delete(ctx, key, h)
+	})
+	if connect.CodeOf(err) == connect.CodeNotFound {
+		return false, reqID, nil
+	}
+	return err == nil, reqID, err
+}
+
+// mutate runs call with a fresh Idempotency-Key and retries it, with the
+// same key, after a transport error or Unavailable.
+func (c *HTTPClient[T]) mutate(ctx context.Context, call func(h http.Header) error) (string, error) {
+	id := newRequestID()
+	for attempt := 0; ; attempt++ {
+		h := http.Header{}
+		h.Set(ssotws.HeaderIdempotencyKey, id)
+		err := call(h)
+		if err == nil || !retryable(ctx, err) || attempt+1 >= c.opts.attempts {
+			return id, err
+		}
+		if err := sleep(ctx, c.opts.backoff.Delay(attempt)); err != nil {
+			return id, err
+		}
+	}
+}
+
+// retryable reports whether a failed mutation may be retried with the same
+// Idempotency-Key: after Unavailable or a transport error, never after the
+// caller's context ended.
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	switch connect.CodeOf(err) {
+	case connect.CodeUnavailable:
+		return true
+	case connect.CodeUnknown, connect.CodeInternal:
+		// A connection cut mid-response surfaces as one of these.
+		var ne net.Error
+		return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+			errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+			errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne)
+	}
+	return false
+}
+
+// newRequestID returns a fresh random Idempotency-Key (128 bits, hex).
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
