@@ -591,17 +591,17 @@ func modelField(msg *protogen.Message, m *Model) *protogen.Field {
 
 // checkNames reports Go identifiers of a file's output that would clash.
 func (b *binder) checkNames(file *File) {
-	type owner struct {
-		d    protoreflect.Descriptor
-		what string
-	}
-	names := make(map[string]owner)
+	// names maps each generated top-level name to what it was generated for.
+	names := make(map[string]string)
 	add := func(name string, d protoreflect.Descriptor, what string) {
 		if prev, ok := names[name]; ok {
-			b.probs.addf(d, "generated name clash: %s %s would clash with %s of %s; rename one of them", what, name, prev.what, prev.d.FullName())
+			b.probs.addf(d, "generated name clash: %s %s would clash with %s; rename one of them", what, name, prev)
 			return
 		}
-		names[name] = owner{d, what}
+		names[name] = what + " of " + string(d.FullName())
+	}
+	if file.HasRealtime() {
+		names[registerChannelsName] = "the channel registration of " + file.Proto.Desc.Path()
 	}
 	for _, m := range file.Models {
 		mn := newModelNames(m)
@@ -610,9 +610,6 @@ func (b *binder) checkNames(file *File) {
 			add(mn.Channels, m.Message.Desc, "channel constructor")
 			add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
 		}
-	}
-	if file.HasRealtime() {
-		names[registerChannelsName] = owner{file.Proto.Desc, "the file's channel registration"}
 	}
 	for _, s := range file.Services {
 		add(s.Proto.GoName, s.Proto.Desc, "service implementation")
