@@ -158,14 +158,14 @@ service ThingService {
 			want: `bad/v1/bad.proto:9:3: bad.v1.ThingService.FetchThing: method option names unknown model "Widget"`,
 		},
 		{
-			name: "channel constructor name clash",
+			name:  "channel constructor name clash",
 			proto: `message Thing { option (ssot.ws.v1.model) = {realtime: true, scopes: ["room_id", "room"]}; string id = 1; string room_id = 2; string room = 3; }`,
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: channel constructor name clash: scopes "room_id" and "room" both give ThingChannels.Room`,
 		},
 		{
-			name: "generated name clash",
+			name:  "generated name clash",
 			proto: `message Register { option (ssot.ws.v1.model) = {realtime: true}; string id = 1; }`,
-			want: `bad/v1/bad.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/bad.proto; rename one of them`,
+			want:  `bad/v1/bad.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/bad.proto; rename one of them`,
 		},
 		{
 			name:  "realtime parameter invalid",
