@@ -83,8 +83,8 @@ func TestIntKey(t *testing.T) {
 	}
 
 	for got, want := range map[string]string{
-		intkeyv1ssotws.TicketChannels.Item(42):                                "Ticket/42",
-		intkeyv1ssotws.TicketChannels.Queue(7):                                "Ticket?queue_id=7",
+		intkeyv1ssotws.TicketChannels.Item(42):                              "Ticket/42",
+		intkeyv1ssotws.TicketChannels.Queue(7):                              "Ticket?queue_id=7",
 		intkeyv1ssotws.TicketChannels.Status(intkeyv1.Status_STATUS_CLOSED): "Ticket?status=2",
 	} {
 		if got != want {
