@@ -1,0 +1,148 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { EventType } from "../src/gen/ssot/ws/v1/frame_pb.js";
+import { ChannelCache } from "../src/runtime/cache.js";
+import { keyText, versionOf } from "../src/runtime/model.js";
+import { MessageSchema } from "./gen/chat/v1/chat_pb.js";
+import type { Message } from "./gen/chat/v1/chat_pb.js";
+import { MessageModel, event, msg, pos } from "./fake.js";
+
+const CH = "Message?room_id=r1";
+
+function newCache() {
+  return new ChannelCache<Message>(CH, {
+    decode: (d) => fromBinary(MessageSchema, d),
+    keyOf: (v) => keyText(MessageModel, v),
+    versionOf: (v) => versionOf(MessageModel, v),
+    hasVersion: true,
+  });
+}
+
+const texts = (c: ChannelCache<Message>) => c.list().map((m) => `${m.id}:${m.text}`);
+
+describe("gap-free hydration", () => {
+  it("buffers events until the snapshot, then applies only those past its position", () => {
+    const c = newCache();
+    c.beginHydration();
+    // Arrive while the snapshot is in flight: offsets 5 and 6 are already in
+    // the snapshot (position 1:6), 7 and 8 are not.
+    let r = c.receive([
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "a5" }, 5, pos(1, 5)),
+      event(CH, EventType.CREATED, { id: "b", roomId: "r1", text: "b1" }, 1, pos(1, 6)),
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "a6" }, 6, pos(1, 7)),
+    ]);
+    expect(r).toEqual({ changes: [], refetch: false });
+    expect(c.hydrated).toBe(false);
+    r = c.receive([event(CH, EventType.CREATED, { id: "c", roomId: "r1", text: "c1" }, 1, pos(1, 8))]);
+    expect(r.changes).toEqual([]);
+
+    r = c.hydrate({
+      items: [msg({ id: "a", roomId: "r1", text: "a5", version: 5n }), msg({ id: "b", roomId: "r1", text: "b1", version: 1n })],
+      position: pos(1, 6),
+    });
+    expect(r.refetch).toBe(false);
+    expect(c.hydrated).toBe(true);
+    expect(texts(c)).toEqual(["a:a6", "b:b1", "c:c1"]);
+    expect(r.changes.map((x) => `${x.type} ${x.key} v${x.version}`)).toEqual(["updated a v6", "created c v1"]);
+    expect(c.position).toEqual(pos(1, 8));
+  });
+
+  it("lets versions make the overlap harmless when the store was read after later events", () => {
+    const c = newCache();
+    c.beginHydration();
+    // Position read at offset 3, store read after event 4 committed: the
+    // snapshot already holds version 2, event 4 carries it again.
+    c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "new" }, 2, pos(1, 4))]);
+    const r = c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "new", version: 2n })], position: pos(1, 3) });
+    expect(r.changes).toEqual([]);
+    expect(texts(c)).toEqual(["a:new"]);
+    expect(c.position).toEqual(pos(1, 4));
+  });
+
+  it("ignores duplicates and stale versions, and hears only what changed the cache", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "v3", version: 3n })], position: pos(1, 10) });
+    const r = c.receive([
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "v2" }, 2, pos(1, 11)), // stale version
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "v3" }, 3, pos(1, 12)), // same version
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "v4" }, 4, pos(1, 13)),
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "v4" }, 4, pos(1, 13)), // duplicate delivery
+      event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "old" }, 9, pos(1, 9)), // before our position
+    ]);
+    expect(r.changes.map((x) => x.version)).toEqual([4n]);
+    expect(texts(c)).toEqual(["a:v4"]);
+    expect(c.position).toEqual(pos(1, 13));
+  });
+
+  it("keeps tombstones: a late update of a deleted record is ignored, a newer re-create is not", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "x", version: 1n }), msg({ id: "b", roomId: "r1", version: 1n })], position: pos(1, 2) });
+    let r = c.receive([event(CH, EventType.DELETED, { id: "a", roomId: "r1", text: "x" }, 3, pos(1, 3))]);
+    expect(r.changes.map((x) => `${x.type} ${x.key}`)).toEqual(["deleted a"]);
+    expect(r.changes[0]?.value.text).toBe("x");
+    r = c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "late" }, 2, pos(1, 4))]);
+    expect(r.changes).toEqual([]);
+    expect(c.get("a")).toBeUndefined();
+    expect(c.versionOfKey("a")).toBe(3n);
+    // A delete of an unknown record changes nothing visible.
+    r = c.receive([event(CH, EventType.DELETED, { id: "zz", roomId: "r1" }, 7, pos(1, 5))]);
+    expect(r.changes).toEqual([]);
+    // Re-created with a newer version: back, and last in creation order.
+    r = c.receive([event(CH, EventType.CREATED, { id: "a", roomId: "r1", text: "again" }, 4, pos(1, 6))]);
+    expect(r.changes.map((x) => `${x.type} ${x.key}`)).toEqual(["created a"]);
+    expect(texts(c)).toEqual(["b:", "a:again"]);
+  });
+
+  it("starts over when a buffered event has another epoch", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.receive([event(CH, EventType.CREATED, { id: "a", roomId: "r1" }, 1, pos(2, 1))]);
+    let r = c.hydrate({ items: [], position: pos(1, 40) });
+    expect(r.refetch).toBe(true);
+    expect(c.hydrated).toBe(false);
+    expect(c.isBuffering).toBe(true);
+    // The second snapshot, in the new epoch, covers what came before it.
+    c.receive([event(CH, EventType.CREATED, { id: "b", roomId: "r1" }, 1, pos(2, 2))]);
+    r = c.hydrate({ items: [msg({ id: "a", roomId: "r1", version: 1n })], position: pos(2, 1) });
+    expect(r.refetch).toBe(false);
+    expect(texts(c)).toEqual(["a:", "b:"]);
+  });
+
+  it("asks for a refetch when a live event has another epoch", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [], position: pos(1, 5) });
+    const r = c.receive([event(CH, EventType.CREATED, { id: "a", roomId: "r1" }, 1, pos(7, 1))]);
+    expect(r.refetch).toBe(true);
+    expect(c.hydrated).toBe(false);
+  });
+
+  it("announces the differences of a refetch, not of the first snapshot", () => {
+    const c = newCache();
+    c.beginHydration();
+    let r = c.hydrate({ items: [msg({ id: "a", roomId: "r1", version: 1n }), msg({ id: "b", roomId: "r1", version: 1n })], position: pos(1, 2) });
+    expect(r.changes).toEqual([]);
+    c.beginHydration();
+    r = c.hydrate({ items: [msg({ id: "a", roomId: "r1", version: 2n, text: "edited" }), msg({ id: "c", roomId: "r1", version: 1n })], position: pos(1, 9) });
+    expect(r.changes.map((x) => `${x.type} ${x.key}`).sort()).toEqual(["created c", "deleted b", "updated a"]);
+    // b's tombstone keeps its version: its stale update stays out.
+    expect(c.receive([event(CH, EventType.UPDATED, { id: "b", roomId: "r1" }, 1, pos(1, 10))]).changes).toEqual([]);
+  });
+
+  it("applies a mutation's response at once, so its echo changes nothing", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "x", version: 1n })], position: pos(1, 1) });
+    const ch = c.applyLocal(msg({ id: "a", roomId: "r1", text: "y", version: 2n }), true, "req-1");
+    expect(ch?.type).toBe("updated");
+    expect(ch?.requestId).toBe("req-1");
+    expect(c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "y" }, 2, pos(1, 2), "req-1")]).changes).toEqual([]);
+    // Moved to another room: it leaves this scope's cache.
+    const moved = c.applyLocal(msg({ id: "a", roomId: "r2", text: "y", version: 3n }), false, "req-2");
+    expect(moved?.type).toBe("deleted");
+    expect(c.list()).toEqual([]);
+    expect(c.receive([event(CH, EventType.DELETED, { id: "a", roomId: "r2" }, 3, pos(1, 3), "req-2")]).changes).toEqual([]);
+  });
+});
