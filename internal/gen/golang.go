@@ -90,12 +90,12 @@ func realtimeSentence(m *Model) string {
 	case ReasonParamOff:
 		return name + " is HTTP only: the plugin ran with realtime=off."
 	default:
-		return fmt.Sprintf("%s is HTTP only: its model option leaves realtime unset, and realtime=auto\n// makes a model live only when its name ends in %s.", name, liveSuffixList())
+		return fmt.Sprintf("%s is HTTP only: its model option leaves realtime unset, and realtime=auto\n// makes a model live only when its name ends in %s,\n// %s.", name, strings.Join(liveSuffixes[:4], ", "), liveSuffixList(liveSuffixes[4:]))
 	}
 }
 
-func liveSuffixList() string {
-	return strings.Join(liveSuffixes[:len(liveSuffixes)-1], ", ") + " or " + liveSuffixes[len(liveSuffixes)-1]
+func liveSuffixList(s []string) string {
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // genChannels declares the typed channel constructors of realtime models.

@@ -48,7 +48,8 @@ var AuditEventModel = ssotws.MustModel((*v1.AuditEvent)(nil).ProtoReflect().Desc
 
 // SettingModel describes the auto.v1.Setting model to the ssotws runtime.
 // Setting is HTTP only: its model option leaves realtime unset, and realtime=auto
-// makes a model live only when its name ends in Message, Notification, Event, Comment, Reaction, Presence, Activity or Alert.
+// makes a model live only when its name ends in Message, Notification, Event, Comment,
+// Reaction, Presence, Activity or Alert.
 //
 // Setting is not live: its name says nothing and realtime is unset.
 var SettingModel = ssotws.MustModel((*v1.Setting)(nil).ProtoReflect().Descriptor(), ssotws.ModelConfig{

@@ -23,7 +23,8 @@ const _ = ssotws.IsAtLeastVersion0_1_0
 
 // NoteModel describes the httponly.v1.Note model to the ssotws runtime.
 // Note is HTTP only: its model option leaves realtime unset, and realtime=auto
-// makes a model live only when its name ends in Message, Notification, Event, Comment, Reaction, Presence, Activity or Alert.
+// makes a model live only when its name ends in Message, Notification, Event, Comment,
+// Reaction, Presence, Activity or Alert.
 //
 // Note is a note. It leaves realtime unset and its name does not say it is
 // live, so realtime=auto keeps it HTTP only.
