@@ -34,11 +34,17 @@ const (
 // (it handles paths=, module=, annotate_code and M…). The zero value is not
 // ready: use [NewParams].
 type Params struct {
-	Lang                 Lang
-	Realtime             RealtimeMode
-	PackageSuffix        string
+	// Lang selects the output: lang=go or lang=ts.
+	Lang Lang
+	// Realtime is realtime=auto|on|off.
+	Realtime RealtimeMode
+	// PackageSuffix names the Go sub-package of the output (package_suffix).
+	PackageSuffix string
+	// ConnectPackageSuffix names protoc-gen-connect-go's sub-package
+	// (connect_package_suffix).
 	ConnectPackageSuffix string
-	ImportExtension      string
+	// ImportExtension is the TypeScript import extension (import_extension).
+	ImportExtension string
 }
 
 // NewParams returns the defaults: lang=go, realtime=auto,

@@ -127,6 +127,7 @@ const (
 
 var standardNames = map[Standard]string{Get: "Get", List: "List", Create: "Create", Update: "Update", Delete: "Delete"}
 
+// String returns the method's AIP verb: "Get", "List"…
 func (s Standard) String() string { return standardNames[s] }
 
 // ResponseShape says how a method's response carries the model.
