@@ -4,12 +4,12 @@ go 1.26.0
 
 require (
 	connectrpc.com/connect v1.21.1
+	github.com/coder/websocket v1.8.15
 	google.golang.org/protobuf v1.36.12
 )
 
 require (
 	github.com/bufbuild/protocompile v0.14.1 // indirect
-	github.com/coder/websocket v1.8.15 // indirect
 	golang.org/x/sync v0.8.0 // indirect
 )
 
