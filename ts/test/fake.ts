@@ -162,6 +162,8 @@ export class FakeBackend {
   readonly keys: string[] = [];
   /** failures makes the next n mutation attempts fail with Unavailable. */
   failures = 0;
+  /** beforePositionRead runs in Get/List before the position is read. */
+  beforePositionRead: (() => void) | undefined;
   /** afterPositionRead runs in Get/List between reading the position and reading the store. */
   afterPositionRead: (() => void) | undefined;
   /** autoGateway answers Subscribe frames; turn off to script the gateway by hand. */
@@ -235,6 +237,7 @@ export class FakeBackend {
   }
 
   private async read<R>(ctx: HandlerContext, channel: string, body: () => R): Promise<R> {
+    this.beforePositionRead?.();
     const p = this.position(channel);
     ctx.responseHeader.set("Ssot-Channel", channel);
     ctx.responseHeader.set("Ssot-Position", `${p.epoch}:${p.offset}`);

@@ -51,14 +51,15 @@ export interface BackoffOptions {
 
 /**
  * backoffDelay is the wait before reconnect attempt n (0-based):
- * min(cap, base·2ⁿ) scaled by a random factor in [0.5, 1].
+ * min(cap, base·2ⁿ) scaled by a random factor in [0.5, 1], rounded to
+ * whole milliseconds.
  */
 export function backoffDelay(attempt: number, opts: BackoffOptions = {}): number {
   const base = opts.baseMs ?? 1000;
   const cap = opts.capMs ?? 16000;
   const r = (opts.random ?? Math.random)();
   const d = Math.min(cap, base * 2 ** Math.min(attempt, 30));
-  return d * (0.5 + 0.5 * r);
+  return Math.round(d * (0.5 + 0.5 * r));
 }
 
 /** EnvironmentLike gives the connection the browser's online/visibility signals. */
