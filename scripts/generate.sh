@@ -8,9 +8,8 @@ buf=node_modules/.bin/buf
 
 "$buf" generate
 "$buf" generate --template examples/chat/buf.gen.yaml
-if [ -f testdata/buf.gen.yaml ]; then
-  "$buf" generate --template testdata/buf.gen.yaml
-fi
+"$buf" generate --template internal/gen/testdata/buf.gen.yaml
+go test ./internal/gen -run Golden -update >/dev/null
 if [ -f ts/buf.gen.test.yaml ]; then
   "$buf" generate --template ts/buf.gen.test.yaml
 fi
