@@ -1,0 +1,143 @@
+// Command server runs the chat example: the generated Connect handlers of
+// chat.v1.ChatService, the ssot-ws WebSocket gateway at /ws, and the web
+// page at /. It listens on 127.0.0.1:8080 with an in-memory store and
+// broker unless told otherwise.
+//
+//	go run ./examples/chat/server [-addr 127.0.0.1:8080] [-web examples/chat/web/dist]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
+	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
+	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	web := flag.String("web", "examples/chat/web/dist", "directory of the web page; served at / when it exists")
+	seed := flag.Bool("seed", true, "create the rooms r1 and r2 at start")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(*addr, *web, *seed, logger); err != nil {
+		logger.Error("chat server", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr, web string, seed bool, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := newServer(web, logger)
+	if err != nil {
+		return err
+	}
+	if seed {
+		if err := srv.seed(ctx); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	httpServer := &http.Server{Handler: srv.mux, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("chat example listening",
+		"http", "http://"+ln.Addr().String(),
+		"ws", "ws://"+ln.Addr().String()+"/ws")
+	errc := make(chan error, 1)
+	go func() { errc <- httpServer.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.gateway.Shutdown(shutdownCtx)
+	if err := httpServer.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// server holds the example's parts.
+type server struct {
+	mux     *http.ServeMux
+	gateway *ssotws.Gateway
+	chat    *chatService
+}
+
+func newServer(web string, logger *slog.Logger) (*server, error) {
+	store := ssotws.NewMemoryStore()
+	broker := ssotws.NewMemoryBroker(nil)
+	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{Logger: logger})
+	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
+		return nil, err
+	}
+	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, broker, ssotws.WithLogger(logger))}
+
+	mux := http.NewServeMux()
+	mux.Handle(chatv1connect.NewChatServiceHandler(chat))
+	mux.Handle("/ws", gateway)
+	if st, err := os.Stat(web); err == nil && st.IsDir() {
+		mux.Handle("/", http.FileServer(http.Dir(web)))
+	} else {
+		mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "ssot-ws chat example: Connect at /chat.v1.ChatService/, WebSocket at /ws")
+		})
+	}
+	return &server{mux: mux, gateway: gateway, chat: chat}, nil
+}
+
+// seed creates the rooms r1 and r2 if they do not exist.
+func (s *server) seed(ctx context.Context) error {
+	for _, room := range []*chatv1.Room{{Id: "r1", Title: "General"}, {Id: "r2", Title: "Random"}} {
+		_, err := s.chat.Rooms.Create(ctx, http.Header{}, nil, room, "")
+		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
+			return err
+		}
+	}
+	return nil
+}
+
+// chatService adds the example's one non-standard method to the generated
+// implementation of the standard ones.
+type chatService struct {
+	*chatv1ssotws.ChatService
+}
+
+// CountMessages counts the messages of a room by paging through them.
+func (s *chatService) CountMessages(ctx context.Context, req *connect.Request[chatv1.CountMessagesRequest]) (*connect.Response[chatv1.CountMessagesResponse], error) {
+	var count int64
+	token := ""
+	for {
+		page, err := s.Messages.List(ctx, req.Header(), nil, ssotws.ListRequest{
+			Filters:   []ssotws.Filter{ssotws.Eq("room_id", req.Msg.GetRoomId())},
+			PageSize:  1000,
+			PageToken: token,
+		})
+		if err != nil {
+			return nil, err
+		}
+		count += int64(len(page.Items))
+		if token = page.NextPageToken; token == "" {
+			break
+		}
+	}
+	return connect.NewResponse(&chatv1.CountMessagesResponse{Count: count}), nil
+}
