@@ -500,9 +500,9 @@ func (s *subscription) queue(e *sharedEvent, force bool) {
 // start queues the replay and the Ack (or the Reset) of the subscription,
 // then the live events that arrived meanwhile, and goes live.
 func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position, reset bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c := s.c
+	// Encode outside s.mu: the fan-out waits on it.
+	shared := make([]*sharedEvent, 0, len(replay))
 	for _, ev := range replay {
 		e, err := newSharedEvent(ev)
 		if err != nil {
@@ -510,16 +510,21 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 			continue
 		}
 		if s.visible(e) {
-			s.queue(e, true)
+			shared = append(shared, e)
 		}
 	}
-	s.last = pos.GetOffset()
 	var f *wsv1.ServerFrame
 	if reset {
 		f = &wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Reset_{Reset_: &wsv1.Reset{Id: id, Channel: s.channel, Position: pos}}}
 	} else {
 		f = &wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: id, Position: pos}}}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range shared {
+		s.queue(e, true)
+	}
+	s.last = pos.GetOffset()
 	c.send(f, true)
 	for _, e := range s.buf {
 		s.queue(e, false)

@@ -51,3 +51,37 @@ func TestScanString(t *testing.T) {
 		t.Fatalf("truncated message = %q", got)
 	}
 }
+
+func TestHubEncodesOnce(t *testing.T) {
+	h := newHub()
+	g := &Gateway{}
+	var subs []*subscription
+	for range 3 {
+		c := &conn{g: g, q: newSendQueue(8)}
+		s := &subscription{c: c, channel: "Room"}
+		s.active.Store(true)
+		h.add("Room", s)
+		subs = append(subs, s)
+	}
+	h.add("Other", &subscription{})
+	h.publish([]*wsv1.Event{
+		{Channel: "Room", Key: "a", Type: created, Version: 1, Position: &wsv1.Position{Epoch: 1, Offset: 1}},
+		{Channel: "Nobody", Key: "a", Type: created, Version: 1, Position: &wsv1.Position{Epoch: 1, Offset: 1}},
+	}, func(*wsv1.Event, error) { t.Fatal("encoding failed") })
+	var first *sharedEvent
+	for _, s := range subs {
+		items := s.c.q.take()
+		if len(items) != 1 {
+			t.Fatalf("%d items queued", len(items))
+		}
+		if first == nil {
+			first = items[0].ev
+		} else if items[0].ev != first || &items[0].ev.chunk[0] != &first.chunk[0] {
+			t.Fatal("subscribers do not share one encoding")
+		}
+	}
+	h.remove("Room", subs[0])
+	if n := h.count("Room"); n != 2 {
+		t.Fatalf("count = %d after remove", n)
+	}
+}
