@@ -110,7 +110,10 @@ export class FakeWebSocket implements WebSocketLike {
     this.onopen?.({});
   }
 
-  /** serverSend encodes a ServerFrame and delivers its bytes as the binaryType asks. */
+  /**
+   * serverSend encodes a ServerFrame and delivers its bytes as the
+   * binaryType asks, each message in a task of its own as a browser does.
+   */
   serverSend(frame: ServerFrameInit): void {
     if (this.readyState !== 1) return;
     const bytes = toBinary(ServerFrameSchema, create(ServerFrameSchema, frame));
@@ -118,8 +121,14 @@ export class FakeWebSocket implements WebSocketLike {
       this.binaryType === "arraybuffer"
         ? bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
         : new Blob([bytes]);
-    this.onmessage?.({ data });
+    this.inbox.push(data);
+    setTimeout(() => {
+      const next = this.inbox.shift();
+      if (next !== undefined && this.readyState === 1) this.onmessage?.({ data: next });
+    }, 0);
   }
+
+  private inbox: unknown[] = [];
 
   serverClose(code: number, reason = ""): void {
     if (this.readyState === 3) return;

@@ -1,0 +1,151 @@
+// @vitest-environment jsdom
+import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
+import { createElement } from "react";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createHybridClient } from "../src/runtime/hybrid.js";
+import type { HybridClient } from "../src/runtime/hybrid.js";
+import { SsotProvider, useConnectionState, useGet, useList } from "../src/runtime/react.js";
+import type { Source } from "../src/runtime/react.js";
+import { createConnection } from "../src/runtime/ws.js";
+import type { Connection } from "../src/runtime/ws.js";
+import type { Message } from "./gen/chat/v1/chat_pb.js";
+import { FakeBackend, FakeWebSocket, MessageModel } from "./fake.js";
+
+let backend: FakeBackend;
+let conn: Connection;
+let client: HybridClient<Message, string>;
+let renders = 0;
+
+function setup() {
+  backend = new FakeBackend();
+  FakeWebSocket.onCreate = (ws) => {
+    backend.attach(ws);
+    queueMicrotask(() => ws.serverOpen());
+  };
+  conn = createConnection({ url: "ws://test/ws", WebSocket: FakeWebSocket, backoff: { baseMs: 5, capMs: 5 } });
+  client = createHybridClient(MessageModel, { transport: backend.transport, connection: conn });
+}
+
+function Room(props: { source: Source<Message, string>; room: string; subscribe?: boolean; flushMs?: number }) {
+  renders++;
+  const opts = props.subscribe === undefined ? {} : { subscribe: props.subscribe, flushMs: props.flushMs ?? 100 };
+  const { items, loading, live } = useList(props.source, { filter: { roomId: props.room } }, opts);
+  return createElement(
+    "div",
+    { "data-testid": "room", "data-loading": String(loading), "data-live": String(live) },
+    items.map((m) => createElement("p", { key: m.id }, m.text)),
+  );
+}
+
+function State() {
+  return createElement("span", { "data-testid": "state" }, useConnectionState());
+}
+
+function One(props: { id: string | undefined }) {
+  const { data, loading } = useGet(client, props.id, { subscribe: true, flushMs: 10 });
+  return createElement("span", { "data-testid": "one" }, loading ? "…" : (data?.text ?? "none"));
+}
+
+const shown = () => Array.from(screen.getByTestId("room").querySelectorAll("p"), (p) => p.textContent);
+
+beforeEach(() => {
+  FakeWebSocket.reset();
+  renders = 0;
+});
+afterEach(() => {
+  cleanup();
+  conn?.close();
+});
+
+// The flush interval of the burst test: long enough that a slow machine
+// still delivers the whole burst within it.
+const FLUSH = 1000;
+
+describe("hooks", () => {
+  it("batch a burst of 50 events into one render", async () => {
+    setup();
+    backend.put({ roomId: "r1", text: "first" });
+    render(createElement(Room, { source: client, room: "r1", subscribe: true, flushMs: FLUSH }));
+    await waitFor(() => expect(screen.getByTestId("room").dataset["live"]).toBe("true"), { timeout: 3000 });
+    expect(shown()).toEqual(["first"]);
+    const before = renders;
+    const calls = backend.calls["listMessages"];
+
+    // 50 events arriving over time, each in its own WebSocket message, as
+    // a burst does: each is applied to the cache as it comes, the component
+    // renders once.
+    await act(async () => {
+      for (let i = 0; i < 50; i++) {
+        backend.put({ roomId: "r1", text: `m${i}` });
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    });
+    await waitFor(() => expect(shown()).toHaveLength(51), { timeout: 3000 });
+    expect(renders - before).toBe(1);
+    expect(shown().at(-1)).toBe("m49");
+    expect(backend.calls["listMessages"]).toBe(calls); // served by the cache
+
+    // Another burst after the flush: one more render.
+    act(() => {
+      for (let i = 0; i < 5; i++) backend.put({ roomId: "r1", text: `n${i}` });
+    });
+    await waitFor(() => expect(shown()).toHaveLength(56), { timeout: 3000 });
+    expect(renders - before).toBe(2);
+  });
+
+  it("work HTTP-only without subscribe, and without a WebSocket at all", async () => {
+    backend = new FakeBackend();
+    backend.put({ roomId: "r1", text: "hello" });
+    const httpOnly = createHybridClient(MessageModel, { transport: backend.transport });
+    render(
+      createElement(
+        SsotProvider,
+        { transport: backend.transport },
+        createElement(Room, { source: MessageModel, room: "r1", subscribe: true }),
+        createElement(State),
+      ),
+    );
+    await waitFor(() => expect(shown()).toEqual(["hello"]));
+    expect(screen.getByTestId("state").textContent).toBe("unavailable");
+    expect(screen.getByTestId("room").dataset["live"]).toBe("false");
+    cleanup();
+
+    render(createElement(Room, { source: httpOnly, room: "r1" }));
+    await waitFor(() => expect(shown()).toEqual(["hello"]));
+    backend.put({ roomId: "r1", text: "later" });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(shown()).toEqual(["hello"]); // not subscribed: no refresh
+    expect(FakeWebSocket.instances).toHaveLength(0);
+  });
+
+  it("expose the connection state through the provider", async () => {
+    setup();
+    render(
+      createElement(
+        SsotProvider,
+        { transport: backend.transport, connection: conn },
+        createElement(State),
+        createElement(Room, { source: MessageModel, room: "r1", subscribe: true }),
+      ),
+    );
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("open"));
+    act(() => backend.cut(FakeWebSocket.last()));
+    expect(screen.getByTestId("state").textContent).toBe("reconnecting");
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("open"));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    act(() => conn.close());
+    expect(screen.getByTestId("state").textContent).toBe("closed");
+  });
+
+  it("useGet follows one record", async () => {
+    setup();
+    const m = backend.put({ roomId: "r1", text: "v1" });
+    render(createElement(One, { id: m.id }));
+    await waitFor(() => expect(screen.getByTestId("one").textContent).toBe("v1"));
+    await waitFor(() => expect(client.isLive(`Message/${m.id}`)).toBe(true));
+    act(() => void backend.put({ id: m.id, roomId: "r1", text: "v2" }));
+    await waitFor(() => expect(screen.getByTestId("one").textContent).toBe("v2"));
+    act(() => backend.remove(m.id));
+    await waitFor(() => expect(screen.getByTestId("one").textContent).toBe("none"));
+  });
+});
