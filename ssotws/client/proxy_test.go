@@ -85,3 +85,15 @@ func (p *proxy) close() {
 	p.ln.Close()
 	p.cut()
 }
+
+// cutRandom closes each connection pair the proxy carries with
+// probability one half.
+func (p *proxy) cutRandom(r interface{ IntN(int) int }) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		if r.IntN(2) == 0 {
+			c.Close()
+		}
+	}
+}
