@@ -361,9 +361,10 @@ export class FakeBackend {
           ws.serverSend({ frame: { case: "reset", value: { id, channel, position: pos(this.epoch, l.offset) } } });
           return;
         }
-        ws.serverSend({ frame: { case: "ack", value: { id, position: pos(this.epoch, l.offset) } } });
+        // As the Go gateway does: the replay first, then the Ack.
         const replay = l.history.filter((e) => (e.position?.offset ?? 0n) > since.offset);
         if (replay.length) ws.serverSend({ frame: { case: "events", value: { events: replay } } });
+        ws.serverSend({ frame: { case: "ack", value: { id, position: pos(this.epoch, l.offset) } } });
       } else if (fr.case === "unsubscribe") {
         this.subs = this.subs.filter((s) => !(s.ws === ws && s.channel === fr.value.channel));
         ws.serverSend({ frame: { case: "ack", value: { id: fr.value.id } } });

@@ -1,0 +1,52 @@
+package tsruntime
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestFSHoldsRuntimeAndFrames(t *testing.T) {
+	fsys := FS()
+	for _, name := range []string{RuntimeDir + "/index.ts", RuntimeDir + "/react.ts", FrameFile} {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(b) == 0 {
+			t.Fatalf("%s is empty", name)
+		}
+	}
+	// Every runtime file imports the frame code by the path the plugin
+	// keeps, and nothing outside the allowed packages.
+	entries, err := fs.ReadDir(fsys, RuntimeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := []string{"./", "../gen/ssot/ws/v1/frame_pb.js", "@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-web"}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "_test.ts") {
+			t.Errorf("%s: test file embedded", e.Name())
+		}
+		b, _ := fs.ReadFile(fsys, RuntimeDir+"/"+e.Name())
+		for _, line := range strings.Split(string(b), "\n") {
+			i := strings.Index(line, ` from "`)
+			if i < 0 || !(strings.HasPrefix(line, "import") || strings.HasPrefix(line, "export") || strings.HasPrefix(line, "}")) {
+				continue
+			}
+			spec := strings.TrimSuffix(strings.TrimSuffix(line[i+len(` from "`):], ";"), `"`)
+			ok := spec == "react" && e.Name() == "react.ts"
+			for _, a := range allowed {
+				if spec == a || strings.HasPrefix(spec, a) && (strings.HasSuffix(a, "/") || strings.HasPrefix(spec[len(a):], "/")) {
+					ok = true
+				}
+			}
+			if strings.HasPrefix(spec, ".") && !strings.HasSuffix(spec, ".js") {
+				ok = false
+			}
+			if !ok {
+				t.Errorf("%s imports %q", e.Name(), spec)
+			}
+		}
+	}
+}
