@@ -51,7 +51,7 @@ function library() {
         return { books: [...books.values()].filter((b) => (!req.shelfId || b.shelfId === req.shelfId) && (!req.lent || b.lent)) };
       },
       createBook: (req) => {
-        const b = create(BookSchema, { ...req.book, id: ++next, version: 1n });
+        const b = create(BookSchema, { shelfId: req.book?.shelfId ?? 0n, title: req.book?.title ?? "", lent: req.book?.lent ?? false, id: ++next, version: 1n });
         books.set(b.id, b);
         return { book: b };
       },
