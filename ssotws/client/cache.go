@@ -4,7 +4,9 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
+	"connectrpc.com/connect"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
@@ -74,6 +76,7 @@ type channelCache[T proto.Message] struct {
 	hydrated     bool           // a snapshot was installed once
 	complete     bool
 	buffer       []*wsv1.Event
+	verifyUntil  time.Time // see applyEventLocked
 	gen          uint64
 	cancelFetch  context.CancelFunc
 }
@@ -333,6 +336,7 @@ func (c *channelCache[T]) install(gen uint64, snap snapshot[T]) bool {
 		c.pos = ev.GetPosition()
 	}
 	c.buffer = nil
+	c.verifyUntil = time.Now().Add(verifyWindow)
 	c.cancelFetch()
 	c.cancelFetch = nil
 	c.setPhaseLocked(phaseLive)
@@ -393,7 +397,58 @@ func (c *channelCache[T]) applyEventLocked(ev *wsv1.Event) (Change[T], bool) {
 		return Change[T]{}, false
 	}
 	deleted := ev.GetType() == wsv1.EventType_EVENT_TYPE_DELETED || !c.member(key, val)
+	if e := c.entries[key]; !deleted && (e == nil || e.deleted) && time.Now().Before(c.verifyUntil) {
+		// A record the snapshot did not hold comes to life just after it.
+		// It may be new, or a late event of a record deleted before the
+		// snapshot was read (mutations publish after they commit, so two
+		// writers' events can reach a channel out of version order):
+		// check it with a Get.
+		go c.verify(c.gen, key, ev.GetVersion())
+	}
 	return c.setLocked(key, ev.GetVersion(), val, deleted, ev.GetRequestId())
+}
+
+// verifyWindow is how long after a snapshot a record that comes to life in
+// the channel is checked over HTTP. Late events of mutations that committed
+// before the snapshot was read arrive within it.
+const verifyWindow = 2 * time.Second
+
+// verify reads a record over HTTP and corrects the cache when an event made
+// it live at version but it is gone (a tombstone at that version) or newer.
+func (c *channelCache[T]) verify(gen uint64, key string, version int64) {
+	item, _, err := c.ws.api.Get(c.ctx, key, nil)
+	gone := connect.CodeOf(err) == connect.CodeNotFound
+	if err != nil && !gone {
+		c.ws.opts.logger.Debug("ssotws/client: verify", "channel", c.name, "key", key, "err", err)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || (c.phase != phaseLive && c.phase != phaseResuming) {
+		return
+	}
+	e := c.entries[key]
+	if e == nil {
+		return
+	}
+	var ch Change[T]
+	var ok bool
+	switch {
+	case gone:
+		if e.deleted || e.version > version {
+			return
+		}
+		ch, ok = c.setLocked(key, e.version, e.value, true, "")
+	default:
+		v := versionOf(c.ws.model, item.ProtoReflect())
+		if v <= e.version {
+			return
+		}
+		ch, ok = c.setLocked(key, v, item, !c.member(key, item), "")
+	}
+	if ok {
+		c.notifyLocked([]Change[T]{ch})
+	}
 }
 
 // applyLocal applies the result of this client's own mutation, with the
