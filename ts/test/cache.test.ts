@@ -9,12 +9,16 @@ import { MessageModel, event, msg, pos } from "./fake.js";
 
 const CH = "Message?room_id=r1";
 
+let clock = 0;
+
 function newCache() {
   return new ChannelCache<Message>(CH, {
     decode: (d) => fromBinary(MessageSchema, d),
     keyOf: (v) => keyText(MessageModel, v),
     versionOf: (v) => versionOf(MessageModel, v),
     hasVersion: true,
+    member: (v) => v.roomId === "r1",
+    now: () => clock,
   });
 }
 
@@ -134,15 +138,51 @@ describe("gap-free hydration", () => {
   it("applies a mutation's response at once, so its echo changes nothing", () => {
     const c = newCache();
     c.beginHydration();
-    c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "x", version: 1n })], position: pos(1, 1) });
-    const ch = c.applyLocal(msg({ id: "a", roomId: "r1", text: "y", version: 2n }), true, "req-1");
+    c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "x", version: 1n }), msg({ id: "b", roomId: "r1", version: 4n })], position: pos(1, 1) });
+    const ch = c.applyLocal(msg({ id: "a", roomId: "r1", text: "y", version: 2n }), "req-1");
     expect(ch?.type).toBe("updated");
     expect(ch?.requestId).toBe("req-1");
     expect(c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "y" }, 2, pos(1, 2), "req-1")]).changes).toEqual([]);
     // Moved to another room: it leaves this scope's cache.
-    const moved = c.applyLocal(msg({ id: "a", roomId: "r2", text: "y", version: 3n }), false, "req-2");
+    const moved = c.applyLocal(msg({ id: "a", roomId: "r2", text: "y", version: 3n }), "req-2");
     expect(moved?.type).toBe("deleted");
-    expect(c.list()).toEqual([]);
     expect(c.receive([event(CH, EventType.DELETED, { id: "a", roomId: "r2" }, 3, pos(1, 3), "req-2")]).changes).toEqual([]);
+    // A Delete's response has no version: the tombstone takes the next one,
+    // the DELETED event's.
+    expect(c.applyLocalDelete("b", "req-3")?.version).toBe(5n);
+    expect(c.receive([event(CH, EventType.DELETED, { id: "b", roomId: "r1" }, 5, pos(1, 4), "req-3")]).changes).toEqual([]);
+    expect(c.list()).toEqual([]);
+  });
+
+  it("treats an update that leaves the scope as a delete", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [msg({ id: "a", roomId: "r1", version: 1n })], position: pos(1, 1) });
+    const r = c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r9" }, 2, pos(1, 2))]);
+    expect(r.changes.map((x) => `${x.type} ${x.key}`)).toEqual(["deleted a"]);
+    expect(c.list()).toEqual([]);
+  });
+
+  it("asks to verify records that come to life just after a snapshot, and corrects them", () => {
+    clock = 1000;
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [], position: pos(1, 5) });
+    // A late UPDATED of a record deleted before the snapshot was read.
+    let r = c.receive([event(CH, EventType.UPDATED, { id: "ghost", roomId: "r1" }, 3, pos(1, 6))]);
+    expect(r.verify).toEqual([{ key: "ghost", version: 3n }]);
+    expect(c.get("ghost")).toBeDefined();
+    const fixed = c.verified("ghost", 3n, undefined); // HTTP: NotFound
+    expect(fixed?.type).toBe("deleted");
+    expect(c.get("ghost")).toBeUndefined();
+    // Found with a newer version: updated; same version: nothing.
+    r = c.receive([event(CH, EventType.CREATED, { id: "n", roomId: "r1", text: "1" }, 1, pos(1, 7))]);
+    expect(r.verify).toEqual([{ key: "n", version: 1n }]);
+    expect(c.verified("n", 1n, msg({ id: "n", roomId: "r1", text: "1", version: 1n }))).toBeUndefined();
+    expect(c.verified("n", 1n, msg({ id: "n", roomId: "r1", text: "2", version: 2n }))?.type).toBe("updated");
+    // Past the window, new records are trusted.
+    clock += 2001;
+    r = c.receive([event(CH, EventType.CREATED, { id: "later", roomId: "r1" }, 1, pos(1, 8))]);
+    expect(r.verify).toEqual([]);
   });
 });

@@ -32,6 +32,29 @@ export interface CacheCodec<T> {
   versionOf(value: T): bigint;
   /** hasVersion is false when the model has no version field. */
   readonly hasVersion: boolean;
+  /**
+   * member says whether a record belongs on the channel (a scope channel:
+   * its scope field has the channel's value); every record by default.
+   */
+  member?(value: T): boolean;
+  /** equals compares two records; used when a refetch looks for differences. */
+  equals?(a: T, b: T): boolean;
+  /** now returns the time in milliseconds; Date.now by default. */
+  now?(): number;
+}
+
+/**
+ * verifyWindowMs is how long after a snapshot a record that comes to life
+ * on the channel is checked over HTTP: a late event of a mutation that
+ * committed before the snapshot was read (two writers' events can reach a
+ * channel out of version order) would otherwise resurrect a deleted record.
+ */
+export const verifyWindowMs = 2000;
+
+/** Verify asks the owner of a cache to read one record over HTTP. */
+export interface Verify {
+  readonly key: string;
+  readonly version: bigint;
 }
 
 interface Entry<T> {
@@ -45,6 +68,8 @@ export interface CacheResult<T> {
   readonly changes: Change<T>[];
   /** refetch is true when the channel's epoch changed: fetch a new snapshot. */
   readonly refetch: boolean;
+  /** verify lists records to read over HTTP and pass to {@link ChannelCache.verified}. */
+  readonly verify?: Verify[];
 }
 
 /** Snapshot is what an HTTP fetch of a channel returned. */
@@ -65,6 +90,8 @@ export class ChannelCache<T> {
   private buffer: Event[] = [];
   private buffering = false;
   private everHydrated = false;
+  private verifyUntil = 0;
+  private toVerify: Verify[] = [];
 
   /** hydrated is true once a snapshot is in and buffered events are applied. */
   hydrated = false;
@@ -105,7 +132,7 @@ export class ChannelCache<T> {
     for (const e of events) {
       if (this.position && e.position && e.position.epoch !== this.position.epoch) {
         this.beginHydration();
-        return { changes, refetch: true };
+        return { changes, refetch: true, verify: this.takeVerify() };
       }
       if (this.position && e.position && e.position.offset <= this.position.offset) {
         continue; // already seen (a replay overlapping what we hold)
@@ -114,7 +141,13 @@ export class ChannelCache<T> {
       if (c) changes.push(c);
       if (e.position) this.position = e.position;
     }
-    return { changes, refetch: false };
+    return { changes, refetch: false, verify: this.takeVerify() };
+  }
+
+  private takeVerify(): Verify[] {
+    const v = this.toVerify;
+    this.toVerify = [];
+    return v;
   }
 
   /**
@@ -139,7 +172,8 @@ export class ChannelCache<T> {
       const version = this.codec.versionOf(value);
       next.set(key, { value, version, deleted: false });
       const was = old.get(key);
-      if (announce && (!was || was.deleted || was.version !== version || !this.codec.hasVersion)) {
+      const same = was && !was.deleted && was.version === version && (this.codec.equals?.(was.value, value) ?? this.codec.hasVersion);
+      if (announce && !same) {
         changes.push(this.change(!was || was.deleted ? "created" : "updated", key, version, value, ""));
       }
     }
@@ -158,6 +192,8 @@ export class ChannelCache<T> {
     this.hydrated = true;
     this.everHydrated = true;
     this.buffering = false;
+    this.verifyUntil = this.now() + verifyWindowMs;
+    this.toVerify = [];
     const buffered = this.buffer;
     this.buffer = [];
     for (const e of buffered) {
@@ -166,7 +202,44 @@ export class ChannelCache<T> {
       if (c) changes.push(c);
       if (e.position) this.position = e.position;
     }
-    return { changes, refetch: false };
+    return { changes, refetch: false, verify: this.takeVerify() };
+  }
+
+  private now(): number {
+    return this.codec.now ? this.codec.now() : Date.now();
+  }
+
+  private member(value: T): boolean {
+    return this.codec.member ? this.codec.member(value) : true;
+  }
+
+  /**
+   * verified corrects a record that an event brought to life just after a
+   * snapshot (see {@link verifyWindowMs}) with what HTTP says now: `value`
+   * undefined means it does not exist.
+   */
+  verified(key: string, version: bigint, value: T | undefined): Change<T> | undefined {
+    if (!this.hydrated) return undefined;
+    const held = this.entries.get(key);
+    if (!held) return undefined;
+    if (value === undefined) {
+      if (held.deleted || held.version > version) return undefined;
+      held.deleted = true;
+      return this.change("deleted", key, held.version, held.value, "");
+    }
+    const v = this.codec.versionOf(value);
+    if (v <= held.version) return undefined;
+    if (!this.member(value)) {
+      if (held.deleted) {
+        held.version = v;
+        return undefined;
+      }
+      held.deleted = true;
+      held.version = v;
+      held.value = value;
+      return this.change("deleted", key, v, value, "");
+    }
+    return this.put(key, value, v, held, "");
   }
 
   /** reset forgets everything: the channel is no longer subscribed. */
@@ -188,11 +261,20 @@ export class ChannelCache<T> {
   private applyEvent(e: Event): Change<T> | undefined {
     const held = this.entries.get(e.key);
     if (held && e.version <= held.version) return undefined;
-    const value = this.codec.decode(e.data);
-    if (e.type === EventType.DELETED) {
+    let value: T;
+    try {
+      value = this.codec.decode(e.data);
+    } catch {
+      return undefined; // undecodable: ignored, as the Go client does
+    }
+    // An update that took the record out of this scope removes it here.
+    if (e.type === EventType.DELETED || !this.member(value)) {
       this.entries.set(e.key, { value, version: e.version, deleted: true });
       if (!held || held.deleted) return undefined; // nothing visible changed
       return this.change("deleted", e.key, e.version, value, e.requestId);
+    }
+    if ((!held || held.deleted) && this.now() < this.verifyUntil) {
+      this.toVerify.push({ key: e.key, version: e.version });
     }
     return this.put(e.key, value, e.version, held, e.requestId);
   }
@@ -210,35 +292,38 @@ export class ChannelCache<T> {
   }
 
   /**
-   * applyLocal applies a mutation's response at once. `member` says
-   * whether the record belongs on this channel; a record that left it (an
-   * update moved it to another scope) is tombstoned. Without a version
-   * field the value is applied and the held version kept, so that the
-   * change event still applies when it comes.
+   * applyLocal applies a mutation's response at once, by the version rule.
+   * A record that no longer belongs here (an update moved it to another
+   * scope) is tombstoned. Without a version field nothing is applied:
+   * events alone can order the change.
    */
-  applyLocal(value: T, member: boolean, requestId: string): Change<T> | undefined {
+  applyLocal(value: T, requestId: string): Change<T> | undefined {
+    if (!this.hydrated || !this.codec.hasVersion) return undefined;
     const key = this.codec.keyOf(value);
     const held = this.entries.get(key);
-    const version = this.codec.hasVersion ? this.codec.versionOf(value) : (held?.version ?? 0n);
-    if (this.codec.hasVersion && held && version <= held.version) return undefined;
-    if (!member) {
+    const version = this.codec.versionOf(value);
+    if (held && version <= held.version) return undefined;
+    if (!this.member(value)) {
       if (!held || held.deleted) return undefined;
       held.deleted = true;
       held.version = version;
-      return this.change("deleted", key, version, held.value, requestId);
+      held.value = value;
+      return this.change("deleted", key, version, value, requestId);
     }
     return this.put(key, value, version, held, requestId);
   }
 
   /**
    * applyLocalDelete applies a successful Delete at once. The response
-   * carries no version, so the tombstone keeps the held one: the DELETED
-   * event that follows changes nothing visible.
+   * carries no version: the tombstone takes the version after the one held,
+   * the DELETED event's, so that event changes nothing.
    */
   applyLocalDelete(key: string, requestId: string): Change<T> | undefined {
+    if (!this.hydrated) return undefined;
     const held = this.entries.get(key);
     if (!held || held.deleted) return undefined;
     held.deleted = true;
+    held.version += 1n;
     return this.change("deleted", key, held.version, held.value, requestId);
   }
 

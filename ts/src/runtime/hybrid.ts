@@ -2,12 +2,12 @@
 // answer, the shared WebSocket and its per-channel caches for the rest
 // (docs/client-semantics.md, "Transports").
 
-import { fromBinary } from "@bufbuild/protobuf";
+import { equals, fromBinary } from "@bufbuild/protobuf";
 import type { Message } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
 import type { ErrorCode, Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
 import { ChannelCache } from "./cache.js";
-import type { Change, Snapshot } from "./cache.js";
+import type { CacheResult, Change, Snapshot } from "./cache.js";
 import type { DataClient, Init, ListPage, ListParams } from "./client.js";
 import { createHttpClient, newRequestId } from "./http.js";
 import type { HttpClient, HttpClientOptions } from "./http.js";
@@ -119,6 +119,8 @@ class LiveChannel<T extends Message> implements ChannelSink {
       keyOf: (v) => keyText(model, v),
       versionOf: (v) => versionOf(model, v),
       hasVersion: model.version !== undefined,
+      member: (v) => belongsTo(model, this.parsed, v),
+      equals: (a, b) => equals(model.schema, a, b),
     });
   }
 
@@ -160,9 +162,30 @@ class LiveChannel<T extends Message> implements ChannelSink {
   }
 
   onEvents(events: Event[]): void {
-    const r = this.cache.receive(events);
+    this.settle(this.cache.receive(events));
+  }
+
+  /** settle announces a cache result and acts on its requests. */
+  private settle(r: CacheResult<T>): boolean {
     this.emit(r.changes);
+    for (const v of r.verify ?? []) this.verify(v.key, v.version);
     if (r.refetch) this.refetch();
+    return !r.refetch;
+  }
+
+  /** verify reads one record over HTTP and lets the cache correct itself. */
+  private verify(key: string, version: bigint): void {
+    const gen = this.fetchGen;
+    this.http.getWithPosition(key).then(
+      (got) => {
+        if (gen !== this.fetchGen || this.closed) return;
+        const c = this.cache.verified(key, version, got.value);
+        if (c) this.emit([c]);
+      },
+      () => {
+        // Best effort: the next event or refetch corrects it.
+      },
+    );
   }
 
   onError(code: ErrorCode, message: string): void {
@@ -189,10 +212,7 @@ class LiveChannel<T extends Message> implements ChannelSink {
       (snap) => {
         if (gen !== this.fetchGen || this.closed) return;
         this.failures = 0;
-        const r = this.cache.hydrate(snap);
-        this.emit(r.changes);
-        if (r.refetch) this.refetch();
-        else this.emitSync();
+        if (this.settle(this.cache.hydrate(snap))) this.emitSync();
       },
       (err: unknown) => {
         if (gen !== this.fetchGen || this.closed) return;
@@ -253,13 +273,11 @@ class LiveChannel<T extends Message> implements ChannelSink {
   }
 
   applyLocal(value: T, requestId: string): void {
-    if (!this.cache.hydrated) return;
-    const c = this.cache.applyLocal(value, belongsTo(this.http.model, this.parsed, value), requestId);
+    const c = this.cache.applyLocal(value, requestId);
     if (c) this.emit([c]);
   }
 
   applyLocalDelete(key: string, requestId: string): void {
-    if (!this.cache.hydrated) return;
     const c = this.cache.applyLocalDelete(key, requestId);
     if (c) this.emit([c]);
   }
