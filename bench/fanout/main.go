@@ -1,0 +1,505 @@
+// Command fanout measures the ssot-ws gateway fanning one channel's events
+// out to N subscribers over real loopback WebSockets.
+//
+// For each N it starts the server (the chat example's generated Connect
+// handlers and the gateway, in-memory engines) as a child process — the
+// same binary re-executed with -server — so that the server's CPU and
+// memory are accounted apart from the load generator's. It then opens N
+// github.com/coder/websocket clients subscribed to Message?room_id=bench,
+// measures the server's memory with the clients idle, publishes events at
+// a fixed rate (CreateMessage over Connect by default) for a while and
+// reports delivered events per second, publish-to-receive latency, server
+// memory per idle connection and server CPU per million deliveries.
+//
+//	go run ./bench/fanout -n 100,1000,5000
+//
+// See bench/README.md for the figures and how to read them.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
+	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
+	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
+)
+
+// config is the load generator's configuration.
+type config struct {
+	Ns          []int
+	Rate        float64 // events/s published; 0: Load/N
+	Load        float64 // target deliveries/s when Rate is 0
+	MaxRate     float64 // cap of the derived rate
+	Dur         time.Duration
+	Warmup      time.Duration
+	Size        int
+	Publish     string // http, create, broker
+	Workers     int
+	SendQueue   int
+	Profile     string // directory for pprof files of the server
+	InProcess   bool
+	DialWorkers int
+	Room        string
+}
+
+func main() {
+	var (
+		ns        = flag.String("n", "100,1000,5000", "comma-separated subscriber counts")
+		rate      = flag.Float64("rate", 0, "events published per second (0: -load divided by N, capped by -max-rate)")
+		load      = flag.Float64("load", 100000, "target deliveries per second when -rate is 0")
+		maxRate   = flag.Float64("max-rate", 1000, "cap of the publish rate derived from -load")
+		dur       = flag.Duration("dur", 5*time.Second, "measured publishing time per N")
+		warmup    = flag.Duration("warmup", time.Second, "unmeasured publishing before the measurement")
+		size      = flag.Int("size", 64, "bytes of message text (the payload)")
+		publish   = flag.String("publish", "http", "how events are published: http (CreateMessage over Connect from the load generator), create (Resource.Create in the server), broker (Broker.Publish in the server)")
+		workers   = flag.Int("workers", 4, "concurrent CreateMessage calls with -publish http")
+		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default)")
+		profile   = flag.String("profile", "", "directory to write the server's CPU profile (measured phase) and heap profile (idle) per N")
+		inProc    = flag.Bool("inprocess", false, "run the server in this process (CPU and memory figures then include the clients)")
+		server    = flag.Bool("server", false, "internal: run as the server child")
+		addr      = flag.String("addr", "127.0.0.1:0", "internal: the server child's address (loopback only)")
+	)
+	flag.Parse()
+	if *server {
+		if err := runServerChild(*addr, serverConfig{SendQueue: *sendQueue}); err != nil {
+			fmt.Fprintln(os.Stderr, "fanout server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cfg := config{
+		Rate: *rate, Load: *load, MaxRate: *maxRate, Dur: *dur, Warmup: *warmup, Size: *size,
+		Publish: *publish, Workers: *workers, SendQueue: *sendQueue, Profile: *profile,
+		InProcess: *inProc, DialWorkers: 64, Room: "bench",
+	}
+	for f := range strings.SplitSeq(*ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(os.Stderr, "fanout: bad -n %q\n", f)
+			os.Exit(2)
+		}
+		cfg.Ns = append(cfg.Ns, n)
+	}
+	switch cfg.Publish {
+	case "http", "create", "broker":
+	default:
+		fmt.Fprintf(os.Stderr, "fanout: bad -publish %q\n", cfg.Publish)
+		os.Exit(2)
+	}
+	raiseFileLimit()
+	fmt.Printf("fanout: GOMAXPROCS(server)=%d, %s, publish=%s, size=%d B, dur=%s, warmup=%s\n",
+		numCPU(), cpuModel(), cfg.Publish, cfg.Size, cfg.Dur, cfg.Warmup)
+	var results []result
+	for _, n := range cfg.Ns {
+		r, err := runOne(context.Background(), cfg, n)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fanout: N=%d: %v\n", n, err)
+			os.Exit(1)
+		}
+		results = append(results, r)
+	}
+	fmt.Println()
+	printTable(os.Stdout, results)
+}
+
+// result is the outcome of one N.
+type result struct {
+	N             int
+	Rate          float64 // offered events/s
+	Achieved      float64 // published events/s
+	Published     int64
+	Delivered     int64 // measured deliveries
+	Expected      int64
+	Gaps          int64
+	Closed        int // clients the server closed
+	Elapsed       time.Duration
+	Frames        int64
+	P50, P99, Max time.Duration
+	ServerCPU     float64 // seconds, measured phase
+	ClientCPU     float64 // seconds, load generator (this process), measured phase
+	HeapPerConn   float64 // bytes: HeapInuse+StackInuse delta / N
+	AllocPerConn  float64 // bytes: HeapAlloc+StackInuse delta / N
+	RSSPerConn    float64 // bytes
+	StackPerConn  float64 // bytes: StackInuse delta / N
+	Goroutines    int     // server goroutines with N idle clients
+}
+
+func (r result) deliveriesPerSec() float64 { return float64(r.Delivered) / r.Elapsed.Seconds() }
+func (r result) cpuPerMillion() float64  { return r.ServerCPU / float64(r.Delivered) * 1e6 }
+
+// serverProc is a running server: a child process or in-process.
+type serverProc struct {
+	addr  string
+	pid   int
+	stop  func()
+	inner *benchServer
+}
+
+func startServer(cfg config) (*serverProc, error) {
+	if cfg.InProcess {
+		s, err := newBenchServer("127.0.0.1:0", serverConfig{SendQueue: cfg.SendQueue}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &serverProc{addr: s.Addr(), pid: os.Getpid(), stop: s.Close, inner: s}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "-server", "-addr", "127.0.0.1:0", "-send-queue", strconv.Itoa(cfg.SendQueue))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		if _, err := stdout.Read(buf); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("server child: %w", err)
+		}
+		if buf[0] == '\n' {
+			break
+		}
+		line = append(line, buf[0])
+	}
+	addr, ok := strings.CutPrefix(string(line), "LISTEN ")
+	if !ok {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("server child said %q", line)
+	}
+	stop := func() {
+		_ = stdin.Close() // the child exits on EOF
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	return &serverProc{addr: addr, pid: cmd.Process.Pid, stop: stop}, nil
+}
+
+func runOne(ctx context.Context, cfg config, n int) (result, error) {
+	res := result{N: n}
+	rate := cfg.Rate
+	if rate <= 0 {
+		rate = min(cfg.Load/float64(n), cfg.MaxRate)
+	}
+	res.Rate = rate
+
+	srv, err := startServer(cfg)
+	if err != nil {
+		return res, err
+	}
+	defer srv.stop()
+	base := "http://" + srv.addr
+	logf("N=%d: server pid %d at %s; rate %.0f events/s", n, srv.pid, srv.addr, rate)
+
+	st0, err := fetchStats(base, true)
+	if err != nil {
+		return res, err
+	}
+	rss0, _ := procRSS(srv.pid)
+
+	var recordFrom atomic.Int64
+	recordFrom.Store(1 << 62) // nothing measured until the measured phase
+	t := time.Now()
+	clients, err := dialAll(ctx, srv.addr, chatv1ssotws.MessageChannels.Room(cfg.Room), n, cfg.DialWorkers, &recordFrom)
+	if err != nil {
+		return res, err
+	}
+	defer closeAll(clients)
+	logf("N=%d: %d clients subscribed in %s", n, n, time.Since(t).Round(time.Millisecond))
+
+	// Idle memory.
+	time.Sleep(time.Second)
+	st1, err := fetchStats(base, true)
+	if err != nil {
+		return res, err
+	}
+	rss1, _ := procRSS(srv.pid)
+	if st1.Conns != n {
+		return res, fmt.Errorf("server has %d connections, want %d", st1.Conns, n)
+	}
+	res.HeapPerConn = (float64(st1.HeapInuse+st1.StackInuse) - float64(st0.HeapInuse+st0.StackInuse)) / float64(n)
+	res.AllocPerConn = (float64(st1.HeapAlloc+st1.StackInuse) - float64(st0.HeapAlloc+st0.StackInuse)) / float64(n)
+	res.RSSPerConn = float64(rss1-rss0) / float64(n)
+	res.Goroutines = st1.Goroutines
+	res.StackPerConn = (float64(st1.StackInuse) - float64(st0.StackInuse)) / float64(n)
+	logf("N=%d: idle server: heap in use %+.1f KiB, heap live %+.1f KiB, stacks %+.1f KiB, RSS %+.1f KiB per connection; %d goroutines",
+		n, (float64(st1.HeapInuse)-float64(st0.HeapInuse))/float64(n)/1024, (float64(st1.HeapAlloc)-float64(st0.HeapAlloc))/float64(n)/1024,
+		res.StackPerConn/1024, res.RSSPerConn/1024, st1.Goroutines)
+	if cfg.Profile != "" {
+		if err := fetchToFile(base+"/debug/pprof/heap", filepath.Join(cfg.Profile, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
+			return res, err
+		}
+	}
+
+	pub, err := newPublisher(cfg, base)
+	if err != nil {
+		return res, err
+	}
+	// Warm-up, unmeasured.
+	if cfg.Warmup > 0 {
+		if _, err := pub(ctx, rate, cfg.Warmup); err != nil {
+			return res, err
+		}
+		waitQuiet(clients, func(c *client) int64 { return c.events.Load() }, -1, 500*time.Millisecond)
+	}
+
+	// Measured phase.
+	var events0, frames0 int64
+	for _, c := range clients {
+		events0 += c.events.Load()
+		frames0 += c.frames.Load()
+	}
+	var profWG sync.WaitGroup
+	var profErr error
+	if cfg.Profile != "" {
+		profWG.Add(1)
+		go func() {
+			defer profWG.Done()
+			secs := int(cfg.Dur.Seconds())
+			profErr = fetchToFile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, max(secs, 1)),
+				filepath.Join(cfg.Profile, fmt.Sprintf("cpu-%d.pprof", n)))
+		}()
+	}
+	cpu0, err := procCPU(srv.pid)
+	if err != nil {
+		return res, err
+	}
+	self0 := selfCPU()
+	start := time.Now()
+	recordFrom.Store(start.UnixNano())
+	published, err := pub(ctx, rate, cfg.Dur)
+	if err != nil {
+		return res, err
+	}
+	res.Published = published
+	res.Achieved = float64(published) / cfg.Dur.Seconds()
+	res.Expected = published * int64(n)
+	waitQuiet(clients, func(c *client) int64 { return c.measured.Load() }, res.Expected, time.Second)
+	cpu1, _ := procCPU(srv.pid)
+	res.ServerCPU = cpu1 - cpu0
+	res.ClientCPU = selfCPU() - self0
+	profWG.Wait()
+	if profErr != nil {
+		return res, profErr
+	}
+
+	var last int64
+	var events1, frames1 int64
+	for _, c := range clients {
+		res.Delivered += c.measured.Load()
+		res.Gaps += c.gaps.Load()
+		last = max(last, c.lastRecv.Load())
+		events1 += c.events.Load()
+		frames1 += c.frames.Load()
+	}
+	res.Elapsed = time.Duration(last - start.UnixNano())
+	if res.Elapsed <= 0 {
+		res.Elapsed = cfg.Dur
+	}
+	res.Frames = frames1 - frames0
+
+	closeAll(clients)
+	var lat []uint32
+	for _, c := range clients {
+		lat = append(lat, c.lat...)
+		if c.closeCode > 0 && c.closeCode != 1000 && c.closeCode != 1001 {
+			res.Closed++
+		}
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		q := func(p float64) time.Duration {
+			return time.Duration(lat[min(len(lat)-1, int(p*float64(len(lat))))]) * time.Microsecond
+		}
+		res.P50, res.P99, res.Max = q(0.50), q(0.99), time.Duration(lat[len(lat)-1])*time.Microsecond
+	}
+	logf("N=%d: published %d, delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.2f s/M), load generator CPU %.2fs, idle %.1f KiB heap / %.1f KiB RSS per conn",
+		n, res.Published, res.Delivered, res.Expected, res.Elapsed.Round(time.Millisecond), res.deliveriesPerSec(),
+		float64(events1-events0)/float64(max(res.Frames, 1)), res.P50, res.P99, res.ServerCPU, res.cpuPerMillion(),
+		res.ClientCPU, res.HeapPerConn/1024, res.RSSPerConn/1024)
+	return res, nil
+}
+
+// waitQuiet waits until the sum of count over clients reaches want (when
+// want >= 0) or stops growing for quiet, at most 60 s.
+func waitQuiet(clients []*client, count func(*client) int64, want int64, quiet time.Duration) {
+	deadline := time.Now().Add(60 * time.Second)
+	var prev int64 = -1
+	changed := time.Now()
+	for time.Now().Before(deadline) {
+		var sum int64
+		for _, c := range clients {
+			sum += count(c)
+		}
+		if want >= 0 && sum >= want {
+			return
+		}
+		if sum != prev {
+			prev, changed = sum, time.Now()
+		} else if time.Since(changed) >= quiet {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// newPublisher returns a function that publishes at rate for dur and
+// reports how many events were published.
+func newPublisher(cfg config, base string) (func(ctx context.Context, rate float64, dur time.Duration) (int64, error), error) {
+	if cfg.Publish != "http" {
+		return func(ctx context.Context, rate float64, dur time.Duration) (int64, error) {
+			u := fmt.Sprintf("%s/bench/publish?mode=%s&rate=%g&dur=%s&size=%d&room=%s", base, cfg.Publish, rate, dur, cfg.Size, cfg.Room)
+			resp, err := http.Get(u)
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b, _ := io.ReadAll(resp.Body)
+				return 0, fmt.Errorf("publish: %s: %s", resp.Status, bytes.TrimSpace(b))
+			}
+			var pr publishResult
+			if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
+				return 0, err
+			}
+			if pr.Errors > 0 {
+				return pr.Published, fmt.Errorf("publish: %d errors, first: %s", pr.Errors, pr.FirstErr)
+			}
+			return pr.Published, nil
+		}, nil
+	}
+	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: cfg.Workers * 2}}
+	chat := chatv1connect.NewChatServiceClient(hc, base)
+	return func(ctx context.Context, rate float64, dur time.Duration) (int64, error) {
+		var ok, failed atomic.Int64
+		var firstErr atomic.Value
+		pace(ctx, rate, dur, cfg.Workers, func(ctx context.Context) {
+			_, err := chat.CreateMessage(ctx, connect.NewRequest(&chatv1.CreateMessageRequest{
+				Message: &chatv1.Message{RoomId: cfg.Room, Author: "bench", Text: stampText(cfg.Size)},
+			}))
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			ok.Add(1)
+		})
+		if n := failed.Load(); n > 0 {
+			return ok.Load(), fmt.Errorf("publish: %d errors, first: %v", n, firstErr.Load())
+		}
+		return ok.Load(), nil
+	}, nil
+}
+
+func fetchStats(base string, gc bool) (serverStats, error) {
+	var st serverStats
+	u := base + "/bench/stats"
+	if gc {
+		u += "?gc=1"
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
+func fetchToFile(u, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func printTable(w io.Writer, rs []result) {
+	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s | **server CPU-s / M deliveries** | load-gen CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f | **%.2f** | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
+			r.N, r.Achieved, r.Delivered, r.Expected, r.deliveriesPerSec(),
+			float64(r.Delivered)/float64(max(r.Frames, 1)), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max),
+			r.ServerCPU, r.cpuPerMillion(), r.ClientCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
+			r.Goroutines, r.Gaps, r.Closed)
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.0f ms", float64(d)/1e6)
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit: N clients
+// and N server sockets need more than the usual 1024.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return
+	}
+	if l.Cur < l.Max {
+		l.Cur = l.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
