@@ -142,7 +142,7 @@ type result struct {
 }
 
 func (r result) deliveriesPerSec() float64 { return float64(r.Delivered) / r.Elapsed.Seconds() }
-func (r result) cpuPerMillion() float64  { return r.ServerCPU / float64(r.Delivered) * 1e6 }
+func (r result) cpuPerMillion() float64    { return r.ServerCPU / float64(r.Delivered) * 1e6 }
 
 // serverProc is a running server: a child process or in-process.
 type serverProc struct {
