@@ -186,17 +186,18 @@ describe("connection", () => {
     conn.close();
   });
 
-  it("stops on 4401 without a way to get a new token", async () => {
+  it("keeps retrying after 4401, with the token set meanwhile", async () => {
     FakeWebSocket.onCreate = (ws) => queueMicrotask(() => ws.serverOpen());
-    const conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, token: "bad" });
+    const conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, token: "bad", backoff: { baseMs: 1, capMs: 1 } });
     conn.connect();
     await vi.waitFor(() => expect(conn.state).toBe("open"));
     FakeWebSocket.last().serverClose(4401, "unauthenticated");
-    expect(conn.state).toBe("closed");
+    expect(conn.state).toBe("reconnecting");
     expect(conn.lastClose).toEqual({ code: 4401, reason: "unauthenticated" });
     conn.setToken("good");
     await vi.waitFor(() => expect(conn.state).toBe("open"));
     expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(FakeWebSocket.last().protocols).toEqual(["ssot.v1", tokenSubprotocol("good")]);
     conn.close();
   });
 

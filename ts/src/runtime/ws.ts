@@ -122,7 +122,7 @@ export interface Connection {
   subscribe(channel: string, sink: ChannelSink): () => void;
   /** connect opens the connection now; subscribe does it on its own. */
   connect(): void;
-  /** setToken stores a fresh token and sends it in an Auth frame when open. */
+  /** setToken stores a fresh token for the next connect, and sends it in an Auth frame when open. */
   setToken(token: string): void;
   /** reconnect drops the socket and reconnects at once, resubscribing every channel. */
   reconnect(): void;
@@ -308,12 +308,8 @@ export function createConnection(options: ConnectionOptions): Connection {
     lastClose = info;
     for (const entry of channels.values()) for (const sink of [...entry.sinks]) sink.onDisconnect();
     if (state === "closed") return;
-    const auth = info.code === CloseCode.Unauthenticated || info.code === CloseCode.Forbidden;
-    if (auth && !options.getToken) {
-      // The same token would be refused again: stop until setToken or reconnect().
-      setState("closed");
-      return;
-    }
+    // Every close, 4401/4403 included, is retried with backoff, as the Go
+    // client does: a refreshed token (getToken, setToken) may be accepted.
     scheduleReconnect();
   }
 
@@ -451,29 +447,18 @@ export function createConnection(options: ConnectionOptions): Connection {
     setToken(t) {
       token = t;
       if (state === "open") send({ frame: { case: "auth", value: { token: t } } });
-      else if (state === "closed" && started && lastClose) {
-        // Refused earlier for its token: try the new one.
-        setState("reconnecting");
-        attempt = 0;
-        void open();
-      }
     },
     reconnect() {
       if (!started) return start();
-      if (state === "closed" && !lastClose) return; // closed by close()
-      if (state === "closed") setState("reconnecting");
+      if (state === "closed") return;
       if (socket) dropSocket(socket, { code: 4000, reason: "reconnect" });
       attempt = 0;
       clearRetry();
       void open();
     },
     close() {
-      if (state === "closed" && !socket) {
-        lastClose = undefined;
-        return;
-      }
+      if (state === "closed") return;
       setState("closed");
-      lastClose = undefined;
       clearRetry();
       stopKeepalive();
       win?.removeEventListener("online", wake);
