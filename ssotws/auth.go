@@ -2,6 +2,7 @@ package ssotws
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -43,4 +44,17 @@ func WithIdentity(ctx context.Context, id *Identity) context.Context {
 func IdentityFrom(ctx context.Context) *Identity {
 	id, _ := ctx.Value(identityKey{}).(*Identity)
 	return id
+}
+
+// ErrTokenExpired may be returned (wrapped or not) by an [Authenticator]
+// for a token that was valid but has expired. The gateway then closes with
+// [CloseTokenExpired] rather than [CloseUnauthenticated], and the Connect
+// interceptor says so in its Unauthenticated error, so that a client knows
+// to ask its token provider for a fresh token.
+var ErrTokenExpired = errors.New("ssotws: token expired")
+
+// Expired reports whether id's token has expired at now. An Identity with
+// a zero Expires never expires.
+func (id *Identity) Expired(now time.Time) bool {
+	return id != nil && !id.Expires.IsZero() && !now.Before(id.Expires)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,12 @@ type conn struct {
 
 	identity atomic.Pointer[Identity]
 	subs     map[string]*subscription // read loop only
+
+	// read loop only
+	user         string      // the subject counted in Gateway.users
+	expiry       *time.Timer // closes with CloseTokenExpired
+	authDeadline *time.Timer // closes an unauthenticated connection (RequireAuth)
+	limiter      tokenBucket
 
 	closeMu     sync.Mutex
 	closing     bool
@@ -54,26 +61,58 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 		subs:       make(map[string]*subscription),
 		closeReq:   make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
+		limiter:    newTokenBucket(g.opts.Limits.FrameRate, g.opts.Limits.FrameBurst),
 	}
 }
 
 // serve runs the connection until it closes, then releases everything it
 // holds: when serve returns, none of the connection's goroutines is left.
-func (c *conn) serve(token string, hasToken bool) {
+func (c *conn) serve(cred credentials) {
 	c.ws.SetReadLimit(c.g.opts.Limits.MaxMessageBytes)
 	go c.writeLoop()
-	if !hasToken || c.authenticate(token) {
+	if c.admit(cred) {
 		c.readLoop()
 	}
 	c.closeWith(0, "") // a no-op when a close is already under way
 	<-c.writerDone
 	c.cancel()
 	c.pings.Wait()
+	for _, t := range []*time.Timer{c.expiry, c.authDeadline} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if c.user != "" {
+		c.g.releaseUser(c.user)
+	}
 	for name, s := range c.subs {
 		s.active.Store(false)
 		c.g.hub.remove(name, s)
 	}
 	c.subs = nil
+}
+
+// admit authenticates the connection with what its handshake offered. It
+// returns false when the connection is closing.
+func (c *conn) admit(cred credentials) bool {
+	o := &c.g.opts
+	switch {
+	case o.RequireAuth && o.Authenticator == nil:
+		c.closeWith(CloseUnauthenticated, "authentication required")
+		return false
+	case cred.queryRefused:
+		c.closeWith(CloseUnauthenticated, "a token in the URL is not accepted")
+		return false
+	case cred.hasToken:
+		return c.authenticate(cred.token)
+	case o.RequireAuth:
+		c.authDeadline = time.AfterFunc(o.AuthTimeout, func() {
+			if c.identity.Load() == nil {
+				c.closeWith(CloseUnauthenticated, "no Auth frame in time")
+			}
+		})
+	}
+	return true
 }
 
 // closeWith asks the write loop to close the connection with code (0
@@ -112,6 +151,10 @@ func (c *conn) readLoop() {
 		if err != nil {
 			return // closed by the peer or by us
 		}
+		if !c.limiter.allow(time.Now()) {
+			c.closeWith(CloseTooSlow, "too many frames")
+			return
+		}
 		if typ != websocket.MessageBinary {
 			c.closeWith(CloseBadFrame, "binary frames only")
 			return
@@ -130,6 +173,12 @@ func (c *conn) readLoop() {
 // handle serves one client frame. It returns false when the connection is
 // closing.
 func (c *conn) handle(f *wsv1.ClientFrame) bool {
+	if c.g.opts.RequireAuth && c.identity.Load() == nil {
+		if _, ok := f.Frame.(*wsv1.ClientFrame_Auth); !ok {
+			c.closeWith(CloseUnauthenticated, "authenticate first")
+			return false
+		}
+	}
 	switch f := f.Frame.(type) {
 	case *wsv1.ClientFrame_Subscribe:
 		c.subscribe(f.Subscribe)
@@ -148,8 +197,12 @@ func (c *conn) handle(f *wsv1.ClientFrame) bool {
 	return !closing
 }
 
-// authenticate checks token and adopts its identity. A connection keeps
-// one subject: a token for another subject closes it with [CloseForbidden].
+// authenticate checks token and adopts its identity; it runs on the read
+// loop. A connection keeps one subject: a token for another subject closes
+// it with [CloseForbidden]. A fresh token for the same subject refreshes
+// the connection: its expiry moves, and every subscription is authorized
+// again (those no longer allowed are dropped with an Error frame). It
+// returns false when the connection is closing.
 func (c *conn) authenticate(token string) bool {
 	a := c.g.opts.Authenticator
 	if a == nil {
@@ -161,16 +214,83 @@ func (c *conn) authenticate(token string) bool {
 		id, err = a.Authenticate(c.ctx, token)
 		return err
 	})
-	if err != nil || id == nil || id.Subject == "" {
+	switch {
+	case errors.Is(err, ErrTokenExpired) || err == nil && id.Expired(time.Now()):
+		c.closeWith(CloseTokenExpired, "token expired")
+		return false
+	case err != nil || id == nil || id.Subject == "":
 		c.closeWith(CloseUnauthenticated, "unauthenticated")
 		return false
 	}
-	if prev := c.identity.Load(); prev != nil && prev.Subject != id.Subject {
+	prev := c.identity.Load()
+	if prev != nil && prev.Subject != id.Subject {
 		c.closeWith(CloseForbidden, "identity changed")
 		return false
 	}
+	if prev == nil {
+		if !c.g.acquireUser(id.Subject) {
+			c.closeWith(CloseTooSlow, "too many connections for this user")
+			return false
+		}
+		c.user = id.Subject
+	}
 	c.identity.Store(id)
+	c.armExpiry(id)
+	c.recheck()
 	return true
+}
+
+// armExpiry closes the connection with [CloseTokenExpired] when id
+// expires, unless another identity was adopted by then.
+func (c *conn) armExpiry(id *Identity) {
+	if c.expiry != nil {
+		c.expiry.Stop()
+		c.expiry = nil
+	}
+	if id.Expires.IsZero() {
+		return
+	}
+	c.expiry = time.AfterFunc(time.Until(id.Expires), func() {
+		if c.identity.Load() == id {
+			c.closeWith(CloseTokenExpired, "token expired")
+		}
+	})
+}
+
+// recheck authorizes every subscription again, after the identity was
+// refreshed, and drops those no longer allowed with an Error frame
+// carrying their Subscribe id.
+func (c *conn) recheck() {
+	for channel, s := range c.subs {
+		code, msg, ok := c.mayRead(s.model, s.name)
+		if ok {
+			continue
+		}
+		s.active.Store(false)
+		c.g.hub.remove(channel, s)
+		delete(c.subs, channel)
+		c.sendError(s.id, code, msg)
+	}
+}
+
+// mayRead applies the model's read access and the Authorize hook to a
+// subscription of channel.
+func (c *conn) mayRead(m *Model, name ChannelName) (wsv1.ErrorCode, string, bool) {
+	ctx, ident := c.hookContext()
+	if access := m.ReadAccess(); access != wsv1.Access_PUBLIC && (ident == nil || ident.Subject == "") {
+		return wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED, fmt.Sprintf("%s needs an authenticated connection", m.Name()), false
+	}
+	if hook := c.g.opts.Authorize; hook != nil {
+		err := c.g.safe("Authorize", func() error { return hook(ctx, ident, m, name) })
+		if err != nil {
+			code := wsv1.ErrorCode_ERROR_CODE_FORBIDDEN
+			if errors.Is(err, ErrUnauthenticated) {
+				code = wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED
+			}
+			return code, fmt.Sprintf("may not subscribe to %q", name.String()), false
+		}
+	}
+	return 0, "", true
 }
 
 // safe calls fn, turning a panic into an error and logging it.
@@ -210,6 +330,10 @@ func (c *conn) sendError(id uint32, code wsv1.ErrorCode, msg string) {
 
 func (c *conn) subscribe(req *wsv1.Subscribe) {
 	id := req.GetId()
+	if hasControl(req.GetChannel()) {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("%v: control characters in %q", ErrBadChannel, truncate(req.GetChannel())))
+		return
+	}
 	name, err := ParseChannel(req.GetChannel())
 	if err != nil {
 		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, err.Error())
@@ -233,23 +357,12 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_TOO_MANY_SUBSCRIPTIONS, fmt.Sprintf("at most %d subscriptions per connection", c.g.opts.Limits.MaxSubscriptions))
 		return
 	}
-	ctx, ident := c.hookContext()
-	if access := m.ReadAccess(); access != wsv1.Access_PUBLIC && (ident == nil || ident.Subject == "") {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED, fmt.Sprintf("%s needs an authenticated connection", m.Name()))
+	if code, msg, ok := c.mayRead(m, name); !ok {
+		c.sendError(id, code, msg)
 		return
 	}
-	if hook := c.g.opts.Authorize; hook != nil {
-		err := c.g.safe("Authorize", func() error { return hook(ctx, ident, m, name) })
-		if err != nil {
-			code := wsv1.ErrorCode_ERROR_CODE_FORBIDDEN
-			if errors.Is(err, ErrUnauthenticated) {
-				code = wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED
-			}
-			c.sendError(id, code, fmt.Sprintf("may not subscribe to %q", channel))
-			return
-		}
-	}
-	s := &subscription{c: c, channel: channel, model: m, pending: true}
+	ident := c.identity.Load()
+	s := &subscription{c: c, id: id, name: name, channel: channel, model: m, pending: true}
 	if m.ReadAccess() == wsv1.Access_OWNER && m.OwnerField() != nil {
 		s.owner, s.subject = m.OwnerField(), ident.Subject
 	}
@@ -288,6 +401,12 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 		return
 	}
 	s.start(id, replay, pos, reset)
+}
+
+// hasControl reports whether s holds a control character. Channel names
+// carry them only escaped.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) })
 }
 
 func hasScope(m *Model, field string) bool {
@@ -446,6 +565,8 @@ func (c *conn) allowed(s *subscription, e *sharedEvent) bool {
 // subscription is one channel subscribed on one connection.
 type subscription struct {
 	c       *conn
+	id      uint32 // of the Subscribe that opened it
+	name    ChannelName
 	channel string
 	model   *Model
 	// owner, when set, limits deliveries to records whose owner field is

@@ -56,39 +56,6 @@ var (
 	ErrForbidden       = errors.New("ssotws: forbidden")
 )
 
-// Limits bound what one connection may use. Zero fields mean the defaults.
-type Limits struct {
-	// MaxSubscriptions per connection. Default 50.
-	MaxSubscriptions int
-	// MaxMessageBytes bounds a client frame; a larger one closes the
-	// connection with [CloseTooLarge]. Default 64 KiB.
-	MaxMessageBytes int64
-	// SendQueue bounds the frames queued for a connection (a subscription's
-	// replay does not count). When it is full even after coalescing, the
-	// connection is closed with [CloseTooSlow]. Default 256.
-	SendQueue int
-	// MaxBatchBytes bounds the events packed into one Events frame; a single
-	// larger event is sent alone. Clients must accept messages of this
-	// size. Default 1 MiB.
-	MaxBatchBytes int
-}
-
-func (l Limits) withDefaults() Limits {
-	if l.MaxSubscriptions <= 0 {
-		l.MaxSubscriptions = 50
-	}
-	if l.MaxMessageBytes <= 0 {
-		l.MaxMessageBytes = 64 << 10
-	}
-	if l.SendQueue <= 0 {
-		l.SendQueue = 256
-	}
-	if l.MaxBatchBytes <= 0 {
-		l.MaxBatchBytes = 1 << 20
-	}
-	return l
-}
-
 // GatewayOptions configures a [Gateway]. A nil *GatewayOptions means the
 // defaults. Hooks are called concurrently from many connections and must be
 // safe for concurrent use; a hook that panics is recovered and only the
@@ -96,10 +63,34 @@ func (l Limits) withDefaults() Limits {
 type GatewayOptions struct {
 	// AcceptOptions are handed to [websocket.Accept] (origin patterns,
 	// compression). The gateway adds [Subprotocol] to Subprotocols.
+	//
+	// By default a browser may only connect from the gateway's own origin:
+	// a handshake whose Origin header names another host is refused with
+	// HTTP 403 (cross-site WebSocket hijacking). List the other origins
+	// your pages are served from in AcceptOptions.OriginPatterns (for
+	// example "app.example.com" or "*.example.com"); never set
+	// InsecureSkipVerify in production. Clients that send no Origin
+	// (servers, native apps) are not affected.
 	AcceptOptions *websocket.AcceptOptions
 	// Authenticator checks the token offered in the Sec-WebSocket-Protocol
-	// header or in an Auth frame. Nil means every connection is anonymous.
+	// header, in an Auth frame or, with AllowQueryToken, in the URL. Nil
+	// means every connection is anonymous and Auth frames are ignored.
 	Authenticator Authenticator
+	// RequireAuth refuses anonymous connections: a connection that offered
+	// no token in its handshake must send an Auth frame first, within
+	// AuthTimeout; any other frame first, or none in time, closes it with
+	// [CloseUnauthenticated]. Without an Authenticator every connection
+	// is refused.
+	RequireAuth bool
+	// AuthTimeout is how long a connection has for its first Auth frame
+	// when RequireAuth is set. Zero means 10 seconds.
+	AuthTimeout time.Duration
+	// AllowQueryToken accepts a token in the "token" query parameter of the
+	// handshake URL. Tokens in URLs end up in access logs, proxies and
+	// browser history, so this is off by default, and a handshake that
+	// carries one anyway is closed with [CloseUnauthenticated]. Prefer the
+	// Sec-WebSocket-Protocol header or an Auth frame.
+	AllowQueryToken bool
 	// Authorize, when set, is asked after the model's read access allowed
 	// a subscription. id is nil for an anonymous connection. An error
 	// refuses the subscription with ERROR_CODE_FORBIDDEN, or
@@ -146,6 +137,7 @@ type Gateway struct {
 
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
+	users   map[string]int // open connections per authenticated subject
 	closing bool
 	wg      sync.WaitGroup // one per ServeHTTP past the closing check
 
@@ -166,6 +158,9 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 	o.Limits = o.Limits.withDefaults()
 	if o.KeepAlive == 0 {
 		o.KeepAlive = 30 * time.Second
+	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = 10 * time.Second
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
@@ -188,6 +183,10 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		hub:    newHub(),
 		models: make(map[string]*Model),
 		conns:  make(map[*conn]struct{}),
+		users:  make(map[string]int),
+	}
+	if o.RequireAuth && o.Authenticator == nil {
+		g.logger.Error("ssotws: GatewayOptions.RequireAuth without an Authenticator: every connection will be refused")
 	}
 	g.stopListen = broker.Listen(func(events []*wsv1.Event) {
 		g.hub.publish(events, func(ev *wsv1.Event, err error) {
@@ -238,7 +237,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Unlock()
 	defer g.wg.Done()
 
-	token, hasToken := tokenFromProtocols(r.Header)
+	cred := credentialsOf(r, g.opts.AllowQueryToken)
 	ws, err := websocket.Accept(w, r, g.accept)
 	if err != nil {
 		return // Accept wrote the response
@@ -255,10 +254,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close(CloseGoingAway, "server shutting down")
 		return
 	}
-	c.serve(token, hasToken)
+	c.serve(cred)
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
+}
+
+// credentials are what a handshake offered to authenticate.
+type credentials struct {
+	token    string
+	hasToken bool
+	// queryRefused: a ?token= came while AllowQueryToken is off.
+	queryRefused bool
+}
+
+// credentialsOf finds the token of a handshake: in the subprotocols or,
+// when allowed, in the "token" query parameter. The subprotocol wins when
+// both are offered.
+func credentialsOf(r *http.Request, allowQuery bool) credentials {
+	if token, ok := tokenFromProtocols(r.Header); ok {
+		return credentials{token: token, hasToken: true}
+	}
+	q := r.URL.Query()
+	if !q.Has("token") {
+		return credentials{}
+	}
+	if !allowQuery {
+		return credentials{queryRefused: true}
+	}
+	return credentials{token: q.Get("token"), hasToken: true}
 }
 
 // tokenFromProtocols finds the token offered as an "ssot.auth.<base64url>"
@@ -324,4 +348,59 @@ func (g *Gateway) Conns() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.conns)
+}
+
+// Revoke closes every connection authenticated as subject with
+// [CloseUnauthenticated] (reason "revoked") and returns how many it
+// closed. It does not stop the subject from connecting again: the
+// [Authenticator] must refuse the revoked tokens from now on (a deny list,
+// a token version, a short token lifetime). Call Revoke after updating it.
+func (g *Gateway) Revoke(subject string) int {
+	return g.revoke(func(id *Identity) bool { return id.Subject == subject })
+}
+
+// RevokeToken closes every connection authenticated with the token whose
+// [Identity].TokenID is tokenID, like [Gateway.Revoke]. Connections of the
+// same subject with other tokens stay open. An empty tokenID matches
+// nothing.
+func (g *Gateway) RevokeToken(tokenID string) int {
+	if tokenID == "" {
+		return 0
+	}
+	return g.revoke(func(id *Identity) bool { return id.TokenID == tokenID })
+}
+
+func (g *Gateway) revoke(match func(*Identity) bool) int {
+	g.mu.Lock()
+	var hit []*conn
+	for c := range g.conns {
+		if id := c.identity.Load(); id != nil && match(id) {
+			hit = append(hit, c)
+		}
+	}
+	g.mu.Unlock()
+	for _, c := range hit {
+		c.closeWith(CloseUnauthenticated, "revoked")
+	}
+	return len(hit)
+}
+
+// acquireUser counts one more connection of subject, reporting false (and
+// counting nothing) when that would exceed [Limits].MaxConnsPerUser.
+func (g *Gateway) acquireUser(subject string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if max := g.opts.Limits.MaxConnsPerUser; max > 0 && g.users[subject] >= max {
+		return false
+	}
+	g.users[subject]++
+	return true
+}
+
+func (g *Gateway) releaseUser(subject string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.users[subject]--; g.users[subject] <= 0 {
+		delete(g.users, subject)
+	}
 }

@@ -1,0 +1,92 @@
+package ssotws
+
+import "time"
+
+// Limits bound what one connection, or one user, may use. Zero fields mean
+// the defaults; where a field says so, a negative value disables the limit.
+// Each limit has its answer: an Error frame for a request that is refused
+// while the connection lives on, a close code when the connection has to go.
+type Limits struct {
+	// MaxSubscriptions per connection. Default 50. One more Subscribe is
+	// refused with ERROR_CODE_TOO_MANY_SUBSCRIPTIONS.
+	MaxSubscriptions int
+	// MaxMessageBytes bounds a client frame; a larger one closes the
+	// connection with [CloseTooLarge]. Default 64 KiB.
+	MaxMessageBytes int64
+	// SendQueue bounds the frames queued for a connection (a subscription's
+	// replay does not count). When it is full even after coalescing, the
+	// connection is closed with [CloseTooSlow]. Default 256.
+	SendQueue int
+	// MaxBatchBytes bounds the events packed into one Events frame; a single
+	// larger event is sent alone. Clients must accept messages of this
+	// size. Default 1 MiB.
+	MaxBatchBytes int
+	// MaxConnsPerUser bounds the open connections of one subject (counted
+	// once a connection is authenticated; anonymous connections are not
+	// counted). The connection that would exceed it is closed with
+	// [CloseTooSlow]; the ones already open are kept. Default 5; negative
+	// means no limit.
+	MaxConnsPerUser int
+	// FrameRate is the sustained rate of client frames per second a
+	// connection may send, and FrameBurst how many it may send at once (a
+	// token bucket per connection). A client over the limit is closed with
+	// [CloseTooSlow]. Defaults 50 frames/s and a burst of 100; a negative
+	// FrameRate means no limit. WebSocket control frames (ping, pong,
+	// close) are answered by the WebSocket library and not counted.
+	FrameRate  float64
+	FrameBurst int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxSubscriptions <= 0 {
+		l.MaxSubscriptions = 50
+	}
+	if l.MaxMessageBytes <= 0 {
+		l.MaxMessageBytes = 64 << 10
+	}
+	if l.SendQueue <= 0 {
+		l.SendQueue = 256
+	}
+	if l.MaxBatchBytes <= 0 {
+		l.MaxBatchBytes = 1 << 20
+	}
+	if l.MaxConnsPerUser == 0 {
+		l.MaxConnsPerUser = 5
+	}
+	if l.FrameRate == 0 {
+		l.FrameRate = 50
+	}
+	if l.FrameBurst <= 0 {
+		l.FrameBurst = 100
+	}
+	return l
+}
+
+// tokenBucket limits the rate of a connection's frames. It is used by the
+// read loop only.
+type tokenBucket struct {
+	rate   float64 // tokens per second; <= 0: unlimited
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate float64, burst int) tokenBucket {
+	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
+}
+
+// allow takes one token, reporting false when there is none.
+func (b *tokenBucket) allow(now time.Time) bool {
+	if b.rate <= 0 {
+		return true
+	}
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
