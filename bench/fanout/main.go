@@ -72,6 +72,7 @@ func main() {
 		workers   = flag.Int("workers", 4, "concurrent CreateMessage calls with -publish http")
 		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default)")
 		profile   = flag.String("profile", "", "directory to write the server's CPU profile (measured phase) and heap profile (idle) per N")
+		repeat    = flag.Int("repeat", 1, "runs per N (a fresh server each time); every run is a row of the table")
 		inProc    = flag.Bool("inprocess", false, "run the server in this process (CPU and memory figures then include the clients)")
 		server    = flag.Bool("server", false, "internal: run as the server child")
 		addr      = flag.String("addr", "127.0.0.1:0", "internal: the server child's address (loopback only)")
@@ -108,12 +109,14 @@ func main() {
 		numCPU(), cpuModel(), cfg.Publish, cfg.Size, cfg.Dur, cfg.Warmup)
 	var results []result
 	for _, n := range cfg.Ns {
-		r, err := runOne(context.Background(), cfg, n)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "fanout: N=%d: %v\n", n, err)
-			os.Exit(1)
+		for range max(*repeat, 1) {
+			r, err := runOne(context.Background(), cfg, n)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "fanout: N=%d: %v\n", n, err)
+				os.Exit(1)
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
 	}
 	fmt.Println()
 	printTable(os.Stdout, results)
@@ -132,13 +135,15 @@ type result struct {
 	Elapsed       time.Duration
 	Frames        int64
 	P50, P99, Max time.Duration
-	ServerCPU     float64 // seconds, measured phase
-	ClientCPU     float64 // seconds, load generator (this process), measured phase
-	HeapPerConn   float64 // bytes: HeapInuse+StackInuse delta / N
-	AllocPerConn  float64 // bytes: HeapAlloc+StackInuse delta / N
-	RSSPerConn    float64 // bytes
-	StackPerConn  float64 // bytes: StackInuse delta / N
-	Goroutines    int     // server goroutines with N idle clients
+	ServerCPU     float64       // seconds, measured phase
+	ClientCPU     float64       // seconds, load generator (this process), measured phase
+	OtherCPU      float64       // seconds, every other process of the machine, measured phase
+	Window        time.Duration // the measured phase, publishing and draining
+	HeapPerConn   float64       // bytes: HeapInuse+StackInuse delta / N
+	AllocPerConn  float64       // bytes: HeapAlloc+StackInuse delta / N
+	RSSPerConn    float64       // bytes
+	StackPerConn  float64       // bytes: StackInuse delta / N
+	Goroutines    int           // server goroutines with N idle clients
 }
 
 func (r result) deliveriesPerSec() float64 { return float64(r.Delivered) / r.Elapsed.Seconds() }
@@ -300,6 +305,7 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 		return res, err
 	}
 	self0 := selfCPU()
+	machine0 := machineCPU()
 	start := time.Now()
 	recordFrom.Store(start.UnixNano())
 	published, err := pub(ctx, rate, cfg.Dur)
@@ -313,6 +319,10 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	cpu1, _ := procCPU(srv.pid)
 	res.ServerCPU = cpu1 - cpu0
 	res.ClientCPU = selfCPU() - self0
+	if !cfg.InProcess {
+		res.OtherCPU = max(0, machineCPU()-machine0-res.ServerCPU-res.ClientCPU)
+	}
+	res.Window = time.Since(start)
 	profWG.Wait()
 	if profErr != nil {
 		return res, profErr
@@ -348,10 +358,10 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 		}
 		res.P50, res.P99, res.Max = q(0.50), q(0.99), time.Duration(lat[len(lat)-1])*time.Microsecond
 	}
-	logf("N=%d: published %d, delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.2f s/M), load generator CPU %.2fs, idle %.1f KiB heap / %.1f KiB RSS per conn",
+	logf("N=%d: published %d, delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.2f s/M), load generator CPU %.2fs, other processes %.2fs of %.2fs, idle %.1f KiB heap / %.1f KiB RSS per conn",
 		n, res.Published, res.Delivered, res.Expected, res.Elapsed.Round(time.Millisecond), res.deliveriesPerSec(),
 		float64(events1-events0)/float64(max(res.Frames, 1)), res.P50, res.P99, res.ServerCPU, res.cpuPerMillion(),
-		res.ClientCPU, res.HeapPerConn/1024, res.RSSPerConn/1024)
+		res.ClientCPU, res.OtherCPU, float64(numCPU())*res.Window.Seconds(), res.HeapPerConn/1024, res.RSSPerConn/1024)
 	return res, nil
 }
 
@@ -465,13 +475,13 @@ func fetchToFile(u, path string) error {
 }
 
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s | **server CPU-s / M deliveries** | load-gen CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s | **server CPU-s / M deliveries** | load-gen CPU s | other procs CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f | **%.2f** | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
+		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f | **%.2f** | %.2f | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
 			r.N, r.Achieved, r.Delivered, r.Expected, r.deliveriesPerSec(),
 			float64(r.Delivered)/float64(max(r.Frames, 1)), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max),
-			r.ServerCPU, r.cpuPerMillion(), r.ClientCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
+			r.ServerCPU, r.cpuPerMillion(), r.ClientCPU, r.OtherCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
 			r.Goroutines, r.Gaps, r.Closed)
 	}
 }

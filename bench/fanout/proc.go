@@ -79,3 +79,27 @@ func cpuModel() string {
 	}
 	return runtime.GOARCH
 }
+
+// machineCPU returns the CPU seconds all processes of the machine spent
+// busy (every /proc/stat "cpu" column but idle and iowait), so that a run
+// can report how much CPU other processes took from it.
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy uint64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		busy += n
+	}
+	return float64(busy) / clockTicks
+}
