@@ -100,6 +100,8 @@ class LiveChannel<T extends Message> implements ChannelSink {
   readonly listeners = new Set<Listener<T>>();
   readonly parsed: ChannelName;
   private synced = false;
+  /** subPos is the position of the current subscription's Ack or Reset. */
+  private subPos: Position | undefined;
   private fetchGen = 0;
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -150,14 +152,16 @@ class LiveChannel<T extends Message> implements ChannelSink {
 
   onAck(position: Position | undefined, resumed: boolean): void {
     this.synced = true;
+    if (position) this.subPos = position;
     const held = this.cache.position;
     const epochMoved = position && held && position.epoch !== held.epoch;
     if (!resumed || !this.cache.hydrated || epochMoved) this.refetch();
     else this.emitSync(); // resumed: the replay follows; readers may use the cache again
   }
 
-  onReset(): void {
+  onReset(position: Position | undefined): void {
     this.synced = true;
+    this.subPos = position;
     this.refetch();
   }
 
@@ -209,8 +213,11 @@ class LiveChannel<T extends Message> implements ChannelSink {
     this.cache.beginHydration();
     const gen = ++this.fetchGen;
     this.fetchSnapshot().then(
-      (snap) => {
+      (got) => {
         if (gen !== this.fetchGen || this.closed) return;
+        // Without a position header, the subscription's own position is
+        // the best lower bound, as in the Go client.
+        const snap = got.position || !this.subPos ? got : { ...got, position: this.subPos };
         this.failures = 0;
         if (this.settle(this.cache.hydrate(snap))) this.emitSync();
       },

@@ -2,8 +2,8 @@
 // WebSocket and hybrid implementations. React hooks live in ./react.js so
 // that non-React users do not need React.
 
-export type { Change, ChangeType, CacheCodec, CacheResult, Snapshot } from "./cache.js";
-export { ChannelCache } from "./cache.js";
+export type { Change, ChangeType, CacheCodec, CacheResult, Snapshot, Verify } from "./cache.js";
+export { ChannelCache, verifyWindowMs } from "./cache.js";
 export type { DataClient, Fields, Init, ListPage, ListParams } from "./client.js";
 export type {
   CallOpts,
