@@ -6,9 +6,11 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"connectrpc.com/connect"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -106,6 +108,22 @@ func (r *Resource[T]) positionHeader(ctx context.Context, out http.Header, chann
 	return nil
 }
 
+// withPosition copies the position headers into a Connect error's metadata,
+// so that a client hydrating an item channel learns the position of a
+// NotFound answer too.
+func withPosition(err error, out http.Header) error {
+	var ce *connect.Error
+	if out == nil || !errors.As(err, &ce) {
+		return err
+	}
+	for _, h := range []string{HeaderChannel, HeaderPosition} {
+		if v := out.Get(h); v != "" {
+			ce.Meta().Set(h, v)
+		}
+	}
+	return err
+}
+
 // FormatPosition formats a position as "<epoch>:<offset>".
 func FormatPosition(p *wsv1.Position) string {
 	return strconv.FormatUint(p.GetEpoch(), 10) + ":" + strconv.FormatUint(p.GetOffset(), 10)
@@ -140,7 +158,7 @@ func (r *Resource[T]) Get(ctx context.Context, in, out http.Header, key string) 
 	}
 	rec, err := r.store.Get(ctx, r.model.FullName(), key)
 	if err != nil {
-		return zero, codeOf(err)
+		return zero, withPosition(codeOf(err), out)
 	}
 	msg, err := r.decode(rec)
 	if err != nil {
@@ -255,14 +273,14 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	if err != nil {
 		return zero, invalidArgument("%s: %v", r.model.FullName(), err)
 	}
-	res, err := r.store.Apply(ctx, &Write{
+	created, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_CREATED, &Write{
 		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
 		Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
 	})
 	if err != nil {
 		return zero, codeOf(err)
 	}
-	return r.publish(ctx, wsv1.EventType_EVENT_TYPE_CREATED, res, reqID)
+	return created, nil
 }
 
 // Update changes the record whose key msg holds. mask lists the fields to
@@ -326,7 +344,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		if want != 0 {
 			ifVersion = want
 		}
-		res, err := r.store.Apply(ctx, &Write{
+		updated, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, &Write{
 			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: ifVersion,
 			Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
 		})
@@ -336,7 +354,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		if err != nil {
 			return zero, codeOf(err)
 		}
-		return r.publish(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, res, reqID)
+		return updated, nil
 	}
 }
 
@@ -417,7 +435,7 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 				}
 			}
 		}
-		res, err := r.store.Apply(ctx, &Write{
+		deleted, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_DELETED, &Write{
 			Kind: WriteDelete, Model: r.model.FullName(), Key: key, IfVersion: ifVersion, RequestID: reqID,
 		})
 		if errors.Is(err, ErrVersionConflict) && version == 0 && attempt < 16 {
@@ -426,8 +444,36 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 		if err != nil {
 			return zero, codeOf(err)
 		}
-		return r.publish(ctx, wsv1.EventType_EVENT_TYPE_DELETED, res, reqID)
+		return deleted, nil
 	}
+}
+
+// commit applies w and publishes its events while holding the record's
+// write lock, so that the events of one record are published in version
+// order. Without it, two writers of one record could publish out of order,
+// and a client that took its snapshot between the two commits would apply
+// the older event after a delete it never saw.
+func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) (T, error) {
+	mu := recordLock(w.Model, w.Key)
+	mu.Lock()
+	defer mu.Unlock()
+	res, err := r.store.Apply(ctx, w)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return r.publish(ctx, typ, res, w.RequestID)
+}
+
+// recordLocks serialize commit-and-publish per record, striped by hash.
+var recordLocks [256]sync.Mutex
+
+func recordLock(model, key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(model))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return &recordLocks[h.Sum32()%uint32(len(recordLocks))]
 }
 
 // publish sends the change events of a committed write and returns the
