@@ -15,6 +15,7 @@ type resourceOptions struct {
 	defaultPageSize int
 	logger          *slog.Logger
 	now             func() time.Time
+	authorizer      Authorizer
 }
 
 type optionFunc func(*resourceOptions)

@@ -167,6 +167,9 @@ func (r *Resource[T]) Get(ctx context.Context, in, out http.Header, key string) 
 	if err := r.checkOwner(id, r.model.ReadAccess(), msg.ProtoReflect()); err != nil {
 		return zero, err
 	}
+	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: key, Current: msg.ProtoReflect()}); err != nil {
+		return zero, err
+	}
 	return msg, nil
 }
 
@@ -192,6 +195,9 @@ func (r *Resource[T]) List(ctx context.Context, in, out http.Header, req ListReq
 	}
 	if r.model.ReadAccess() == wsv1.Access_OWNER && r.model.owner != nil {
 		q.Filters = append(q.Filters, Filter{Field: string(r.model.owner.Name()), Value: id.Subject})
+	}
+	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpList, Model: r.model, Identity: id, Filters: q.Filters}); err != nil {
+		return nil, err
 	}
 	channel := ModelChannel(r.model.name)
 scopes:
@@ -266,6 +272,9 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil && r.model.OwnerOf(pm) == "" {
 		return zero, connect.NewError(connect.CodeUnauthenticated, errors.New("ssotws: creating an owned record needs an identity"))
 	}
+	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
+		return zero, err
+	}
 	if vf := r.model.version; vf != nil {
 		pm.Clear(vf)
 	}
@@ -323,6 +332,10 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		if err := r.checkOwner(id, r.model.WriteAccess(), pm); err != nil {
 			return zero, err
 		}
+		var before protoreflect.Message
+		if r.opts.authorizer != nil {
+			before = proto.Clone(m).ProtoReflect()
+		}
 		for _, fd := range fields {
 			if fd == r.model.owner && src.Get(fd).String() != pm.Get(fd).String() {
 				return zero, invalidArgument("%s.%s cannot be changed", snake(r.model.name), fd.Name())
@@ -335,6 +348,9 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		}
 		if vf := r.model.version; vf != nil {
 			pm.Clear(vf)
+		}
+		if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
+			return zero, err
 		}
 		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 		if err != nil {
@@ -417,7 +433,8 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 	}
 	for attempt := 0; ; attempt++ {
 		ifVersion := version
-		if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil {
+		if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil || r.opts.authorizer != nil {
+			var current protoreflect.Message
 			cur, err := r.store.Get(ctx, r.model.FullName(), key)
 			if err != nil && !(errors.Is(err, ErrNotFound) && reqID != "") {
 				return zero, codeOf(err)
@@ -427,12 +444,16 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 				if err != nil {
 					return zero, err
 				}
-				if err := r.checkOwner(id, wsv1.Access_OWNER, m.ProtoReflect()); err != nil {
+				if err := r.checkOwner(id, r.model.WriteAccess(), m.ProtoReflect()); err != nil {
 					return zero, err
 				}
 				if ifVersion == 0 {
 					ifVersion = cur.Version
 				}
+				current = m.ProtoReflect()
+			}
+			if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current}); err != nil {
+				return zero, err
 			}
 		}
 		deleted, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_DELETED, &Write{

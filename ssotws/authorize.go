@@ -1,0 +1,94 @@
+package ssotws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Op names a standard method of a [Resource].
+type Op int
+
+// The standard methods.
+const (
+	OpGet Op = iota + 1
+	OpList
+	OpCreate
+	OpUpdate
+	OpDelete
+)
+
+var opNames = [...]string{OpGet: "Get", OpList: "List", OpCreate: "Create", OpUpdate: "Update", OpDelete: "Delete"}
+
+func (o Op) String() string {
+	if o > 0 && int(o) < len(opNames) {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", int(o))
+}
+
+// AccessRequest is what an [Authorizer] decides on.
+type AccessRequest struct {
+	Op    Op
+	Model *Model
+	// Identity is the caller, or nil for an anonymous call.
+	Identity *Identity
+	// Key is the record's key (every Op but List).
+	Key string
+	// Current is the record as stored, for Get, Update and Delete (nil
+	// when a retried Delete finds the record already gone).
+	Current protoreflect.Message
+	// Proposed is the record as the write would store it, for Create
+	// (owner already set to the caller) and Update (mask applied).
+	Proposed protoreflect.Message
+	// Filters are a List's equality filters, the owner filter included.
+	Filters []Filter
+}
+
+// An Authorizer adds custom rules to a [Resource]'s access checks. It is
+// called after the model's read or write access (PUBLIC, AUTHENTICATED,
+// OWNER) allowed the call, so it can only narrow them. A nil error allows
+// the call; a *connect.Error is returned as it is; an error wrapping
+// [ErrUnauthenticated] becomes CodeUnauthenticated, any other
+// CodePermissionDenied. A panic is recovered, logged, and denies the call.
+// The messages must not be modified. It must be safe for concurrent use.
+type Authorizer func(ctx context.Context, req *AccessRequest) error
+
+// WithAuthorizer adds fn to the access checks of a [Resource]'s standard
+// methods: the Go counterpart of [GatewayOptions].Authorize for HTTP.
+func WithAuthorizer(fn Authorizer) Option {
+	return optionFunc(func(o *resourceOptions) { o.authorizer = fn })
+}
+
+// authorizeCall runs the Authorizer, if any.
+func (o *resourceOptions) authorizeCall(ctx context.Context, req *AccessRequest) (err error) {
+	if o.authorizer == nil {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			logger := o.logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.Error("ssotws: hook panicked", "hook", "Authorizer", "op", req.Op.String(), "panic", r, "stack", string(debug.Stack()))
+			err = connect.NewError(connect.CodePermissionDenied, fmt.Errorf("ssotws: %s %s denied", req.Op, req.Model.FullName()))
+		}
+	}()
+	err = o.authorizer(ctx, req)
+	var ce *connect.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return err
+	case errors.Is(err, ErrUnauthenticated):
+		return connect.NewError(connect.CodeUnauthenticated, err)
+	}
+	return connect.NewError(connect.CodePermissionDenied, err)
+}
