@@ -478,8 +478,3 @@ export function createConnection(options: ConnectionOptions): Connection {
   };
   return conn;
 }
-
-/** isRetryableSubscribeError tells whether a subscribe Error may succeed later. */
-export function isRetryableSubscribeError(code: ErrorCode): boolean {
-  return code === ErrorCode.INTERNAL || code === ErrorCode.TOO_MANY_SUBSCRIPTIONS;
-}
