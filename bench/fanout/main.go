@@ -136,6 +136,7 @@ type result struct {
 	Frames        int64
 	P50, P99, Max time.Duration
 	ServerCPU     float64       // seconds, measured phase
+	ServerSys     float64       // of which in the kernel
 	ClientCPU     float64       // seconds, load generator (this process), measured phase
 	OtherCPU      float64       // seconds, every other process of the machine, measured phase
 	Window        time.Duration // the measured phase, publishing and draining
@@ -300,7 +301,7 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 				filepath.Join(cfg.Profile, fmt.Sprintf("cpu-%d.pprof", n)))
 		}()
 	}
-	cpu0, err := procCPU(srv.pid)
+	user0, sys0, err := procCPUSplit(srv.pid)
 	if err != nil {
 		return res, err
 	}
@@ -316,8 +317,9 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	res.Achieved = float64(published) / cfg.Dur.Seconds()
 	res.Expected = published * int64(n)
 	waitQuiet(clients, func(c *client) int64 { return c.measured.Load() }, res.Expected, time.Second)
-	cpu1, _ := procCPU(srv.pid)
-	res.ServerCPU = cpu1 - cpu0
+	user1, sys1, _ := procCPUSplit(srv.pid)
+	res.ServerCPU = user1 + sys1 - user0 - sys0
+	res.ServerSys = sys1 - sys0
 	res.ClientCPU = selfCPU() - self0
 	if !cfg.InProcess {
 		res.OtherCPU = max(0, machineCPU()-machine0-res.ServerCPU-res.ClientCPU)
@@ -358,9 +360,9 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 		}
 		res.P50, res.P99, res.Max = q(0.50), q(0.99), time.Duration(lat[len(lat)-1])*time.Microsecond
 	}
-	logf("N=%d: published %d, delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.2f s/M), load generator CPU %.2fs, other processes %.2fs of %.2fs, idle %.1f KiB heap / %.1f KiB RSS per conn",
+	logf("N=%d: published %d, delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.0f%% system; %.2f s/M), load generator CPU %.2fs, other processes %.2fs of %.2fs, idle %.1f KiB heap / %.1f KiB RSS per conn",
 		n, res.Published, res.Delivered, res.Expected, res.Elapsed.Round(time.Millisecond), res.deliveriesPerSec(),
-		float64(events1-events0)/float64(max(res.Frames, 1)), res.P50, res.P99, res.ServerCPU, res.cpuPerMillion(),
+		float64(events1-events0)/float64(max(res.Frames, 1)), res.P50, res.P99, res.ServerCPU, 100*res.ServerSys/max(res.ServerCPU, 1e-9), res.cpuPerMillion(),
 		res.ClientCPU, res.OtherCPU, float64(numCPU())*res.Window.Seconds(), res.HeapPerConn/1024, res.RSSPerConn/1024)
 	return res, nil
 }
@@ -475,13 +477,13 @@ func fetchToFile(u, path string) error {
 }
 
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s | **server CPU-s / M deliveries** | load-gen CPU s | other procs CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
+	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s (system) | **server CPU-s / M deliveries** | load-gen CPU s | other procs CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f | **%.2f** | %.2f | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
+		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f (%.0f%%) | **%.2f** | %.2f | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
 			r.N, r.Achieved, r.Delivered, r.Expected, r.deliveriesPerSec(),
 			float64(r.Delivered)/float64(max(r.Frames, 1)), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max),
-			r.ServerCPU, r.cpuPerMillion(), r.ClientCPU, r.OtherCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
+			r.ServerCPU, 100*r.ServerSys/max(r.ServerCPU, 1e-9), r.cpuPerMillion(), r.ClientCPU, r.OtherCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
 			r.Goroutines, r.Gaps, r.Closed)
 	}
 }
