@@ -616,7 +616,10 @@ func (b *binder) checkNames(file *File) {
 		add("New"+s.Proto.GoName, s.Proto.Desc, "service constructor")
 		fields := make(map[string]*Model)
 		for _, m := range s.Models {
-			f := newModelNames(m).Field
+			mn := newModelNames(m)
+			add(mn.HTTP, m.Message.Desc, "client adapter")
+			add(mn.NewClient, m.Message.Desc, "client constructor")
+			f := mn.Field
 			if prev := fields[f]; prev != nil {
 				b.probs.addf(s.Proto.Desc, "generated name clash: models %s and %s would both be served by field %s.%s", prev.FullName(), m.FullName(), s.Proto.GoName, f)
 				continue

@@ -168,6 +168,15 @@ service ThingService {
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/bad.proto; rename one of them`,
 		},
 		{
+			name: "model served by two services of one file",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
+message GetThingRequest { string id = 1; }
+service AService { rpc GetThing(GetThingRequest) returns (Thing); }
+service BService { rpc GetThing(GetThingRequest) returns (Thing); }`,
+			want: `bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client adapter ThingHTTP would clash with client adapter of bad.v1.Thing; rename one of them
+bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor NewThingClient would clash with client constructor of bad.v1.Thing; rename one of them`,
+		},
+		{
 			name:  "realtime parameter invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "realtime=sometimes",

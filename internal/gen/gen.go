@@ -20,6 +20,7 @@ var goFeatures = []feature{
 	genChannels,
 	genRegisterChannels,
 	genServices,
+	genClients,
 }
 
 // Generate writes the output selected by params.Lang for every file of

@@ -56,6 +56,10 @@ type modelNames struct {
 	// Field is the service struct field holding the model's resource
 	// ("Messages").
 	Field string
+	// HTTP is the adapter to the model's connect-go client ("MessageHTTP")
+	// and NewClient the typed client constructor ("NewMessageClient").
+	HTTP      string
+	NewClient string
 }
 
 func newModelNames(m *Model) modelNames {
@@ -65,6 +69,8 @@ func newModelNames(m *Model) modelNames {
 		Channels:     base + "Channels",
 		ChannelsType: base + "ChannelNames",
 		Field:        plural(base),
+		HTTP:         base + "HTTP",
+		NewClient:    "New" + base + "Client",
 	}
 }
 

@@ -41,7 +41,7 @@ func main() {
 	conn := client.NewConn("ws://"+*addr+"/ws", connOpts)
 	defer conn.Close()
 	api := chatv1connect.NewChatServiceClient(http.DefaultClient, "http://"+*addr)
-	messages := NewMessageClient(api, conn, nil)
+	messages := chatv1ssotws.NewMessageClient(api, conn, nil)
 
 	go watchState(ctx, conn)
 

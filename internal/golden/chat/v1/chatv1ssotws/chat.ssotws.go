@@ -13,7 +13,10 @@ import (
 	v1 "github.com/ssot-codegen/ssot-ws/internal/golden/chat/v1"
 	chatv1connect "github.com/ssot-codegen/ssot-ws/internal/golden/chat/v1/chatv1connect"
 	ssotws "github.com/ssot-codegen/ssot-ws/ssotws"
+	client "github.com/ssot-codegen/ssot-ws/ssotws/client"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	http "net/http"
 )
 
 // This is a compile-time assertion that this generated file and the ssotws
@@ -254,4 +257,112 @@ func (s *ChatService) DeleteMessage(ctx context.Context, req *connect.Request[v1
 	}
 	res.Msg = &emptypb.Empty{}
 	return res, nil
+}
+
+// RoomHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for
+// chat.v1.Room.
+func RoomHTTP(c chatv1connect.ChatServiceClient) client.HTTP[*v1.Room] {
+	return client.HTTP[*v1.Room]{
+		Get: func(ctx context.Context, key string, h http.Header) (*v1.Room, http.Header, error) {
+			res, err := c.GetRoom(ctx, client.NewRequest(&v1.GetRoomRequest{Id: key}, h))
+			if err != nil {
+				return nil, nil, err
+			}
+			return res.Msg, res.Header(), nil
+		},
+		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Room, string, http.Header, error) {
+			req := &v1.ListRoomsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+			if err := client.SetFilters(req, p.Filters); err != nil {
+				return nil, "", nil, err
+			}
+			res, err := c.ListRooms(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return res.Msg.GetRooms(), res.Msg.GetNextPageToken(), res.Header(), nil
+		},
+		Create: func(ctx context.Context, item *v1.Room, h http.Header) (*v1.Room, error) {
+			res, err := c.CreateRoom(ctx, client.NewRequest(&v1.CreateRoomRequest{Room: item}, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		},
+		Update: func(ctx context.Context, item *v1.Room, paths []string, h http.Header) (*v1.Room, error) {
+			req := &v1.UpdateRoomRequest{Room: item}
+			if len(paths) > 0 {
+				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+			}
+			res, err := c.UpdateRoom(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		},
+		Delete: func(ctx context.Context, key string, h http.Header) error {
+			_, err := c.DeleteRoom(ctx, client.NewRequest(&v1.DeleteRoomRequest{Id: key}, h))
+			return err
+		},
+	}
+}
+
+// NewRoomClient returns the hybrid [client.DataClient] of
+// chat.v1.Room: it reads from the cache of what conn subscribes when
+// it can and over c otherwise, and mutates over c. conn and opts may be nil.
+func NewRoomClient(c chatv1connect.ChatServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Room] {
+	return client.NewHybrid(RoomModel, RoomHTTP(c), conn, opts)
+}
+
+// MessageHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for
+// chat.v1.Message.
+func MessageHTTP(c chatv1connect.ChatServiceClient) client.HTTP[*v1.Message] {
+	return client.HTTP[*v1.Message]{
+		Get: func(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
+			res, err := c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
+			if err != nil {
+				return nil, nil, err
+			}
+			return res.Msg, res.Header(), nil
+		},
+		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Message, string, http.Header, error) {
+			req := &v1.ListMessagesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+			if err := client.SetFilters(req, p.Filters); err != nil {
+				return nil, "", nil, err
+			}
+			res, err := c.ListMessages(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return res.Msg.GetMessages(), res.Msg.GetNextPageToken(), res.Header(), nil
+		},
+		Create: func(ctx context.Context, item *v1.Message, h http.Header) (*v1.Message, error) {
+			res, err := c.CreateMessage(ctx, client.NewRequest(&v1.CreateMessageRequest{Message: item}, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		},
+		Update: func(ctx context.Context, item *v1.Message, paths []string, h http.Header) (*v1.Message, error) {
+			req := &v1.UpdateMessageRequest{Message: item}
+			if len(paths) > 0 {
+				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+			}
+			res, err := c.UpdateMessage(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		},
+		Delete: func(ctx context.Context, key string, h http.Header) error {
+			_, err := c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
+			return err
+		},
+	}
+}
+
+// NewMessageClient returns the hybrid [client.DataClient] of
+// chat.v1.Message: it reads from the cache of what conn subscribes when
+// it can and over c otherwise, and mutates over c. conn and opts may be nil.
+func NewMessageClient(c chatv1connect.ChatServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Message] {
+	return client.NewHybrid(MessageModel, MessageHTTP(c), conn, opts)
 }

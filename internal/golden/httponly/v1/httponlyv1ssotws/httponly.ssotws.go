@@ -12,8 +12,11 @@ import (
 	v1 "github.com/ssot-codegen/ssot-ws/internal/golden/httponly/v1"
 	httponlyv1connect "github.com/ssot-codegen/ssot-ws/internal/golden/httponly/v1/httponlyv1connect"
 	ssotws "github.com/ssot-codegen/ssot-ws/ssotws"
+	client "github.com/ssot-codegen/ssot-ws/ssotws/client"
 	wsv1 "github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	http "net/http"
 )
 
 // This is a compile-time assertion that this generated file and the ssotws
@@ -135,4 +138,58 @@ func (s *NoteService) DeleteNote(ctx context.Context, req *connect.Request[v1.De
 	}
 	res.Msg = &emptypb.Empty{}
 	return res, nil
+}
+
+// NoteHTTP adapts the connect-go NoteServiceClient to [client.HTTP] for
+// httponly.v1.Note.
+func NoteHTTP(c httponlyv1connect.NoteServiceClient) client.HTTP[*v1.Note] {
+	return client.HTTP[*v1.Note]{
+		Get: func(ctx context.Context, key string, h http.Header) (*v1.Note, http.Header, error) {
+			res, err := c.GetNote(ctx, client.NewRequest(&v1.GetNoteRequest{Id: key}, h))
+			if err != nil {
+				return nil, nil, err
+			}
+			return res.Msg, res.Header(), nil
+		},
+		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Note, string, http.Header, error) {
+			req := &v1.ListNotesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+			if err := client.SetFilters(req, p.Filters); err != nil {
+				return nil, "", nil, err
+			}
+			res, err := c.ListNotes(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return res.Msg.GetNotes(), res.Msg.GetNextPageToken(), res.Header(), nil
+		},
+		Create: func(ctx context.Context, item *v1.Note, h http.Header) (*v1.Note, error) {
+			res, err := c.CreateNote(ctx, client.NewRequest(&v1.CreateNoteRequest{Note: item}, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		},
+		Update: func(ctx context.Context, item *v1.Note, paths []string, h http.Header) (*v1.Note, error) {
+			req := &v1.UpdateNoteRequest{Note: item}
+			if len(paths) > 0 {
+				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+			}
+			res, err := c.UpdateNote(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg, nil
+		},
+		Delete: func(ctx context.Context, key string, h http.Header) error {
+			_, err := c.DeleteNote(ctx, client.NewRequest(&v1.DeleteNoteRequest{Id: key}, h))
+			return err
+		},
+	}
+}
+
+// NewNoteClient returns the HTTP [client.DataClient] of
+// httponly.v1.Note: Note is HTTP only, so every call goes over c.
+// opts may be nil.
+func NewNoteClient(c httponlyv1connect.NoteServiceClient, opts *client.Options) *client.HTTPClient[*v1.Note] {
+	return client.NewHTTP(NoteHTTP(c), opts)
 }

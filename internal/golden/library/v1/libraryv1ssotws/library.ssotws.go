@@ -13,7 +13,10 @@ import (
 	v1 "github.com/ssot-codegen/ssot-ws/internal/golden/library/v1"
 	libraryv1connect "github.com/ssot-codegen/ssot-ws/internal/golden/library/v1/libraryv1connect"
 	ssotws "github.com/ssot-codegen/ssot-ws/ssotws"
+	client "github.com/ssot-codegen/ssot-ws/ssotws/client"
 	wsv1 "github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	http "net/http"
 )
 
 // This is a compile-time assertion that this generated file and the ssotws
@@ -230,4 +233,104 @@ func (s *LibraryService) RemoveBook(ctx context.Context, req *connect.Request[v1
 	}
 	res.Msg = &v1.RemoveBookResponse{Book: msg}
 	return res, nil
+}
+
+// ShelfHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
+// library.v1.Shelf.
+//
+// LibraryService has no standard Update of Shelf:
+// the adapter leaves that function nil.
+func ShelfHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Shelf] {
+	return client.HTTP[*v1.Shelf]{
+		Get: func(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
+			res, err := c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Name: key}, h))
+			if err != nil {
+				return nil, nil, err
+			}
+			return res.Msg.GetShelf(), res.Header(), nil
+		},
+		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
+			req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+			if err := client.SetFilters(req, p.Filters); err != nil {
+				return nil, "", nil, err
+			}
+			res, err := c.ListShelves(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
+		},
+		Create: func(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
+			res, err := c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetShelf(), nil
+		},
+		Delete: func(ctx context.Context, key string, h http.Header) error {
+			_, err := c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Name: key}, h))
+			return err
+		},
+	}
+}
+
+// NewShelfClient returns the HTTP [client.DataClient] of
+// library.v1.Shelf: Shelf is HTTP only, so every call goes over c.
+// opts may be nil.
+func NewShelfClient(c libraryv1connect.LibraryServiceClient, opts *client.Options) *client.HTTPClient[*v1.Shelf] {
+	return client.NewHTTP(ShelfHTTP(c), opts)
+}
+
+// BookHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
+// library.v1.Book.
+func BookHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Book] {
+	return client.HTTP[*v1.Book]{
+		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Name: key}, h))
+			if err != nil {
+				return nil, nil, err
+			}
+			return res.Msg.GetBook(), res.Header(), nil
+		},
+		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+			req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+			if err := client.SetFilters(req, p.Filters); err != nil {
+				return nil, "", nil, err
+			}
+			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, "", nil, err
+			}
+			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
+		},
+		Create: func(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
+			res, err := c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetBook(), nil
+		},
+		Update: func(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
+			req := &v1.UpdateBookRequest{Book: item}
+			if len(paths) > 0 {
+				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+			}
+			res, err := c.UpdateBook(ctx, client.NewRequest(req, h))
+			if err != nil {
+				return nil, err
+			}
+			return res.Msg.GetBook(), nil
+		},
+		Delete: func(ctx context.Context, key string, h http.Header) error {
+			_, err := c.RemoveBook(ctx, client.NewRequest(&v1.RemoveBookRequest{Name: key}, h))
+			return err
+		},
+	}
+}
+
+// NewBookClient returns the hybrid [client.DataClient] of
+// library.v1.Book: it reads from the cache of what conn subscribes when
+// it can and over c otherwise, and mutates over c. conn and opts may be nil.
+func NewBookClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
+	return client.NewHybrid(BookModel, BookHTTP(c), conn, opts)
 }

@@ -12,7 +12,9 @@ import (
 	v1 "github.com/ssot-codegen/ssot-ws/internal/golden/off/v1"
 	offv1connect "github.com/ssot-codegen/ssot-ws/internal/golden/off/v1/offv1connect"
 	ssotws "github.com/ssot-codegen/ssot-ws/ssotws"
+	client "github.com/ssot-codegen/ssot-ws/ssotws/client"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
+	http "net/http"
 )
 
 // This is a compile-time assertion that this generated file and the ssotws
@@ -73,4 +75,32 @@ func (s *MessageService) DeleteMessage(ctx context.Context, req *connect.Request
 	}
 	res.Msg = &emptypb.Empty{}
 	return res, nil
+}
+
+// MessageHTTP adapts the connect-go MessageServiceClient to [client.HTTP] for
+// off.v1.Message.
+//
+// MessageService has no standard List, Create and Update of Message:
+// the adapter leaves those functions nil.
+func MessageHTTP(c offv1connect.MessageServiceClient) client.HTTP[*v1.Message] {
+	return client.HTTP[*v1.Message]{
+		Get: func(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
+			res, err := c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
+			if err != nil {
+				return nil, nil, err
+			}
+			return res.Msg, res.Header(), nil
+		},
+		Delete: func(ctx context.Context, key string, h http.Header) error {
+			_, err := c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
+			return err
+		},
+	}
+}
+
+// NewMessageClient returns the HTTP [client.DataClient] of
+// off.v1.Message: Message is HTTP only, so every call goes over c.
+// opts may be nil.
+func NewMessageClient(c offv1connect.MessageServiceClient, opts *client.Options) *client.HTTPClient[*v1.Message] {
+	return client.NewHTTP(MessageHTTP(c), opts)
 }

@@ -1,0 +1,206 @@
+package gen
+
+import (
+	"strings"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Import paths the Go client constructors use.
+const (
+	clientPackage    = protogen.GoImportPath("github.com/ssot-codegen/ssot-ws/ssotws/client")
+	httpPackage      = protogen.GoImportPath("net/http")
+	fmtPackage       = protogen.GoImportPath("fmt")
+	strconvPackage   = protogen.GoImportPath("strconv")
+	fieldmaskPackage = protogen.GoImportPath("google.golang.org/protobuf/types/known/fieldmaskpb")
+)
+
+// genClients declares, for each model a service of the file serves, the
+// adapter between the generic client and the service's connect-go client
+// (<Model>HTTP) and the typed client constructor (New<Model>Client): the
+// hybrid DataClient of a realtime model, the HTTP one otherwise.
+func genClients(g *protogen.GeneratedFile, f *File, p *Params) {
+	for _, s := range f.Services {
+		for _, m := range s.Models {
+			var methods [Delete + 1]*Method
+			for _, bm := range s.Methods {
+				if bm.Model == m {
+					methods[bm.Standard] = bm
+				}
+			}
+			genAdapter(g, f, s, m, methods, p)
+			genClientConstructor(g, f, s, m, p)
+		}
+	}
+}
+
+func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, methods [Delete + 1]*Method, p *Params) {
+	n := newModelNames(m)
+	connectClient := subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client")
+	typ := "*" + g.QualifiedGoIdent(m.Message.GoIdent)
+	api := g.QualifiedGoIdent(clientPackage.Ident("HTTP")) + "[" + typ + "]"
+	header := g.QualifiedGoIdent(httpPackage.Ident("Header"))
+	ctxType := g.QualifiedGoIdent(contextPackage.Ident("Context"))
+	newRequest := g.QualifiedGoIdent(clientPackage.Ident("NewRequest"))
+
+	g.P("// ", n.HTTP, " adapts the connect-go ", connectClient.GoName, " to [", clientPackage.Ident("HTTP"), "] for")
+	g.P("// ", m.FullName(), ".")
+	var missing []string
+	for std := Get; std <= Delete; std++ {
+		if methods[std] == nil {
+			missing = append(missing, std.String())
+		}
+	}
+	if len(missing) > 0 {
+		g.P("//")
+		g.P("// ", s.Proto.Desc.Name(), " has no standard ", joinAnd(missing), " of ", m.Name(), ":")
+		g.P("// the adapter leaves ", plainOr(missing, "that function", "those functions"), " nil.")
+	}
+	g.P("func ", n.HTTP, "(c ", connectClient, ") ", api, " {")
+	g.P("return ", api, "{")
+	if bm := methods[Get]; bm != nil {
+		g.P("Get: func(ctx ", ctxType, ", key string, h ", header, ") (", typ, ", ", header, ", error) {")
+		key := parseKey(g, m, bm.KeyField, "nil, nil, ")
+		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(&", bm.Proto.Input.GoIdent, "{", bm.KeyField.GoName, ": ", key, "}, h))")
+		g.P("if err != nil {")
+		g.P("return nil, nil, err")
+		g.P("}")
+		g.P("return ", responseExpr(bm), ", res.Header(), nil")
+		g.P("},")
+	}
+	if bm := methods[List]; bm != nil {
+		g.P("List: func(ctx ", ctxType, ", p ", clientPackage.Ident("ListParams"), ", h ", header, ") ([]", typ, ", string, ", header, ", error) {")
+		var init []string
+		if bm.PageSize != nil {
+			init = append(init, bm.PageSize.GoName+": p.PageSize")
+		}
+		if bm.PageToken != nil {
+			init = append(init, bm.PageToken.GoName+": p.PageToken")
+		}
+		g.P("req := &", bm.Proto.Input.GoIdent, "{", strings.Join(init, ", "), "}")
+		g.P("if err := ", clientPackage.Ident("SetFilters"), "(req, p.Filters); err != nil {")
+		g.P(`return nil, "", nil, err`)
+		g.P("}")
+		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
+		g.P("if err != nil {")
+		g.P(`return nil, "", nil, err`)
+		g.P("}")
+		g.P("return res.Msg.Get", bm.ResponseField.GoName, "(), res.Msg.Get", bm.NextPageToken.GoName, "(), res.Header(), nil")
+		g.P("},")
+	}
+	if bm := methods[Create]; bm != nil {
+		g.P("Create: func(ctx ", ctxType, ", item ", typ, ", h ", header, ") (", typ, ", error) {")
+		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(&", bm.Proto.Input.GoIdent, "{", bm.ModelField.GoName, ": item}, h))")
+		g.P("if err != nil {")
+		g.P("return nil, err")
+		g.P("}")
+		g.P("return ", responseExpr(bm), ", nil")
+		g.P("},")
+	}
+	if bm := methods[Update]; bm != nil {
+		g.P("Update: func(ctx ", ctxType, ", item ", typ, ", paths []string, h ", header, ") (", typ, ", error) {")
+		g.P("req := &", bm.Proto.Input.GoIdent, "{", bm.ModelField.GoName, ": item}")
+		g.P("if len(paths) > 0 {")
+		g.P("req.", bm.MaskField.GoName, " = &", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths}")
+		g.P("}")
+		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
+		g.P("if err != nil {")
+		g.P("return nil, err")
+		g.P("}")
+		g.P("return ", responseExpr(bm), ", nil")
+		g.P("},")
+	}
+	if bm := methods[Delete]; bm != nil {
+		g.P("Delete: func(ctx ", ctxType, ", key string, h ", header, ") error {")
+		key := parseKey(g, m, bm.KeyField, "")
+		assign := ":="
+		if key != "key" {
+			assign = "=" // err is declared by the key's parse
+		}
+		g.P("_, err ", assign, " c.", bm.Proto.GoName, "(ctx, ", newRequest, "(&", bm.Proto.Input.GoIdent, "{", bm.KeyField.GoName, ": ", key, "}, h))")
+		g.P("return err")
+		g.P("},")
+	}
+	g.P("}")
+	g.P("}")
+	g.P()
+}
+
+// responseExpr is the expression giving the model from res, a response of
+// a Get, Create or Update.
+func responseExpr(bm *Method) string {
+	if bm.Response == ResponseWrapper {
+		return "res.Msg.Get" + bm.ResponseField.GoName + "()"
+	}
+	return "res.Msg"
+}
+
+// parseKey writes the statements parsing the text key of an adapter
+// function into the type of request field f, and returns the expression
+// holding it. ret precedes the error in the function's return statement.
+func parseKey(g *protogen.GeneratedFile, m *Model, f *protogen.Field, ret string) string {
+	kind := f.Desc.Kind()
+	if kind == protoreflect.StringKind {
+		return "key"
+	}
+	var parse, bits, conv string
+	switch kind {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		parse, bits, conv = "ParseInt", "32", "int32"
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		parse, bits = "ParseInt", "64"
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		parse, bits, conv = "ParseUint", "32", "uint32"
+	default:
+		parse, bits = "ParseUint", "64"
+	}
+	g.P("k, err := ", strconvPackage.Ident(parse), "(key, 10, ", bits, ")")
+	g.P("if err != nil {")
+	g.P("return ", ret, connectPackage.Ident("NewError"), "(", connectPackage.Ident("CodeInvalidArgument"), ", ",
+		fmtPackage.Ident("Errorf"), `("`, m.FullName(), ` key %q is not a valid `, goType(g, f), `: %w", key, err))`)
+	g.P("}")
+	if conv != "" {
+		return conv + "(k)"
+	}
+	return "k"
+}
+
+func genClientConstructor(g *protogen.GeneratedFile, f *File, s *Service, m *Model, p *Params) {
+	n := newModelNames(m)
+	typ := "*" + g.QualifiedGoIdent(m.Message.GoIdent)
+	modelVar := subPackage(m.File, p.PackageSuffix).Ident(n.Var)
+	cc := g.QualifiedGoIdent(subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client"))
+	opts := g.QualifiedGoIdent(clientPackage.Ident("Options"))
+	if m.Realtime {
+		g.P("// ", n.NewClient, " returns the hybrid [", clientPackage.Ident("DataClient"), "] of")
+		g.P("// ", m.FullName(), ": it reads from the cache of what conn subscribes when")
+		g.P("// it can and over c otherwise, and mutates over c. conn and opts may be nil.")
+		g.P("func ", n.NewClient, "(c ", cc, ", conn *", clientPackage.Ident("Conn"), ", opts *", opts, ") *", clientPackage.Ident("Hybrid"), "[", typ, "] {")
+		g.P("return ", clientPackage.Ident("NewHybrid"), "(", modelVar, ", ", n.HTTP, "(c), conn, opts)")
+	} else {
+		g.P("// ", n.NewClient, " returns the HTTP [", clientPackage.Ident("DataClient"), "] of")
+		g.P("// ", m.FullName(), ": ", m.Name(), " is HTTP only, so every call goes over c.")
+		g.P("// opts may be nil.")
+		g.P("func ", n.NewClient, "(c ", cc, ", opts *", opts, ") *", clientPackage.Ident("HTTPClient"), "[", typ, "] {")
+		g.P("return ", clientPackage.Ident("NewHTTP"), "(", n.HTTP, "(c), opts)")
+	}
+	g.P("}")
+	g.P()
+}
+
+// joinAnd joins words as English does: "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// plainOr picks the singular or the plural phrase for words.
+func plainOr(words []string, one, many string) string {
+	if len(words) == 1 {
+		return one
+	}
+	return many
+}
