@@ -25,6 +25,7 @@ const (
 
 var opNames = [...]string{OpGet: "Get", OpList: "List", OpCreate: "Create", OpUpdate: "Update", OpDelete: "Delete"}
 
+// String returns the method's name: "Get", "List", "Create", "Update" or "Delete".
 func (o Op) String() string {
 	if o > 0 && int(o) < len(opNames) {
 		return opNames[o]
