@@ -1,0 +1,140 @@
+// The chat page: pick a room, read its messages live, send one.
+import { useEffect, useState } from "react";
+import type { FormEvent } from "react";
+import { MessageModel, RoomModel, useClient, useConnectionState, useList } from "./ssotws.js";
+
+/** App is the whole page. The room can be preselected with ?room=<id>. */
+export function App() {
+  const rooms = useList(RoomModel, {}, { subscribe: true });
+  const [roomId, setRoomId] = useState(() => new URLSearchParams(location.search).get("room") ?? "");
+  const first = rooms.items[0]?.id;
+  useEffect(() => {
+    if (roomId === "" && first !== undefined) setRoomId(first);
+  }, [roomId, first]);
+  const room = rooms.items.find((r) => r.id === roomId);
+
+  return (
+    <div className="app">
+      <header>
+        <h1>ssot-ws chat</h1>
+        <ConnectionBadge />
+      </header>
+      <div className="body">
+        <nav data-testid="room-list" aria-label="Rooms">
+          <h2>Rooms</h2>
+          {rooms.error !== undefined && <p className="error">{String(rooms.error)}</p>}
+          <ul>
+            {rooms.items.map((r) => (
+              <li key={r.id}>
+                <button
+                  type="button"
+                  data-testid={`room-${r.id}`}
+                  aria-current={r.id === roomId ? "true" : undefined}
+                  onClick={() => setRoomId(r.id)}
+                >
+                  {r.title || r.id}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <main>
+          {roomId === "" ? (
+            <p className="muted">{rooms.loading ? "Loading rooms…" : "No room."}</p>
+          ) : (
+            <Room key={roomId} roomId={roomId} title={room?.title ?? roomId} />
+          )}
+        </main>
+      </div>
+    </div>
+  );
+}
+
+function ConnectionBadge() {
+  const state = useConnectionState();
+  return (
+    <span className={`badge badge-${state}`} data-testid="connection-state" data-state={state}>
+      {state}
+    </span>
+  );
+}
+
+function Room(props: { roomId: string; title: string }) {
+  const { roomId } = props;
+  const messages = useList(MessageModel, { filter: { roomId } }, { subscribe: true });
+  return (
+    <section className="room" data-testid="room" data-room-id={roomId}>
+      <h2 data-testid="room-title">{props.title}</h2>
+      {messages.error !== undefined && (
+        <p className="error" data-testid="messages-error">
+          {String(messages.error)}
+        </p>
+      )}
+      <ol className="messages" data-testid="message-list" data-live={String(messages.live)}>
+        {messages.items.map((m) => (
+          <li key={m.id} data-testid="message" data-id={m.id}>
+            <span className="author" data-testid="message-author">
+              {m.author || "anonymous"}
+            </span>
+            <span className="text" data-testid="message-text">
+              {m.text}
+            </span>
+          </li>
+        ))}
+      </ol>
+      {!messages.loading && messages.items.length === 0 && <p className="muted">No messages yet.</p>}
+      <SendForm roomId={roomId} />
+    </section>
+  );
+}
+
+function SendForm(props: { roomId: string }) {
+  const client = useClient(MessageModel);
+  const [author, setAuthor] = useState("guest");
+  const [text, setText] = useState("");
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<string>();
+
+  async function send(e: FormEvent) {
+    e.preventDefault();
+    if (text.trim() === "" || sending) return;
+    setSending(true);
+    setError(undefined);
+    try {
+      await client.create({ roomId: props.roomId, author: author.trim(), text });
+      setText("");
+    } catch (err) {
+      setError(String(err));
+    } finally {
+      setSending(false);
+    }
+  }
+
+  return (
+    <form className="send" data-testid="send-form" onSubmit={(e) => void send(e)}>
+      <input
+        data-testid="author-input"
+        aria-label="Name"
+        placeholder="Name"
+        value={author}
+        onChange={(e) => setAuthor(e.target.value)}
+      />
+      <input
+        data-testid="text-input"
+        aria-label="Message"
+        placeholder="Write a message"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        autoFocus
+      />
+      <button type="submit" data-testid="send-button" disabled={sending || text.trim() === ""}>
+        Send
+      </button>
+      {error !== undefined && (
+        <p className="error" data-testid="send-error">
+          {error}
+        </p>
+      )}
+    </form>
+  );
+}
