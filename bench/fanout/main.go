@@ -346,12 +346,17 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	res.Frames = frames1 - frames0
 
 	closeAll(clients)
+	closeCodes := map[int]int{}
 	var lat []uint32
 	for _, c := range clients {
 		lat = append(lat, c.lat...)
 		if c.closeCode > 0 && c.closeCode != 1000 && c.closeCode != 1001 {
 			res.Closed++
+			closeCodes[int(c.closeCode)]++
 		}
+	}
+	if len(closeCodes) > 0 {
+		logf("N=%d: the server closed %d clients during the run, by close code: %v", n, res.Closed, closeCodes)
 	}
 	slices.Sort(lat)
 	if len(lat) > 0 {
