@@ -242,6 +242,18 @@ test("two pages in one room: live messages, and a cut socket catches up once, in
   await send(one.page, "after restore");
   await expectTexts(two.page, [...all, "after restore"]);
 
+  // The room picker: page one moves to Random, writes there; page two,
+  // still in General, does not see it; back in General, page one sees it all.
+  await one.page.getByTestId("room-r2").click();
+  await one.page.locator("[data-testid=room-title]").filter({ hasText: "Random" }).waitFor({ timeout: 10_000 });
+  await one.page.locator("[data-testid=message-list][data-live=true]").waitFor({ state: "attached", timeout: 10_000 });
+  await expectTexts(one.page, []);
+  await send(one.page, "in random");
+  await expectTexts(one.page, ["in random"]);
+  await one.page.getByTestId("room-r1").click();
+  await expectTexts(one.page, [...all, "after restore"]);
+  assert.deepEqual(await texts(two.page), [...all, "after restore"]);
+
   mkdirSync(dirname(screenshot), { recursive: true });
   await two.page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
