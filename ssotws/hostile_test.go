@@ -362,13 +362,16 @@ func hostileCases() []hostileCase {
 		}},
 		{name: "subscribe and unsubscribe flood", cfg: noRate, want: survives, run: func(h *hostile) string {
 			c := h.attacker()
-			for i := range 300 {
-				c.send(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{Subscribe: &wsv1.Subscribe{Id: uint32(2*i + 1), Channel: r2}}})
-				c.send(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Unsubscribe{Unsubscribe: &wsv1.Unsubscribe{Id: uint32(2*i + 2), Channel: r2}}})
-			}
-			for i := range 600 {
-				if f := c.next(); f.GetAck().GetId() != uint32(i+1) {
-					return fmt.Sprint(f)
+			// 6 rounds of 50 pairs: the send queue (256) bounds the Acks in flight.
+			for round := range 6 {
+				for i := 50 * round; i < 50*(round+1); i++ {
+					c.send(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{Subscribe: &wsv1.Subscribe{Id: uint32(2*i + 1), Channel: r2}}})
+					c.send(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Unsubscribe{Unsubscribe: &wsv1.Unsubscribe{Id: uint32(2*i + 2), Channel: r2}}})
+				}
+				for i := 100 * round; i < 100*(round+1); i++ {
+					if f := c.next(); f.GetAck().GetId() != uint32(i+1) {
+						return fmt.Sprint(f)
+					}
 				}
 			}
 			c.quiet()
