@@ -189,10 +189,10 @@ bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor New
 			want:  `protoc-gen-ssot-ws: unknown parameter "colour"; known parameters: M…, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime`,
 		},
 		{
-			name:  "lang=ts not yet",
+			name:  "import_extension invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
-			param: "lang=ts",
-			want:  `protoc-gen-ssot-ws: lang=ts is not implemented yet; use lang=go`,
+			param: "lang=ts,import_extension=mjs",
+			want:  `protoc-gen-ssot-ws: parameter import_extension="mjs": want none, js or ts, as protoc-gen-es`,
 		},
 	}
 	for _, tt := range tests {

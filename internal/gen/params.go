@@ -43,7 +43,8 @@ type Params struct {
 	// ConnectPackageSuffix names protoc-gen-connect-go's sub-package
 	// (connect_package_suffix).
 	ConnectPackageSuffix string
-	// ImportExtension is the TypeScript import extension (import_extension).
+	// ImportExtension is the TypeScript import extension (import_extension):
+	// none (the default, as protoc-gen-es v2), js or ts.
 	ImportExtension string
 }
 
@@ -88,7 +89,12 @@ func (p *Params) Set(name, value string) error {
 			p.ConnectPackageSuffix = value
 		}
 	case "import_extension":
-		p.ImportExtension = value
+		switch value {
+		case "", "none", "js", ".js", "ts", ".ts":
+			p.ImportExtension = value
+		default:
+			return fmt.Errorf("protoc-gen-ssot-ws: parameter import_extension=%q: want none, js or ts, as protoc-gen-es", value)
+		}
 	default:
 		names := append([]string(nil), paramNames...)
 		names = append(names, "M…", "module", "paths")
