@@ -482,13 +482,13 @@ func fetchToFile(u, path string) error {
 }
 
 func printTable(w io.Writer, rs []result) {
-	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s (system) | **server CPU-s / M deliveries** | load-gen CPU s | other procs CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| N | events/s published | deliveries | delivered/s | events/frame | p50 | p99 | max | server CPU s (system) | **server CPU-s / M deliveries** | server CPU µs / message | load-gen CPU s | other procs CPU s | **heap+stack / idle conn** | heap alloc / idle conn | RSS / idle conn | server goroutines | gaps / closed |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f (%.0f%%) | **%.2f** | %.2f | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
+		fmt.Fprintf(w, "| %d | %.0f | %d / %d | %.0f | %.2f | %s | %s | %s | %.2f (%.0f%%) | **%.2f** | %.1f | %.2f | %.2f | **%.1f KiB** | %.1f KiB | %.1f KiB | %d | %d / %d |\n",
 			r.N, r.Achieved, r.Delivered, r.Expected, r.deliveriesPerSec(),
 			float64(r.Delivered)/float64(max(r.Frames, 1)), fmtDur(r.P50), fmtDur(r.P99), fmtDur(r.Max),
-			r.ServerCPU, 100*r.ServerSys/max(r.ServerCPU, 1e-9), r.cpuPerMillion(), r.ClientCPU, r.OtherCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
+			r.ServerCPU, 100*r.ServerSys/max(r.ServerCPU, 1e-9), r.cpuPerMillion(), r.ServerCPU/float64(max(r.Frames, 1))*1e6, r.ClientCPU, r.OtherCPU, r.HeapPerConn/1024, r.AllocPerConn/1024, r.RSSPerConn/1024,
 			r.Goroutines, r.Gaps, r.Closed)
 	}
 }
