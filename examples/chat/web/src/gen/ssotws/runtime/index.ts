@@ -1,0 +1,73 @@
+// The ssot-ws TypeScript runtime: the DataClient contract, its HTTP,
+// WebSocket and hybrid implementations. React hooks live in ./react.js so
+// that non-React users do not need React.
+
+export type { Change, ChangeType, CacheCodec, CacheResult, Snapshot, Verify } from "./cache.js";
+export { ChannelCache, verifyWindowMs } from "./cache.js";
+export type { DataClient, Fields, Init, ListPage, ListParams } from "./client.js";
+export type {
+  CallOpts,
+  Fetched,
+  HttpClient,
+  HttpClientOptions,
+  RetryOptions,
+} from "./http.js";
+export {
+  createHttpClient,
+  formatPosition,
+  headerChannel,
+  headerIdempotencyKey,
+  headerPosition,
+  isRetryable,
+  newRequestId,
+  parsePosition,
+} from "./http.js";
+export type { HybridClient, HybridOptions, SubscribeOptions } from "./hybrid.js";
+export { SubscribeError, createHybridClient } from "./hybrid.js";
+export type {
+  ChannelName,
+  CreateMethod,
+  DeleteMethod,
+  GetMethod,
+  Key,
+  KeyKind,
+  KeyOf,
+  ListMethod,
+  ModelDescriptor,
+  ModelMethods,
+  UpdateMethod,
+} from "./model.js";
+export {
+  defineModel,
+  formatScalar,
+  itemChannel,
+  modelChannel,
+  parseChannel,
+  parseKey,
+  pathEscape,
+  pathUnescape,
+  queryEscape,
+  queryUnescape,
+  scopeChannel,
+} from "./model.js";
+export type {
+  BackoffOptions,
+  ChannelSink,
+  CloseInfo,
+  Connection,
+  ConnectionOptions,
+  ConnectionState,
+  EnvironmentLike,
+  WebSocketCtor,
+  WebSocketLike,
+} from "./ws.js";
+export {
+  CloseCode,
+  authSubprotocolPrefix,
+  backoffDelay,
+  createConnection,
+  subprotocol,
+  tokenSubprotocol,
+} from "./ws.js";
+export type { Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
+export { ErrorCode, EventType } from "../gen/ssot/ws/v1/frame_pb.js";
