@@ -6,12 +6,23 @@
 //
 //	chat/v1/chatv1ssotws/chat.ssotws.go
 //
+// together with typed client constructors; with lang=ts, next to
+// protoc-gen-es's chat_pb.ts, the model descriptors, channel helpers and
+// client constructors, plus one copy of the TypeScript runtime:
+//
+//	chat/v1/chat_ssotws.ts
+//	ssotws/runtime/*.ts
+//	ssotws/gen/ssot/ws/v1/frame_pb.ts
+//
 // With buf, add it to buf.gen.yaml:
 //
 //	plugins:
 //	  - local: ["go", "run", "github.com/ssot-codegen/ssot-ws/cmd/protoc-gen-ssot-ws"]
 //	    out: gen
 //	    opt: [paths=source_relative, lang=go]
+//	  - local: ["go", "run", "github.com/ssot-codegen/ssot-ws/cmd/protoc-gen-ssot-ws"]
+//	    out: web/src/gen
+//	    opt: [lang=ts, import_extension=js]
 //
 // Parameters: lang=go|ts, realtime=auto|on|off, package_suffix,
 // connect_package_suffix, import_extension, and protoc-gen-go's paths,
