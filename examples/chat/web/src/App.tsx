@@ -1,7 +1,9 @@
 // The chat page: pick a room, read its messages live, send one.
 import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
-import { MessageModel, RoomModel, useClient, useConnectionState, useList } from "./ssotws.js";
+// Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
+import { MessageModel, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
+import { useClient, useConnectionState, useList } from "./gen/ssotws/runtime/react.js";
 
 /** App is the whole page. The room can be preselected with ?room=<id>. */
 export function App() {

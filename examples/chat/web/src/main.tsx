@@ -4,7 +4,8 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { createConnection, SsotProvider } from "./ssotws.js";
+import { createConnection } from "./gen/ssotws/runtime/index.js";
+import { SsotProvider } from "./gen/ssotws/runtime/react.js";
 import { App } from "./App.js";
 
 const transport = createConnectTransport({ baseUrl: location.origin });
