@@ -21,3 +21,6 @@ if [ -d ts ] && [ -f ts/tsconfig.json ]; then
   npm run --silent typecheck
   npm run --silent test:ts
 fi
+
+echo "== end-to-end: the chat page in headless Chromium"
+npm run --silent test:e2e
