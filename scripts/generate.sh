@@ -9,6 +9,7 @@ buf=node_modules/.bin/buf
 "$buf" generate
 "$buf" generate --template examples/chat/buf.gen.yaml
 "$buf" generate --template internal/gen/testdata/buf.gen.yaml
+"$buf" generate --template internal/gen/testdata/buf.gen.ts.yaml
 go test ./internal/gen -run Golden -update >/dev/null
 if [ -f ts/buf.gen.test.yaml ]; then
   "$buf" generate --template ts/buf.gen.test.yaml

@@ -109,6 +109,9 @@ var (
 	// ErrUnsupported is returned by the [WebSocket] transport's mutations:
 	// mutations always go over HTTP.
 	ErrUnsupported = errors.New("ssotws/client: mutations go over HTTP")
+	// ErrNoMethod is returned (with connect.CodeUnimplemented) by a call
+	// whose standard method the model's service does not have.
+	ErrNoMethod = errors.New("ssotws/client: the service has no such standard method")
 	// ErrClosed is returned after [Conn.Close].
 	ErrClosed = errors.New("ssotws/client: connection closed")
 )

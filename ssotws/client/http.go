@@ -22,7 +22,10 @@ import (
 // connect-go client. Generated code fills one per model; each function
 // builds the request with [NewRequest] (which copies h, the headers the
 // client adds, such as Idempotency-Key) and returns what the service
-// answered. Every function is required.
+// answered.
+//
+// A nil function stands for a standard method the model's service does
+// not have: calling it fails with [ErrNoMethod] (connect.CodeUnimplemented).
 type HTTP[T proto.Message] struct {
 	// Get calls Get<M> and returns the record and the response headers.
 	Get func(ctx context.Context, key string, h http.Header) (T, http.Header, error)
@@ -36,6 +39,41 @@ type HTTP[T proto.Message] struct {
 	Update func(ctx context.Context, item T, paths []string, h http.Header) (T, error)
 	// Delete calls Delete<M>.
 	Delete func(ctx context.Context, key string, h http.Header) error
+}
+
+// withDefaults returns api with every nil function replaced by one that
+// fails with [ErrNoMethod].
+func (api HTTP[T]) withDefaults() HTTP[T] {
+	missing := func(method string) error {
+		return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("%w: %s", ErrNoMethod, method))
+	}
+	if api.Get == nil {
+		api.Get = func(context.Context, string, http.Header) (T, http.Header, error) {
+			var zero T
+			return zero, nil, missing("Get")
+		}
+	}
+	if api.List == nil {
+		api.List = func(context.Context, ListParams, http.Header) ([]T, string, http.Header, error) {
+			return nil, "", nil, missing("List")
+		}
+	}
+	if api.Create == nil {
+		api.Create = func(context.Context, T, http.Header) (T, error) {
+			var zero T
+			return zero, missing("Create")
+		}
+	}
+	if api.Update == nil {
+		api.Update = func(context.Context, T, []string, http.Header) (T, error) {
+			var zero T
+			return zero, missing("Update")
+		}
+	}
+	if api.Delete == nil {
+		api.Delete = func(context.Context, string, http.Header) error { return missing("Delete") }
+	}
+	return api
 }
 
 // NewRequest wraps msg in a connect.Request carrying the headers h.
@@ -109,7 +147,7 @@ var _ DataClient[proto.Message] = (*HTTPClient[proto.Message])(nil)
 
 // NewHTTP returns the HTTP transport over api. opts may be nil.
 func NewHTTP[T proto.Message](api HTTP[T], opts *Options) *HTTPClient[T] {
-	return &HTTPClient[T]{api: api, opts: newOptions(opts)}
+	return &HTTPClient[T]{api: api.withDefaults(), opts: newOptions(opts)}
 }
 
 // List implements [DataClient].
