@@ -117,12 +117,13 @@ func (c *conn) admit(cred credentials) bool {
 
 // closeWith asks the write loop to close the connection with code (0
 // closes at once, without the closing handshake). Only the first call
-// counts. It never blocks, so the fan-out may call it.
-func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+// counts; it reports whether this was it. It never blocks, so the fan-out
+// may call it.
+func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 	c.closeMu.Lock()
 	if c.closing {
 		c.closeMu.Unlock()
-		return
+		return false
 	}
 	c.closing = true
 	c.closeCode, c.closeReason = code, reason
@@ -132,6 +133,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	if code != 0 && c.g.onClose != nil {
 		c.g.onClose(code)
 	}
+	return true
 }
 
 func (c *conn) closeRequested() (websocket.StatusCode, string, bool) {

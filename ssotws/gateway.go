@@ -352,7 +352,7 @@ func (g *Gateway) Conns() int {
 
 // Revoke closes every connection authenticated as subject with
 // [CloseUnauthenticated] (reason "revoked") and returns how many it
-// closed. It does not stop the subject from connecting again: the
+// closed (connections already closing are not counted). It does not stop the subject from connecting again: the
 // [Authenticator] must refuse the revoked tokens from now on (a deny list,
 // a token version, a short token lifetime). Call Revoke after updating it.
 func (g *Gateway) Revoke(subject string) int {
@@ -379,10 +379,13 @@ func (g *Gateway) revoke(match func(*Identity) bool) int {
 		}
 	}
 	g.mu.Unlock()
+	n := 0
 	for _, c := range hit {
-		c.closeWith(CloseUnauthenticated, "revoked")
+		if c.closeWith(CloseUnauthenticated, "revoked") {
+			n++
+		}
 	}
-	return len(hit)
+	return n
 }
 
 // acquireUser counts one more connection of subject, reporting false (and
