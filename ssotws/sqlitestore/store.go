@@ -89,7 +89,7 @@ CREATE TABLE records (
 	fields  TEXT
 );
 CREATE UNIQUE INDEX records_model_key ON records (model, key);
-CREATE INDEX records_model_id ON records (model, id);
+CREATE INDEX records_live ON records (model, id) WHERE deleted = 0;
 CREATE TABLE record_fields (
 	record_id INTEGER NOT NULL,
 	model     TEXT NOT NULL,
