@@ -69,7 +69,9 @@ var _ ssotws.Store = (*Store)(nil)
 //   - records holds one row per (model, key), live or tombstone. Its id is the
 //     creation order (AUTOINCREMENT, so an id is never reused); a re-created
 //     key gets a new row, and so goes to the end of the order, as in
-//     ssotws.MemoryStore.
+//     ssotws.MemoryStore. records_live, a partial index of the live rows
+//     by (model, id), serves a List without filters in creation order
+//     without stepping over tombstones.
 //   - record_fields holds the non-empty field values of live records, for
 //     equality filters.
 //   - requests remembers the results of writes with a request id; seq is

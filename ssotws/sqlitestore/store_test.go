@@ -10,7 +10,7 @@ import (
 	"github.com/ssot-codegen/ssot-ws/ssotws/storetest"
 )
 
-func open(t *testing.T, path string, opts *sqlitestore.Options) *sqlitestore.Store {
+func open(t testing.TB, path string, opts *sqlitestore.Options) *sqlitestore.Store {
 	t.Helper()
 	s, err := sqlitestore.Open(context.Background(), path, opts)
 	if err != nil {
