@@ -3,7 +3,9 @@
 // page at /. It listens on 127.0.0.1:8080 with an in-memory store and
 // broker unless told otherwise.
 //
-//	go run ./examples/chat/server [-addr 127.0.0.1:8080] [-web examples/chat/web/dist]
+//	go run ./examples/chat/server [-addr 127.0.0.1:8080] [-web examples/chat/web/dist] [-db chat.db]
+//
+// With -db the records live in that SQLite file and survive restarts.
 package main
 
 import (
@@ -24,25 +26,36 @@ import (
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/sqlitestore"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	web := flag.String("web", "examples/chat/web/dist", "directory of the web page; served at / when it exists")
 	seed := flag.Bool("seed", true, "create the rooms r1 and r2 at start")
+	db := flag.String("db", "", "SQLite file to keep records in; empty keeps them in memory")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *web, *seed, logger); err != nil {
+	if err := run(*addr, *web, *db, *seed, logger); err != nil {
 		logger.Error("chat server", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, web string, seed bool, logger *slog.Logger) error {
+func run(addr, web, db string, seed bool, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := newServer(web, logger)
+	var store ssotws.Store = ssotws.NewMemoryStore()
+	if db != "" {
+		sqlite, err := sqlitestore.Open(ctx, db, nil)
+		if err != nil {
+			return err
+		}
+		defer sqlite.Close()
+		store = sqlite
+	}
+	srv, err := newServer(store, web, logger)
 	if err != nil {
 		return err
 	}
@@ -82,8 +95,7 @@ type server struct {
 	chat    *chatService
 }
 
-func newServer(web string, logger *slog.Logger) (*server, error) {
-	store := ssotws.NewMemoryStore()
+func newServer(store ssotws.Store, web string, logger *slog.Logger) (*server, error) {
 	broker := ssotws.NewMemoryBroker(nil)
 	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{Logger: logger})
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
