@@ -16,6 +16,10 @@ go vet ./...
 echo "== go test"
 go test -race -count=1 ./...
 
+echo "== short fuzz runs (the long runs are recorded in docs/security.md)"
+go test -run XXX -fuzz '^FuzzClientFrame$' -fuzztime 10s ./ssotws/
+go test -run XXX -fuzz '^FuzzGatewayReadPath$' -fuzztime 10s -fuzzminimizetime 5s ./ssotws/
+
 if [ -d ts ] && [ -f ts/tsconfig.json ]; then
   echo "== TypeScript"
   npm run --silent typecheck
