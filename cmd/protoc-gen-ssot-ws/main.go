@@ -27,13 +27,19 @@
 // Parameters: lang=go|ts, realtime=auto|on|off, package_suffix,
 // connect_package_suffix, import_extension, and protoc-gen-go's paths,
 // module and M….
+//
+// Run as "protoc-gen-ssot-ws scaffold file.proto…", it prints the
+// standard service of every model the files declare, to commit next to
+// them (see internal/scaffold and docs/scaffold.md).
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
+	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"google.golang.org/protobuf/compiler/protogen"
 )
@@ -42,9 +48,17 @@ const usage = `protoc-gen-ssot-ws is a protoc plugin: run it through buf or prot
 
 Flags:
   -h, --help	Print this help and exit.
-      --version	Print the version and exit.`
+      --version	Print the version and exit.
+
+Commands:
+  scaffold [-I dir]... [-o out.proto] [-service Name] [-style standard|aip] file.proto...
+		Print the standard service of every model the files declare
+		(protoc-gen-ssot-ws scaffold -h for more).`
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "scaffold" {
+		os.Exit(scaffold.Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) == 2 && os.Args[1] == "--version" {
 		fmt.Println(ssotws.Version)
 		return

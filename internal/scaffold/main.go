@@ -1,0 +1,155 @@
+package scaffold
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Usage is the scaffold command's help.
+const Usage = `usage: protoc-gen-ssot-ws scaffold [-I dir]... [-o out.proto] [-service Name] [-style standard|aip] file.proto...
+
+Compiles the files in-process and prints, for every message declared an
+ssot-ws model with option (ssot.ws.v1.model), the service that hosts its
+standard methods (Get, List, Create, Update, Delete; AIP-131 to AIP-135)
+and their request and response messages, to paste into the models' file.
+With -o, writes a complete file instead (it never overwrites one).
+
+"ssot/ws/v1/options.proto" is built in: it need not be on an import path.
+
+Flags:
+  -I, -proto_path dir  directory imports are relative to (repeatable; default .)
+  -o file              write a complete .proto file (which must not exist yet)
+  -service Name        one service for every model instead of <Model>Service each
+  -style standard      buf lint STANDARD: <Method>Response wrappers (default)
+  -style aip           bare model responses and google.protobuf.Empty for Delete`
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// Main runs the scaffold command with args (those after "scaffold") and
+// returns the process's exit status: 0 on success, 1 when scaffolding
+// failed, 2 on a usage error. It never panics.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: internal error: %v\n", r)
+			status = 1
+		}
+	}()
+	var (
+		imports   stringList
+		out, svc  string
+		style     string
+		files     []string
+		flags     = flag.NewFlagSet("scaffold", flag.ContinueOnError)
+		showUsage = func() { fmt.Fprintln(stderr, Usage) }
+		failf     = func(format string, a ...any) int {
+			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
+			return 1
+		}
+		usageFailed = func(format string, a ...any) int {
+			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
+			showUsage()
+			return 2
+		}
+	)
+	flags.SetOutput(io.Discard)
+	flags.Var(&imports, "I", "")
+	flags.Var(&imports, "proto_path", "")
+	flags.StringVar(&out, "o", "", "")
+	flags.StringVar(&svc, "service", "", "")
+	flags.StringVar(&style, "style", "standard", "")
+	// Flags may follow the files, as with protoc.
+	for {
+		if err := flags.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(stdout, Usage)
+				return 0
+			}
+			return usageFailed("%v", err)
+		}
+		args = flags.Args()
+		if len(args) == 0 {
+			break
+		}
+		files = append(files, args[0])
+		args = args[1:]
+	}
+	if len(files) == 0 {
+		return usageFailed("no .proto file given")
+	}
+	st, err := ParseStyle(style)
+	if err != nil {
+		return usageFailed("%v", err)
+	}
+	if len(imports) == 0 {
+		imports = stringList{"."}
+	}
+	opts := Options{ImportPaths: imports, Service: svc, Style: st}
+	for _, f := range files {
+		name, err := importName(imports, f)
+		if err != nil {
+			return failf("%v", err)
+		}
+		opts.Files = append(opts.Files, name)
+	}
+	if out != "" {
+		if _, err := os.Stat(out); err == nil {
+			return failf("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
+		}
+		if _, err := os.Stat(filepath.Dir(out)); err == nil {
+			if name, err := importName(imports, out); err == nil {
+				opts.OutputName = name
+			}
+		}
+	}
+
+	res, err := Scaffold(ctx, opts)
+	if err != nil {
+		var ce *CompileError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(stderr, ce.Error())
+			return 1
+		}
+		var pe *positionError
+		if errors.As(err, &pe) {
+			fmt.Fprintln(stderr, pe.Error()) // in protoc's format
+			return 1
+		}
+		return failf("%v", err)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: note: %s\n", n)
+	}
+	if out == "" {
+		fmt.Fprint(stdout, res.Fragment)
+		return 0
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return failf("%v", err)
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return failf("%v", err)
+	}
+	if _, err := io.WriteString(f, res.File); err != nil {
+		f.Close()
+		return failf("%v", err)
+	}
+	if err := f.Close(); err != nil {
+		return failf("%v", err)
+	}
+	if opts.OutputName != "" && path.Dir(opts.OutputName) != path.Dir(opts.Files[0]) {
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: note: %s is not in the directory of %s; buf lint (PACKAGE_DIRECTORY_MATCH, DIRECTORY_SAME_PACKAGE) wants the files of package %s together\n", out, opts.Files[0], res.Package)
+	}
+	return 0
+}
