@@ -150,7 +150,10 @@ func Scaffold(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 	}
 
-	first := models[0].Message.Desc.ParentFile()
+	// The models' descriptors come from binding, which gives a file
+	// without go_package a placeholder: read the file itself from the
+	// compiler's output.
+	first := compiled(files, models[0].Message.Desc.ParentFile().Path())
 	s := newScaffolder(string(pkg), opts.Style)
 	s.proto2 = first.Syntax() == protoreflect.Proto2
 	s.editions = first.Syntax() == protoreflect.Editions
@@ -158,7 +161,7 @@ func Scaffold(ctx context.Context, opts Options) (res *Result, err error) {
 		svc := &service{name: opts.Service}
 		var names []string
 		for _, m := range models {
-			names = append(names, m.Name())
+			names = append(names, strings.TrimPrefix(m.FullName(), string(pkg)+"."))
 		}
 		svc.doc = fmt.Sprintf("%s serves the standard methods (AIP-131 to AIP-135) of %s.", opts.Service, joinAnd(names))
 		s.services = append(s.services, svc)
@@ -192,6 +195,21 @@ func Scaffold(ctx context.Context, opts Options) (res *Result, err error) {
 		return nil, fmt.Errorf("internal error: the scaffolded file does not bind: %w\n--- %s ---\n%s", err, outName, res.File)
 	}
 	return res, nil
+}
+
+// compiled returns the file named path among files or their imports.
+func compiled(files []protoreflect.FileDescriptor, path string) protoreflect.FileDescriptor {
+	for _, f := range files {
+		if f.Path() == path {
+			return f
+		}
+		for i := 0; i < f.Imports().Len(); i++ {
+			if fd := compiled([]protoreflect.FileDescriptor{f.Imports().Get(i).FileDescriptor}, path); fd != nil {
+				return fd
+			}
+		}
+	}
+	return nil
 }
 
 // verify compiles the complete output with the input and checks that the
@@ -275,14 +293,19 @@ type scaffolder struct {
 	style    Style
 	services []*service
 	messages []*message
-	// imports are the files the declarations refer to.
-	imports map[string]bool
+	// imports are the files the declarations refer to; modelFiles those
+	// that declare the models.
+	imports, modelFiles map[string]bool
 	// syntax of the models' file decides field labels.
 	proto2, editions bool
 }
 
 func newScaffolder(pkg string, style Style) *scaffolder {
-	return &scaffolder{pkg: pkg, style: style, imports: map[string]bool{"google/protobuf/field_mask.proto": true}}
+	return &scaffolder{
+		pkg: pkg, style: style,
+		imports:    map[string]bool{"google/protobuf/field_mask.proto": true},
+		modelFiles: make(map[string]bool),
+	}
 }
 
 // ref returns the name by which the output refers to d, and records the
@@ -324,6 +347,7 @@ func (s *scaffolder) add(m *message) string {
 
 // model adds the five standard methods of m to svc, and their messages.
 func (s *scaffolder) model(svc *service, m *gen.Model) {
+	s.modelFiles[m.Message.Desc.ParentFile().Path()] = true
 	name := m.Name()
 	plural := gen.Plural(name)
 	typ := s.ref(m.Message.Desc)
@@ -556,10 +580,8 @@ func (s *scaffolder) file(first protoreflect.FileDescriptor, outName string) str
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	var srcs []string
-	for name := range s.imports {
-		if !strings.HasPrefix(name, "google/protobuf/") {
-			srcs = append(srcs, name)
-		}
+	for name := range s.modelFiles {
+		srcs = append(srcs, name)
 	}
 	slices.Sort(srcs)
 	writeComment(&b, "", fmt.Sprintf("The standard methods of the %s models declared in %s, scaffolded by protoc-gen-ssot-ws scaffold. This file is yours: edit it, and let buf lint and buf breaking guard it.", s.pkg, strings.Join(srcs, ", ")))
