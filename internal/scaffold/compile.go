@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -50,7 +51,11 @@ func compile(ctx context.Context, importPaths []string, sources map[string]strin
 	files, err := compiler.Compile(ctx, names...)
 	if err != nil {
 		if len(errs) == 0 {
-			errs = append(errs, err.Error())
+			msg := err.Error()
+			if errors.Is(err, fs.ErrNotExist) {
+				msg = fmt.Sprintf("%v (import paths: %s)", err, strings.Join(importPaths, ", "))
+			}
+			errs = append(errs, msg)
 		}
 		return nil, &CompileError{Errors: errs}
 	}
@@ -77,9 +82,18 @@ func importName(importPaths []string, arg string) (string, error) {
 	if _, err := os.Stat(arg); err != nil {
 		return filepath.ToSlash(filepath.Clean(arg)), nil
 	}
-	abs, err := filepath.Abs(arg)
+	if name, ok := underImportPath(importPaths, arg); ok {
+		return name, nil
+	}
+	return "", fmt.Errorf("%s is not under any import path (%s); add -I with the directory its imports are relative to", arg, strings.Join(importPaths, ", "))
+}
+
+// underImportPath returns the import path of the file at p (which need
+// not exist), if it is under one of importPaths.
+func underImportPath(importPaths []string, p string) (string, bool) {
+	abs, err := filepath.Abs(p)
 	if err != nil {
-		return "", err
+		return "", false
 	}
 	for _, dir := range importPaths {
 		absDir, err := filepath.Abs(dir)
@@ -90,7 +104,7 @@ func importName(importPaths []string, arg string) (string, error) {
 		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			continue
 		}
-		return filepath.ToSlash(rel), nil
+		return filepath.ToSlash(rel), true
 	}
-	return "", fmt.Errorf("%s is not under any import path (%s); add -I with the directory its imports are relative to", arg, strings.Join(importPaths, ", "))
+	return "", false
 }

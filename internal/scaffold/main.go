@@ -106,11 +106,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 		if _, err := os.Stat(out); err == nil {
 			return failf("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
 		}
-		if _, err := os.Stat(filepath.Dir(out)); err == nil {
-			if name, err := importName(imports, out); err == nil {
-				opts.OutputName = name
-			}
-		}
+		opts.OutputName, _ = underImportPath(imports, out)
 	}
 
 	res, err := Scaffold(ctx, opts)
