@@ -274,7 +274,7 @@ func testHistory(t *testing.T, nb factory) {
 		{since: &wsv1.Position{Epoch: e + 1, Offset: 4}, err: true}, // other epoch
 		{since: &wsv1.Position{Epoch: e, Offset: 9}, err: true},     // future
 		{since: &wsv1.Position{Epoch: 0, Offset: 0}, err: true},     // never seen
-		{since: nil, err: true},                                     // no position
+		{since: nil, err: true}, // no position
 	} {
 		got, err := b.History(ctx, "Room", tc.since)
 		if tc.err {
