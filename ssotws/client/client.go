@@ -114,4 +114,14 @@ var (
 	ErrNoMethod = errors.New("ssotws/client: the service has no such standard method")
 	// ErrClosed is returned after [Conn.Close].
 	ErrClosed = errors.New("ssotws/client: connection closed")
+	// ErrSignedOut is matched by [Conn.LastError] in
+	// [StateUnauthenticated]: the server refused the token, then a new one.
+	ErrSignedOut = errors.New("ssotws/client: signed out: the server refused a new token")
+	// ErrIdentityChanged is matched by [Conn.LastError] in
+	// [StateForbidden]: a refreshed token was another user's.
+	ErrIdentityChanged = errors.New("ssotws/client: the server refused a token of another user on this connection")
+	// ErrSubscriptionDropped is matched by the error of a subscription the
+	// server dropped after acknowledging it (a token refresh no longer
+	// allows it). It is not subscribed again automatically.
+	ErrSubscriptionDropped = errors.New("ssotws/client: subscription dropped by the server")
 )

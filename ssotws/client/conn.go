@@ -2,29 +2,31 @@ package client
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 )
 
-// The subprotocols of the wire protocol: the client offers subprotocol and,
-// with a token, authPrefix followed by the token in unpadded base64url.
-const (
-	subprotocol = "ssot.v1"
-	authPrefix  = "ssot.auth."
-)
-
 // ConnOptions configures a [Conn]. nil means the defaults.
 type ConnOptions struct {
-	// Token returns the bearer token offered on each (re)connect, so a
-	// refreshed token is used after a reconnect. nil or "" means anonymous.
+	// TokenSource returns the bearer token offered on each (re)connect (in
+	// the Sec-WebSocket-Protocol header, never in the URL) and, when the
+	// token has an [Token].Expires, the fresh token sent in an Auth frame
+	// on the open socket [RefreshLead] before it expires. nil or a "" token
+	// means anonymous. Share it with [NewTokenInterceptor] so that both
+	// transports present the same token. The close codes the server
+	// answers with decide what happens next: see [Conn].
+	TokenSource TokenSource
+	// Token is the older form of TokenSource, for tokens without a known
+	// expiry; TokenSource wins when both are set.
 	Token func(ctx context.Context) (string, error)
 	// Dial is handed to websocket.Dial (HTTP client, headers, compression).
 	// The Conn sets its Subprotocols.
@@ -36,9 +38,12 @@ type ConnOptions struct {
 	PingInterval time.Duration
 	// ReadLimit bounds one server message (default 16 MiB).
 	ReadLimit int64
-	// OnError, when set, hears the errors the server reports for a channel
-	// (an unknown channel, a forbidden one, too many subscriptions). The
-	// subscription stays inactive until the next reconnect.
+	// OnError, when set, hears the errors the server reports for a channel.
+	// A subscription the server refused (an unknown channel, a forbidden
+	// one, too many subscriptions) stays inactive until the next reconnect.
+	// One the server dropped after acknowledging it (a token refresh no
+	// longer allows it; the error matches [ErrSubscriptionDropped]) is not
+	// subscribed again: unsubscribe and subscribe again to retry.
 	OnError func(channel string, err error)
 	// Logger receives connection errors (default slog.Default()).
 	Logger *slog.Logger
@@ -63,6 +68,10 @@ type chanEntry struct {
 	h     channelHandler
 	refs  int
 	subID uint32 // id of the Subscribe sent on the current link, 0 if none
+	acked bool   // the current Subscribe was acknowledged
+	// dropped: the server dropped the subscription after acknowledging it
+	// (after a token refresh); it is not subscribed again.
+	dropped bool
 }
 
 // Conn is the one WebSocket connection a process shares between every
@@ -71,11 +80,30 @@ type chanEntry struct {
 // and resubscribes every live channel from its last position. Its [State]
 // is observable with [Conn.State], [Conn.Watch] and [Conn.WaitFor]. It is
 // safe for concurrent use.
+//
+// With a [ConnOptions].TokenSource, the gateway's close codes are
+// answered as docs/security.md asks:
+//
+//   - 4408 (token expired): a new token ([TokenExpired]) and a reconnect at
+//     once, without backoff, resuming every channel from its position;
+//   - 4401 (token refused or revoked): a new token ([TokenRejected]) and
+//     one reconnect at once; if the server refuses that one too before
+//     accepting it, the Conn stops in [StateUnauthenticated] ("signed
+//     out", [Conn.LastError] matches [ErrSignedOut]);
+//   - 4403 (a refreshed token of another user): no reconnect with it; the
+//     Conn stops in [StateForbidden] ([ErrIdentityChanged]);
+//   - 4429 (a limit), 1008 and 1009 (the server found a frame of ours bad:
+//     logged as an error): reconnect with backoff.
+//
+// A stopped Conn keeps its subscriptions and their positions; after a new
+// sign-in, [Conn.Reconnect] starts again (or [Conn.Close] it, and use a
+// new Conn for another user).
 type Conn struct {
-	url  string
-	opts ConnOptions
-	log  *slog.Logger
-	disp *dispatcher
+	url    string
+	opts   ConnOptions
+	tokens TokenSource
+	log    *slog.Logger
+	disp   *dispatcher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -98,6 +126,9 @@ type link struct {
 	ws     *websocket.Conn
 	out    [][]byte
 	signal chan struct{}
+	// proved: a frame came from the server, so it accepted the token (the
+	// gateway authenticates a handshake token before it reads anything).
+	proved atomic.Bool
 }
 
 // NewConn returns a connection to the gateway at url ("ws://host/ws"). It
@@ -118,6 +149,10 @@ func NewConn(url string, opts *ConnOptions) *Conn {
 		c.opts = *opts
 	}
 	c.opts.Backoff = c.opts.Backoff.withDefaults()
+	c.tokens = c.opts.TokenSource
+	if c.tokens == nil && c.opts.Token != nil {
+		c.tokens = TokenFunc(c.opts.Token)
+	}
 	if c.opts.PingInterval == 0 {
 		c.opts.PingInterval = 20 * time.Second
 	}
@@ -137,15 +172,20 @@ func NewConn(url string, opts *ConnOptions) *Conn {
 }
 
 // Dial is [NewConn] followed by [Conn.Connect] and a wait until the
-// connection is open. If ctx ends first, the Conn is closed and ctx's error
-// returned with the last connection error.
+// connection is open. If ctx ends first, or the Conn stops (signed out,
+// forbidden), the Conn is closed and the error returned with the last
+// connection error.
 func Dial(ctx context.Context, url string, opts *ConnOptions) (*Conn, error) {
 	if url == "" {
 		return nil, errors.New("ssotws/client: Dial needs a URL")
 	}
 	c := NewConn(url, opts)
 	c.Connect()
-	if err := c.WaitFor(ctx, StateOpen); err != nil {
+	err := c.WaitFor(ctx, StateOpen, StateUnauthenticated, StateForbidden)
+	if err == nil && c.State() != StateOpen {
+		err = fmt.Errorf("ssotws/client: connection %s", c.State())
+	}
+	if err != nil {
 		last := c.LastError()
 		c.Close()
 		if last != nil {
@@ -176,7 +216,9 @@ func (c *Conn) startLocked() {
 }
 
 // Reconnect skips the current backoff wait: the next attempt starts now.
-// (The browser client does this when the page comes back online.)
+// (The browser client does this when the page comes back online.) A Conn
+// stopped in [StateUnauthenticated] or [StateForbidden] starts again, with
+// a new token from its source.
 func (c *Conn) Reconnect() {
 	select {
 	case c.wake <- struct{}{}:
@@ -292,6 +334,7 @@ func (c *Conn) detach(channel string, h channelHandler) {
 		return
 	}
 	delete(c.channels, channel)
+	delete(c.acks, e.subID)
 	if c.link != nil && e.subID != 0 {
 		c.nextID++
 		c.sendLocked(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Unsubscribe{
@@ -318,6 +361,7 @@ func (c *Conn) subscribeLocked(channel string, e *chanEntry) {
 		c.nextID++
 	}
 	e.subID = c.nextID
+	e.acked = false
 	c.acks[e.subID] = channel
 	c.sendLocked(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{
 		Subscribe: &wsv1.Subscribe{Id: e.subID, Channel: channel, Since: e.h.since()}}})
@@ -341,20 +385,78 @@ func (c *Conn) sendLocked(f *wsv1.ClientFrame) {
 func (c *Conn) run() {
 	defer close(c.done)
 	attempt := 0
+	reason := TokenCurrent
+	// authRetried: a 4401 was answered with a new token; cleared once the
+	// server accepts a connection.
+	authRetried := false
 	for {
-		ws, err := c.dial()
+		ws, tok, err := c.dial(reason)
+		proved := false
 		if err == nil {
-			attempt = 0
-			err = c.serve(ws)
+			proved, err = c.serve(ws, tok)
 		}
 		if c.ctx.Err() != nil {
 			return
 		}
+		if proved {
+			attempt = 0
+			authRetried = false
+		}
+		if !errors.Is(err, errTokenSource) {
+			reason = TokenCurrent // else ask again for the same reason
+		}
+		wait, stop := true, State(-1)
+		switch code := websocket.CloseStatus(err); code {
+		case ssotws.CloseTokenExpired:
+			// Reconnect at once, unless the token was expired already at
+			// the handshake: a source that keeps giving expired tokens is
+			// not hammered.
+			reason, wait = TokenExpired, !proved
+		case ssotws.CloseUnauthenticated:
+			reason = TokenRejected
+			if authRetried {
+				stop = StateUnauthenticated
+				err = fmt.Errorf("%w (%w)", ErrSignedOut, err)
+			} else {
+				authRetried, wait = true, false
+			}
+		case ssotws.CloseForbidden:
+			stop = StateForbidden
+			err = fmt.Errorf("%w (%w)", ErrIdentityChanged, err)
+		case ssotws.CloseBadFrame, ssotws.CloseTooLarge:
+			c.log.Error("ssotws/client: the server refused a frame of this client", "url", c.url, "code", int(code), "err", err)
+		}
 		c.mu.Lock()
 		c.lastErr = err
-		c.setStateLocked(StateReconnecting)
+		if stop >= 0 {
+			c.setStateLocked(stop)
+		} else {
+			c.setStateLocked(StateReconnecting)
+		}
 		c.mu.Unlock()
+		if stop >= 0 {
+			c.log.Warn("ssotws/client: connection stopped", "url", c.url, "state", stop, "err", err)
+			select {
+			case <-c.wake: // a stale request must not end the stop
+			default:
+			}
+			select {
+			case <-c.wake:
+				attempt, authRetried = 0, false
+				c.mu.Lock()
+				if c.state == stop {
+					c.setStateLocked(StateReconnecting)
+				}
+				c.mu.Unlock()
+				continue
+			case <-c.ctx.Done():
+				return
+			}
+		}
 		c.log.Debug("ssotws/client: connection lost", "url", c.url, "err", err)
+		if !wait {
+			continue
+		}
 		t := time.NewTimer(c.opts.Backoff.Delay(attempt))
 		attempt++
 		select {
@@ -368,34 +470,52 @@ func (c *Conn) run() {
 	}
 }
 
-func (c *Conn) dial() (*websocket.Conn, error) {
+// token asks the token source, if any, for a token.
+func (c *Conn) token(ctx context.Context, reason TokenReason) (Token, error) {
+	if c.tokens == nil {
+		return Token{}, nil
+	}
+	tok, err := c.tokens(WithTokenReason(ctx, reason))
+	if err != nil {
+		return Token{}, fmt.Errorf("%w: %w", errTokenSource, err)
+	}
+	return tok, nil
+}
+
+// issued is a token and when it was obtained, which gives its lifetime.
+type issued struct {
+	Token
+	at time.Time
+}
+
+func (c *Conn) dial(reason TokenReason) (*websocket.Conn, issued, error) {
 	var opts websocket.DialOptions
 	if c.opts.Dial != nil {
 		opts = *c.opts.Dial
 	}
-	opts.Subprotocols = []string{subprotocol}
+	opts.Subprotocols = []string{ssotws.Subprotocol}
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
-	if c.opts.Token != nil {
-		tok, err := c.opts.Token(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ssotws/client: token: %w", err)
-		}
-		if tok != "" {
-			opts.Subprotocols = append(opts.Subprotocols, authPrefix+base64.RawURLEncoding.EncodeToString([]byte(tok)))
-		}
+	tok, err := c.token(ctx, reason)
+	if err != nil {
+		return nil, issued{}, err
+	}
+	got := issued{tok, time.Now()}
+	if tok.Value != "" {
+		opts.Subprotocols = append(opts.Subprotocols, ssotws.AuthSubprotocol(tok.Value))
 	}
 	ws, _, err := websocket.Dial(ctx, c.url, &opts)
 	if err != nil {
-		return nil, err
+		return nil, issued{}, err
 	}
 	ws.SetReadLimit(c.opts.ReadLimit)
-	return ws, nil
+	return ws, got, nil
 }
 
-// serve runs one open connection: it resubscribes every channel, then reads
-// until the connection fails.
-func (c *Conn) serve(ws *websocket.Conn) error {
+// serve runs one open connection: it resubscribes every channel, refreshes
+// the token before it expires, and reads until the connection fails. proved
+// reports whether the server accepted the connection (it sent a frame).
+func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 	l := &link{ws: ws, signal: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
@@ -403,20 +523,25 @@ func (c *Conn) serve(ws *websocket.Conn) error {
 	if c.ctx.Err() != nil {
 		c.mu.Unlock()
 		ws.CloseNow()
-		return ErrClosed
+		return false, ErrClosed
 	}
 	c.link = l
 	c.acks = make(map[uint32]string)
+	// A Ping first: its Pong proves that the server accepted the token.
+	c.sendLocked(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Ping{Ping: &wsv1.Ping{}}})
 	for name, e := range c.channels {
-		c.subscribeLocked(name, e)
+		if !e.dropped {
+			c.subscribeLocked(name, e)
+		}
 	}
 	c.setStateLocked(StateOpen)
 	c.mu.Unlock()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); c.write(ctx, l) }()
 	go func() { defer wg.Done(); c.ping(ctx, l) }()
+	go func() { defer wg.Done(); c.refresh(ctx, l, tok) }()
 	err := c.read(ctx, l)
 	cancel()
 	ws.CloseNow()
@@ -427,7 +552,9 @@ func (c *Conn) serve(ws *websocket.Conn) error {
 	hs := make([]channelHandler, 0, len(c.channels))
 	for _, e := range c.channels {
 		e.subID = 0
-		hs = append(hs, e.h)
+		if !e.dropped {
+			hs = append(hs, e.h)
+		}
 	}
 	if c.state != StateClosed {
 		c.setStateLocked(StateReconnecting)
@@ -436,7 +563,41 @@ func (c *Conn) serve(ws *websocket.Conn) error {
 	for _, h := range hs {
 		h.disconnected()
 	}
-	return err
+	return l.proved.Load(), err
+}
+
+// refresh sends a fresh token in an Auth frame [RefreshLead] before the
+// current one expires, for as long as the link lives. When the source has
+// nothing fresh it tries again with backoff; past the expiry the server
+// closes with 4408.
+func (c *Conn) refresh(ctx context.Context, l *link, tok issued) {
+	failures := 0
+	for !tok.Expires.IsZero() {
+		at := tok.Expires.Add(-RefreshLead(tok.Expires.Sub(tok.at)))
+		if failures > 0 {
+			at = time.Now().Add(c.opts.Backoff.Delay(failures - 1))
+		}
+		if sleep(ctx, time.Until(at)) != nil {
+			return
+		}
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		next, err := c.token(tctx, TokenRefresh)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil || next.Value == "" || next.Value == tok.Value {
+			failures++
+			c.log.Warn("ssotws/client: no fresh token before expiry", "url", c.url, "expires", tok.Expires, "err", err)
+			continue
+		}
+		c.mu.Lock()
+		if c.link == l {
+			c.sendLocked(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Auth{Auth: &wsv1.Auth{Token: next.Value}}})
+		}
+		c.mu.Unlock()
+		tok, failures = issued{next, time.Now()}, 0
+	}
 }
 
 func (c *Conn) write(ctx context.Context, l *link) {
@@ -487,6 +648,7 @@ func (c *Conn) read(ctx context.Context, l *link) error {
 		if err != nil {
 			return err
 		}
+		l.proved.Store(true)
 		if typ != websocket.MessageBinary {
 			continue
 		}
@@ -508,8 +670,11 @@ func (c *Conn) handle(f *wsv1.ServerFrame) {
 		}
 	case *wsv1.ServerFrame_Error:
 		e := fr.Error
-		channel, h := c.byIDName(e.GetId())
+		channel, h, dropped := c.failedID(e.GetId())
 		err := fmt.Errorf("ssotws/client: %s: %s", e.GetCode(), e.GetMessage())
+		if dropped {
+			err = fmt.Errorf("%w: %s: %s", ErrSubscriptionDropped, e.GetCode(), e.GetMessage())
+		}
 		if h == nil {
 			c.log.Warn("ssotws/client: server error", "id", e.GetId(), "err", err)
 			return
@@ -546,24 +711,39 @@ func (c *Conn) byName(channel string) channelHandler {
 	return nil
 }
 
-// byID returns the handler whose current Subscribe has id.
+// byID returns the handler whose current Subscribe has id, and marks it
+// acknowledged.
 func (c *Conn) byID(id uint32) channelHandler {
-	_, h := c.byIDName(id)
-	return h
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.channels[c.acks[id]]; e != nil && e.subID == id {
+		e.acked = true
+		return e.h
+	}
+	return nil
 }
 
-func (c *Conn) byIDName(id uint32) (string, channelHandler) {
+// failedID returns the channel and handler whose current Subscribe has id,
+// which the server refused, and whether the server had acknowledged it:
+// then the subscription was dropped (after a token refresh), and it is not
+// subscribed again.
+func (c *Conn) failedID(id uint32) (string, channelHandler, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	channel, ok := c.acks[id]
 	if !ok {
-		return "", nil
+		return "", nil, false
 	}
 	delete(c.acks, id)
-	if e := c.channels[channel]; e != nil && e.subID == id {
-		return channel, e.h
+	e := c.channels[channel]
+	if e == nil || e.subID != id {
+		return "", nil, false
 	}
-	return "", nil
+	if e.acked {
+		e.dropped = true
+		e.subID = 0
+	}
+	return channel, e.h, e.dropped
 }
 
 // dispatcher runs callbacks one at a time, in the order they were posted,

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 )
@@ -26,6 +27,9 @@ type testServer struct {
 	srv    *http.Server
 	done   chan struct{}
 
+	gwOpts      *ssotws.GatewayOptions  // nil: the defaults
+	handlerOpts []connect.HandlerOption // for the Connect handlers
+
 	mu    sync.Mutex
 	calls map[string]int // Connect procedure → requests
 	ws    atomic.Int64   // WebSocket handshakes
@@ -34,7 +38,14 @@ type testServer struct {
 // startServer listens on addr ("127.0.0.1:0" for any port).
 func startServer(t testing.TB, store *ssotws.MemoryStore, addr string) *testServer {
 	t.Helper()
-	s := &testServer{t: t, store: store, calls: make(map[string]int)}
+	return startServerWith(t, store, addr, nil)
+}
+
+// startServerWith is startServer with gateway options and options of the
+// Connect handlers (an auth interceptor).
+func startServerWith(t testing.TB, store *ssotws.MemoryStore, addr string, gwOpts *ssotws.GatewayOptions, handlerOpts ...connect.HandlerOption) *testServer {
+	t.Helper()
+	s := &testServer{t: t, store: store, calls: make(map[string]int), gwOpts: gwOpts, handlerOpts: handlerOpts}
 	s.start(addr)
 	t.Cleanup(s.stop)
 	return s
@@ -56,14 +67,14 @@ func (s *testServer) start(addr string) {
 	}
 	s.addr = ln.Addr().String()
 	s.broker = ssotws.NewMemoryBroker(nil)
-	s.gw = ssotws.NewGateway(s.broker, nil)
+	s.gw = ssotws.NewGateway(s.broker, s.gwOpts)
 	for _, m := range []*ssotws.Model{RoomModel, MessageModel} {
 		if err := s.gw.RegisterModel(m); err != nil {
 			s.t.Fatal(err)
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(newChatService(s.store, s.broker)))
+	mux.Handle(chatv1connect.NewChatServiceHandler(newChatService(s.store, s.broker), s.handlerOpts...))
 	mux.Handle("/ws", s.gw)
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {

@@ -10,7 +10,9 @@ type State int
 
 // The states of a connection: Idle → Connecting → Open → Reconnecting →
 // Open …, Closed after [Conn.Close]; Unavailable when no WebSocket URL was
-// configured (everything then goes over HTTP).
+// configured (everything then goes over HTTP); Unauthenticated or
+// Forbidden when the server refused the tokens and the Conn stopped
+// reconnecting, until [Conn.Reconnect].
 const (
 	// StateIdle: nothing subscribed yet; the connection opens with the first
 	// subscription or [Conn.Connect].
@@ -25,6 +27,14 @@ const (
 	StateClosed
 	// StateUnavailable: no WebSocket URL; subscriptions are no-ops.
 	StateUnavailable
+	// StateUnauthenticated: signed out. The server refused the token
+	// (4401) and then a new one from the token source; the Conn stopped
+	// reconnecting. [Conn.Reconnect] tries again (after a new sign-in).
+	StateUnauthenticated
+	// StateForbidden: the server refused a refreshed token of another user
+	// on the connection (4403); the Conn stopped reconnecting. Close it and
+	// use a new Conn for the new user.
+	StateForbidden
 )
 
 // String returns the state's lowercase name, as the TypeScript client
@@ -43,6 +53,10 @@ func (s State) String() string {
 		return "closed"
 	case StateUnavailable:
 		return "unavailable"
+	case StateUnauthenticated:
+		return "unauthenticated"
+	case StateForbidden:
+		return "forbidden"
 	}
 	return "State(" + strconv.Itoa(int(s)) + ")"
 }

@@ -162,6 +162,22 @@ func (w *WebSocket[T]) WaitHydrated(ctx context.Context, channel string) error {
 	}
 }
 
+// SubscriptionError returns why the server refused or dropped channel's
+// subscription (see [ConnOptions].OnError), nil when it did not or the
+// channel is not subscribed. A dropped subscription's error matches
+// [ErrSubscriptionDropped].
+func (w *WebSocket[T]) SubscriptionError(channel string) error {
+	name, _, err := w.canonical(channel)
+	if err != nil {
+		return err
+	}
+	if cc := w.cache(name); cc != nil {
+		_, ferr, _, _ := cc.state()
+		return ferr
+	}
+	return nil
+}
+
 // Position returns the position of the last event applied to channel's
 // cache (or of its snapshot), nil when there is none.
 func (w *WebSocket[T]) Position(channel string) *wsv1.Position {
