@@ -45,8 +45,8 @@ func runServer(t *testing.T) *server.Server {
 	return s
 }
 
-// connect opens a NATS connection (a "node") to s.
-func connect(t *testing.T, s *server.Server) jetstream.JetStream {
+// dialNATS opens a NATS connection (a "node") to s.
+func dialNATS(t *testing.T, s *server.Server) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1))
 	if err != nil {
@@ -74,7 +74,7 @@ func newBroker(t *testing.T, js jetstream.JetStream, opts *natsbroker.Options) *
 // its own stream of one server.
 func TestConformance(t *testing.T) {
 	s := runServer(t)
-	js := connect(t, s)
+	js := dialNATS(t, s)
 	var n atomic.Int32
 	brokertest.Run(t, func(t *testing.T, historySize int) ssotws.Broker {
 		i := n.Add(1)
@@ -92,7 +92,7 @@ func TestConformance(t *testing.T) {
 func TestTwoNodes(t *testing.T) {
 	s := runServer(t)
 	ctx := context.Background()
-	nodes := []*natsbroker.Broker{newBroker(t, connect(t, s), nil), newBroker(t, connect(t, s), nil)}
+	nodes := []*natsbroker.Broker{newBroker(t, dialNATS(t, s), nil), newBroker(t, dialNATS(t, s), nil)}
 	if nodes[0].Epoch() != nodes[1].Epoch() {
 		t.Fatalf("epochs differ: %d, %d", nodes[0].Epoch(), nodes[1].Epoch())
 	}
@@ -167,7 +167,7 @@ func TestTwoNodes(t *testing.T) {
 func TestRestartKeepsPositions(t *testing.T) {
 	s := runServer(t)
 	ctx := context.Background()
-	js := connect(t, s)
+	js := dialNATS(t, s)
 	b1 := newBroker(t, js, nil)
 	for i := range 3 {
 		if err := b1.Publish(ctx, []*wsv1.Event{brokertest.Ev("Ch", fmt.Sprint(i), wsv1.EventType_EVENT_TYPE_CREATED, 1)}); err != nil {
@@ -177,7 +177,7 @@ func TestRestartKeepsPositions(t *testing.T) {
 	epoch := b1.Epoch()
 	b1.Close()
 
-	b2 := newBroker(t, connect(t, s), nil)
+	b2 := newBroker(t, dialNATS(t, s), nil)
 	if b2.Epoch() != epoch {
 		t.Fatalf("epoch changed from %d to %d", epoch, b2.Epoch())
 	}
@@ -212,7 +212,7 @@ func TestRestartKeepsPositions(t *testing.T) {
 func TestStaleCache(t *testing.T) {
 	s := runServer(t)
 	ctx := context.Background()
-	a, b := newBroker(t, connect(t, s), nil), newBroker(t, connect(t, s), nil)
+	a, b := newBroker(t, dialNATS(t, s), nil), newBroker(t, dialNATS(t, s), nil)
 	pub := func(br *natsbroker.Broker, key string) uint64 {
 		t.Helper()
 		ev := brokertest.Ev("Ch", key, wsv1.EventType_EVENT_TYPE_CREATED, 1)
@@ -237,7 +237,7 @@ func TestStaleCache(t *testing.T) {
 func TestMaxAge(t *testing.T) {
 	s := runServer(t)
 	ctx := context.Background()
-	b := newBroker(t, connect(t, s), &natsbroker.Options{MaxAge: time.Second})
+	b := newBroker(t, dialNATS(t, s), &natsbroker.Options{MaxAge: time.Second})
 	for i := range 3 {
 		if err := b.Publish(ctx, []*wsv1.Event{
 			brokertest.Ev("Ch", fmt.Sprint(i), wsv1.EventType_EVENT_TYPE_CREATED, 1),
@@ -279,7 +279,7 @@ func TestMaxAge(t *testing.T) {
 
 func TestSubject(t *testing.T) {
 	s := runServer(t)
-	b := newBroker(t, connect(t, s), nil)
+	b := newBroker(t, dialNATS(t, s), nil)
 	for _, ch := range []string{"Message/room_id/a.b", "Message/item/x y*>", "Ünïcode"} {
 		subj := b.Subject(ch)
 		if err := validSubject(subj); err != nil {
@@ -290,7 +290,7 @@ func TestSubject(t *testing.T) {
 			t.Errorf("Publish(%q): %v, %v", ch, ev.Position, err)
 		}
 	}
-	if _, err := natsbroker.New(context.Background(), connect(t, s), &natsbroker.Options{SubjectPrefix: "a.*"}); err == nil {
+	if _, err := natsbroker.New(context.Background(), dialNATS(t, s), &natsbroker.Options{SubjectPrefix: "a.*"}); err == nil {
 		t.Error("New accepted a wildcard prefix")
 	}
 }
