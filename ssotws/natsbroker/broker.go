@@ -230,7 +230,7 @@ func (b *Broker) Publish(ctx context.Context, events []*wsv1.Event) error {
 	if b.isClosed() {
 		return ssotws.ErrBrokerClosed
 	}
-	// Channel by channel, in the order of their first events.
+	// Group the events by channel, keeping each channel's order.
 	type group struct {
 		channel string
 		events  []*wsv1.Event
@@ -246,12 +246,17 @@ next:
 		}
 		groups = append(groups, group{channel: ev.Channel, events: []*wsv1.Event{ev}})
 	}
-	for _, g := range groups {
-		if err := b.publishChannel(ctx, g.channel, g.events); err != nil {
-			return err
-		}
+	if len(groups) == 1 {
+		return b.publishChannel(ctx, groups[0].channel, groups[0].events)
 	}
-	return nil
+	// Channels are independent: write them concurrently, each in order.
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Go(func() { errs[i] = b.publishChannel(ctx, g.channel, g.events) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (b *Broker) publishChannel(ctx context.Context, channel string, evs []*wsv1.Event) error {
@@ -261,6 +266,12 @@ func (b *Broker) publishChannel(ctx context.Context, channel string, evs []*wsv1
 	defer lock.Unlock()
 
 	st, known := b.cached(channel)
+	if !known && b.maxAge <= 0 {
+		// Guess that the channel is new (an item channel of a created
+		// record usually is): a wrong guess costs a refused write and a
+		// read, a right one saves the read.
+		known = true
+	}
 	for _, ev := range evs {
 		for attempt := 1; ; attempt++ {
 			if !known {

@@ -21,7 +21,7 @@ import (
 
 // runServer starts an embedded NATS server with JetStream on a temporary
 // store, listening on a random loopback port.
-func runServer(t *testing.T) *server.Server {
+func runServer(t testing.TB) *server.Server {
 	t.Helper()
 	s, err := server.NewServer(&server.Options{
 		Host:      "127.0.0.1",
@@ -46,7 +46,7 @@ func runServer(t *testing.T) *server.Server {
 }
 
 // dialNATS opens a NATS connection (a "node") to s.
-func dialNATS(t *testing.T, s *server.Server) jetstream.JetStream {
+func dialNATS(t testing.TB, s *server.Server) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(s.ClientURL(), nats.MaxReconnects(-1))
 	if err != nil {
@@ -60,7 +60,7 @@ func dialNATS(t *testing.T, s *server.Server) jetstream.JetStream {
 	return js
 }
 
-func newBroker(t *testing.T, js jetstream.JetStream, opts *natsbroker.Options) *natsbroker.Broker {
+func newBroker(t testing.TB, js jetstream.JetStream, opts *natsbroker.Options) *natsbroker.Broker {
 	t.Helper()
 	b, err := natsbroker.New(context.Background(), js, opts)
 	if err != nil {
@@ -302,4 +302,38 @@ func validSubject(s string) error {
 		}
 	}
 	return nil
+}
+
+// TestSlowListener: a listener that stalls does not hold publishers back;
+// it catches up afterwards, in order.
+func TestSlowListener(t *testing.T) {
+	s := runServer(t)
+	b := newBroker(t, dialNATS(t, s), nil)
+	gate := make(chan struct{})
+	rec := brokertest.NewRecorder(t)
+	var once sync.Once
+	defer b.Listen(func(evs []*wsv1.Event) {
+		once.Do(func() { <-gate })
+		rec.Listen(evs)
+	})()
+	done := make(chan error, 1)
+	go func() {
+		for i := range 300 {
+			if err := b.Publish(context.Background(), []*wsv1.Event{brokertest.Ev("Ch", fmt.Sprint(i), wsv1.EventType_EVENT_TYPE_CREATED, 1)}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(wait):
+		t.Fatal("a stalled listener blocked the publisher")
+	}
+	close(gate)
+	brokertest.Contiguous(t, "Ch", rec.WaitFor("Ch", 300))
 }

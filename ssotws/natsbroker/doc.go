@@ -37,7 +37,8 @@
 // retries with the next offset. Two nodes therefore never assign one offset
 // twice, and the offsets of a channel are gap-free in the stream's order.
 // Each node remembers the (sequence, offset) of the channels it published
-// to, so an uncontended publish is one round trip; within a node,
+// to (up to 65536 of them), so an uncontended publish is one round trip;
+// within a node,
 // publishes to one channel are serialized, so conflicts only arise between
 // nodes.
 //
@@ -51,10 +52,13 @@
 //
 // # Publish
 //
-// Events of one Publish call are written channel by channel, in the order
-// of each channel's first event, and the events of each channel in order.
-// Publish returns at the first error: the events written before it stay
-// published (and delivered). The [ssotws.Resource] then answers
+// The events of one Publish call are grouped by channel; the channels are
+// written concurrently, the events of each channel one after the other, in
+// order. A channel this node has not published to yet is first assumed
+// empty (a new record's item channel is), which a refused write corrects.
+// When a write fails, Publish returns the error once the other channels are
+// done: whatever was written stays published (and delivered), the rest of
+// that channel's events are not. The [ssotws.Resource] then answers
 // Unavailable, and a retry with the same Idempotency-Key publishes every
 // event again under new offsets; clients apply events by record version, so
 // the repeats are harmless.
