@@ -130,6 +130,20 @@ export class FakeWebSocket implements WebSocketLike {
 
   private inbox: unknown[] = [];
 
+  /** answerPings makes this socket answer every Ping with its Pong, as the gateway does. */
+  answerPings(): void {
+    const prev = this.onClientFrame;
+    this.onClientFrame = (f) => {
+      prev?.(f);
+      if (f.frame.case === "ping") this.serverSend({ frame: { case: "pong", value: { nonce: f.frame.value.nonce } } });
+    };
+  }
+
+  /** subscribes returns the Subscribe frames the client sent. */
+  subscribes() {
+    return this.sent().flatMap((f) => (f.frame.case === "subscribe" ? [f.frame.value] : []));
+  }
+
   serverClose(code: number, reason = ""): void {
     if (this.readyState === 3) return;
     this.readyState = 3;

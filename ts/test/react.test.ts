@@ -137,6 +137,41 @@ describe("hooks", () => {
     expect(screen.getByTestId("state").textContent).toBe("closed");
   });
 
+  it("useConnectionState shows the terminal unauthenticated state, and the way back", async () => {
+    backend = new FakeBackend();
+    let refuse = false;
+    let n = 0;
+    FakeWebSocket.onCreate = (ws) => {
+      backend.attach(ws);
+      // A refused handshake: the gateway accepts, then closes with 4401 before answering.
+      queueMicrotask(() => (refuse ? (ws.serverOpen(), ws.serverClose(4401, "unauthenticated")) : ws.serverOpen()));
+    };
+    conn = createConnection({ url: "ws://test/ws", WebSocket: FakeWebSocket, getToken: async () => `t${++n}` });
+    render(
+      createElement(
+        SsotProvider,
+        { transport: backend.transport, connection: conn },
+        createElement(State),
+        createElement(Room, { source: MessageModel, room: "r1", subscribe: true }),
+      ),
+    );
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("open"));
+    await waitFor(() => expect(screen.getByTestId("room").dataset["live"]).toBe("true"));
+    refuse = true;
+    act(() => FakeWebSocket.last().serverClose(4401, "revoked"));
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("unauthenticated"));
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(conn.lastClose?.code).toBe(4401);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(FakeWebSocket.instances).toHaveLength(2); // no more dials
+
+    refuse = false; // signed in again
+    act(() => conn.reconnect());
+    await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("open"));
+    await waitFor(() => expect(screen.getByTestId("room").dataset["live"]).toBe("true"));
+    expect(n).toBe(3);
+  });
+
   it("useGet follows one record", async () => {
     setup();
     const m = backend.put({ roomId: "r1", text: "v1" });

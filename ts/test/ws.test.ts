@@ -64,13 +64,14 @@ describe("backoff", () => {
     }
   });
 
-  it("reconnects on that schedule with seeded jitter, and resets once open", async () => {
+  it("reconnects on that schedule with seeded jitter, and resets once the server answered", async () => {
     vi.useFakeTimers();
     const env = new Target();
     let failing = true;
     const opened: number[] = [];
     FakeWebSocket.onCreate = (ws) => {
       opened.push(Date.now());
+      ws.answerPings();
       queueMicrotask(() => (failing ? ws.serverClose(1006) : ws.serverOpen()));
     };
     const states: ConnectionState[] = [];
@@ -107,6 +108,7 @@ describe("backoff", () => {
     failing = false;
     await vi.advanceTimersByTimeAsync(16000);
     expect(conn.state).toBe("open");
+    expect(FakeWebSocket.last().sent()[0]?.frame.case).toBe("ping"); // answered by a Pong
     const before = opened.length;
     FakeWebSocket.last().serverClose(1006);
     expect(conn.state).toBe("reconnecting");
@@ -186,14 +188,15 @@ describe("connection", () => {
     conn.close();
   });
 
-  it("keeps retrying after 4401, with the token set meanwhile", async () => {
+  it("never offers a refused static token again; setToken starts over", async () => {
     FakeWebSocket.onCreate = (ws) => queueMicrotask(() => ws.serverOpen());
     const conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, token: "bad", backoff: { baseMs: 1, capMs: 1 } });
     conn.connect();
     await vi.waitFor(() => expect(conn.state).toBe("open"));
     FakeWebSocket.last().serverClose(4401, "unauthenticated");
-    expect(conn.state).toBe("reconnecting");
+    expect(conn.state).toBe("unauthenticated");
     expect(conn.lastClose).toEqual({ code: 4401, reason: "unauthenticated" });
+    expect(FakeWebSocket.instances).toHaveLength(1);
     conn.setToken("good");
     await vi.waitFor(() => expect(conn.state).toBe("open"));
     expect(FakeWebSocket.instances).toHaveLength(2);
@@ -212,7 +215,7 @@ describe("connection", () => {
     expect(FakeWebSocket.instances).toHaveLength(1);
     const ws = FakeWebSocket.last();
     expect(ws.binaryType).toBe("arraybuffer");
-    const subs = ws.sent().map((f) => (f.frame.case === "subscribe" ? f.frame.value : undefined));
+    const subs = ws.subscribes();
     expect(subs.map((s) => s?.channel)).toEqual(["Message", "Room"]);
     const [idA, idB] = subs.map((s) => s!.id);
     expect(idA).not.toBe(idB);
@@ -254,9 +257,7 @@ describe("connection", () => {
     expect(log).toEqual(["disconnect", "disconnect"]);
     expect(conn.state).toBe("reconnecting");
     await vi.waitFor(() => expect(conn.state).toBe("open"));
-    const subs = FakeWebSocket.last()
-      .sent()
-      .map((f) => (f.frame.case === "subscribe" ? f.frame.value : undefined));
+    const subs = FakeWebSocket.last().subscribes();
     expect(subs.map((s) => [s?.channel, s?.since && `${s.since.epoch}:${s.since.offset}`])).toEqual([
       ["Message", "3:17"],
       ["Room", undefined],

@@ -2,6 +2,15 @@
 // WebSocket and hybrid implementations. React hooks live in ./react.js so
 // that non-React users do not need React.
 
+export type { Token, TokenInfo, TokenProvider, TokenResult } from "./auth.js";
+export {
+  callProvider,
+  createAuthInterceptor,
+  headerAuthorization,
+  normalizeToken,
+  refreshAt,
+  refreshLeadMaxMs,
+} from "./auth.js";
 export type { Change, ChangeType, CacheCodec, CacheResult, Snapshot, Verify } from "./cache.js";
 export { ChannelCache, verifyWindowMs } from "./cache.js";
 export type { DataClient, Fields, Init, ListPage, ListParams } from "./client.js";

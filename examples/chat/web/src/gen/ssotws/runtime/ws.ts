@@ -1,15 +1,32 @@
 // The WebSocket transport: one shared connection per app, binary protobuf
 // frames, multiplexed channel subscriptions, reconnect with backoff and
-// jitter, resubscribe with `since`.
+// jitter, resubscribe with `since`, token refresh on the open socket and
+// the reactions to the gateway's close codes (docs/client-semantics.md).
 
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import { ClientFrameSchema, ErrorCode, ServerFrameSchema } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { Event, Position, ServerFrame } from "../gen/ssot/ws/v1/frame_pb.js";
+import { callProvider, normalizeToken, refreshAt } from "./auth.js";
+import type { Token, TokenProvider } from "./auth.js";
 
-/** ConnectionState is the observable state of the shared connection. */
-export type ConnectionState = "idle" | "connecting" | "open" | "reconnecting" | "closed" | "unavailable";
+/**
+ * ConnectionState is the observable state of the shared connection.
+ * "closed": after close(), or for good after a 4403 close (see lastClose).
+ * "unauthenticated": the server refused the token twice in a row (4401 or
+ * 4408 with no answered connection in between), or a refused static token
+ * has no successor; nothing is dialled until reconnect(), connect() or
+ * setToken().
+ */
+export type ConnectionState =
+  | "idle"
+  | "connecting"
+  | "open"
+  | "reconnecting"
+  | "closed"
+  | "unauthenticated"
+  | "unavailable";
 
 /** The subprotocol the gateway selects, and the prefix of the token one. */
 export const subprotocol = "ssot.v1";
@@ -72,10 +89,25 @@ export interface EnvironmentLike {
 export interface ConnectionOptions {
   /** url is the gateway's ws:// or wss:// URL. */
   readonly url: string;
-  /** token is a bearer token, offered as the "ssot.auth.<base64url>" subprotocol. */
+  /**
+   * token is a static bearer token, offered as the "ssot.auth.<base64url>"
+   * subprotocol. Once refused (4401/4408) it is not offered again; setToken
+   * gives the next one.
+   */
   readonly token?: string;
-  /** getToken is asked for a token before every connect (it wins over token). */
-  readonly getToken?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * getToken is asked for a token before every dial (it wins over token),
+   * and, when it gave an expiry, min(30 s, 10 % of the lifetime) before it,
+   * to send an Auth frame on the open socket. The same provider serves HTTP
+   * through createAuthInterceptor.
+   */
+  readonly getToken?: TokenProvider;
+  /**
+   * onProtocolError hears closes that reveal a bug on one side (1008 bad
+   * frame, 1009 frame too large); console.error by default. The connection
+   * reconnects with backoff after it.
+   */
+  readonly onProtocolError?: (info: CloseInfo) => void;
   readonly backoff?: BackoffOptions;
   /** WebSocket defaults to globalThis.WebSocket. */
   readonly WebSocket?: WebSocketCtor;
@@ -122,9 +154,16 @@ export interface Connection {
   subscribe(channel: string, sink: ChannelSink): () => void;
   /** connect opens the connection now; subscribe does it on its own. */
   connect(): void;
-  /** setToken stores a fresh token for the next connect, and sends it in an Auth frame when open. */
-  setToken(token: string): void;
-  /** reconnect drops the socket and reconnects at once, resubscribing every channel. */
+  /**
+   * setToken stores a token for the next dial (used when there is no
+   * getToken) and sends it in an Auth frame when open. In the
+   * "unauthenticated" state it starts connecting again.
+   */
+  setToken(token: string, expiresAt?: Date | number): void;
+  /**
+   * reconnect drops the socket and reconnects at once, resubscribing every
+   * channel; from "unauthenticated" it starts over (e.g. after a new sign-in).
+   */
   reconnect(): void;
   /** close closes for good: the state becomes "closed". */
   close(): void;
@@ -136,6 +175,8 @@ interface ChannelEntry {
   id: number;
   resumed: boolean;
   acked: boolean;
+  /** failed: the gateway refused or dropped the subscription (an Error frame); never resubscribed. */
+  failed: { code: ErrorCode; message: string } | undefined;
 }
 
 const OPEN = 1;
@@ -159,9 +200,21 @@ export function createConnection(options: ConnectionOptions): Connection {
     options.document ??
     (globalThis as { document?: EnvironmentLike & { visibilityState?: string } }).document;
 
+  const getToken = options.getToken;
+  const reportProtocolError =
+    options.onProtocolError ??
+    ((info: CloseInfo) => console.error(`ssotws: connection closed with ${info.code} (${info.reason}): a client or server bug`));
+
   let state: ConnectionState = "idle";
   let lastClose: CloseInfo | undefined;
-  let token = options.token;
+  let staticToken: Token | undefined = normalizeToken(options.token);
+  // staticRefused: the server refused the static token; it is not offered again.
+  let staticRefused = false;
+  // current: the token of the socket (as dialled, or as last sent in an Auth frame).
+  let current: (Token & { readonly obtainedAt: number }) | undefined;
+  // strikes counts 4401/4408 closes since the server last answered a socket.
+  let strikes = 0;
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   let socket: WebSocketLike | undefined;
   let attempt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -229,7 +282,10 @@ export function createConnection(options: ConnectionOptions): Connection {
         const channel = byId.get(f.value.id);
         const entry = channel === undefined ? undefined : channels.get(channel);
         if (!entry || entry.id !== f.value.id) return;
+        // Refused, or dropped after a token refresh: the subscription is
+        // over on the server; it is not resubscribed (docs/client-semantics.md).
         byId.delete(f.value.id);
+        entry.failed = { code: f.value.code, message: f.value.message };
         for (const sink of [...entry.sinks]) sink.onError(f.value.code, f.value.message);
         return;
       }
@@ -243,7 +299,7 @@ export function createConnection(options: ConnectionOptions): Connection {
         }
         for (const [channel, events] of groups) {
           const entry = channels.get(channel);
-          if (!entry) continue;
+          if (!entry || entry.failed) continue;
           for (const sink of [...entry.sinks]) sink.onEvents(events);
         }
         return;
@@ -304,31 +360,123 @@ export function createConnection(options: ConnectionOptions): Connection {
       }
     }
     stopKeepalive();
+    clearRefresh();
     byId.clear();
     lastClose = info;
-    for (const entry of channels.values()) for (const sink of [...entry.sinks]) sink.onDisconnect();
+    for (const entry of channels.values()) {
+      if (entry.failed) continue;
+      for (const sink of [...entry.sinks]) sink.onDisconnect();
+    }
     if (state === "closed") return;
-    // Every close, 4401/4403 included, is retried with backoff, as the Go
-    // client does: a refreshed token (getToken, setToken) may be accepted.
+    switch (info.code) {
+      case CloseCode.Forbidden:
+        // An Auth frame of another subject: this connection (and its
+        // caches) belong to the previous user. Final.
+        shutdown();
+        return;
+      case CloseCode.Unauthenticated:
+      case CloseCode.TokenExpired:
+        // Ask for a fresh token and dial at once; a second refusal before
+        // the server answered anything means signed out.
+        if (!getToken) staticRefused = true;
+        if (++strikes >= 2) {
+          signedOut();
+          return;
+        }
+        clearRetry();
+        setState("reconnecting");
+        void open();
+        return;
+      case CloseCode.BadFrame:
+      case CloseCode.TooBig:
+        reportProtocolError(info);
+        break;
+    }
     scheduleReconnect();
   }
 
+  // signedOut stops dialling until reconnect(), connect() or setToken().
+  function signedOut() {
+    clearRetry();
+    clearRefresh();
+    setState("unauthenticated");
+  }
+
+  // answered: the server sent a frame on ws, so it accepted the token.
+  function answered() {
+    strikes = 0;
+    attempt = 0;
+  }
+
+  function clearRefresh() {
+    if (refreshTimer !== undefined) clearTimeout(refreshTimer);
+    refreshTimer = undefined;
+  }
+
+  // armRefresh schedules the provider call before the current token expires.
+  function armRefresh(ws: WebSocketLike) {
+    clearRefresh();
+    if (!getToken || current?.expiresAt === undefined) return;
+    const wait = Math.max(0, refreshAt(current.obtainedAt, current.expiresAt) - Date.now());
+    refreshTimer = setTimeout(() => void refresh(ws), wait);
+  }
+
+  // refresh asks the provider for a new token and sends it in an Auth frame
+  // on the open socket; silence is success. Without a new token it tries
+  // again halfway to the expiry while more than 1 s remains; then the
+  // server's 4408 leads to a reconnect with a fresh token.
+  async function refresh(ws: WebSocketLike) {
+    refreshTimer = undefined;
+    if (socket !== ws || state !== "open" || !getToken) return;
+    let next: Token | undefined;
+    try {
+      next = await callProvider(getToken);
+    } catch {
+      next = undefined;
+    }
+    if (socket !== ws || state !== "open") return;
+    const old = current;
+    if (next && next.token !== old?.token) {
+      current = { ...next, obtainedAt: Date.now() };
+      send({ frame: { case: "auth", value: { token: next.token } } });
+      armRefresh(ws);
+      return;
+    }
+    const remaining = (old?.expiresAt ?? 0) - Date.now();
+    if (remaining > 1000) refreshTimer = setTimeout(() => void refresh(ws), remaining / 2);
+  }
+
+  // shutdown ends the connection for good: the state becomes "closed".
+  function shutdown() {
+    setState("closed");
+    clearRetry();
+    clearRefresh();
+    stopKeepalive();
+    win?.removeEventListener("online", wake);
+    doc?.removeEventListener("visibilitychange", onVisibility);
+  }
+
   async function open() {
-    if (state === "closed" || socket) return;
+    if (state === "closed" || state === "unauthenticated" || socket) return;
     clearRetry();
     const gen = ++connecting;
     setState(attempt === 0 && state !== "reconnecting" ? "connecting" : "reconnecting");
-    let tok = token;
-    if (options.getToken) {
+    let tok: Token | undefined;
+    if (getToken) {
       try {
-        tok = (await options.getToken()) ?? undefined;
+        tok = await callProvider(getToken);
       } catch {
-        tok = undefined;
+        tok = undefined; // dial without one; the server decides
       }
       // close() or another open() may have run meanwhile.
-      if (gen !== connecting || (state as ConnectionState) === "closed" || socket) return;
-    }
-    const protocols = tok ? [subprotocol, tokenSubprotocol(tok)] : [subprotocol];
+      const s = state as ConnectionState;
+      if (gen !== connecting || s === "closed" || s === "unauthenticated" || socket) return;
+    } else if (staticRefused) {
+      signedOut(); // the static token was refused and nothing replaced it
+      return;
+    } else tok = staticToken;
+    current = tok && { ...tok, obtainedAt: Date.now() };
+    const protocols = tok ? [subprotocol, tokenSubprotocol(tok.token)] : [subprotocol];
     let ws: WebSocketLike;
     try {
       ws = new Ctor(options.url, protocols);
@@ -340,15 +488,23 @@ export function createConnection(options: ConnectionOptions): Connection {
     ws.binaryType = "arraybuffer";
     // Blob payloads (binaryType ignored) are decoded in arrival order.
     let chain: Promise<void> = Promise.resolve();
+    let heard = false;
     ws.onopen = () => {
       if (socket !== ws) return;
-      attempt = 0;
       setState("open");
+      // The Pong (or any frame) proves the server accepted the token; the
+      // attempt count and the strikes reset only then.
+      send({ frame: { case: "ping", value: { nonce: ++nonce } } });
       startKeepalive(ws);
-      for (const [channel, entry] of channels) sendSubscribe(channel, entry);
+      armRefresh(ws);
+      for (const [channel, entry] of channels) if (!entry.failed) sendSubscribe(channel, entry);
     };
     ws.onmessage = (ev) => {
       if (socket !== ws) return;
+      if (!heard) {
+        heard = true;
+        answered();
+      }
       if (pongTimer !== undefined) {
         clearTimeout(pongTimer);
         pongTimer = undefined;
@@ -390,10 +546,20 @@ export function createConnection(options: ConnectionOptions): Connection {
   };
 
   function start() {
+    if (state === "unauthenticated") return restart();
     if (started || state === "closed") return;
     started = true;
     win?.addEventListener("online", wake);
     doc?.addEventListener("visibilitychange", onVisibility);
+    void open();
+  }
+
+  // restart leaves "unauthenticated": strikes and waits start over.
+  function restart() {
+    strikes = 0;
+    attempt = 0;
+    clearRetry();
+    setState("reconnecting");
     void open();
   }
 
@@ -413,11 +579,18 @@ export function createConnection(options: ConnectionOptions): Connection {
       let entry = channels.get(channel);
       const first = !entry;
       if (!entry) {
-        entry = { sinks: new Set(), id: 0, resumed: false, acked: false };
+        entry = { sinks: new Set(), id: 0, resumed: false, acked: false, failed: undefined };
         channels.set(channel, entry);
       }
       entry.sinks.add(sink);
-      if (state === "closed") {
+      if (entry.failed) {
+        // A failed channel stays failed until all its subscribers left.
+        const e = entry;
+        const failed = entry.failed;
+        queueMicrotask(() => {
+          if (e.sinks.has(sink) && channels.get(channel) === e) sink.onError(failed.code, failed.message);
+        });
+      } else if (state === "closed") {
         // closed for good (close()) or refused: nothing will be heard
       } else if (!started) start();
       else if (first && state === "open") sendSubscribe(channel, entry);
@@ -438,19 +611,27 @@ export function createConnection(options: ConnectionOptions): Connection {
         if (e.sinks.size > 0) return;
         channels.delete(channel);
         byId.delete(e.id);
-        if (state === "open") send({ frame: { case: "unsubscribe", value: { id: nextId++, channel } } });
+        if (state === "open" && !e.failed) send({ frame: { case: "unsubscribe", value: { id: nextId++, channel } } });
       };
     },
     connect() {
       start();
     },
-    setToken(t) {
-      token = t;
-      if (state === "open") send({ frame: { case: "auth", value: { token: t } } });
+    setToken(t, expiresAt) {
+      const tok = normalizeToken({ token: t, expiresAt });
+      staticToken = tok;
+      staticRefused = false;
+      if (state === "unauthenticated") return restart();
+      if (state === "open" && tok && socket) {
+        current = { ...tok, obtainedAt: Date.now() };
+        send({ frame: { case: "auth", value: { token: tok.token } } });
+        armRefresh(socket);
+      }
     },
     reconnect() {
       if (!started) return start();
       if (state === "closed") return;
+      if (state === "unauthenticated") return restart();
       if (socket) dropSocket(socket, { code: 4000, reason: "reconnect" });
       attempt = 0;
       clearRetry();
@@ -458,11 +639,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     },
     close() {
       if (state === "closed") return;
-      setState("closed");
-      clearRetry();
-      stopKeepalive();
-      win?.removeEventListener("online", wake);
-      doc?.removeEventListener("visibilitychange", onVisibility);
+      shutdown();
       const ws = socket;
       socket = undefined;
       if (ws) {
@@ -473,7 +650,10 @@ export function createConnection(options: ConnectionOptions): Connection {
           // ignore
         }
       }
-      for (const entry of channels.values()) for (const sink of [...entry.sinks]) sink.onDisconnect();
+      for (const entry of channels.values()) {
+        if (entry.failed) continue;
+        for (const sink of [...entry.sinks]) sink.onDisconnect();
+      }
     },
   };
   return conn;
