@@ -33,8 +33,12 @@ type MemoryBrokerOptions struct {
 // It keeps the position of every channel ever published to (an item
 // channel per record) and up to HistorySize events for each.
 //
-// It is safe for concurrent use. Publish calls the listeners while holding
-// the broker's lock, which keeps their deliveries in position order.
+// It is safe for concurrent use. Publish assigns positions and hands the
+// events to each listener's queue under the broker's lock, which fixes
+// their order; each listener has a goroutine that calls it, so a listener
+// with a large fan-out does not hold the lock that publishers (on any
+// channel), Position and History need. Publish returns once every
+// listener has taken its events.
 type MemoryBroker struct {
 	epoch       uint64
 	historySize int
@@ -45,8 +49,110 @@ type MemoryBroker struct {
 	closed    bool
 }
 
+// memListener is a registered listener: an ordered queue of published
+// batches and the goroutine that calls fn with them.
+//
+// Publish enqueues under the broker's lock (which orders the batches),
+// releases the lock, then waits until the goroutine has taken its batch
+// (not until fn has run). So a publisher waits at most for the fan-out in
+// progress, never for its own, and publishers that queue up behind one
+// fan-out are taken, and released, together; meanwhile the broker's lock
+// is free for other publishers, Position and History. The backlog is
+// bounded by the publishers in flight, as it was when the fan-out ran
+// under the lock: a publisher faster than the fan-out is held back, and a
+// subscriber never gets a longer burst than before (a large backlog would
+// hand every subscriber of a channel bursts longer than its send queue).
 type memListener struct {
 	fn func([]*wsv1.Event)
+
+	mu      sync.Mutex
+	ready   sync.Cond // the goroutine waits for batches
+	taken   sync.Cond // publishers wait for their batch to be taken
+	batches [][]*wsv1.Event
+	seq     uint64 // batches enqueued
+	took    uint64 // batches taken by the goroutine
+	waiters int    // publishers waiting on taken
+	stopped bool   // no more batches; the goroutine drains (or, closed, drops) and ends
+	done    chan struct{}
+}
+
+// memTicket is a batch a publisher waits to see taken.
+type memTicket struct {
+	l   *memListener
+	seq uint64
+}
+
+func newMemListener(fn func([]*wsv1.Event)) *memListener {
+	l := &memListener{fn: fn, done: make(chan struct{})}
+	l.ready.L, l.taken.L = &l.mu, &l.mu
+	go l.run()
+	return l
+}
+
+// enqueue appends one published batch and returns its sequence number
+// (0: not enqueued); the broker's lock is held, which orders the batches.
+func (l *memListener) enqueue(events []*wsv1.Event) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return 0
+	}
+	l.batches = append(l.batches, events)
+	l.seq++
+	if len(l.batches) == 1 {
+		l.ready.Signal()
+	}
+	return l.seq
+}
+
+// waitTaken waits until the goroutine took batch seq, or stopped.
+func (l *memListener) waitTaken(seq uint64) {
+	l.mu.Lock()
+	for l.took < seq && !l.stopped {
+		l.waiters++
+		l.taken.Wait()
+		l.waiters--
+	}
+	l.mu.Unlock()
+}
+
+func (l *memListener) run() {
+	defer close(l.done)
+	var batch [][]*wsv1.Event
+	for {
+		l.mu.Lock()
+		for len(l.batches) == 0 && !l.stopped {
+			l.ready.Wait()
+		}
+		if len(l.batches) == 0 {
+			l.mu.Unlock()
+			return
+		}
+		batch, l.batches = l.batches, batch[:0]
+		l.took = l.seq
+		if l.waiters > 0 {
+			l.taken.Broadcast()
+		}
+		l.mu.Unlock()
+		for _, events := range batch {
+			l.fn(events)
+		}
+		clear(batch)
+	}
+}
+
+// stop ends the deliveries: with drain, after what was published before
+// stop; otherwise dropping it. It waits for the goroutine to end.
+func (l *memListener) stop(drain bool) {
+	l.mu.Lock()
+	l.stopped = true
+	if !drain {
+		l.batches = nil
+	}
+	l.ready.Signal()
+	l.taken.Broadcast()
+	l.mu.Unlock()
+	<-l.done
 }
 
 type memChannel struct {
@@ -97,8 +203,8 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 		}
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return ErrBrokerClosed
 	}
 	for _, ev := range events {
@@ -111,8 +217,16 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 		ev.Position = &wsv1.Position{Epoch: b.epoch, Offset: ch.offset}
 		ch.push(ev, b.historySize)
 	}
+	var one [1]memTicket
+	tickets := one[:0]
 	for _, l := range b.listeners {
-		l.fn(events)
+		if seq := l.enqueue(events); seq > 0 {
+			tickets = append(tickets, memTicket{l, seq})
+		}
+	}
+	b.mu.Unlock()
+	for _, t := range tickets {
+		t.l.waitTaken(t.seq)
 	}
 	return nil
 }
@@ -172,33 +286,48 @@ func (b *MemoryBroker) History(ctx context.Context, channel string, since *wsv1.
 	return out, nil
 }
 
-// Listen implements [Broker].
+// Listen implements [Broker]. fn runs on a goroutine of the listener's
+// own, one call at a time, in publish order. The returned stop delivers
+// what was published before it was called, then ends the goroutine; it
+// must not be called from fn.
 func (b *MemoryBroker) Listen(fn func(events []*wsv1.Event)) (stop func()) {
-	l := &memListener{fn: fn}
+	l := newMemListener(fn)
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		l.stop(false)
+		return func() {}
+	}
 	b.listeners = append(b.listeners, l)
 	b.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			b.mu.Lock()
-			defer b.mu.Unlock()
 			for i, x := range b.listeners {
 				if x == l {
 					b.listeners = append(b.listeners[:i:i], b.listeners[i+1:]...)
 					break
 				}
 			}
+			b.mu.Unlock()
+			l.stop(true)
 		})
 	}
 }
 
-// Close implements [Broker]. It drops the listeners and the history.
+// Close implements [Broker]. It drops the listeners (and the events not
+// yet delivered to them) and the history. It must not be called from a
+// listener.
 func (b *MemoryBroker) Close() error {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.closed = true
+	listeners := b.listeners
 	b.listeners = nil
 	b.channels = make(map[string]*memChannel)
+	b.mu.Unlock()
+	for _, l := range listeners {
+		l.stop(false)
+	}
 	return nil
 }

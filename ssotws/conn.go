@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -16,9 +17,10 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// conn is one client connection. The read loop runs on the ServeHTTP
-// goroutine and owns subs; the write loop is the only writer of data
-// frames; the fan-out only pushes to q.
+// conn is one client connection. The read loop runs on a goroutine of its
+// own (ServeHTTP returns at once) and owns subs; the write loop is the only
+// writer of data frames and runs only while there is something to write (q
+// starts it); the fan-out only pushes to q.
 type conn struct {
 	g      *Gateway
 	ws     *websocket.Conn
@@ -39,37 +41,43 @@ type conn struct {
 	closing     bool
 	closeCode   websocket.StatusCode // 0: close without handshake
 	closeReason string
-	closeReq    chan struct{} // signalled once, when closing is set
 
+	// writerDone is closed by the write loop that ends the connection
+	// (after the closing handshake, or after a failed write). At most one
+	// write loop runs at a time, and none starts after that one.
 	writerDone chan struct{}
 	pinging    atomic.Bool
 	pings      sync.WaitGroup
 
-	// write loop buffers
+	// write loop state (one write loop at a time; q.mu orders them)
 	chunks [][]byte
 	buf    []byte
+	// writeTimer closes the connection when one write outlasts
+	// WriteTimeout; the write loop arms it around each write. One timer
+	// per connection, made on the first write, instead of a context and a
+	// timer per write.
+	writeTimer *time.Timer
 }
 
 func newConn(g *Gateway, ws *websocket.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{
+	c := &conn{
 		g:          g,
 		ws:         ws,
 		ctx:        ctx,
 		cancel:     cancel,
 		q:          newSendQueue(g.opts.Limits.SendQueue),
-		subs:       make(map[string]*subscription),
-		closeReq:   make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		limiter:    newTokenBucket(g.opts.Limits.FrameRate, g.opts.Limits.FrameBurst),
 	}
+	c.q.start = func() { go c.writeLoop() }
+	return c
 }
 
 // serve runs the connection until it closes, then releases everything it
 // holds: when serve returns, none of the connection's goroutines is left.
 func (c *conn) serve(cred credentials) {
 	c.ws.SetReadLimit(c.g.opts.Limits.MaxMessageBytes)
-	go c.writeLoop()
 	if c.admit(cred) {
 		c.readLoop()
 	}
@@ -128,8 +136,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 	c.closing = true
 	c.closeCode, c.closeReason = code, reason
 	c.closeMu.Unlock()
-	c.q.close()
-	c.closeReq <- struct{}{} // capacity 1, sent once
+	c.q.close() // starts the write loop if none runs; it closes the WebSocket
 	if code != 0 && c.g.onClose != nil {
 		c.g.onClose(code)
 	}
@@ -351,6 +358,9 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 		return
 	}
 	channel := name.String()
+	if c.subs == nil {
+		c.subs = make(map[string]*subscription)
+	}
 	if c.subs[channel] != nil {
 		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, fmt.Sprintf("already subscribed to %q", channel))
 		return
@@ -433,40 +443,64 @@ func (c *conn) unsubscribe(req *wsv1.Unsubscribe) {
 	c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: req.GetId()}}}, false)
 }
 
+// writeLoop writes what is queued until the queue is empty, then ends; the
+// next push starts another. Once the connection is closing it closes the
+// WebSocket and closes writerDone; no write loop starts after that.
 func (c *conn) writeLoop() {
-	defer close(c.writerDone)
-	var tick <-chan time.Time
-	if ka := c.g.opts.KeepAlive; ka > 0 {
-		t := time.NewTicker(ka)
-		defer t.Stop()
-		tick = t.C
-	}
+	delay := c.g.opts.WriteDelay
 	for {
-		select {
-		case <-c.q.ready:
-		case <-c.closeReq:
-		case <-tick:
-			c.ping()
-			continue
+		if delay > 0 {
+			// Let more events gather: they go out in one message.
+			time.Sleep(delay)
 		}
 		if _, _, closing := c.closeRequested(); closing {
 			c.finish(c.closeRequested())
 			return
 		}
-		if err := c.write(c.q.take()); err != nil {
+		items, ok := c.q.takeOrPark(c.trimBuffers)
+		if !ok {
+			// Parked: from here on another write loop may run; touch
+			// nothing of the connection.
+			return // idle: the next push starts a new write loop
+		}
+		if len(items) == 0 {
+			// The queue overflowed and closed; the pusher is about to
+			// call closeWith.
+			runtime.Gosched()
+			continue
+		}
+		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {
 				c.finish(c.closeRequested())
 			} else {
 				_ = c.ws.CloseNow()
+				close(c.writerDone)
 			}
 			return
 		}
 	}
 }
 
+// idleBufCap is the largest frame buffer an idle connection keeps.
+const idleBufCap = 4 << 10
+
+// trimBuffers drops the write loop's large buffers when it parks.
+func (c *conn) trimBuffers() {
+	if cap(c.buf) > idleBufCap {
+		c.buf = nil
+	}
+	if cap(c.chunks) > idleQueueCap {
+		c.chunks = nil
+	}
+}
+
 // finish closes the WebSocket: with the closing handshake (which waits a
 // few seconds at most for the peer) or, for code 0, at once.
 func (c *conn) finish(code websocket.StatusCode, reason string, _ bool) {
+	defer close(c.writerDone)
+	if c.writeTimer != nil {
+		c.writeTimer.Stop()
+	}
 	if code == 0 {
 		_ = c.ws.CloseNow()
 		return
@@ -475,12 +509,22 @@ func (c *conn) finish(code websocket.StatusCode, reason string, _ bool) {
 }
 
 // ping sends a keepalive ping unless one is in flight; a peer that does not
-// answer within the keepalive interval is disconnected.
+// answer within the keepalive interval is disconnected. The gateway's
+// keep-alive ticker calls it.
 func (c *conn) ping() {
 	if !c.pinging.CompareAndSwap(false, true) {
 		return
 	}
+	// Count the ping under closeMu while the connection is open: serve
+	// waits for c.pings only after closing is set.
+	c.closeMu.Lock()
+	if c.closing {
+		c.closeMu.Unlock()
+		c.pinging.Store(false)
+		return
+	}
 	c.pings.Add(1)
+	c.closeMu.Unlock()
 	go func() {
 		defer c.pings.Done()
 		defer c.pinging.Store(false)
@@ -544,9 +588,16 @@ func (c *conn) writeMessage(b []byte) error {
 	if _, _, closing := c.closeRequested(); closing {
 		return errClosing
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.g.opts.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageBinary, b)
+	if c.writeTimer == nil {
+		c.writeTimer = time.AfterFunc(c.g.opts.WriteTimeout, func() { _ = c.ws.CloseNow() })
+	} else {
+		c.writeTimer.Reset(c.g.opts.WriteTimeout)
+	}
+	// A context without Done: websocket.Conn then sets up no timeout of
+	// its own (no context.AfterFunc per write); writeTimer bounds it.
+	err := c.ws.Write(context.Background(), websocket.MessageBinary, b)
+	c.writeTimer.Stop()
+	return err
 }
 
 // allowed applies the Filter hook. A hook that panics drops the event.
@@ -577,8 +628,9 @@ type subscription struct {
 	subject string
 
 	active atomic.Bool
+	hubIdx int // index in the hub's list of the channel; the hub's shard lock guards it
 
-	mu       sync.Mutex
+	// Guarded by c.q.mu, so that a delivery takes one lock.
 	pending  bool           // replay not queued yet: live events wait in buf
 	buf      []*sharedEvent // live events that arrived while pending
 	overflow bool           // buf outgrew the send queue's bound
@@ -594,28 +646,41 @@ func (s *subscription) deliver(e *sharedEvent) {
 	if !s.visible(e) {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	q := s.c.q
+	q.mu.Lock()
 	if s.pending {
 		if len(s.buf) >= s.c.g.opts.Limits.SendQueue {
 			s.overflow = true
-			return
+		} else {
+			s.buf = append(s.buf, e)
 		}
-		s.buf = append(s.buf, e)
+		q.mu.Unlock()
 		return
 	}
-	s.queue(e, false)
+	ok, start := s.queueLocked(e, false)
+	q.mu.Unlock()
+	s.after(ok, start)
 }
 
-// queue pushes e unless an event at or after its offset was queued. s.mu
-// must be held.
-func (s *subscription) queue(e *sharedEvent, force bool) {
+// queueLocked pushes e unless an event at or after its offset was queued.
+// s.c.q.mu must be held; the caller passes the results to after once it
+// has unlocked.
+func (s *subscription) queueLocked(e *sharedEvent, force bool) (ok, start bool) {
 	off := e.ev.GetPosition().GetOffset()
 	if off <= s.last {
-		return
+		return true, false
 	}
 	s.last = off
-	if !s.c.q.push(queueItem{sub: s, ev: e}, force) {
+	return s.c.q.pushLocked(queueItem{sub: s, ev: e}, force)
+}
+
+// after acts on what pushLocked reported: an overflow closes the
+// connection, an idle queue starts its write loop.
+func (s *subscription) after(ok, start bool) {
+	if start {
+		s.c.q.start()
+	}
+	if !ok {
 		s.c.closeWith(CloseTooSlow, "too slow")
 	}
 }
@@ -624,7 +689,7 @@ func (s *subscription) queue(e *sharedEvent, force bool) {
 // then the live events that arrived meanwhile, and goes live.
 func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position, reset bool) {
 	c := s.c
-	// Encode outside s.mu: the fan-out waits on it.
+	// Encode outside the lock: the fan-out waits on it.
 	shared := make([]*sharedEvent, 0, len(replay))
 	for _, ev := range replay {
 		e, err := newSharedEvent(ev)
@@ -642,18 +707,31 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 	} else {
 		f = &wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: id, Position: pos}}}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	frame, err := proto.Marshal(f)
+	if err != nil {
+		c.g.logger.Error("ssotws: encoding frame", "err", err)
+		c.closeWith(0, "")
+		return
+	}
+	q := c.q
+	q.mu.Lock()
+	ok, start := true, false
+	note := func(o, st bool) {
+		ok = ok && o
+		start = start || st
+	}
 	for _, e := range shared {
-		s.queue(e, true)
+		note(s.queueLocked(e, true))
 	}
 	s.last = pos.GetOffset()
-	c.send(f, true)
+	note(q.pushLocked(queueItem{frame: frame}, true))
 	for _, e := range s.buf {
-		s.queue(e, false)
+		note(s.queueLocked(e, false))
 	}
 	s.pending, s.buf = false, nil
 	if s.overflow {
-		c.closeWith(CloseTooSlow, "too slow")
+		ok = false
 	}
+	q.mu.Unlock()
+	s.after(ok, start)
 }

@@ -29,7 +29,7 @@ func FuzzClientFrame(f *testing.F) {
 		g := &Gateway{broker: b, hub: newHub(), models: map[string]*Model{"Thing": m}}
 		g.opts.Limits = Limits{}.withDefaults()
 		g.logger = newDiscardLogger()
-		c := &conn{g: g, q: newSendQueue(g.opts.Limits.SendQueue), subs: map[string]*subscription{}, closeReq: make(chan struct{}, 1)}
+		c := &conn{g: g, q: newSendQueue(g.opts.Limits.SendQueue), subs: map[string]*subscription{}}
 		c.ctx, c.cancel = t.Context(), func() {}
 		var fr wsv1.ClientFrame
 		if proto.Unmarshal(data, &fr) != nil {

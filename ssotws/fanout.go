@@ -101,14 +101,17 @@ type hub struct {
 }
 
 type hubShard struct {
-	mu   sync.RWMutex
-	subs map[string]map[*subscription]struct{}
+	mu sync.RWMutex
+	// subs lists the subscriptions of each channel; a subscription knows
+	// its index (subscription.hubIdx), so that removal is O(1) and the
+	// fan-out walks a slice rather than a map.
+	subs map[string][]*subscription
 }
 
 func newHub() *hub {
 	h := &hub{seed: maphash.MakeSeed()}
 	for i := range h.shards {
-		h.shards[i].subs = make(map[string]map[*subscription]struct{})
+		h.shards[i].subs = make(map[string][]*subscription)
 	}
 	return h
 }
@@ -121,29 +124,44 @@ func (h *hub) add(channel string, s *subscription) {
 	sh := h.shard(channel)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	m := sh.subs[channel]
-	if m == nil {
-		m = make(map[*subscription]struct{})
-		sh.subs[channel] = m
-	}
-	m[s] = struct{}{}
+	list := sh.subs[channel]
+	s.hubIdx = len(list)
+	sh.subs[channel] = append(list, s)
 }
 
 func (h *hub) remove(channel string, s *subscription) {
 	sh := h.shard(channel)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	m := sh.subs[channel]
-	delete(m, s)
-	if len(m) == 0 {
-		delete(sh.subs, channel)
+	list := sh.subs[channel]
+	i := s.hubIdx
+	if i < 0 || i >= len(list) || list[i] != s {
+		return // not subscribed (or removed already)
 	}
+	last := len(list) - 1
+	list[i] = list[last]
+	list[i].hubIdx = i
+	list[last] = nil
+	s.hubIdx = -1
+	if last == 0 {
+		delete(sh.subs, channel)
+		return
+	}
+	if cap(list) > 64 && last < cap(list)/4 {
+		list = append([]*subscription(nil), list[:last]...) // shrink after a crowd left
+		for j, x := range list {
+			x.hubIdx = j
+		}
+	}
+	sh.subs[channel] = list[:last]
 }
 
 // publish hands each event to the subscriptions of its channel. An event
 // nobody subscribed to is not even encoded; otherwise it is encoded once
 // and the bytes are shared. Subscriptions only queue the event: a slow
-// connection never blocks publish.
+// connection never blocks publish. Each delivery takes one lock, its
+// connection's queue, and allocates nothing; a connection whose write loop
+// is already running is not woken again.
 func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
 	for _, ev := range events {
 		sh := h.shard(ev.Channel)
@@ -154,7 +172,7 @@ func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
 			if err != nil {
 				onError(ev, err)
 			} else {
-				for s := range subs {
+				for _, s := range subs {
 					s.deliver(se)
 				}
 			}

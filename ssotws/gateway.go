@@ -108,6 +108,15 @@ type GatewayOptions struct {
 	// WriteTimeout bounds each write to a connection; a client that does
 	// not read for that long is disconnected. Zero means 10 seconds.
 	WriteTimeout time.Duration
+	// WriteDelay is how long a connection's write loop waits, once woken
+	// by an event, for more events before it writes them all in one
+	// message (as Centrifugo's write_delay). It trades latency (up to
+	// WriteDelay more per event) for CPU: the server's cost is per
+	// WebSocket message, so events that share a message are cheaper. It
+	// pays on busy connections only: a connection that receives one event
+	// every 50 ms still gets one message per event. Zero (the default)
+	// writes at once; see docs/decisions.md, "Gateway performance".
+	WriteDelay time.Duration
 	// Logger receives failures that reach no client. Nil means slog.Default.
 	Logger *slog.Logger
 }
@@ -117,8 +126,10 @@ type GatewayOptions struct {
 // [http.Handler]; mount it at a path such as "/ws". Models are taught with
 // [Gateway.RegisterModel], usually by generated RegisterChannels functions.
 //
-// Each connection has one read loop (the ServeHTTP goroutine) and one write
-// loop. Events are encoded once per channel and the bytes are shared among
+// Each connection has one read loop, on a goroutine of its own (ServeHTTP
+// returns once the connection is accepted), and a write loop that runs while
+// there is something to write. Keep-alive pings come from one ticker per
+// gateway. Events are encoded once per channel and the bytes are shared among
 // subscribers; everything queued for a connection goes out in one Events
 // frame. A connection that cannot keep up is closed with [CloseTooSlow]
 // and never slows the others.
@@ -139,7 +150,10 @@ type Gateway struct {
 	conns   map[*conn]struct{}
 	users   map[string]int // open connections per authenticated subject
 	closing bool
-	wg      sync.WaitGroup // one per ServeHTTP past the closing check
+	wg      sync.WaitGroup // one per connection being accepted or served
+
+	pinging  bool          // the keep-alive goroutine runs
+	stopPing chan struct{} // closed by shutdown
 
 	// onClose, when set (by tests), hears every close the gateway starts.
 	onClose func(code websocket.StatusCode)
@@ -184,6 +198,8 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		models: make(map[string]*Model),
 		conns:  make(map[*conn]struct{}),
 		users:  make(map[string]int),
+
+		stopPing: make(chan struct{}),
 	}
 	if o.RequireAuth && o.Authenticator == nil {
 		g.logger.Error("ssotws: GatewayOptions.RequireAuth without an Authenticator: every connection will be refused")
@@ -225,7 +241,10 @@ func (g *Gateway) model(name string) *Model {
 	return g.models[name]
 }
 
-// ServeHTTP accepts a WebSocket connection and serves it until it closes.
+// ServeHTTP accepts a WebSocket connection and returns; the connection is
+// served on a goroutine of its own until it closes, and [Gateway.Shutdown]
+// waits for it. (Returning lets net/http drop the request, the response
+// and the stack of its serving goroutine for the connection's lifetime.)
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	if g.closing {
@@ -235,7 +254,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.wg.Add(1)
 	g.mu.Unlock()
-	defer g.wg.Done()
+	served := false
+	defer func() {
+		if !served {
+			g.wg.Done()
+		}
+	}()
 
 	cred := credentialsOf(r, g.opts.AllowQueryToken)
 	ws, err := websocket.Accept(w, r, g.accept)
@@ -248,16 +272,60 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	closing := g.closing
 	if !closing {
 		g.conns[c] = struct{}{}
+		if g.opts.KeepAlive > 0 && !g.pinging {
+			g.pinging = true
+			go g.keepAlive()
+		}
 	}
 	g.mu.Unlock()
 	if closing {
 		_ = ws.Close(CloseGoingAway, "server shutting down")
 		return
 	}
-	c.serve(cred)
-	g.mu.Lock()
-	delete(g.conns, c)
-	g.mu.Unlock()
+	// The goroutine inherits this ServeHTTP's count in g.wg.
+	served = true
+	go func() {
+		defer g.wg.Done()
+		c.serve(cred)
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+	}()
+}
+
+// keepAlive pings every connection once per KeepAlive interval, from one
+// ticker for the whole gateway (instead of a timer per connection). It
+// ends with the last connection, or at shutdown; the next connection
+// starts it again.
+func (g *Gateway) keepAlive() {
+	t := time.NewTicker(g.opts.KeepAlive)
+	defer t.Stop()
+	var conns []*conn
+	for {
+		select {
+		case <-g.stopPing:
+			g.mu.Lock()
+			g.pinging = false
+			g.mu.Unlock()
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		if len(g.conns) == 0 || g.closing {
+			g.pinging = false
+			g.mu.Unlock()
+			return
+		}
+		for c := range g.conns {
+			conns = append(conns, c)
+		}
+		g.mu.Unlock()
+		for _, c := range conns {
+			c.ping()
+		}
+		clear(conns)
+		conns = conns[:0]
+	}
 }
 
 // credentials are what a handshake offered to authenticate.
@@ -320,6 +388,9 @@ func (g *Gateway) Close() error {
 
 func (g *Gateway) shutdown(ctx context.Context, code websocket.StatusCode) error {
 	g.mu.Lock()
+	if !g.closing {
+		close(g.stopPing)
+	}
 	g.closing = true
 	conns := make([]*conn, 0, len(g.conns))
 	for c := range g.conns {

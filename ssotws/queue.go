@@ -24,20 +24,31 @@ type queueItem struct {
 // control frames are never dropped. When that does not make room, push
 // reports an overflow and the connection is closed as too slow.
 //
-// It is safe for concurrent use.
+// The queue starts its consumer on demand: the first push into an idle
+// queue (and close) calls start, once, and the consumer runs until
+// takeOrPark finds the queue empty. An idle connection therefore holds no
+// write goroutine, and pushes into a busy queue wake nobody.
+//
+// It is safe for concurrent use. mu also guards the delivery state of the
+// connection's subscriptions (see [subscription]), so that a delivery takes
+// one lock.
 type sendQueue struct {
-	max int
+	max   int
+	start func() // starts the consumer; nil: nobody consumes (tests)
 
-	mu     sync.Mutex
-	items  []queueItem
-	spare  []queueItem // the slice handed out last time, reused
-	forced int         // forced items in items
-	closed bool
-	ready  chan struct{} // signalled (non-blocking) when items are added
+	mu      sync.Mutex
+	items   []queueItem
+	spare   []queueItem // the slice handed out last time, reused
+	forced  int         // forced items in items
+	closed  bool
+	running bool // the consumer runs (or was started)
 }
 
+// idleQueueCap is the largest buffer a parked queue keeps.
+const idleQueueCap = 8
+
 func newSendQueue(max int) *sendQueue {
-	return &sendQueue{max: max, ready: make(chan struct{}, 1)}
+	return &sendQueue{max: max}
 }
 
 // push appends it. force skips the bound (for a subscription's replay,
@@ -47,9 +58,19 @@ func newSendQueue(max int) *sendQueue {
 // a closed queue does nothing and reports true.
 func (q *sendQueue) push(it queueItem, force bool) bool {
 	q.mu.Lock()
+	ok, start := q.pushLocked(it, force)
+	q.mu.Unlock()
+	if start {
+		q.start()
+	}
+	return ok
+}
+
+// pushLocked is push with q.mu held. start reports that the caller must
+// call q.start after unlocking.
+func (q *sendQueue) pushLocked(it queueItem, force bool) (ok, start bool) {
 	if q.closed {
-		q.mu.Unlock()
-		return true
+		return true, false
 	}
 	it.forced = force
 	q.items = append(q.items, it)
@@ -60,15 +81,19 @@ func (q *sendQueue) push(it queueItem, force bool) bool {
 		if len(q.items)-q.forced > q.max {
 			q.closed = true
 			q.items = nil
-			q.mu.Unlock()
-			return false
+			return false, q.wakeLocked()
 		}
 	}
-	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
+	return true, q.wakeLocked()
+}
+
+// wakeLocked marks the consumer running and reports whether it must be
+// started. q.mu must be held.
+func (q *sendQueue) wakeLocked() bool {
+	if q.running || q.start == nil {
+		return false
 	}
+	q.running = true
 	return true
 }
 
@@ -112,12 +137,42 @@ func (q *sendQueue) coalesce() {
 func (q *sendQueue) take() []queueItem {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.takeLocked()
+}
+
+func (q *sendQueue) takeLocked() []queueItem {
 	out := q.items
 	q.forced = 0
 	clear(q.spare)
 	q.items = q.spare[:0]
 	q.spare = out
 	return out
+}
+
+// takeOrPark is take for the consumer: with nothing queued and the queue
+// open it calls onPark (under the lock: the consumer still owns its
+// state), marks the consumer stopped and reports false; the next push
+// starts a new one. A closed queue never parks its consumer (it has to
+// close the connection), so after close no consumer is started again.
+func (q *sendQueue) takeOrPark(onPark func()) ([]queueItem, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 && !q.closed {
+		if onPark != nil {
+			onPark()
+		}
+		q.running = false
+		// An idle connection keeps no more than small buffers.
+		clear(q.spare)
+		if cap(q.spare) > idleQueueCap {
+			q.spare = nil
+		}
+		if cap(q.items) > idleQueueCap {
+			q.items = nil
+		}
+		return nil, false
+	}
+	return q.takeLocked(), true
 }
 
 // len returns the number of queued items, forced ones included.
@@ -127,11 +182,16 @@ func (q *sendQueue) len() int {
 	return len(q.items)
 }
 
-// close drops what is queued; later pushes do nothing.
+// close drops what is queued; later pushes do nothing. It starts the
+// consumer if none runs, so that it closes the connection.
 func (q *sendQueue) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.items = nil
 	q.spare = nil
+	start := q.wakeLocked()
 	q.mu.Unlock()
+	if start {
+		q.start()
+	}
 }
