@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ClientFrameSchema, ErrorCode } from "../src/gen/ssot/ws/v1/frame_pb.js";
 import type { ClientFrame } from "../src/gen/ssot/ws/v1/frame_pb.js";
 import { createAuthInterceptor, normalizeToken, refreshAt } from "../src/runtime/auth.js";
-import type { TokenResult } from "../src/runtime/auth.js";
+import type { TokenProvider, TokenResult } from "../src/runtime/auth.js";
 import { createHttpClient } from "../src/runtime/http.js";
 import { createConnection, tokenSubprotocol } from "../src/runtime/ws.js";
 import type { ChannelSink, CloseInfo, Connection, ConnectionState } from "../src/runtime/ws.js";
@@ -37,12 +37,19 @@ function authFrames(ws: FakeWebSocket): string[] {
   return frames(ws).flatMap((f) => (f.case === "auth" ? [f.value.token] : []));
 }
 
-/** gateway makes every new socket open and answer Pings and Subscribes (Ack at offset 5). */
-function gateway(opts: { answer?: (ws: FakeWebSocket) => boolean } = {}) {
+/**
+ * gateway makes every new socket open and answer Pings and Subscribes (Ack
+ * at offset 5); a socket `refuse` picks answers nothing (a refused handshake
+ * token: the gateway closes before reading).
+ */
+function gateway(opts: { refuse?: (ws: FakeWebSocket) => boolean } = {}) {
   FakeWebSocket.onCreate = (ws) => {
+    if (opts.refuse?.(ws)) {
+      ws.autoPong = false;
+      queueMicrotask(() => ws.serverOpen());
+      return;
+    }
     ws.onClientFrame = (f) => {
-      if (opts.answer && !opts.answer(ws)) return;
-      if (f.frame.case === "ping") ws.serverSend({ frame: { case: "pong", value: { nonce: f.frame.value.nonce } } });
       if (f.frame.case === "subscribe") {
         ws.serverSend({ frame: { case: "ack", value: { id: f.frame.value.id, position: pos(1, 5) } } });
       }
@@ -51,7 +58,11 @@ function gateway(opts: { answer?: (ws: FakeWebSocket) => boolean } = {}) {
   };
 }
 
-/** settle runs what is due now (microtasks, zero-delay timers and what they start) without moving the clock. */
+/**
+ * settle runs what is due now (microtasks, zero-delay timers and what they
+ * start) without moving the clock. (A zero-delay timer set from within a
+ * timer callback waits 1 ms under fake timers, as in Node.)
+ */
 async function settle() {
   for (let i = 0; i < 5; i++) await vi.advanceTimersByTimeAsync(0);
 }
@@ -90,12 +101,14 @@ describe("refresh on the open socket", () => {
   it("sends an Auth frame before the expiry, without reconnecting, and arms the next refresh", async () => {
     gateway();
     const calls: number[] = [];
+    const reasons: string[] = [];
     let n = 0;
     conn = createConnection({
       url: "ws://a",
       WebSocket: FakeWebSocket,
-      getToken: async () => {
+      getToken: async ({ reason }) => {
         calls.push(Date.now());
+        reasons.push(reason);
         n++;
         return { token: `t${n}`, expiresAt: Date.now() + 10 * MIN };
       },
@@ -123,13 +136,14 @@ describe("refresh on the open socket", () => {
     // The next refresh follows the new token's expiry.
     await vi.advanceTimersByTimeAsync(10 * MIN - 30_000);
     expect(authFrames(ws)).toEqual(["t2", "t3"]);
+    expect(reasons).toEqual(["current", "refresh", "refresh"]);
     expect(FakeWebSocket.instances).toHaveLength(1);
     expect(conn.state).toBe("open");
     expect(log).toEqual(["ack 1:5 false"]); // no disconnect, no resubscribe
     expect(frames(ws).filter((f) => f.case === "subscribe")).toHaveLength(1);
   });
 
-  it("a short lifetime refreshes at 90 %; a failing provider is asked again halfway, then the server decides", async () => {
+  it("a short lifetime refreshes at 90 %; without a new token the provider is asked again with backoff", async () => {
     gateway();
     const answers: (() => TokenResult)[] = [
       () => ({ token: "t1", expiresAt: Date.now() + 100_000 }),
@@ -148,17 +162,18 @@ describe("refresh on the open socket", () => {
         calls.push(Date.now() - t0);
         return answers[calls.length - 1]!();
       },
+      backoff: { random: () => 0.999999 }, // waits of 1 s, 2 s, …
     });
     conn.connect();
     await settle();
     const ws = FakeWebSocket.last();
     await vi.advanceTimersByTimeAsync(90_000); // lead: 10 s
     expect(calls).toEqual([0, 90_000]);
-    await vi.advanceTimersByTimeAsync(5_000); // halfway through the 10 s left
-    expect(calls).toEqual([0, 90_000, 95_000]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls).toEqual([0, 90_000, 91_000]);
     expect(authFrames(ws)).toEqual([]);
-    await vi.advanceTimersByTimeAsync(2_500);
-    expect(calls).toEqual([0, 90_000, 95_000, 97_500]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls).toEqual([0, 90_000, 91_000, 93_000]);
     expect(authFrames(ws)).toEqual(["t2"]);
     expect(FakeWebSocket.instances).toHaveLength(1);
   });
@@ -199,12 +214,14 @@ describe("close codes", () => {
 
   it("4401: one immediate retry with a fresh token; refused again, the state is unauthenticated", async () => {
     // The second socket is refused at the handshake: closed before it answers anything.
-    gateway({ answer: (ws) => ws !== FakeWebSocket.instances[1] });
+    gateway({ refuse: (ws) => ws === FakeWebSocket.instances[1] });
     const tokens: string[] = [];
+    const reasons: string[] = [];
     conn = createConnection({
       url: "ws://a",
       WebSocket: FakeWebSocket,
-      getToken: async () => {
+      getToken: async ({ reason }) => {
+        reasons.push(reason);
         tokens.push(`t${tokens.length + 1}`);
         return tokens.at(-1);
       },
@@ -224,17 +241,20 @@ describe("close codes", () => {
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(FakeWebSocket.instances).toHaveLength(2); // stopped
     expect(tokens).toEqual(["t1", "t2"]);
-    expect(states).toEqual(["connecting", "open", "reconnecting", "open", "unauthenticated"]);
+    expect(reasons).toEqual(["current", "rejected"]);
+    // The refused socket opened, but the server never answered: never "open".
+    expect(states).toEqual(["connecting", "open", "reconnecting", "unauthenticated"]);
 
     // After a new sign-in the application starts over.
     conn.reconnect();
     await settle();
     expect(conn.state).toBe("open");
     expect(FakeWebSocket.last().protocols).toEqual(["ssot.v1", tokenSubprotocol("t3")]);
+    expect(reasons).toEqual(["current", "rejected", "rejected"]);
     expect(log.at(-1)).toBe("ack 1:5 false");
   });
 
-  it("4401 or 4408 on a connection the server answered does not count towards signing out", async () => {
+  it("4401 or 4408 on a connection the server answered: always one immediate retry", async () => {
     gateway();
     let n = 0;
     conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, getToken: () => `t${++n}` });
@@ -248,32 +268,77 @@ describe("close codes", () => {
     expect(FakeWebSocket.instances).toHaveLength(6);
   });
 
-  it("4408 twice before any answer (the provider hands out expired tokens): unauthenticated", async () => {
-    FakeWebSocket.onCreate = (ws) => queueMicrotask(() => (ws.serverOpen(), ws.serverClose(4408, "token expired")));
-    conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, getToken: () => "old" });
+  it("4408 at the handshake (the provider hands out expired tokens): backoff, asking for fresh ones", async () => {
+    gateway();
+    const reasons: string[] = [];
+    let expired = true;
+    FakeWebSocket.onCreate = ((inner) => (ws: FakeWebSocket) => {
+      if (!expired) return inner?.(ws);
+      ws.autoPong = false;
+      queueMicrotask(() => (ws.serverOpen(), ws.serverClose(4408, "token expired")));
+    })(FakeWebSocket.onCreate);
+    conn = createConnection({
+      url: "ws://a",
+      WebSocket: FakeWebSocket,
+      getToken: ({ reason }) => (reasons.push(reason), "old"),
+      backoff: { random: () => 0.999999 },
+    });
     conn.connect();
     await settle();
-    expect(conn.state).toBe("unauthenticated");
+    expect(FakeWebSocket.instances).toHaveLength(1); // the first: at once
+    await vi.advanceTimersByTimeAsync(1000);
     expect(FakeWebSocket.instances).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(conn.state).toBe("reconnecting");
+    expect(reasons).toEqual(["current", "expired", "expired"]);
+    expired = false;
+    await vi.advanceTimersByTimeAsync(4000 + 5); // 5 ms: the Pong is a timer too
+    expect(conn.state).toBe("open");
   });
 
-  it("4403: closed for good", async () => {
+  it("a provider that throws: no dial, asked again after a wait", async () => {
     gateway();
-    conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, getToken: () => "user-b" });
+    let fail = 2;
+    const getToken = vi.fn(() => {
+      if (fail-- > 0) throw new Error("offline");
+      return "t";
+    });
+    conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, getToken, backoff: { random: () => 0.999999 } });
+    conn.connect();
+    await settle();
+    expect(FakeWebSocket.instances).toHaveLength(0);
+    expect(conn.state).toBe("reconnecting");
+    await vi.advanceTimersByTimeAsync(1000 + 2000 + 5);
+    expect(getToken).toHaveBeenCalledTimes(3);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(conn.state).toBe("open");
+  });
+
+  it("4403: forbidden, no more dials; reconnect() starts over", async () => {
+    gateway();
+    let user = "a";
+    conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, getToken: () => `user-${user}` });
     const log: string[] = [];
     conn.subscribe("Message", sink(log));
     await settle();
     FakeWebSocket.last().serverClose(4403, "another subject");
-    expect(conn.state).toBe("closed");
+    expect(conn.state).toBe("forbidden");
     expect(conn.lastClose).toEqual({ code: 4403, reason: "another subject" });
-    conn.reconnect();
-    conn.connect();
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(FakeWebSocket.instances).toHaveLength(1);
+    user = "a-again";
+    conn.reconnect();
+    await settle();
+    expect(conn.state).toBe("open");
+    expect(FakeWebSocket.last().protocols).toEqual(["ssot.v1", tokenSubprotocol("user-a-again")]);
   });
 
   it("4429: backoff, growing while the server closes before answering", async () => {
-    FakeWebSocket.onCreate = (ws) => queueMicrotask(() => (ws.serverOpen(), ws.serverClose(4429, "too many connections")));
+    FakeWebSocket.onCreate = (ws) => {
+      ws.autoPong = false;
+      queueMicrotask(() => (ws.serverOpen(), ws.serverClose(4429, "too many connections")));
+    };
     const opened: number[] = [];
     const t0 = Date.now();
     const orig = FakeWebSocket.onCreate;
@@ -330,7 +395,7 @@ describe("close codes", () => {
 });
 
 describe("subscriptions dropped after a refresh", () => {
-  it("are reported on that subscription and never resubscribed", async () => {
+  it("are reported on that subscription and never resubscribed; refused ones are tried again", async () => {
     gateway();
     let n = 0;
     conn = createConnection({
@@ -341,10 +406,21 @@ describe("subscriptions dropped after a refresh", () => {
     });
     const a: string[] = [];
     const b: string[] = [];
+    const r: string[] = [];
     conn.subscribe("Message", sink(a));
     conn.subscribe("Message?room_id=secret", sink(b));
     await settle();
     const ws = FakeWebSocket.last();
+    // A Subscribe refused outright (no Ack): reported, tried again on the next connection.
+    ws.onClientFrame = undefined; // the gateway answers by hand from here
+    conn.subscribe("Refused", {
+      ...sink(r),
+      onAck: () => r.push("ack"),
+    });
+    const refusedId = ws.subscribes().find((s) => s.channel === "Refused")!.id;
+    ws.serverSend({ frame: { case: "error", value: { id: refusedId, code: ErrorCode.TOO_MANY_SUBSCRIPTIONS, message: "too many" } } });
+    await settle();
+    expect(r).toEqual([`error ${ErrorCode.TOO_MANY_SUBSCRIPTIONS} too many`]);
     await vi.advanceTimersByTimeAsync(10 * MIN - 30_000);
     expect(authFrames(ws)).toEqual(["t2"]);
     // The gateway re-checks and drops the secret room's subscription.
@@ -367,10 +443,11 @@ describe("subscriptions dropped after a refresh", () => {
     await vi.advanceTimersByTimeAsync(501);
     const ws2 = FakeWebSocket.last();
     expect(ws2).not.toBe(ws);
-    expect(ws2.subscribes().map((s) => s.channel)).toEqual(["Message"]);
+    expect(ws2.subscribes().map((s) => s.channel)).toEqual(["Message", "Refused"]);
     expect(a).toEqual(["ack 1:5 false", "disconnect", "ack 1:5 false"]);
     expect(b).toHaveLength(2);
     expect(c).toHaveLength(1);
+    expect(r).toEqual([`error ${ErrorCode.TOO_MANY_SUBSCRIPTIONS} too many`, "disconnect", "ack"]);
     unsubC();
   });
 
@@ -382,6 +459,7 @@ describe("subscriptions dropped after a refresh", () => {
     await settle();
     const ws = FakeWebSocket.last();
     const id = ws.subscribes()[0]!.id;
+    expect(b).toEqual(["ack 1:5 false"]);
     ws.serverSend({ frame: { case: "error", value: { id, code: ErrorCode.FORBIDDEN, message: "no" } } });
     await settle();
     unsub();
@@ -391,13 +469,14 @@ describe("subscriptions dropped after a refresh", () => {
     await settle();
     expect(ws.subscribes().map((s) => s.channel)).toEqual(["Secret", "Secret"]);
     expect(again).toEqual(["ack 1:5 false"]);
+    expect(b).toEqual(["ack 1:5 false", `error ${ErrorCode.FORBIDDEN} no`]);
   });
 });
 
 describe("createAuthInterceptor", () => {
   function server(accept: (auth: string | null) => boolean) {
     const seen: { auth: string | null; key: string | null }[] = [];
-    const routes = (token: () => TokenResult | Promise<TokenResult>) =>
+    const routes = (token: TokenProvider) =>
       createRouterTransport(
         ({ service }) => {
           service(ChatService, {
@@ -433,11 +512,13 @@ describe("createAuthInterceptor", () => {
   it("on Unauthenticated asks for a fresh token and retries once, with the same Idempotency-Key", async () => {
     const { seen, routes } = server((a) => a === "Bearer fresh");
     const answers = ["stale", "fresh"];
-    const getToken = vi.fn(async () => answers.shift());
+    const reasons: string[] = [];
+    const getToken = vi.fn(async (req: { reason: string }) => (reasons.push(req.reason), answers.shift()));
     const http = createHttpClient(MessageModel, routes(getToken));
     const m = await http.create({ roomId: "r", text: "hi" });
     expect(m.id).toBe("m1");
     expect(getToken).toHaveBeenCalledTimes(2);
+    expect(reasons).toEqual(["current", "rejected"]);
     expect(seen.map((s) => s.auth)).toEqual(["Bearer stale", "Bearer fresh"]);
     expect(seen[0]!.key).toBeTruthy();
     expect(seen[1]!.key).toBe(seen[0]!.key);

@@ -84,11 +84,18 @@ export class FakeWebSocket implements WebSocketLike {
     return ws;
   }
 
+  /** autoPong answers every Ping with its Pong, as the gateway does once it accepted the token. */
+  autoPong = true;
+
   send(data: Uint8Array): void {
     if (this.readyState !== 1) throw new Error("send on a socket that is not open");
     const copy = new Uint8Array(data);
     this.sentBytes.push(copy);
-    this.onClientFrame?.(fromBinary(ClientFrameSchema, copy));
+    const f = fromBinary(ClientFrameSchema, copy);
+    this.onClientFrame?.(f);
+    if (this.autoPong && f.frame.case === "ping") {
+      this.serverSend({ frame: { case: "pong", value: { nonce: f.frame.value.nonce } } });
+    }
   }
 
   close(code?: number, reason?: string): void {
@@ -129,15 +136,6 @@ export class FakeWebSocket implements WebSocketLike {
   }
 
   private inbox: unknown[] = [];
-
-  /** answerPings makes this socket answer every Ping with its Pong, as the gateway does. */
-  answerPings(): void {
-    const prev = this.onClientFrame;
-    this.onClientFrame = (f) => {
-      prev?.(f);
-      if (f.frame.case === "ping") this.serverSend({ frame: { case: "pong", value: { nonce: f.frame.value.nonce } } });
-    };
-  }
 
   /** subscribes returns the Subscribe frames the client sent. */
   subscribes() {
@@ -382,9 +380,8 @@ export class FakeBackend {
       } else if (fr.case === "unsubscribe") {
         this.subs = this.subs.filter((s) => !(s.ws === ws && s.channel === fr.value.channel));
         ws.serverSend({ frame: { case: "ack", value: { id: fr.value.id } } });
-      } else if (fr.case === "ping") {
-        ws.serverSend({ frame: { case: "pong", value: { nonce: fr.value.nonce } } });
       }
+      // Pings: answered by the socket itself (autoPong).
     };
   }
 

@@ -71,7 +71,6 @@ describe("backoff", () => {
     const opened: number[] = [];
     FakeWebSocket.onCreate = (ws) => {
       opened.push(Date.now());
-      ws.answerPings();
       queueMicrotask(() => (failing ? ws.serverClose(1006) : ws.serverOpen()));
     };
     const states: ConnectionState[] = [];
@@ -279,6 +278,8 @@ describe("connection", () => {
     conn.connect();
     await vi.advanceTimersByTimeAsync(0);
     const ws = FakeWebSocket.last();
+    expect(conn.state).toBe("open"); // the first Ping was answered
+    ws.autoPong = false; // from now on the test answers
     await vi.advanceTimersByTimeAsync(1000);
     const ping = ws.sent().at(-1)?.frame;
     expect(ping?.case).toBe("ping");

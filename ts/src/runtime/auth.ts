@@ -16,13 +16,28 @@ export interface TokenInfo {
 export type TokenResult = string | TokenInfo | undefined | null;
 
 /**
- * TokenProvider returns the current bearer token. It is called before every
- * WebSocket dial, before the token expires (when it said when), and by
- * {@link createAuthInterceptor} before every HTTP call and after an
- * Unauthenticated answer. Return a fresh token each time it is called after
- * a refusal: the client never offers a token the server refused again.
+ * TokenReason says why a {@link TokenProvider} is called (Go: TokenReason):
+ * - "current": a dial or an HTTP call; a cached token not about to expire will do;
+ * - "refresh": the open socket's token expires soon; one that expires later is wanted, same user;
+ * - "expired": the server said the token expired (close 4408, or Unauthenticated "token expired");
+ * - "rejected": the server refused the token (close 4401, or Unauthenticated): revoked or invalid.
+ * For every reason but "current" a caching provider must return a new token.
  */
-export type TokenProvider = () => TokenResult | Promise<TokenResult>;
+export type TokenReason = "current" | "refresh" | "expired" | "rejected";
+
+/** TokenRequest is the argument of a {@link TokenProvider}. */
+export interface TokenRequest {
+  readonly reason: TokenReason;
+}
+
+/**
+ * TokenProvider returns the bearer token to present. It is called before
+ * every WebSocket dial, before the token expires (when it said when), and
+ * by {@link createAuthInterceptor} before every HTTP call and after an
+ * Unauthenticated answer; `reason` says why. A provider that throws means
+ * "no token now": the dial waits (backoff) and asks again, an HTTP call fails.
+ */
+export type TokenProvider = (req: TokenRequest) => TokenResult | Promise<TokenResult>;
 
 /** Token is a normalized {@link TokenResult}. */
 export interface Token {
@@ -42,8 +57,8 @@ export function normalizeToken(r: TokenResult): Token | undefined {
 }
 
 /** callProvider calls a provider and normalizes its answer; it rejects when the provider throws. */
-export async function callProvider(p: TokenProvider): Promise<Token | undefined> {
-  return normalizeToken(await p());
+export async function callProvider(p: TokenProvider, reason: TokenReason = "current"): Promise<Token | undefined> {
+  return normalizeToken(await p({ reason }));
 }
 
 /** refreshLeadMaxMs caps how long before the expiry a token is refreshed. */
@@ -62,34 +77,43 @@ export function refreshAt(obtainedAt: number, expiresAt: number): number {
 /** headerAuthorization is the header the interceptor sets. */
 export const headerAuthorization = "Authorization";
 
+/** tokenExpiredMessage is the message of the server's Unauthenticated for an expired token (ssotws.ErrTokenExpired). */
+export const tokenExpiredMessage = "ssotws: token expired";
+
 /**
  * createAuthInterceptor returns a connect-es interceptor that sets
- * `Authorization: Bearer <token>` from getToken on every call (no header
- * when it has no token), and, when a unary call fails with
- * Unauthenticated, asks getToken again and retries the call once with the
- * new token (same request, so the same Idempotency-Key). It does not retry
- * when the provider returns the token that was just refused. A provider
- * that throws fails the call with its error (code Unauthenticated).
+ * `Authorization: Bearer <token>` from getToken (reason "current") on every
+ * call (no header when it has no token), and, when a unary call fails with
+ * Unauthenticated, asks getToken again (reason "expired" or "rejected") and
+ * retries the call once with the new token (same request, so the same
+ * Idempotency-Key). It does not retry when the provider returns the token
+ * just refused or throws; the call fails with the server's error. A
+ * provider that throws before the first attempt fails the call with its
+ * error (code Unauthenticated). Streaming calls get the header, no retry.
  *
  *     const transport = createConnectTransport({ baseUrl, interceptors: [createAuthInterceptor(getToken)] });
  */
 export function createAuthInterceptor(getToken: TokenProvider): Interceptor {
-  async function token(): Promise<string | undefined> {
+  return (next) => async (req) => {
+    let first: string | undefined;
     try {
-      return (await callProvider(getToken))?.token;
+      first = (await callProvider(getToken, "current"))?.token;
     } catch (err) {
       throw ConnectError.from(err, Code.Unauthenticated);
     }
-  }
-  return (next) => async (req) => {
-    const first = await token();
     if (first !== undefined) req.header.set(headerAuthorization, `Bearer ${first}`);
     try {
       return await next(req);
     } catch (err) {
       if (req.stream || !(err instanceof ConnectError) || err.code !== Code.Unauthenticated) throw err;
       if (req.signal.aborted) throw err;
-      const fresh = await token();
+      const reason = err.rawMessage === tokenExpiredMessage ? "expired" : "rejected";
+      let fresh: string | undefined;
+      try {
+        fresh = (await callProvider(getToken, reason))?.token;
+      } catch {
+        throw err; // nothing new to try
+      }
       if (fresh === first) throw err;
       if (fresh === undefined) req.header.delete(headerAuthorization);
       else req.header.set(headerAuthorization, `Bearer ${fresh}`);

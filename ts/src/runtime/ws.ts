@@ -9,15 +9,22 @@ import { base64Encode } from "@bufbuild/protobuf/wire";
 import { ClientFrameSchema, ErrorCode, ServerFrameSchema } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { Event, Position, ServerFrame } from "../gen/ssot/ws/v1/frame_pb.js";
 import { callProvider, normalizeToken, refreshAt } from "./auth.js";
-import type { Token, TokenProvider } from "./auth.js";
+import type { Token, TokenProvider, TokenReason } from "./auth.js";
 
 /**
- * ConnectionState is the observable state of the shared connection.
- * "closed": after close(), or for good after a 4403 close (see lastClose).
- * "unauthenticated": the server refused the token twice in a row (4401 or
- * 4408 with no answered connection in between), or a refused static token
- * has no successor; nothing is dialled until reconnect(), connect() or
- * setToken().
+ * ConnectionState is the observable state of the shared connection
+ * (the same names as the Go client's State.String()).
+ * - "connecting" / "reconnecting": dialling, or waiting to; a socket that
+ *   opened counts as "open" only once the server answered on it (the Pong
+ *   of the Ping sent first), i.e. accepted its token.
+ * - "closed": after close().
+ * - "unauthenticated": signed out. The server refused the token (4401) and
+ *   then the fresh one too, before accepting any; or a refused static token
+ *   has no successor. Nothing is dialled until reconnect(), connect() or
+ *   setToken() (e.g. after a new sign-in).
+ * - "forbidden": the server refused a refreshed token of another user on
+ *   the connection (4403). Nothing is dialled; close() it and use a new
+ *   connection for the new user (reconnect() would resume the old caches).
  */
 export type ConnectionState =
   | "idle"
@@ -26,6 +33,7 @@ export type ConnectionState =
   | "reconnecting"
   | "closed"
   | "unauthenticated"
+  | "forbidden"
   | "unavailable";
 
 /** The subprotocol the gateway selects, and the prefix of the token one. */
@@ -91,15 +99,16 @@ export interface ConnectionOptions {
   readonly url: string;
   /**
    * token is a static bearer token, offered as the "ssot.auth.<base64url>"
-   * subprotocol. Once refused (4401/4408) it is not offered again; setToken
-   * gives the next one.
+   * subprotocol. Once refused (4401/4408) it is not offered again: the state
+   * becomes "unauthenticated" until setToken gives the next one.
    */
   readonly token?: string;
   /**
    * getToken is asked for a token before every dial (it wins over token),
    * and, when it gave an expiry, min(30 s, 10 % of the lifetime) before it,
-   * to send an Auth frame on the open socket. The same provider serves HTTP
-   * through createAuthInterceptor.
+   * to send an Auth frame on the open socket. When it throws, the dial
+   * waits (backoff) and asks again. The same provider serves HTTP through
+   * createAuthInterceptor.
    */
   readonly getToken?: TokenProvider;
   /**
@@ -157,12 +166,13 @@ export interface Connection {
   /**
    * setToken stores a token for the next dial (used when there is no
    * getToken) and sends it in an Auth frame when open. In the
-   * "unauthenticated" state it starts connecting again.
+   * "unauthenticated" (or "forbidden") state it starts connecting again.
    */
   setToken(token: string, expiresAt?: Date | number): void;
   /**
    * reconnect drops the socket and reconnects at once, resubscribing every
-   * channel; from "unauthenticated" it starts over (e.g. after a new sign-in).
+   * channel; from "unauthenticated" or "forbidden" it starts over, asking
+   * the provider for a new token (e.g. after a new sign-in).
    */
   reconnect(): void;
   /** close closes for good: the state becomes "closed". */
@@ -175,7 +185,7 @@ interface ChannelEntry {
   id: number;
   resumed: boolean;
   acked: boolean;
-  /** failed: the gateway refused or dropped the subscription (an Error frame); never resubscribed. */
+  /** failed: the gateway dropped the acknowledged subscription (an Error frame after a token refresh); never resubscribed. */
   failed: { code: ErrorCode; message: string } | undefined;
 }
 
@@ -212,9 +222,15 @@ export function createConnection(options: ConnectionOptions): Connection {
   let staticRefused = false;
   // current: the token of the socket (as dialled, or as last sent in an Auth frame).
   let current: (Token & { readonly obtainedAt: number }) | undefined;
-  // strikes counts 4401/4408 closes since the server last answered a socket.
-  let strikes = 0;
+  // reason: why the provider is asked at the next dial.
+  let reason: TokenReason = "current";
+  // authRetried: a 4401 was answered with a fresh token and an immediate
+  // dial; cleared once the server answers a socket.
+  let authRetried = false;
+  // socketAnswered: the server sent a frame on the current socket.
+  let socketAnswered = false;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  let refreshFailures = 0;
   let socket: WebSocketLike | undefined;
   let attempt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -282,10 +298,12 @@ export function createConnection(options: ConnectionOptions): Connection {
         const channel = byId.get(f.value.id);
         const entry = channel === undefined ? undefined : channels.get(channel);
         if (!entry || entry.id !== f.value.id) return;
-        // Refused, or dropped after a token refresh: the subscription is
-        // over on the server; it is not resubscribed (docs/client-semantics.md).
         byId.delete(f.value.id);
-        entry.failed = { code: f.value.code, message: f.value.message };
+        // An error after the Ack: the gateway dropped the subscription (a
+        // token refresh no longer allows it). It is not resubscribed, here
+        // or after a reconnect (docs/client-semantics.md). A refused
+        // Subscribe is tried again on the next connection.
+        if (entry.acked) entry.failed = { code: f.value.code, message: f.value.message };
         for (const sink of [...entry.sinks]) sink.onError(f.value.code, f.value.message);
         return;
       }
@@ -351,6 +369,8 @@ export function createConnection(options: ConnectionOptions): Connection {
   function dropSocket(ws: WebSocketLike, info: CloseInfo) {
     if (socket !== ws) return;
     socket = undefined;
+    const wasAnswered = socketAnswered;
+    socketAnswered = false;
     ws.onopen = ws.onclose = ws.onmessage = ws.onerror = null;
     if (ws.readyState <= OPEN) {
       try {
@@ -371,22 +391,36 @@ export function createConnection(options: ConnectionOptions): Connection {
     switch (info.code) {
       case CloseCode.Forbidden:
         // An Auth frame of another subject: this connection (and its
-        // caches) belong to the previous user. Final.
-        shutdown();
+        // caches) belong to the previous user.
+        stop("forbidden");
         return;
-      case CloseCode.Unauthenticated:
       case CloseCode.TokenExpired:
-        // Ask for a fresh token and dial at once; a second refusal before
-        // the server answered anything means signed out.
-        if (!getToken) staticRefused = true;
-        if (++strikes >= 2) {
-          signedOut();
+        reason = "expired";
+        if (!getToken) {
+          staticRefused = true;
+          stop("unauthenticated");
           return;
         }
-        clearRetry();
-        setState("reconnecting");
-        void open();
-        return;
+        // A fresh token and a dial at once, unless the token was expired
+        // already at the handshake: a provider that keeps handing out
+        // expired tokens is not hammered (backoff).
+        if (wasAnswered) return reconnectNow();
+        break;
+      case CloseCode.Unauthenticated:
+        reason = "rejected";
+        if (!getToken) {
+          staticRefused = true;
+          stop("unauthenticated");
+          return;
+        }
+        // One immediate dial with a fresh token; refused again before the
+        // server accepted a connection: signed out.
+        if (authRetried) {
+          stop("unauthenticated");
+          return;
+        }
+        authRetried = true;
+        return reconnectNow();
       case CloseCode.BadFrame:
       case CloseCode.TooBig:
         reportProtocolError(info);
@@ -395,17 +429,30 @@ export function createConnection(options: ConnectionOptions): Connection {
     scheduleReconnect();
   }
 
-  // signedOut stops dialling until reconnect(), connect() or setToken().
-  function signedOut() {
+  function reconnectNow() {
     clearRetry();
-    clearRefresh();
-    setState("unauthenticated");
+    setState("reconnecting");
+    void open();
   }
 
-  // answered: the server sent a frame on ws, so it accepted the token.
+  // stop stops dialling until reconnect(), connect() or setToken().
+  function stop(s: "unauthenticated" | "forbidden") {
+    clearRetry();
+    clearRefresh();
+    setState(s);
+  }
+
+  function stopped(): boolean {
+    return state === "unauthenticated" || state === "forbidden";
+  }
+
+  // answered: the server sent the first frame on the socket, so it
+  // accepted the token: the connection is open.
   function answered() {
-    strikes = 0;
+    socketAnswered = true;
+    authRetried = false;
     attempt = 0;
+    setState("open");
   }
 
   function clearRefresh() {
@@ -422,28 +469,28 @@ export function createConnection(options: ConnectionOptions): Connection {
   }
 
   // refresh asks the provider for a new token and sends it in an Auth frame
-  // on the open socket; silence is success. Without a new token it tries
-  // again halfway to the expiry while more than 1 s remains; then the
-  // server's 4408 leads to a reconnect with a fresh token.
+  // on the open socket; silence is success. Without a new token (the
+  // provider threw, gave none or the same one) it asks again with backoff
+  // for as long as the socket lives; past the expiry the server closes
+  // with 4408 and the reconnect asks for a fresh token.
   async function refresh(ws: WebSocketLike) {
     refreshTimer = undefined;
-    if (socket !== ws || state !== "open" || !getToken) return;
+    if (socket !== ws || !getToken) return;
     let next: Token | undefined;
     try {
-      next = await callProvider(getToken);
+      next = await callProvider(getToken, "refresh");
     } catch {
       next = undefined;
     }
-    if (socket !== ws || state !== "open") return;
-    const old = current;
-    if (next && next.token !== old?.token) {
+    if (socket !== ws) return;
+    if (next && next.token !== current?.token) {
+      refreshFailures = 0;
       current = { ...next, obtainedAt: Date.now() };
       send({ frame: { case: "auth", value: { token: next.token } } });
       armRefresh(ws);
       return;
     }
-    const remaining = (old?.expiresAt ?? 0) - Date.now();
-    if (remaining > 1000) refreshTimer = setTimeout(() => void refresh(ws), remaining / 2);
+    refreshTimer = setTimeout(() => void refresh(ws), backoffDelay(refreshFailures++, options.backoff));
   }
 
   // shutdown ends the connection for good: the state becomes "closed".
@@ -457,22 +504,27 @@ export function createConnection(options: ConnectionOptions): Connection {
   }
 
   async function open() {
-    if (state === "closed" || state === "unauthenticated" || socket) return;
+    if (state === "closed" || stopped() || socket) return;
     clearRetry();
     const gen = ++connecting;
     setState(attempt === 0 && state !== "reconnecting" ? "connecting" : "reconnecting");
     let tok: Token | undefined;
     if (getToken) {
+      let failed = false;
       try {
-        tok = await callProvider(getToken);
+        tok = await callProvider(getToken, reason);
       } catch {
-        tok = undefined; // dial without one; the server decides
+        failed = true;
       }
       // close() or another open() may have run meanwhile.
-      const s = state as ConnectionState;
-      if (gen !== connecting || s === "closed" || s === "unauthenticated" || socket) return;
+      if (gen !== connecting || (state as ConnectionState) === "closed" || stopped() || socket) return;
+      if (failed) {
+        scheduleReconnect(); // no token now: ask again (same reason) after a wait
+        return;
+      }
+      reason = "current";
     } else if (staticRefused) {
-      signedOut(); // the static token was refused and nothing replaced it
+      stop("unauthenticated"); // the static token was refused and nothing replaced it
       return;
     } else tok = staticToken;
     current = tok && { ...tok, obtainedAt: Date.now() };
@@ -488,23 +540,20 @@ export function createConnection(options: ConnectionOptions): Connection {
     ws.binaryType = "arraybuffer";
     // Blob payloads (binaryType ignored) are decoded in arrival order.
     let chain: Promise<void> = Promise.resolve();
-    let heard = false;
     ws.onopen = () => {
       if (socket !== ws) return;
-      setState("open");
-      // The Pong (or any frame) proves the server accepted the token; the
-      // attempt count and the strikes reset only then.
+      // A Ping first: its Pong (or any frame) proves the server accepted
+      // the token; the state becomes "open" and the attempt count resets
+      // only then.
       send({ frame: { case: "ping", value: { nonce: ++nonce } } });
       startKeepalive(ws);
+      refreshFailures = 0;
       armRefresh(ws);
       for (const [channel, entry] of channels) if (!entry.failed) sendSubscribe(channel, entry);
     };
     ws.onmessage = (ev) => {
       if (socket !== ws) return;
-      if (!heard) {
-        heard = true;
-        answered();
-      }
+      if (!socketAnswered) answered();
       if (pongTimer !== undefined) {
         clearTimeout(pongTimer);
         pongTimer = undefined;
@@ -546,7 +595,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   };
 
   function start() {
-    if (state === "unauthenticated") return restart();
+    if (stopped()) return restart();
     if (started || state === "closed") return;
     started = true;
     win?.addEventListener("online", wake);
@@ -554,13 +603,18 @@ export function createConnection(options: ConnectionOptions): Connection {
     void open();
   }
 
-  // restart leaves "unauthenticated": strikes and waits start over.
+  // restart leaves "unauthenticated" or "forbidden": retries and waits
+  // start over; the provider is asked with the reason of the refusal.
   function restart() {
-    strikes = 0;
+    authRetried = false;
     attempt = 0;
     clearRetry();
     setState("reconnecting");
     void open();
+  }
+
+  function socketOpen(): boolean {
+    return socket?.readyState === OPEN;
   }
 
   const conn: Connection = {
@@ -593,8 +647,8 @@ export function createConnection(options: ConnectionOptions): Connection {
       } else if (state === "closed") {
         // closed for good (close()) or refused: nothing will be heard
       } else if (!started) start();
-      else if (first && state === "open") sendSubscribe(channel, entry);
-      else if (!first && state === "open" && entry.acked) {
+      else if (first && socketOpen()) sendSubscribe(channel, entry);
+      else if (!first && socketOpen() && entry.acked) {
         // A late sink of a live channel: tell it the subscription is active.
         const e = entry;
         queueMicrotask(() => {
@@ -611,7 +665,7 @@ export function createConnection(options: ConnectionOptions): Connection {
         if (e.sinks.size > 0) return;
         channels.delete(channel);
         byId.delete(e.id);
-        if (state === "open" && !e.failed) send({ frame: { case: "unsubscribe", value: { id: nextId++, channel } } });
+        if (socketOpen() && !e.failed) send({ frame: { case: "unsubscribe", value: { id: nextId++, channel } } });
       };
     },
     connect() {
@@ -621,8 +675,8 @@ export function createConnection(options: ConnectionOptions): Connection {
       const tok = normalizeToken({ token: t, expiresAt });
       staticToken = tok;
       staticRefused = false;
-      if (state === "unauthenticated") return restart();
-      if (state === "open" && tok && socket) {
+      if (stopped()) return restart();
+      if (socketOpen() && tok && socket) {
         current = { ...tok, obtainedAt: Date.now() };
         send({ frame: { case: "auth", value: { token: tok.token } } });
         armRefresh(socket);
@@ -631,7 +685,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     reconnect() {
       if (!started) return start();
       if (state === "closed") return;
-      if (state === "unauthenticated") return restart();
+      if (stopped()) return restart();
       if (socket) dropSocket(socket, { code: 4000, reason: "reconnect" });
       attempt = 0;
       clearRetry();

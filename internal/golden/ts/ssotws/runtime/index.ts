@@ -2,7 +2,7 @@
 // WebSocket and hybrid implementations. React hooks live in ./react.js so
 // that non-React users do not need React.
 
-export type { Token, TokenInfo, TokenProvider, TokenResult } from "./auth.js";
+export type { Token, TokenInfo, TokenProvider, TokenReason, TokenRequest, TokenResult } from "./auth.js";
 export {
   callProvider,
   createAuthInterceptor,
@@ -10,6 +10,7 @@ export {
   normalizeToken,
   refreshAt,
   refreshLeadMaxMs,
+  tokenExpiredMessage,
 } from "./auth.js";
 export type { Change, ChangeType, CacheCodec, CacheResult, Snapshot, Verify } from "./cache.js";
 export { ChannelCache, verifyWindowMs } from "./cache.js";
