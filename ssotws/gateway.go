@@ -262,7 +262,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	cred := credentialsOf(r, g.opts.AllowQueryToken)
-	ws, err := websocket.Accept(w, r, g.accept)
+	ws, err := websocket.Accept(smallBuffers{w}, r, g.accept)
 	if err != nil {
 		return // Accept wrote the response
 	}

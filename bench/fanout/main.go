@@ -53,6 +53,7 @@ type config struct {
 	Publish     string // http, create, broker
 	Workers     int
 	SendQueue   int
+	WriteDelay  time.Duration
 	Profile     string // directory for pprof files of the server
 	InProcess   bool
 	DialWorkers int
@@ -71,6 +72,7 @@ func main() {
 		publish   = flag.String("publish", "http", "how events are published: http (CreateMessage over Connect from the load generator), create (Resource.Create in the server), broker (Broker.Publish in the server)")
 		workers   = flag.Int("workers", 4, "concurrent CreateMessage calls with -publish http")
 		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default)")
+		wdelay    = flag.Duration("write-delay", 0, "gateway WriteDelay: how long a write loop gathers events before writing")
 		profile   = flag.String("profile", "", "directory to write the server's CPU profile (measured phase) and heap profile (idle) per N")
 		repeat    = flag.Int("repeat", 1, "runs per N (a fresh server each time); every run is a row of the table")
 		inProc    = flag.Bool("inprocess", false, "run the server in this process (CPU and memory figures then include the clients)")
@@ -79,7 +81,7 @@ func main() {
 	)
 	flag.Parse()
 	if *server {
-		if err := runServerChild(*addr, serverConfig{SendQueue: *sendQueue}); err != nil {
+		if err := runServerChild(*addr, serverConfig{SendQueue: *sendQueue, WriteDelay: *wdelay}); err != nil {
 			fmt.Fprintln(os.Stderr, "fanout server:", err)
 			os.Exit(1)
 		}
@@ -87,7 +89,7 @@ func main() {
 	}
 	cfg := config{
 		Rate: *rate, Load: *load, MaxRate: *maxRate, Dur: *dur, Warmup: *warmup, Size: *size,
-		Publish: *publish, Workers: *workers, SendQueue: *sendQueue, Profile: *profile,
+		Publish: *publish, Workers: *workers, SendQueue: *sendQueue, WriteDelay: *wdelay, Profile: *profile,
 		InProcess: *inProc, DialWorkers: 64, Room: "bench",
 	}
 	for f := range strings.SplitSeq(*ns, ",") {
@@ -105,8 +107,8 @@ func main() {
 		os.Exit(2)
 	}
 	raiseFileLimit()
-	fmt.Printf("fanout: GOMAXPROCS(server)=%d, %s, publish=%s, size=%d B, dur=%s, warmup=%s\n",
-		numCPU(), cpuModel(), cfg.Publish, cfg.Size, cfg.Dur, cfg.Warmup)
+	fmt.Printf("fanout: GOMAXPROCS(server)=%d, %s, publish=%s, size=%d B, dur=%s, warmup=%s, write-delay=%s\n",
+		numCPU(), cpuModel(), cfg.Publish, cfg.Size, cfg.Dur, cfg.Warmup, cfg.WriteDelay)
 	var results []result
 	for _, n := range cfg.Ns {
 		for range max(*repeat, 1) {
@@ -160,7 +162,7 @@ type serverProc struct {
 
 func startServer(cfg config) (*serverProc, error) {
 	if cfg.InProcess {
-		s, err := newBenchServer("127.0.0.1:0", serverConfig{SendQueue: cfg.SendQueue}, nil)
+		s, err := newBenchServer("127.0.0.1:0", serverConfig{SendQueue: cfg.SendQueue, WriteDelay: cfg.WriteDelay}, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +172,7 @@ func startServer(cfg config) (*serverProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, "-server", "-addr", "127.0.0.1:0", "-send-queue", strconv.Itoa(cfg.SendQueue))
+	cmd := exec.Command(exe, "-server", "-addr", "127.0.0.1:0", "-send-queue", strconv.Itoa(cfg.SendQueue), "-write-delay", cfg.WriteDelay.String())
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

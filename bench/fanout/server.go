@@ -38,7 +38,8 @@ type benchServer struct {
 
 // serverConfig configures the server side.
 type serverConfig struct {
-	SendQueue int // gateway Limits.SendQueue; 0 = default
+	SendQueue  int           // gateway Limits.SendQueue; 0 = default
+	WriteDelay time.Duration // gateway WriteDelay
 }
 
 func newBenchServer(addr string, cfg serverConfig, logger *slog.Logger) (*benchServer, error) {
@@ -48,7 +49,8 @@ func newBenchServer(addr string, cfg serverConfig, logger *slog.Logger) (*benchS
 	broker := ssotws.NewMemoryBroker(&ssotws.MemoryBrokerOptions{HistorySize: 16})
 	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{
 		Logger: logger,
-		Limits: ssotws.Limits{SendQueue: cfg.SendQueue},
+		Limits:     ssotws.Limits{SendQueue: cfg.SendQueue},
+		WriteDelay: cfg.WriteDelay,
 	})
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
