@@ -39,6 +39,7 @@ type conn struct {
 
 	closeMu     sync.Mutex
 	closing     bool
+	isClosing   atomic.Bool // closing, readable without closeMu
 	closeCode   websocket.StatusCode // 0: close without handshake
 	closeReason string
 
@@ -134,6 +135,7 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 		return false
 	}
 	c.closing = true
+	c.isClosing.Store(true)
 	c.closeCode, c.closeReason = code, reason
 	c.closeMu.Unlock()
 	c.q.close() // starts the write loop if none runs; it closes the WebSocket
@@ -453,7 +455,7 @@ func (c *conn) writeLoop() {
 			// Let more events gather: they go out in one message.
 			time.Sleep(delay)
 		}
-		if _, _, closing := c.closeRequested(); closing {
+		if c.isClosing.Load() {
 			c.finish(c.closeRequested())
 			return
 		}
@@ -585,7 +587,7 @@ func (c *conn) write(items []queueItem) error {
 var errClosing = errors.New("ssotws: connection closing")
 
 func (c *conn) writeMessage(b []byte) error {
-	if _, _, closing := c.closeRequested(); closing {
+	if c.isClosing.Load() {
 		return errClosing
 	}
 	if c.writeTimer == nil {

@@ -48,7 +48,7 @@ func newBenchServer(addr string, cfg serverConfig, logger *slog.Logger) (*benchS
 	// one ring per channel (an item channel per message).
 	broker := ssotws.NewMemoryBroker(&ssotws.MemoryBrokerOptions{HistorySize: 16})
 	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{
-		Logger: logger,
+		Logger:     logger,
 		Limits:     ssotws.Limits{SendQueue: cfg.SendQueue},
 		WriteDelay: cfg.WriteDelay,
 	})
