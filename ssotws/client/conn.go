@@ -183,7 +183,9 @@ func Dial(ctx context.Context, url string, opts *ConnOptions) (*Conn, error) {
 	c.Connect()
 	err := c.WaitFor(ctx, StateOpen, StateUnauthenticated, StateForbidden)
 	if err == nil && c.State() != StateOpen {
-		err = fmt.Errorf("ssotws/client: connection %s", c.State())
+		last := c.LastError()
+		c.Close()
+		return nil, last
 	}
 	if err != nil {
 		last := c.LastError()
@@ -512,9 +514,11 @@ func (c *Conn) dial(reason TokenReason) (*websocket.Conn, issued, error) {
 	return ws, got, nil
 }
 
-// serve runs one open connection: it resubscribes every channel, refreshes
-// the token before it expires, and reads until the connection fails. proved
-// reports whether the server accepted the connection (it sent a frame).
+// serve runs one connection: it resubscribes every channel, refreshes the
+// token before it expires, and reads until the connection fails. The state
+// is open from the first frame the server sends (the Pong of a Ping sent
+// first): then the server has accepted the token. proved reports whether
+// it did.
 func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 	l := &link{ws: ws, signal: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(c.ctx)
@@ -534,7 +538,6 @@ func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 			c.subscribeLocked(name, e)
 		}
 	}
-	c.setStateLocked(StateOpen)
 	c.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -648,7 +651,15 @@ func (c *Conn) read(ctx context.Context, l *link) error {
 		if err != nil {
 			return err
 		}
-		l.proved.Store(true)
+		if !l.proved.Load() {
+			// The server accepted the connection: it is open.
+			l.proved.Store(true)
+			c.mu.Lock()
+			if c.link == l && c.state != StateClosed {
+				c.setStateLocked(StateOpen)
+			}
+			c.mu.Unlock()
+		}
 		if typ != websocket.MessageBinary {
 			continue
 		}

@@ -96,9 +96,14 @@ func TokenReasonFrom(ctx context.Context) TokenReason {
 }
 
 // RefreshLead is how long before expiry a token that lived lifetime is
-// refreshed: 10 % of its lifetime, at most 30 s.
+// refreshed: 10 % of its lifetime, at most 30 s, but at least 1 s (half
+// the lifetime of a token that lives less than 2 s), so that a round trip
+// fits before the expiry.
 func RefreshLead(lifetime time.Duration) time.Duration {
-	return max(0, min(30*time.Second, lifetime/10))
+	if lifetime <= 0 {
+		return 0
+	}
+	return min(30*time.Second, max(lifetime/10, min(time.Second, lifetime/2)))
 }
 
 // CachedTokens wraps src, which fetches a token each time it is called,
