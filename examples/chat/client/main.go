@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"time"
 
+	"connectrpc.com/connect"
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
@@ -34,13 +35,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	connOpts := &client.ConnOptions{}
-	if *token != "" {
-		connOpts.Token = func(context.Context) (string, error) { return *token, nil }
-	}
-	conn := client.NewConn("ws://"+*addr+"/ws", connOpts)
+	// One token source for both transports: the WebSocket offers it at
+	// each connect, HTTP calls carry it as "Authorization: Bearer". A real
+	// application returns its identity provider's token with its expiry
+	// (client.Token{Value, Expires}); the Conn then refreshes it on the
+	// open socket before it expires.
+	tokens := client.StaticToken(*token)
+	conn := client.NewConn("ws://"+*addr+"/ws", &client.ConnOptions{TokenSource: tokens})
 	defer conn.Close()
-	api := chatv1connect.NewChatServiceClient(http.DefaultClient, "http://"+*addr)
+	api := chatv1connect.NewChatServiceClient(http.DefaultClient, "http://"+*addr,
+		connect.WithInterceptors(client.NewTokenInterceptor(tokens)))
 	messages := chatv1ssotws.NewMessageClient(api, conn, nil)
 
 	go watchState(ctx, conn)
@@ -82,7 +86,7 @@ func main() {
 func watchState(ctx context.Context, conn *client.Conn) {
 	for {
 		s, changed := conn.Watch()
-		if err := conn.LastError(); err != nil && s == client.StateReconnecting {
+		if err := conn.LastError(); err != nil && s != client.StateOpen && s != client.StateConnecting {
 			log.Printf("connection %s (%v)", s, err)
 		} else {
 			log.Printf("connection %s", s)
