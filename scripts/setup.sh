@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
 # Installs what building and testing ssot-ws needs on a fresh machine: the
 # npm packages (buf, protoc-gen-es, the TypeScript runtime's dependencies)
-# and the Go modules. With --browser it also installs Debian's Chromium for
-# the end-to-end test. Safe to run again: it skips what is there.
+# and the Go modules. Flags add what some tests need, from Debian's packages:
+#   --browser   Chromium, for the end-to-end test of the chat page
+#   --postgres  the PostgreSQL server binaries, for ssotws/pgstore's tests
+#               (they start a throwaway cluster of their own)
+# Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+browser=0 postgres=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1 ;;
+    --postgres) postgres=1 ;;
+    *) echo "setup.sh: unknown flag $arg" >&2; exit 2 ;;
+  esac
+done
 
 if [ ! -x node_modules/.bin/buf ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 go mod download
 
-if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+debs=()
+if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  debs+=(chromium)
+fi
+if [ "$postgres" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  debs+=(postgresql)
+fi
+if [ "${#debs[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
+  apt-get install -y -qq "${debs[@]}" >/dev/null
 fi
