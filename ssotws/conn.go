@@ -39,7 +39,7 @@ type conn struct {
 
 	closeMu     sync.Mutex
 	closing     bool
-	isClosing   atomic.Bool // closing, readable without closeMu
+	isClosing   atomic.Bool          // closing, readable without closeMu
 	closeCode   websocket.StatusCode // 0: close without handshake
 	closeReason string
 
@@ -47,6 +47,7 @@ type conn struct {
 	// (after the closing handshake, or after a failed write). At most one
 	// write loop runs at a time, and none starts after that one.
 	writerDone chan struct{}
+	pingSlot   uint32 // which tick of the gateway's keep-alive ticker pings it
 	pinging    atomic.Bool
 	pings      sync.WaitGroup
 

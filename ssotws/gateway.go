@@ -153,6 +153,7 @@ type Gateway struct {
 	wg      sync.WaitGroup // one per connection being accepted or served
 
 	pinging  bool          // the keep-alive goroutine runs
+	nextSlot uint32        // keep-alive slot of the next connection
 	stopPing chan struct{} // closed by shutdown
 
 	// onClose, when set (by tests), hears every close the gateway starts.
@@ -272,6 +273,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	closing := g.closing
 	if !closing {
 		g.conns[c] = struct{}{}
+		g.nextSlot = (g.nextSlot + 1) % keepAliveSlots
+		c.pingSlot = g.nextSlot
 		if g.opts.KeepAlive > 0 && !g.pinging {
 			g.pinging = true
 			go g.keepAlive()
@@ -293,15 +296,20 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// keepAliveSlots spreads keep-alive pings over the interval: each tick
+// (KeepAlive / keepAliveSlots) pings one slot of the connections, so that
+// thousands of pings (and their goroutines) are not in flight at once.
+const keepAliveSlots = 8
+
 // keepAlive pings every connection once per KeepAlive interval, from one
 // ticker for the whole gateway (instead of a timer per connection). It
 // ends with the last connection, or at shutdown; the next connection
 // starts it again.
 func (g *Gateway) keepAlive() {
-	t := time.NewTicker(g.opts.KeepAlive)
+	t := time.NewTicker(max(g.opts.KeepAlive/keepAliveSlots, time.Millisecond))
 	defer t.Stop()
 	var conns []*conn
-	for {
+	for slot := uint32(0); ; slot = (slot + 1) % keepAliveSlots {
 		select {
 		case <-g.stopPing:
 			g.mu.Lock()
@@ -317,7 +325,9 @@ func (g *Gateway) keepAlive() {
 			return
 		}
 		for c := range g.conns {
-			conns = append(conns, c)
+			if c.pingSlot == slot {
+				conns = append(conns, c)
+			}
 		}
 		g.mu.Unlock()
 		for _, c := range conns {
