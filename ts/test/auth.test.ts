@@ -90,10 +90,18 @@ describe("token provider", () => {
     expect(normalizeToken({ token: "" })).toBeUndefined();
   });
 
-  it("refreshes min(30 s, 10 % of the lifetime) before the expiry", () => {
+  it("refreshes 10 % of the lifetime before the expiry, at most 30 s, at least 1 s (or half the lifetime)", () => {
     expect(refreshAt(0, 60 * MIN)).toBe(60 * MIN - 30_000); // 1 h: 30 s
     expect(refreshAt(0, 100_000)).toBe(90_000); // 100 s: 10 s
+    expect(refreshAt(0, 5_000)).toBe(4_000); // 5 s: 1 s, not 0.5 s
+    expect(refreshAt(0, 1_500)).toBe(750); // under 2 s: half
     expect(refreshAt(1000, 1000)).toBe(1000);
+    expect(refreshAt(1000, 500)).toBe(500); // already expired
+    // The Go client's RefreshLead, case by case (ssotws/client/token.go).
+    const lead = (ms: number) => ms - refreshAt(0, ms);
+    expect([60 * MIN, 10 * MIN, 5 * MIN, 20_000, 10_000, 2_000, 1_000, 0].map(lead)).toEqual([
+      30_000, 30_000, 30_000, 2_000, 1_000, 1_000, 500, 0,
+    ]);
   });
 });
 

@@ -65,13 +65,22 @@ export async function callProvider(p: TokenProvider, reason: TokenReason = "curr
 export const refreshLeadMaxMs = 30_000;
 
 /**
+ * refreshLead is how long before its expiry a token that lived lifetimeMs
+ * is refreshed: 10 % of the lifetime, at most 30 s, but at least 1 s (half
+ * the lifetime of a token that lives less than 2 s), so that a round trip
+ * fits before the expiry. The same as the Go client's RefreshLead.
+ */
+export function refreshLead(lifetimeMs: number): number {
+  if (!(lifetimeMs > 0)) return 0;
+  return Math.min(refreshLeadMaxMs, Math.max(lifetimeMs / 10, Math.min(1000, lifetimeMs / 2)));
+}
+
+/**
  * refreshAt returns when (epoch ms) to refresh a token obtained at
- * obtainedAt that expires at expiresAt: min(30 s, 10 % of the lifetime)
- * before the expiry.
+ * obtainedAt that expires at expiresAt: {@link refreshLead} before the expiry.
  */
 export function refreshAt(obtainedAt: number, expiresAt: number): number {
-  const lifetime = Math.max(0, expiresAt - obtainedAt);
-  return expiresAt - Math.min(refreshLeadMaxMs, lifetime * 0.1);
+  return expiresAt - refreshLead(expiresAt - obtainedAt);
 }
 
 /** headerAuthorization is the header the interceptor sets. */

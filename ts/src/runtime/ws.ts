@@ -105,7 +105,7 @@ export interface ConnectionOptions {
   readonly token?: string;
   /**
    * getToken is asked for a token before every dial (it wins over token),
-   * and, when it gave an expiry, min(30 s, 10 % of the lifetime) before it,
+   * and, when it gave an expiry, refreshLead(lifetime) before it (10 %, 1–30 s),
    * to send an Auth frame on the open socket. When it throws, the dial
    * waits (backoff) and asks again. The same provider serves HTTP through
    * createAuthInterceptor.

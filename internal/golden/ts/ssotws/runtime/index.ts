@@ -9,6 +9,7 @@ export {
   headerAuthorization,
   normalizeToken,
   refreshAt,
+  refreshLead,
   refreshLeadMaxMs,
   tokenExpiredMessage,
 } from "./auth.js";
