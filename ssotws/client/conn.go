@@ -428,6 +428,13 @@ func (c *Conn) run() {
 		case ssotws.CloseBadFrame, ssotws.CloseTooLarge:
 			c.log.Error("ssotws/client: the server refused a frame of this client", "url", c.url, "code", int(code), "err", err)
 		}
+		if stop >= 0 {
+			// A request made before the stop is seen must not end it.
+			select {
+			case <-c.wake:
+			default:
+			}
+		}
 		c.mu.Lock()
 		c.lastErr = err
 		if stop >= 0 {
@@ -438,10 +445,6 @@ func (c *Conn) run() {
 		c.mu.Unlock()
 		if stop >= 0 {
 			c.log.Warn("ssotws/client: connection stopped", "url", c.url, "state", stop, "err", err)
-			select {
-			case <-c.wake: // a stale request must not end the stop
-			default:
-			}
 			select {
 			case <-c.wake:
 				attempt, authRetried = 0, false
