@@ -320,7 +320,7 @@ func TestRevokedSignsOut(t *testing.T) {
 	// Signed in again: Reconnect resumes the subscription from its position.
 	is.revoke("alice", false)
 	create(t, c, "m1", "r1", "while signed out")
-	conn.Reconnect()
+	conn.Connect() // as Reconnect
 	waitState(t, conn, client.StateOpen)
 	rec.waitFor(t, "m1", heard(client.Created, "m1"))
 	if n := srv.count("ListMessages"); n != 1 {

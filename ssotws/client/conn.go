@@ -201,11 +201,16 @@ func Dial(ctx context.Context, url string, opts *ConnOptions) (*Conn, error) {
 // URL returns the gateway URL, "" when unavailable.
 func (c *Conn) URL() string { return c.url }
 
-// Connect starts connecting, if it has not started yet.
+// Connect starts connecting, if it has not started yet, or again from
+// [StateUnauthenticated] or [StateForbidden], as [Conn.Reconnect] does.
 func (c *Conn) Connect() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	stopped := c.state == StateUnauthenticated || c.state == StateForbidden
 	c.startLocked()
+	c.mu.Unlock()
+	if stopped {
+		c.Reconnect()
+	}
 }
 
 func (c *Conn) startLocked() {
