@@ -3,6 +3,7 @@ package ssotws
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 )
@@ -174,5 +176,29 @@ func TestPipelinedFrame(t *testing.T) {
 	var sf wsv1.ServerFrame
 	if err := proto.Unmarshal(body, &sf); err != nil || sf.GetPong().GetNonce() != 77 {
 		t.Fatalf("answer %x: %v, %v", body, &sf, err)
+	}
+}
+
+// TestNoCompressionByDefault: a client offering permessage-deflate gets no
+// compression unless AcceptOptions asks for it (a flate window per
+// connection would cost more than the rest of an idle connection).
+func TestNoCompressionByDefault(t *testing.T) {
+	b := NewMemoryBroker(nil)
+	defer b.Close()
+	g := NewGateway(b, &GatewayOptions{Logger: newDiscardLogger()})
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	defer g.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+		CompressionMode: websocket.CompressionContextTakeover,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if ext := res.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		t.Fatalf("the gateway negotiated %q", ext)
 	}
 }
