@@ -403,7 +403,7 @@ func (c *channelCache[T]) applyEventLocked(ev *wsv1.Event) (Change[T], bool) {
 		// snapshot was read (mutations publish after they commit, so two
 		// writers' events can reach a channel out of version order):
 		// check it with a Get.
-		go c.verify(c.gen, key, ev.GetVersion())
+		go c.verify(c.gen, key)
 	}
 	return c.setLocked(key, ev.GetVersion(), val, deleted, ev.GetRequestId())
 }
@@ -414,41 +414,92 @@ func (c *channelCache[T]) applyEventLocked(ev *wsv1.Event) (Change[T], bool) {
 const verifyWindow = 2 * time.Second
 
 // verify reads a record over HTTP and corrects the cache when an event made
-// it live at version but it is gone (a tombstone at that version) or newer.
-func (c *channelCache[T]) verify(gen uint64, key string, version int64) {
-	item, _, err := c.ws.api.Get(c.ctx, key, nil)
-	gone := connect.CodeOf(err) == connect.CodeNotFound
-	if err != nil && !gone {
-		c.ws.opts.logger.Debug("ssotws/client: verify", "channel", c.name, "key", key, "err", err)
-		return
+// it live but it is gone (a tombstone at the version the cache holds) or
+// newer. It never fights this client's own writes, nor an event that
+// changed the record while the Get was in flight:
+//
+//   - A local mutation of the record in flight during the Get (see
+//     localWrites) may have changed what the Get saw, and its response is
+//     not applied yet: the Get's answer is set aside until the mutation
+//     ends. If it succeeded, its response (and its event) is authoritative
+//     and the answer is dropped; if every such mutation failed, none
+//     changed the record, and the record is read again.
+//   - A record found carries its version: the version rule orders it
+//     against whatever the cache holds now.
+//   - "Not found" carries none, so it is applied as a compare-and-set: only
+//     when the cache still holds what it held when the Get was sent (every
+//     write the cache knew of then committed before the Get read the
+//     store, so the record's deletion is newer). When an event changed the
+//     record meanwhile, the record is read again.
+func (c *channelCache[T]) verify(gen uint64, key string) {
+	lw := &c.ws.conn.local
+	id := localID(c.ws.model.Name(), key)
+	w := lw.watch(id)
+	defer lw.unwatch(id, w)
+	for {
+		c.mu.Lock()
+		e := c.entries[key]
+		if gen != c.gen || (c.phase != phaseLive && c.phase != phaseResuming) || e == nil {
+			c.mu.Unlock()
+			return
+		}
+		heldVersion, heldDeleted := e.version, e.deleted
+		lw.arm(id, w)
+		c.mu.Unlock()
+
+		item, _, err := c.ws.api.Get(c.ctx, key, nil)
+		gone := connect.CodeOf(err) == connect.CodeNotFound
+		if err != nil && !gone {
+			c.ws.opts.logger.Debug("ssotws/client: verify", "channel", c.name, "key", key, "err", err)
+			return
+		}
+		c.mu.Lock()
+		if lw.overlapped(w) {
+			// Checked under c.mu: a mutation that begins after this point
+			// is sent after the Get was answered, and its response is
+			// applied after this answer.
+			c.mu.Unlock()
+			if applied, err := lw.settle(c.ctx, id, w); err != nil || applied {
+				return
+			}
+			continue
+		}
+		again := c.verifiedLocked(gen, key, item, gone, heldVersion, heldDeleted)
+		c.mu.Unlock()
+		if !again {
+			return
+		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || (c.phase != phaseLive && c.phase != phaseResuming) {
-		return
-	}
+}
+
+// verifiedLocked applies a verify Get's answer (see verify); it reports
+// whether the record must be read again.
+func (c *channelCache[T]) verifiedLocked(gen uint64, key string, item T, gone bool, heldVersion int64, heldDeleted bool) bool {
 	e := c.entries[key]
-	if e == nil {
-		return
+	if gen != c.gen || (c.phase != phaseLive && c.phase != phaseResuming) || e == nil {
+		return false
 	}
 	var ch Change[T]
 	var ok bool
-	switch {
-	case gone:
-		if e.deleted || e.version > version {
-			return
+	if gone {
+		if e.deleted {
+			return false
+		}
+		if e.version != heldVersion || e.deleted != heldDeleted {
+			return true // an event changed it during the Get: look again
 		}
 		ch, ok = c.setLocked(key, e.version, e.value, true, "")
-	default:
+	} else {
 		v := versionOf(c.ws.model, item.ProtoReflect())
 		if v <= e.version {
-			return
+			return false
 		}
 		ch, ok = c.setLocked(key, v, item, !c.member(key, item), "")
 	}
 	if ok {
 		c.notifyLocked([]Change[T]{ch})
 	}
+	return false
 }
 
 // applyLocal applies the result of this client's own mutation, with the

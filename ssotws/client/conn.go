@@ -104,6 +104,9 @@ type Conn struct {
 	tokens TokenSource
 	log    *slog.Logger
 	disp   *dispatcher
+	// local tracks the Hybrid clients' mutations in flight, per record,
+	// for the caches' verify check.
+	local localWrites
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -18,7 +18,9 @@ import (
 //   - Get is answered from the cache of the item channel or the model
 //     channel under the same conditions; otherwise over HTTP.
 //   - Mutations always go over HTTP; their results are applied to the
-//     hydrated caches at once, with the version rule.
+//     hydrated caches at once, with the version rule. While one is in
+//     flight, the caches' check of a record that came to life just after a
+//     snapshot leaves that record to the mutation.
 //   - Subscribe goes over the WebSocket; without a connection it is a no-op
 //     and [Hybrid.State] reads [StateUnavailable].
 //
@@ -80,29 +82,39 @@ func (h *Hybrid[T]) Get(ctx context.Context, key string) (T, error) {
 
 // Create implements [DataClient].
 func (h *Hybrid[T]) Create(ctx context.Context, item T) (T, error) {
+	end := h.ws.beginLocal(item)
 	out, reqID, err := h.http.create(ctx, item)
+	var key string
 	if err == nil && h.ws != nil {
-		h.ws.applyLocal(h.ws.model.KeyOf(out.ProtoReflect()), out, false, reqID)
+		key = h.ws.model.KeyOf(out.ProtoReflect())
+		h.ws.applyLocal(key, out, false, reqID)
 	}
+	end(key, err == nil)
 	return out, err
 }
 
 // Update implements [DataClient].
 func (h *Hybrid[T]) Update(ctx context.Context, item T, paths ...string) (T, error) {
+	end := h.ws.beginLocal(item)
 	out, reqID, err := h.http.update(ctx, item, paths)
+	var key string
 	if err == nil && h.ws != nil {
-		h.ws.applyLocal(h.ws.model.KeyOf(out.ProtoReflect()), out, false, reqID)
+		key = h.ws.model.KeyOf(out.ProtoReflect())
+		h.ws.applyLocal(key, out, false, reqID)
 	}
+	end(key, err == nil)
 	return out, err
 }
 
 // Delete implements [DataClient].
 func (h *Hybrid[T]) Delete(ctx context.Context, key string) (bool, error) {
+	end := h.ws.beginLocalKey(key)
 	ok, reqID, err := h.http.delete(ctx, key)
 	if ok && h.ws != nil {
 		var zero T
 		h.ws.applyLocal(key, zero, true, reqID)
 	}
+	end("", ok)
 	return ok, err
 }
 

@@ -29,6 +29,9 @@ type testServer struct {
 
 	gwOpts      *ssotws.GatewayOptions  // nil: the defaults
 	handlerOpts []connect.HandlerOption // for the Connect handlers
+	// wrapPub, when set, wraps the broker as the handlers' publisher (to
+	// hold events back).
+	wrapPub func(ssotws.Publisher) ssotws.Publisher
 
 	mu    sync.Mutex
 	calls map[string]int // Connect procedure → requests
@@ -39,6 +42,15 @@ type testServer struct {
 func startServer(t testing.TB, store *ssotws.MemoryStore, addr string) *testServer {
 	t.Helper()
 	return startServerWith(t, store, addr, nil)
+}
+
+// startServerPub is startServer with the handlers' publisher wrapped.
+func startServerPub(t testing.TB, store *ssotws.MemoryStore, wrap func(ssotws.Publisher) ssotws.Publisher) *testServer {
+	t.Helper()
+	s := &testServer{t: t, store: store, calls: make(map[string]int), wrapPub: wrap}
+	s.start("127.0.0.1:0")
+	t.Cleanup(s.stop)
+	return s
 }
 
 // startServerWith is startServer with gateway options and options of the
@@ -74,7 +86,11 @@ func (s *testServer) start(addr string) {
 		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(newChatService(s.store, s.broker), s.handlerOpts...))
+	var pub ssotws.Publisher = s.broker
+	if s.wrapPub != nil {
+		pub = s.wrapPub(pub)
+	}
+	mux.Handle(chatv1connect.NewChatServiceHandler(newChatService(s.store, pub), s.handlerOpts...))
 	mux.Handle("/ws", s.gw)
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {

@@ -307,6 +307,30 @@ func (w *WebSocket[T]) applyLocal(key string, val T, deleted bool, reqID string)
 	}
 }
 
+// beginLocal records that this client is about to send a mutation of
+// item's record (see localWrites); the returned func ends it. It is safe
+// on a nil WebSocket.
+func (w *WebSocket[T]) beginLocal(item T) func(final string, applied bool) {
+	if w == nil || w.conn == nil {
+		return func(string, bool) {}
+	}
+	return w.beginLocalKey(w.model.KeyOf(item.ProtoReflect()))
+}
+
+// beginLocalKey is beginLocal for a key.
+func (w *WebSocket[T]) beginLocalKey(key string) func(final string, applied bool) {
+	if w == nil || w.conn == nil {
+		return func(string, bool) {}
+	}
+	end := w.conn.local.begin(localID(w.model.Name(), key))
+	return func(final string, applied bool) {
+		if final != "" {
+			final = localID(w.model.Name(), final)
+		}
+		end(final, applied)
+	}
+}
+
 // fetch reads a channel's snapshot over HTTP.
 func (w *WebSocket[T]) fetch(ctx context.Context, name string, ch ssotws.ChannelName) (snapshot[T], error) {
 	if ch.Kind == ssotws.ChannelItem {

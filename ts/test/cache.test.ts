@@ -172,17 +172,30 @@ describe("gap-free hydration", () => {
     let r = c.receive([event(CH, EventType.UPDATED, { id: "ghost", roomId: "r1" }, 3, pos(1, 6))]);
     expect(r.verify).toEqual([{ key: "ghost", version: 3n }]);
     expect(c.get("ghost")).toBeDefined();
-    const fixed = c.verified("ghost", 3n, undefined); // HTTP: NotFound
-    expect(fixed?.type).toBe("deleted");
+    const held = c.holding("ghost")!; // when the Get is sent
+    expect(held).toEqual({ version: 3n, deleted: false });
+    const fixed = c.verified("ghost", held, undefined); // HTTP: NotFound
+    expect(fixed.change?.type).toBe("deleted");
+    expect(fixed.change?.requestId).toBe("");
     expect(c.get("ghost")).toBeUndefined();
     // Found with a newer version: updated; same version: nothing.
     r = c.receive([event(CH, EventType.CREATED, { id: "n", roomId: "r1", text: "1" }, 1, pos(1, 7))]);
     expect(r.verify).toEqual([{ key: "n", version: 1n }]);
-    expect(c.verified("n", 1n, msg({ id: "n", roomId: "r1", text: "1", version: 1n }))).toBeUndefined();
-    expect(c.verified("n", 1n, msg({ id: "n", roomId: "r1", text: "2", version: 2n }))?.type).toBe("updated");
+    const heldN = c.holding("n")!;
+    expect(c.verified("n", heldN, msg({ id: "n", roomId: "r1", text: "1", version: 1n }))).toEqual({});
+    expect(c.verified("n", heldN, msg({ id: "n", roomId: "r1", text: "2", version: 2n })).change?.type).toBe("updated");
+    // "Not found" is a compare-and-set against what the cache held when the
+    // Get was sent: a record an event changed meanwhile is read again.
+    r = c.receive([event(CH, EventType.CREATED, { id: "g2", roomId: "r1", text: "1" }, 1, pos(1, 8))]);
+    expect(r.verify).toEqual([{ key: "g2", version: 1n }]);
+    const heldG2 = c.holding("g2")!;
+    c.receive([event(CH, EventType.UPDATED, { id: "g2", roomId: "r1", text: "2" }, 2, pos(1, 9))]);
+    expect(c.verified("g2", heldG2, undefined)).toEqual({ again: true });
+    expect(c.get("g2")?.text).toBe("2");
+    expect(c.verified("g2", c.holding("g2")!, undefined).change?.type).toBe("deleted");
     // Past the window, new records are trusted.
     clock += 2001;
-    r = c.receive([event(CH, EventType.CREATED, { id: "later", roomId: "r1" }, 1, pos(1, 8))]);
+    r = c.receive([event(CH, EventType.CREATED, { id: "later", roomId: "r1" }, 1, pos(1, 10))]);
     expect(r.verify).toEqual([]);
   });
 });

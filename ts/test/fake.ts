@@ -192,6 +192,12 @@ export class FakeBackend {
   /** holdReads parks Get/List until release() when set. */
   private held: (() => void)[] = [];
   holdReads = false;
+  /** holdEvents keeps published events from the sockets until releaseEvents() when set. */
+  holdEvents = false;
+  private heldEvents: (() => void)[] = [];
+  /** holdReplies parks the replies of successful mutations until releaseReplies() when set. */
+  holdReplies = false;
+  private heldReplies: (() => void)[] = [];
 
   readonly transport = createRouterTransport(({ service }) => {
     service(ChatService, {
@@ -274,6 +280,22 @@ export class FakeBackend {
     for (const r of h) r();
   }
 
+  /** releaseEvents sends the held events, in order, and stops holding them. */
+  releaseEvents(): void {
+    this.holdEvents = false;
+    const h = this.heldEvents;
+    this.heldEvents = [];
+    for (const send of h) send();
+  }
+
+  /** releaseReplies lets parked mutation replies go, and stops parking them. */
+  releaseReplies(): void {
+    this.holdReplies = false;
+    const h = this.heldReplies;
+    this.heldReplies = [];
+    for (const r of h) r();
+  }
+
   private async mutate<R extends Message | boolean | object>(ctx: HandlerContext, body: () => R): Promise<R> {
     const key = ctx.requestHeader.get("Idempotency-Key") ?? "";
     this.keys.push(key);
@@ -285,6 +307,7 @@ export class FakeBackend {
     if (key && done !== undefined) return done as R;
     const r = body();
     if (key) this.results.set(key, r as Message);
+    if (this.holdReplies) await new Promise<void>((res) => this.heldReplies.push(res));
     return r;
   }
 
@@ -343,7 +366,12 @@ export class FakeBackend {
     });
     l.history.push(e);
     if (l.history.length > this.historyLimit) l.history.shift();
-    for (const s of this.subs) if (s.channel === channel) s.ws.serverSend({ frame: { case: "events", value: { events: [e] } } });
+    for (const s of this.subs) {
+      if (s.channel !== channel) continue;
+      const send = () => s.ws.serverSend({ frame: { case: "events", value: { events: [e] } } });
+      if (this.holdEvents) this.heldEvents.push(send);
+      else send();
+    }
   }
 
   /** loseHistory starts a new epoch, as an in-memory broker restart does. */

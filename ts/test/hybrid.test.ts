@@ -5,7 +5,8 @@ import type { HybridClient } from "../src/runtime/hybrid.js";
 import { createConnection } from "../src/runtime/ws.js";
 import type { Connection } from "../src/runtime/ws.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
-import { FakeBackend, FakeWebSocket, MessageModel, flush, pos } from "./fake.js";
+import { EventType } from "../src/gen/ssot/ws/v1/frame_pb.js";
+import { FakeBackend, FakeWebSocket, MessageModel, event, flush, pos } from "./fake.js";
 
 const R1 = "Message?room_id=r1";
 
@@ -226,4 +227,74 @@ describe("resume", () => {
     const last = FakeWebSocket.last().sent().at(-1)?.frame;
     expect(last?.case).toBe("unsubscribe");
   });
+});
+
+describe("verify", () => {
+  // A record another writer creates just after the snapshot is checked with
+  // a Get. When this client mutates it while that Get is in flight, and the
+  // Get answers before the mutation's event and response arrive, the answer
+  // (which already shows the mutation) must not be announced in the
+  // mutation's place: subscribers hear the mutation once, with its request
+  // id. (The Go client's TestMutationsAlwaysHTTP failed this way.)
+  for (const op of ["delete", "update"] as const) {
+    it(`leaves a record to the client's own ${op} that overlaps the verify Get`, async () => {
+      setup();
+      const changes: Change<Message>[] = [];
+      client.subscribe(R1, (c) => changes.push(c));
+      await vi.waitFor(() => expect(client.isLive(R1)).toBe(true));
+      backend.holdReads = true;
+      backend.put({ id: "m1", roomId: "r1", text: "hello" }, "writer");
+      await vi.waitFor(() => expect(backend.calls["getMessage"]).toBe(1)); // the verify Get, parked
+      backend.holdEvents = true;
+      backend.holdReplies = true;
+      const done =
+        op === "delete" ? client.delete("m1") : client.update("m1", { text: "edited" }, ["text"]).then(() => true);
+      await vi.waitFor(() => expect(backend.calls[`${op}Message`]).toBe(1));
+      await flush(); // committed; its event and its reply are held
+      backend.holdReads = false;
+      backend.release(); // the Get reads the store after the mutation
+      await flush();
+      backend.releaseEvents();
+      await flush();
+      backend.releaseReplies();
+      expect(await done).toBe(true);
+      await flush();
+      const who = (c: Change<Message>) => (c.requestId === "writer" ? "writer" : c.requestId ? "own" : "none");
+      expect(changes.map((c) => `${c.type} ${c.key} v${c.version} ${c.value.text} ${who(c)}`)).toEqual([
+        "created m1 v1 hello writer",
+        op === "delete" ? "deleted m1 v2 hello own" : "updated m1 v2 edited own",
+      ]);
+    });
+  }
+
+  // The case the check exists for: a late event of a record deleted before
+  // the snapshot brings it back to life, and the Get answers "not found". A
+  // mutation of this client that overlapped the Get but failed (the record
+  // is gone) changed nothing, so it must not stop the tombstone.
+  for (const op of ["delete", "update"] as const) {
+    it(`still tombstones a resurrected record when the client's own overlapping ${op} failed`, async () => {
+      setup();
+      const changes: Change<Message>[] = [];
+      client.subscribe(R1, (c) => changes.push(c));
+      await vi.waitFor(() => expect(client.isLive(R1)).toBe(true));
+      backend.holdReads = true;
+      const next = backend.position(R1).offset + 1n;
+      FakeWebSocket.last().serverSend({
+        frame: { case: "events", value: { events: [event(R1, EventType.UPDATED, { id: "ghost", roomId: "r1", text: "late" }, 3, pos(1, next), "late")] } },
+      });
+      await vi.waitFor(() => expect(backend.calls["getMessage"]).toBe(1)); // the verify Get, parked
+      expect(texts(client.peekList({ filter: { roomId: "r1" } })!.items)).toEqual(["late"]);
+      if (op === "delete") expect(await client.delete("ghost")).toBe(false);
+      else await expect(client.update("ghost", { text: "x" }, ["text"])).rejects.toThrow(/not found/);
+      backend.holdReads = false;
+      backend.release();
+      await vi.waitFor(() => expect(changes).toHaveLength(2));
+      expect(changes.map((c) => `${c.type} ${c.key} v${c.version} ${c.value.text}`)).toEqual([
+        "created ghost v3 late",
+        "deleted ghost v3 late",
+      ]);
+      expect(backend.calls["getMessage"]).toBe(2); // read again after the failed mutation
+      expect(client.peekList({ filter: { roomId: "r1" } })!.items).toEqual([]);
+    });
+  }
 });

@@ -13,7 +13,7 @@ export {
   refreshLeadMaxMs,
   tokenExpiredMessage,
 } from "./auth.js";
-export type { Change, ChangeType, CacheCodec, CacheResult, Snapshot, Verify } from "./cache.js";
+export type { Change, ChangeType, CacheCodec, CacheResult, Held, Snapshot, Verified, Verify } from "./cache.js";
 export { ChannelCache, verifyWindowMs } from "./cache.js";
 export type { DataClient, Fields, Init, ListPage, ListParams } from "./client.js";
 export type {

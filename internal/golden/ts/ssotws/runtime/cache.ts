@@ -57,6 +57,20 @@ export interface Verify {
   readonly version: bigint;
 }
 
+/** Held is what a cache holds for a key: see {@link ChannelCache.holding}. */
+export interface Held {
+  readonly version: bigint;
+  readonly deleted: boolean;
+}
+
+/** Verified is the outcome of {@link ChannelCache.verified}. */
+export interface Verified<T> {
+  /** change is the correction to announce. */
+  readonly change?: Change<T>;
+  /** again is true when the record must be read again. */
+  readonly again?: boolean;
+}
+
 interface Entry<T> {
   value: T;
   version: bigint;
@@ -214,32 +228,49 @@ export class ChannelCache<T> {
   }
 
   /**
+   * holding returns what the cache holds for a key (tombstones included),
+   * for {@link verified}: take it right before the verify Get is sent.
+   */
+  holding(key: string): Held | undefined {
+    const e = this.entries.get(key);
+    return e ? { version: e.version, deleted: e.deleted } : undefined;
+  }
+
+  /**
    * verified corrects a record that an event brought to life just after a
    * snapshot (see {@link verifyWindowMs}) with what HTTP says now: `value`
-   * undefined means it does not exist.
+   * undefined means it does not exist. `held` is what {@link holding}
+   * returned when the Get was sent. A found record carries its version and
+   * is applied by the version rule. "Not found" carries none: it is applied
+   * only when the cache still holds what it held then (every write the
+   * cache knew of committed before the Get read the store, so the deletion
+   * is newer); when an event changed the record meanwhile, `again` asks
+   * for another Get. The caller sets aside answers that overlapped the
+   * client's own mutations of the record (the hybrid client does).
    */
-  verified(key: string, version: bigint, value: T | undefined): Change<T> | undefined {
-    if (!this.hydrated) return undefined;
-    const held = this.entries.get(key);
-    if (!held) return undefined;
+  verified(key: string, held: Held, value: T | undefined): Verified<T> {
+    if (!this.hydrated) return {};
+    const now = this.entries.get(key);
+    if (!now) return {};
     if (value === undefined) {
-      if (held.deleted || held.version > version) return undefined;
-      held.deleted = true;
-      return this.change("deleted", key, held.version, held.value, "");
+      if (now.deleted) return {};
+      if (now.version !== held.version || now.deleted !== held.deleted) return { again: true };
+      now.deleted = true;
+      return { change: this.change("deleted", key, now.version, now.value, "") };
     }
     const v = this.codec.versionOf(value);
-    if (v <= held.version) return undefined;
+    if (v <= now.version) return {};
     if (!this.member(value)) {
-      if (held.deleted) {
-        held.version = v;
-        return undefined;
+      if (now.deleted) {
+        now.version = v;
+        return {};
       }
-      held.deleted = true;
-      held.version = v;
-      held.value = value;
-      return this.change("deleted", key, v, value, "");
+      now.deleted = true;
+      now.version = v;
+      now.value = value;
+      return { change: this.change("deleted", key, v, value, "") };
     }
-    return this.put(key, value, v, held, "");
+    return { change: this.put(key, value, v, now, "") };
   }
 
   /** reset forgets everything: the channel is no longer subscribed. */

@@ -88,6 +88,111 @@ interface Listener<T> {
 // of that connection.
 const registries = new WeakMap<Connection, Map<string, LiveChannel<Message>>>();
 
+/** WriteWatch is one verify's view of a record's local mutations. */
+interface WriteWatch {
+  /** overlapped: a local mutation of the record was in flight since the watch was armed. */
+  overlapped: boolean;
+  /** applied: one of those succeeded; its outcome is (or will be, by its event) in the caches. */
+  applied: boolean;
+}
+
+interface KeyWrites {
+  inflight: number;
+  idle: (() => void)[];
+  readonly watches: Set<WriteWatch>;
+}
+
+/**
+ * LocalWrites tracks, per record, the mutations the hybrid clients of one
+ * connection have in flight, so that a channel's verify check never fights
+ * the client's own writes: a verify Get that overlaps one of them cannot
+ * tell its answer from the mutation's own effect, and the mutation's
+ * response (or its event) is authoritative for the record.
+ */
+class LocalWrites {
+  private readonly keys = new Map<string, KeyWrites>();
+
+  private entry(id: string): KeyWrites {
+    let k = this.keys.get(id);
+    if (!k) this.keys.set(id, (k = { inflight: 0, idle: [], watches: new Set() }));
+    return k;
+  }
+
+  private drop(id: string, k: KeyWrites): void {
+    if (k.inflight === 0 && k.watches.size === 0) this.keys.delete(id);
+  }
+
+  /**
+   * begin records a mutation of id about to be sent; call the result once
+   * its outcome was applied, with whether it succeeded and, for a create
+   * whose key the server chose, the record's id.
+   */
+  begin(id: string): (applied: boolean, final?: string) => void {
+    const k = this.entry(id);
+    k.inflight++;
+    for (const w of k.watches) w.overlapped = true;
+    let done = false;
+    return (applied, final) => {
+      if (done) return;
+      done = true;
+      if (applied) {
+        for (const w of k.watches) w.applied = true;
+        const f = final !== undefined && final !== id ? this.keys.get(final) : undefined;
+        for (const w of f?.watches ?? []) {
+          w.overlapped = true;
+          w.applied = true;
+        }
+      }
+      if (--k.inflight === 0) {
+        const idle = k.idle;
+        k.idle = [];
+        for (const r of idle) r();
+      }
+      this.drop(id, k);
+    };
+  }
+
+  watch(id: string): WriteWatch {
+    const w: WriteWatch = { overlapped: false, applied: false };
+    this.entry(id).watches.add(w);
+    return w;
+  }
+
+  unwatch(id: string, w: WriteWatch): void {
+    const k = this.keys.get(id);
+    if (!k) return;
+    k.watches.delete(w);
+    this.drop(id, k);
+  }
+
+  /** arm resets w before a verify Get: overlapped if a mutation is in flight. */
+  arm(id: string, w: WriteWatch): void {
+    w.overlapped = (this.keys.get(id)?.inflight ?? 0) > 0;
+    w.applied = false;
+  }
+
+  /** settle waits until no mutation of id is in flight and says whether one that overlapped w succeeded. */
+  async settle(id: string, w: WriteWatch): Promise<boolean> {
+    for (;;) {
+      const k = this.keys.get(id);
+      if (!k || k.inflight === 0) return w.applied;
+      await new Promise<void>((r) => k.idle.push(r));
+    }
+  }
+}
+
+const localWrites = new WeakMap<Connection, LocalWrites>();
+
+function localWritesOf(conn: Connection): LocalWrites {
+  let l = localWrites.get(conn);
+  if (!l) localWrites.set(conn, (l = new LocalWrites()));
+  return l;
+}
+
+function localId(model: string, key: string): string {
+  return `${model}\u0000${key}`;
+}
+
 function registryOf(conn: Connection): Map<string, LiveChannel<Message>> {
   let r = registries.get(conn);
   if (!r) registries.set(conn, (r = new Map()));
@@ -172,24 +277,47 @@ class LiveChannel<T extends Message> implements ChannelSink {
   /** settle announces a cache result and acts on its requests. */
   private settle(r: CacheResult<T>): boolean {
     this.emit(r.changes);
-    for (const v of r.verify ?? []) this.verify(v.key, v.version);
+    for (const v of r.verify ?? []) void this.verify(v.key);
     if (r.refetch) this.refetch();
     return !r.refetch;
   }
 
-  /** verify reads one record over HTTP and lets the cache correct itself. */
-  private verify(key: string, version: bigint): void {
+  /**
+   * verify reads one record over HTTP and lets the cache correct itself. An
+   * answer that overlapped one of this client's own mutations of the record
+   * is set aside until the mutation ends: if it succeeded, its response and
+   * its event are authoritative and the answer is dropped; if every such
+   * mutation failed, none changed the record, and it is read again.
+   */
+  private async verify(key: string): Promise<void> {
     const gen = this.fetchGen;
-    this.http.getWithPosition(key).then(
-      (got) => {
+    const local = localWritesOf(this.conn);
+    const id = localId(this.http.model.name, key);
+    const w = local.watch(id);
+    try {
+      for (;;) {
         if (gen !== this.fetchGen || this.closed) return;
-        const c = this.cache.verified(key, version, got.value);
-        if (c) this.emit([c]);
-      },
-      () => {
-        // Best effort: the next event or refetch corrects it.
-      },
-    );
+        const held = this.cache.holding(key);
+        if (!held) return;
+        local.arm(id, w);
+        let value: T | undefined;
+        try {
+          value = (await this.http.getWithPosition(key)).value;
+        } catch {
+          return; // best effort: the next event or refetch corrects it
+        }
+        if (gen !== this.fetchGen || this.closed) return;
+        if (w.overlapped) {
+          if (await local.settle(id, w)) return;
+          continue;
+        }
+        const r = this.cache.verified(key, held, value);
+        if (r.change) this.emit([r.change]);
+        if (!r.again) return;
+      }
+    } finally {
+      local.unwatch(id, w);
+    }
   }
 
   onError(code: ErrorCode, message: string): void {
@@ -323,6 +451,28 @@ export function createHybridClient<T extends Message, K extends Key>(
     for (const l of modelChannels()) l.applyLocal(value, requestId);
   }
 
+  // mutating runs a mutation of the record with key text (see LocalWrites),
+  // apply applying its outcome to the caches before it counts as ended.
+  async function mutating<R>(key: string, call: () => Promise<R>, apply: (r: R) => { applied: boolean; key?: string }): Promise<R> {
+    const local = conn ? localWritesOf(conn) : undefined;
+    const end = local?.begin(localId(model.name, key));
+    let r: R;
+    try {
+      r = await call();
+    } catch (err) {
+      end?.(false);
+      throw err;
+    }
+    const out = apply(r);
+    end?.(out.applied, out.key === undefined ? undefined : localId(model.name, out.key));
+    return r;
+  }
+
+  function initKey(data: Init<T>): string {
+    const f = mustField(model.schema, model.key);
+    return formatScalar((data as Record<string, unknown>)[f.localName] ?? "");
+  }
+
   const client: HybridClient<T, K> = {
     model,
     http,
@@ -373,23 +523,39 @@ export function createHybridClient<T extends Message, K extends Key>(
 
     async create(data: Init<T>) {
       const requestId = makeId();
-      const v = await http.create(data, { requestId });
-      applyLocal(v, requestId);
-      return v;
+      return mutating(
+        initKey(data),
+        () => http.create(data, { requestId }),
+        (v) => {
+          applyLocal(v, requestId);
+          return { applied: true, key: keyText(model, v) };
+        },
+      );
     },
 
     async update(key, data, paths) {
       const requestId = makeId();
-      const v = await http.update(key, data, paths, { requestId });
-      applyLocal(v, requestId);
-      return v;
+      return mutating(
+        formatScalar(key),
+        () => http.update(key, data, paths, { requestId }),
+        (v) => {
+          applyLocal(v, requestId);
+          return { applied: true };
+        },
+      );
     },
 
     async delete(key) {
       const requestId = makeId();
-      const ok = await http.delete(key, { requestId });
-      if (ok) for (const l of modelChannels()) l.applyLocalDelete(formatScalar(key), requestId);
-      return ok;
+      const text = formatScalar(key);
+      return mutating(
+        text,
+        () => http.delete(key, { requestId }),
+        (ok) => {
+          if (ok) for (const l of modelChannels()) l.applyLocalDelete(text, requestId);
+          return { applied: ok };
+        },
+      );
     },
 
     subscribe(channel, cb, opts) {
