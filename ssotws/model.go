@@ -220,11 +220,20 @@ func formatValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 	return v.String()
 }
 
-// parseValue is the inverse of formatValue for key fields.
-func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
+// ParseValue parses the canonical text form of a scalar field's value (a
+// key, or a filter value): strings as they are, integers and enum numbers
+// in decimal, bools as true/false. It is the inverse of the form channel
+// names, filters and [Record.Fields] use.
+func ParseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return protoreflect.ValueOfString(s), nil
+	case protoreflect.BoolKind:
+		b, err := strconv.ParseBool(s)
+		return protoreflect.ValueOfBool(b), err
+	case protoreflect.EnumKind:
+		n, err := strconv.ParseInt(s, 10, 32)
+		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), err
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
 		n, err := strconv.ParseInt(s, 10, 32)
 		return protoreflect.ValueOfInt32(int32(n)), err
@@ -238,5 +247,5 @@ func parseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, 
 		n, err := strconv.ParseUint(s, 10, 64)
 		return protoreflect.ValueOfUint64(n), err
 	}
-	return protoreflect.Value{}, fmt.Errorf("ssotws: unsupported key kind %s", fd.Kind())
+	return protoreflect.Value{}, fmt.Errorf("ssotws: field %s of kind %s has no text form", fd.FullName(), fd.Kind())
 }

@@ -247,7 +247,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	pm := m.ProtoReflect()
 	kf := r.model.key
 	if key != "" {
-		v, err := parseValue(kf, key)
+		v, err := ParseValue(kf, key)
 		if err != nil {
 			return zero, invalidArgument("%s %q is not a valid key: %v", kf.Name(), key, err)
 		}
@@ -259,7 +259,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 			if err != nil {
 				return zero, codeOf(err)
 			}
-			v, _ := parseValue(kf, strconv.FormatInt(n, 10))
+			v, _ := ParseValue(kf, strconv.FormatInt(n, 10))
 			pm.Set(kf, v)
 		} else {
 			pm.Set(kf, protoreflect.ValueOfString(newID()))

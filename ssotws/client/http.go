@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"syscall"
 
 	"connectrpc.com/connect"
@@ -100,7 +99,7 @@ func SetFilters(req proto.Message, filters map[string]string) error {
 			return connect.NewError(connect.CodeInvalidArgument,
 				fmt.Errorf("ssotws/client: %s cannot filter on %q", m.Descriptor().FullName(), name))
 		}
-		v, err := parseScalar(fd, text)
+		v, err := ssotws.ParseValue(fd, text)
 		if err != nil {
 			return connect.NewError(connect.CodeInvalidArgument,
 				fmt.Errorf("ssotws/client: filter %s=%q: %w", name, text, err))
@@ -108,32 +107,6 @@ func SetFilters(req proto.Message, filters map[string]string) error {
 		m.Set(fd, v)
 	}
 	return nil
-}
-
-func parseScalar(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
-	switch fd.Kind() {
-	case protoreflect.StringKind:
-		return protoreflect.ValueOfString(s), nil
-	case protoreflect.BoolKind:
-		b, err := strconv.ParseBool(s)
-		return protoreflect.ValueOfBool(b), err
-	case protoreflect.EnumKind:
-		n, err := strconv.ParseInt(s, 10, 32)
-		return protoreflect.ValueOfEnum(protoreflect.EnumNumber(n)), err
-	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		n, err := strconv.ParseInt(s, 10, 32)
-		return protoreflect.ValueOfInt32(int32(n)), err
-	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		n, err := strconv.ParseInt(s, 10, 64)
-		return protoreflect.ValueOfInt64(n), err
-	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		n, err := strconv.ParseUint(s, 10, 32)
-		return protoreflect.ValueOfUint32(uint32(n)), err
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		n, err := strconv.ParseUint(s, 10, 64)
-		return protoreflect.ValueOfUint64(n), err
-	}
-	return protoreflect.Value{}, fmt.Errorf("unsupported field kind %s", fd.Kind())
 }
 
 // HTTPClient is the HTTP transport: a [DataClient] over the model's Connect
