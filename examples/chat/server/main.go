@@ -3,9 +3,12 @@
 // page at /. It listens on 127.0.0.1:8080 with an in-memory store and
 // broker unless told otherwise.
 //
-//	go run ./examples/chat/server [-addr 127.0.0.1:8080] [-web examples/chat/web/dist] [-db chat.db]
+//	go run ./examples/chat/server [-addr 127.0.0.1:8080] [-web examples/chat/web/dist] [-db chat.db] [-nats nats://127.0.0.1:4222]
 //
-// With -db the records live in that SQLite file and survive restarts.
+// With -db the records live in that SQLite file and survive restarts. With
+// -nats the events travel through NATS JetStream (started with
+// `nats-server -js`), so several servers sharing one database serve the same
+// live channels, and a restarted server resumes its clients from history.
 package main
 
 import (
@@ -22,10 +25,13 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/natsbroker"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlitestore"
 )
 
@@ -34,15 +40,16 @@ func main() {
 	web := flag.String("web", "examples/chat/web/dist", "directory of the web page; served at / when it exists")
 	seed := flag.Bool("seed", true, "create the rooms r1 and r2 at start")
 	db := flag.String("db", "", "SQLite file to keep records in; empty keeps them in memory")
+	natsURL := flag.String("nats", "", "NATS server with JetStream to carry events; empty keeps them in this process")
 	flag.Parse()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *web, *db, *seed, logger); err != nil {
+	if err := run(*addr, *web, *db, *natsURL, *seed, logger); err != nil {
 		logger.Error("chat server", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, web, db string, seed bool, logger *slog.Logger) error {
+func run(addr, web, db, natsURL string, seed bool, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -55,7 +62,25 @@ func run(addr, web, db string, seed bool, logger *slog.Logger) error {
 		defer sqlite.Close()
 		store = sqlite
 	}
-	srv, err := newServer(store, web, logger)
+	var broker ssotws.Broker = ssotws.NewMemoryBroker(nil)
+	if natsURL != "" {
+		nc, err := nats.Connect(natsURL, nats.Name("ssot-ws chat example"))
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
+		}
+		nb, err := natsbroker.New(ctx, js, nil)
+		if err != nil {
+			return err
+		}
+		broker = nb
+	}
+	defer broker.Close()
+	srv, err := newServer(store, broker, web, logger)
 	if err != nil {
 		return err
 	}
@@ -95,8 +120,7 @@ type server struct {
 	chat    *chatService
 }
 
-func newServer(store ssotws.Store, web string, logger *slog.Logger) (*server, error) {
-	broker := ssotws.NewMemoryBroker(nil)
+func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slog.Logger) (*server, error) {
 	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{Logger: logger})
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
