@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,9 +13,9 @@ import (
 
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
+	"github.com/ssot-codegen/ssot-ws/internal/testkit"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/client"
-	"google.golang.org/protobuf/proto"
 )
 
 var (
@@ -269,31 +268,11 @@ func cacheDiff(t *testing.T, store *ssotws.MemoryStore, cc *convergeClient, chan
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(map[string]*chatv1.Message)
-	for _, m := range page.Items {
-		got[m.GetId()] = m
+	diff, err := testkit.DiffMessages(want.Records, page.Items)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var lines []string
-	for _, rec := range want.Records {
-		m := &chatv1.Message{}
-		if err := proto.Unmarshal(rec.Data, m); err != nil {
-			t.Fatal(err)
-		}
-		m.Version = rec.Version
-		c, ok := got[rec.Key]
-		delete(got, rec.Key)
-		switch {
-		case !ok:
-			lines = append(lines, fmt.Sprintf("  lost  %s: store v%d %v", rec.Key, rec.Version, m))
-		case !proto.Equal(c, m):
-			lines = append(lines, fmt.Sprintf("  stale %s: cache v%d %v, store v%d %v", rec.Key, c.GetVersion(), c, rec.Version, m))
-		}
-	}
-	for k, c := range got {
-		lines = append(lines, fmt.Sprintf("  extra %s: cache v%d %v (not in the store)", k, c.GetVersion(), c))
-	}
-	slices.Sort(lines)
-	return strings.Join(lines, "\n"), nil
+	return diff, nil
 }
 
 func storeVersions(store *ssotws.MemoryStore) int64 {
