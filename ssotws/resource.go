@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -474,17 +475,36 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 // order. Without it, two writers of one record could publish out of order,
 // and a client that took its snapshot between the two commits would apply
 // the older event after a delete it never saw.
+//
+// Once started, the write and its publish run to their end even if the
+// caller leaves (a dropped connection cancels the request's context): a
+// commit whose events were never published leaves every subscriber stale
+// until the caller retries with the same Idempotency-Key, and a caller that
+// left may never retry. A context that ended before the write started
+// fails it, and commitTimeout bounds the rest.
 func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
 	mu := recordLock(w.Model, w.Key)
 	mu.Lock()
 	defer mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	res, err := r.store.Apply(ctx, w)
 	if err != nil {
-		var zero T
 		return zero, err
 	}
 	return r.publish(ctx, typ, res, w.RequestID)
 }
+
+// commitTimeout bounds a write and its publish once they started, whatever
+// the caller's context.
+const commitTimeout = 30 * time.Second
 
 // recordLocks serialize commit-and-publish per record, striped by hash.
 var recordLocks [256]sync.Mutex
