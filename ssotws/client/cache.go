@@ -431,11 +431,14 @@ const verifyWindow = 2 * time.Second
 //     write the cache knew of then committed before the Get read the
 //     store, so the record's deletion is newer). When an event changed the
 //     record meanwhile, the record is read again.
+//   - A Get that fails otherwise (the network, a restarting server) is
+//     sent again after a backoff.
 func (c *channelCache[T]) verify(gen uint64, key string) {
 	lw := &c.ws.conn.local
 	id := localID(c.ws.model.Name(), key)
 	w := lw.watch(id)
 	defer lw.unwatch(id, w)
+	failures := 0
 	for {
 		c.mu.Lock()
 		e := c.entries[key]
@@ -450,8 +453,16 @@ func (c *channelCache[T]) verify(gen uint64, key string) {
 		item, _, err := c.ws.api.Get(c.ctx, key, nil)
 		gone := connect.CodeOf(err) == connect.CodeNotFound
 		if err != nil && !gone {
+			// A check that got no answer proves nothing (the record may
+			// be a ghost that no later event removes): read it again
+			// after a backoff, as a snapshot fetch does, until the
+			// subscription ends or a refetch supersedes the check.
 			c.ws.opts.logger.Debug("ssotws/client: verify", "channel", c.name, "key", key, "err", err)
-			return
+			if sleep(c.ctx, c.ws.opts.backoff.Delay(failures)) != nil {
+				return
+			}
+			failures++
+			continue
 		}
 		c.mu.Lock()
 		if lw.overlapped(w) {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -225,5 +226,57 @@ func TestVerifyTombstonesDespiteFailedOwnWrite(t *testing.T) {
 				t.Errorf("Get(m1) = %v, want ErrNotFound from the cache", err)
 			}
 		})
+	}
+}
+
+// TestVerifyRetriesAfterTransportError: the verify Get of a record a late
+// event brought back to life fails on the network (a cut connection, a
+// restarting node); the check must go on until it gets an answer, not give
+// up and leave the ghost in the cache for good. The multi-node convergence
+// test (internal/multinode) found it.
+func TestVerifyRetriesAfterTransportError(t *testing.T) {
+	srv := startServer(t, ssotws.NewMemoryStore(), "127.0.0.1:0")
+	api := MessageHTTP(srv.chatClient())
+	get := api.Get
+	var mu sync.Mutex
+	failures := 0
+	api.Get = func(ctx context.Context, key string, h http.Header) (*chatv1.Message, http.Header, error) {
+		mu.Lock()
+		fail := key == "m1" && failures < 3
+		if fail {
+			failures++
+		}
+		mu.Unlock()
+		if fail {
+			return nil, nil, connect.NewError(connect.CodeUnavailable, io.ErrUnexpectedEOF)
+		}
+		return get(ctx, key, h)
+	}
+	rec := newRecorder()
+	conn := dialConn(t, srv.WSURL())
+	c := client.NewHybrid(MessageModel, api, conn, &client.Options{Backoff: fast})
+	defer c.Subscribe("Message?room_id=r1", rec.fn)()
+	if err := c.WebSocket().WaitHydrated(testCtx(t), "Message?room_id=r1"); err != nil {
+		t.Fatal(err)
+	}
+	// The late event of a record the store no longer holds.
+	data, err := proto.Marshal(&chatv1.Message{Id: "m1", RoomId: "r1", Text: "ghost", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.broker.Publish(testCtx(t), []*wsv1.Event{{
+		Channel: "Message?room_id=r1", Type: wsv1.EventType_EVENT_TYPE_UPDATED,
+		Key: "m1", Version: 1, RequestId: "late", Data: data,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "the tombstone", heard(client.Deleted, "m1"))
+	if got, want := describe(rec.get()), []string{"created m1 v1 ghost", "deleted m1 v1 ghost"}; !slices.Equal(got, want) {
+		t.Errorf("changes = %v, want %v", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if failures != 3 {
+		t.Errorf("%d verify Gets failed, want 3", failures)
 	}
 }
