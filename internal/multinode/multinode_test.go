@@ -347,7 +347,9 @@ func converge(t *testing.T, store *sqlitestore.Store, obs *observer, watchers []
 	start := time.Now()
 	deadline := start.Add(20 * time.Second)
 	nextReport := start.Add(2 * time.Second)
-	defer func() { t.Logf("converged (or gave up) %v after the writers were done", time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("converged (or gave up) %v after the writers were done", time.Since(start).Round(time.Millisecond))
+	}()
 	for {
 		var behind, diffs []string
 		for _, w := range watchers {
