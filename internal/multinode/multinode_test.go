@@ -297,9 +297,14 @@ func round(t *testing.T, seed uint64) (st stats, ok bool) {
 	for _, w := range watchers {
 		w.conn.Close()
 	}
+	for _, p := range proxies {
+		p.Close()
+	}
+	stopping := time.Now()
 	for i := range nodes {
 		stopNode(i)
 	}
+	t.Logf("nodes stopped in %v", time.Since(stopping).Round(time.Millisecond))
 	st.rounds = 1
 	if st.Resets != 0 {
 		t.Errorf("%d resubscriptions were answered with Reset: the stream keeps the history, every one should resume", st.Resets)

@@ -176,7 +176,9 @@ func runNode(addr string) int {
 	if err != nil {
 		return fail(err)
 	}
-	srv := &http.Server{Handler: handler}
+	// ReadHeaderTimeout: Shutdown waits 5 s for a connection that sent
+	// nothing yet (one a client dialled ahead, through the proxy).
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Println("ready", ln.Addr())
