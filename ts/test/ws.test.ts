@@ -266,6 +266,35 @@ describe("connection", () => {
     conn.close();
   });
 
+  it("an error without a close (Node 20's WebSocket on a failed handshake) ends the socket: it reconnects", async () => {
+    // Node's own WebSocket fires only "error" when the handshake fails
+    // (refused, cut) and stays CONNECTING; browsers add a close (1006).
+    let failing = 2;
+    FakeWebSocket.onCreate = (ws) =>
+      queueMicrotask(() => {
+        if (failing-- > 0) ws.onerror?.({});
+        else ws.serverOpen();
+      });
+    const conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, backoff: { baseMs: 1, capMs: 1 } });
+    const log: string[] = [];
+    conn.subscribe("Message", sink(log));
+    await vi.waitFor(() => expect(conn.state).toBe("open"));
+    expect(FakeWebSocket.instances).toHaveLength(3);
+    expect(FakeWebSocket.instances[0]!.closedByClient).toBeDefined(); // given up, not left CONNECTING
+    expect(conn.lastClose?.code).toBe(1006);
+    expect(FakeWebSocket.last().subscribes().map((s) => s.channel)).toEqual(["Message"]);
+
+    // On an open socket, an error followed by its close is one drop.
+    log.length = 0;
+    const open = FakeWebSocket.last();
+    open.onerror?.({});
+    open.serverClose(1006);
+    expect(log).toEqual(["disconnect"]);
+    await vi.waitFor(() => expect(conn.state).toBe("open"));
+    expect(FakeWebSocket.instances).toHaveLength(4);
+    conn.close();
+  });
+
   it("sends Pings and reconnects when nothing answers", async () => {
     vi.useFakeTimers();
     FakeWebSocket.onCreate = (ws) => queueMicrotask(() => ws.serverOpen());

@@ -579,7 +579,12 @@ export function createConnection(options: ConnectionOptions): Connection {
     };
     ws.onclose = (ev) => dropSocket(ws, { code: ev.code, reason: ev.reason });
     ws.onerror = () => {
-      // A close event follows an error; nothing to do here.
+      // A browser follows an error with a close event (1006), but Node's
+      // own WebSocket (Node 20) does not when the handshake fails (refused,
+      // cut): it stays CONNECTING for good. An error is the end of the
+      // socket either way (a clean close with the server's code is never
+      // preceded by one); a close event that follows finds it dropped.
+      dropSocket(ws, { code: 1006, reason: "error" });
     };
   }
 
