@@ -482,14 +482,24 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 // until the caller retries with the same Idempotency-Key, and a caller that
 // left may never retry. A context that ended before the write started
 // fails it, and commitTimeout bounds the rest.
+//
+// w.RequestID is the client's Idempotency-Key; the store keeps it scoped by
+// the caller's identity, so that nobody else's retry can read the result,
+// and the events echo it unchanged.
 func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) (T, error) {
 	var zero T
+	reqID := w.RequestID
+	if id := IdentityFrom(ctx); reqID != "" && id != nil && id.Subject != "" {
+		scoped := *w
+		scoped.RequestID = id.Subject + "\x1f" + reqID
+		w = &scoped
+	}
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
 	mu := recordLock(w.Model, w.Key)
 	mu.Lock()
-	defer mu.Unlock()
+	defer func() { mu.Unlock() }()
 	if err := ctx.Err(); err != nil {
 		return zero, err
 	}
@@ -499,7 +509,40 @@ func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) 
 	if err != nil {
 		return zero, err
 	}
-	return r.publish(ctx, typ, res, w.RequestID)
+	if res.Replayed {
+		if res.Record.Key != w.Key {
+			// A retried Create whose key the server generated: the first
+			// attempt's key is the record's.
+			mu.Unlock()
+			mu = recordLock(w.Model, res.Record.Key)
+			mu.Lock()
+		}
+		current, err := r.stillCurrent(ctx, res.Record)
+		if err != nil {
+			return zero, err
+		}
+		if !current {
+			// Later writes of the record published newer events; sending
+			// this old state again could bring back, for a client whose
+			// snapshot came after a delete, a record that is gone.
+			return r.decode(res.Record)
+		}
+	}
+	return r.publish(ctx, typ, res, reqID)
+}
+
+// stillCurrent reports whether rec, the result of a replayed request, is
+// still the record's latest state: then its events may be published again
+// (the first attempt's may have been lost).
+func (r *Resource[T]) stillCurrent(ctx context.Context, rec *Record) (bool, error) {
+	cur, err := r.store.Get(ctx, r.model.FullName(), rec.Key)
+	if errors.Is(err, ErrNotFound) {
+		return rec.Deleted, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !rec.Deleted && cur.Version == rec.Version, nil
 }
 
 // commitTimeout bounds a write and its publish once they started, whatever
