@@ -139,19 +139,53 @@ describe("gap-free hydration", () => {
     const c = newCache();
     c.beginHydration();
     c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "x", version: 1n }), msg({ id: "b", roomId: "r1", version: 4n })], position: pos(1, 1) });
-    const ch = c.applyLocal(msg({ id: "a", roomId: "r1", text: "y", version: 2n }), "req-1");
+    const ch = c.applyLocal(msg({ id: "a", roomId: "r1", text: "y", version: 2n }), "req-1", c.mark("a"));
     expect(ch?.type).toBe("updated");
     expect(ch?.requestId).toBe("req-1");
     expect(c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "y" }, 2, pos(1, 2), "req-1")]).changes).toEqual([]);
     // Moved to another room: it leaves this scope's cache.
-    const moved = c.applyLocal(msg({ id: "a", roomId: "r2", text: "y", version: 3n }), "req-2");
+    const moved = c.applyLocal(msg({ id: "a", roomId: "r2", text: "y", version: 3n }), "req-2", c.mark("a"));
     expect(moved?.type).toBe("deleted");
     expect(c.receive([event(CH, EventType.DELETED, { id: "a", roomId: "r2" }, 3, pos(1, 3), "req-2")]).changes).toEqual([]);
-    // A Delete's response has no version: the tombstone takes the next one,
-    // the DELETED event's.
-    expect(c.applyLocalDelete("b", "req-3")?.version).toBe(5n);
+    // A Delete's response has no version: the tombstone takes the one after
+    // what the cache held when the Delete was sent, the DELETED event's.
+    const before = c.mark("b");
+    expect(c.applyLocalDelete("b", "req-3", before)?.version).toBe(5n);
     expect(c.receive([event(CH, EventType.DELETED, { id: "b", roomId: "r1" }, 5, pos(1, 4), "req-3")]).changes).toEqual([]);
     expect(c.list()).toEqual([]);
+  });
+
+  it("applies a Delete's response only while no event changed the record since it was sent", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [msg({ id: "a", roomId: "r1", text: "x", version: 1n })], position: pos(1, 1) });
+    const before = c.mark("a");
+    // Deleted at v2 by this Delete, re-created at v3 by another writer:
+    // both events arrive before the Delete's reply.
+    c.receive([event(CH, EventType.DELETED, { id: "a", roomId: "r1" }, 2, pos(1, 2), "req-1")]);
+    c.receive([event(CH, EventType.CREATED, { id: "a", roomId: "r1", text: "again" }, 3, pos(1, 3))]);
+    expect(c.applyLocalDelete("a", "req-1", before)).toBeUndefined();
+    expect(c.list().map((m) => m.text)).toEqual(["again"]);
+    // The next update (v4) is not mistaken for an old one.
+    expect(c.receive([event(CH, EventType.UPDATED, { id: "a", roomId: "r1", text: "edited" }, 4, pos(1, 4))]).changes).toHaveLength(1);
+    expect(c.list().map((m) => m.text)).toEqual(["edited"]);
+  });
+
+  it("applies a mutation's response only to the hydration it was sent under", () => {
+    const c = newCache();
+    c.beginHydration();
+    c.hydrate({ items: [], position: pos(1, 1) });
+    const sent = c.mark("a");
+    // Created at v1 by this client, deleted at v2 by another writer; the
+    // events are lost (a new epoch) and the refetch finds nothing.
+    c.beginHydration();
+    c.hydrate({ items: [], position: pos(2, 0) });
+    // The create's (replayed) reply comes last: it must not bring a back.
+    expect(c.applyLocal(msg({ id: "a", roomId: "r1", text: "x", version: 1n }), "req-1", sent)).toBeUndefined();
+    expect(c.applyLocalDelete("a", "req-2", sent)).toBeUndefined();
+    expect(c.list()).toEqual([]);
+    // Not hydrated when sent: nothing to apply to.
+    expect(c.applyLocal(msg({ id: "a", roomId: "r1", text: "x", version: 1n }), "req-1", undefined)).toBeUndefined();
   });
 
   it("treats an update that leaves the scope as a delete", () => {

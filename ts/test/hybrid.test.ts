@@ -298,3 +298,62 @@ describe("verify", () => {
     });
   }
 });
+
+describe("local writes", () => {
+  // A Delete's reply carries no version. When the record's later events
+  // (another writer re-created and edited it) reach the cache before the
+  // reply does, the reply is older than what the cache holds: it must not
+  // tombstone the live record (the DELETED event already set the exact
+  // version).
+  it("a Delete reply that arrives after newer events leaves the newer state", async () => {
+    setup();
+    backend.put({ id: "m1", roomId: "r1", text: "hello" }, "writer");
+    const changes: Change<Message>[] = [];
+    client.subscribe("Message", (c) => changes.push(c));
+    await vi.waitFor(() => expect(client.isLive("Message")).toBe(true));
+    backend.holdReplies = true;
+    const done = client.delete("m1");
+    await vi.waitFor(() => expect(backend.calls["deleteMessage"]).toBe(1));
+    await flush(); // deleted at v2; its event is in, its reply held
+    backend.put({ id: "m1", roomId: "r1", text: "again" }, "writer"); // v3
+    await flush();
+    backend.releaseReplies();
+    expect(await done).toBe(true);
+    await flush();
+    expect(client.peekGet("m1")?.value?.text).toBe("again");
+    backend.put({ id: "m1", roomId: "r1", text: "edited" }, "writer"); // v4
+    await flush();
+    expect(client.peekList()!.items.map((m) => `${m.id} v${m.version} ${m.text}`)).toEqual(["m1 v4 edited"]);
+    expect(changes.map((c) => `${c.type} v${c.version} ${c.value.text}`)).toEqual([
+      "deleted v2 hello",
+      "created v3 again",
+      "updated v4 edited",
+    ]);
+  });
+
+  // A mutation's reply is older than a snapshot fetched while it was in
+  // flight: the record may be gone since, with no tombstone to stop it.
+  it("a create's reply that arrives after a refetch does not bring back a record deleted meanwhile", async () => {
+    setup();
+    client.subscribe("Message", () => {});
+    await vi.waitFor(() => expect(client.isLive("Message")).toBe(true));
+    backend.holdReplies = true;
+    backend.holdEvents = true; // to be lost with the server
+    const done = client.create({ id: "m1", roomId: "r1", text: "mine" });
+    await vi.waitFor(() => expect(backend.calls["createMessage"]).toBe(1));
+    await flush(); // created at v1; its reply held
+    backend.holdReplies = false;
+    backend.remove("m1"); // v2, by another writer
+    await flush();
+    // The server restarts: the history is lost, the client refetches.
+    backend.loseHistory();
+    backend.cut(FakeWebSocket.last());
+    backend.releaseEvents(); // to the closed socket: lost
+    await vi.waitFor(() => expect(backend.calls["listMessages"]).toBe(2));
+    await vi.waitFor(() => expect(client.isLive("Message")).toBe(true));
+    backend.releaseReplies();
+    expect((await done).version).toBe(1n);
+    await flush();
+    expect(client.peekList()!.items).toEqual([]);
+  });
+});

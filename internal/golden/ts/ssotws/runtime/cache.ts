@@ -63,6 +63,17 @@ export interface Held {
   readonly deleted: boolean;
 }
 
+/**
+ * Mark is what a cache was when a mutation of a record was sent: see
+ * {@link ChannelCache.mark}.
+ */
+export interface Mark {
+  /** generation is the cache's hydration generation then. */
+  readonly generation: number;
+  /** held is what it held for the record then. */
+  readonly held: Held | undefined;
+}
+
 /** Verified is the outcome of {@link ChannelCache.verified}. */
 export interface Verified<T> {
   /** change is the correction to announce. */
@@ -106,6 +117,8 @@ export class ChannelCache<T> {
   private everHydrated = false;
   private verifyUntil = 0;
   private toVerify: Verify[] = [];
+  /** generation counts the hydrations begun (and resets): see {@link mark}. */
+  private generation = 0;
 
   /** hydrated is true once a snapshot is in and buffered events are applied. */
   hydrated = false;
@@ -125,6 +138,7 @@ export class ChannelCache<T> {
    * snapshot fetched after this call already covers them.
    */
   beginHydration(): void {
+    this.generation++;
     this.hydrated = false;
     this.buffering = true;
     this.buffer = [];
@@ -275,6 +289,7 @@ export class ChannelCache<T> {
 
   /** reset forgets everything: the channel is no longer subscribed. */
   reset(): void {
+    this.generation++;
     this.entries.clear();
     this.buffer = [];
     this.buffering = false;
@@ -323,13 +338,29 @@ export class ChannelCache<T> {
   }
 
   /**
+   * mark records, right before a mutation of key is sent, what the cache is
+   * then; {@link applyLocal} and {@link applyLocalDelete} take it. Undefined
+   * when the cache is not hydrated.
+   */
+  mark(key: string): Mark | undefined {
+    return this.hydrated ? { generation: this.generation, held: this.holding(key) } : undefined;
+  }
+
+  /**
    * applyLocal applies a mutation's response at once, by the version rule.
    * A record that no longer belongs here (an update moved it to another
    * scope) is tombstoned. Without a version field nothing is applied:
    * events alone can order the change.
+   *
+   * It applies only to the hydration the mutation was sent under (`mark`).
+   * A snapshot fetched meanwhile knows nothing of what happened to the
+   * record before it was read: a response older than the snapshot (a
+   * retried mutation's replayed reply, the record deleted since) would
+   * bring a deleted record back, with no tombstone to stop it. The
+   * snapshot, or the mutation's event after it, brings the change instead.
    */
-  applyLocal(value: T, requestId: string): Change<T> | undefined {
-    if (!this.hydrated || !this.codec.hasVersion) return undefined;
+  applyLocal(value: T, requestId: string, mark: Mark | undefined): Change<T> | undefined {
+    if (!this.hydrated || !this.codec.hasVersion || mark?.generation !== this.generation) return undefined;
     const key = this.codec.keyOf(value);
     const held = this.entries.get(key);
     const version = this.codec.versionOf(value);
@@ -346,13 +377,18 @@ export class ChannelCache<T> {
 
   /**
    * applyLocalDelete applies a successful Delete at once. The response
-   * carries no version: the tombstone takes the version after the one held,
-   * the DELETED event's, so that event changes nothing.
+   * carries no version: the tombstone takes the version after the one the
+   * cache held when the Delete was sent (`mark`), at most the DELETED
+   * event's, so that event changes nothing. When the record changed
+   * meanwhile (an event, a snapshot), nothing is applied: the cache may
+   * hold a state newer than the deletion (the record re-created by another
+   * writer), and the events order it.
    */
-  applyLocalDelete(key: string, requestId: string): Change<T> | undefined {
-    if (!this.hydrated) return undefined;
+  applyLocalDelete(key: string, requestId: string, mark: Mark | undefined): Change<T> | undefined {
+    if (!this.hydrated || mark?.generation !== this.generation) return undefined;
+    const before = mark.held;
     const held = this.entries.get(key);
-    if (!held || held.deleted) return undefined;
+    if (!held || held.deleted || !before || before.deleted || held.version !== before.version) return undefined;
     held.deleted = true;
     held.version += 1n;
     return this.change("deleted", key, held.version, held.value, requestId);

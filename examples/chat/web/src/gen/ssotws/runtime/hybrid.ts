@@ -7,7 +7,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
 import type { ErrorCode, Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
 import { ChannelCache } from "./cache.js";
-import type { CacheResult, Change, Snapshot } from "./cache.js";
+import type { CacheResult, Change, Mark, Snapshot } from "./cache.js";
 import type { DataClient, Init, ListPage, ListParams } from "./client.js";
 import { createHttpClient, newRequestId } from "./http.js";
 import type { HttpClient, HttpClientOptions } from "./http.js";
@@ -407,13 +407,13 @@ class LiveChannel<T extends Message> implements ChannelSink {
     for (const l of [...this.listeners]) l.opts?.onSync?.();
   }
 
-  applyLocal(value: T, requestId: string): void {
-    const c = this.cache.applyLocal(value, requestId);
+  applyLocal(value: T, requestId: string, mark: Mark | undefined): void {
+    const c = this.cache.applyLocal(value, requestId, mark);
     if (c) this.emit([c]);
   }
 
-  applyLocalDelete(key: string, requestId: string): void {
-    const c = this.cache.applyLocalDelete(key, requestId);
+  applyLocalDelete(key: string, requestId: string, mark: Mark | undefined): void {
+    const c = this.cache.applyLocalDelete(key, requestId, mark);
     if (c) this.emit([c]);
   }
 }
@@ -447,14 +447,23 @@ export function createHybridClient<T extends Message, K extends Key>(
     return out;
   }
 
-  function applyLocal(value: T, requestId: string) {
-    for (const l of modelChannels()) l.applyLocal(value, requestId);
+  // Marks are what each of the model's caches was when a mutation was
+  // sent: its outcome is applied only to the hydration it was sent under.
+  type Marks = Map<LiveChannel<T>, Mark | undefined>;
+
+  function applyLocal(value: T, requestId: string, marks: Marks) {
+    for (const l of modelChannels()) l.applyLocal(value, requestId, marks.get(l));
   }
 
   // mutating runs a mutation of the record with key text (see LocalWrites),
   // apply applying its outcome to the caches before it counts as ended.
-  async function mutating<R>(key: string, call: () => Promise<R>, apply: (r: R) => { applied: boolean; key?: string }): Promise<R> {
+  async function mutating<R>(
+    key: string,
+    call: () => Promise<R>,
+    apply: (r: R, marks: Marks) => { applied: boolean; key?: string },
+  ): Promise<R> {
     const local = conn ? localWritesOf(conn) : undefined;
+    const marks: Marks = new Map(modelChannels().map((l) => [l, l.cache.mark(key)]));
     const end = local?.begin(localId(model.name, key));
     let r: R;
     try {
@@ -463,7 +472,7 @@ export function createHybridClient<T extends Message, K extends Key>(
       end?.(false);
       throw err;
     }
-    const out = apply(r);
+    const out = apply(r, marks);
     end?.(out.applied, out.key === undefined ? undefined : localId(model.name, out.key));
     return r;
   }
@@ -526,8 +535,8 @@ export function createHybridClient<T extends Message, K extends Key>(
       return mutating(
         initKey(data),
         () => http.create(data, { requestId }),
-        (v) => {
-          applyLocal(v, requestId);
+        (v, marks) => {
+          applyLocal(v, requestId, marks);
           return { applied: true, key: keyText(model, v) };
         },
       );
@@ -538,8 +547,8 @@ export function createHybridClient<T extends Message, K extends Key>(
       return mutating(
         formatScalar(key),
         () => http.update(key, data, paths, { requestId }),
-        (v) => {
-          applyLocal(v, requestId);
+        (v, marks) => {
+          applyLocal(v, requestId, marks);
           return { applied: true };
         },
       );
@@ -551,8 +560,8 @@ export function createHybridClient<T extends Message, K extends Key>(
       return mutating(
         text,
         () => http.delete(key, { requestId }),
-        (ok) => {
-          if (ok) for (const l of modelChannels()) l.applyLocalDelete(text, requestId);
+        (ok, marks) => {
+          if (ok) for (const l of modelChannels()) l.applyLocalDelete(text, requestId, marks.get(l));
           return { applied: ok };
         },
       );
