@@ -183,6 +183,8 @@ export class FakeBackend {
   readonly keys: string[] = [];
   /** failures makes the next n mutation attempts fail with Unavailable. */
   failures = 0;
+  /** readFailures makes the next n Get/List calls fail with Unavailable (a cut connection, a restarting server). */
+  readFailures = 0;
   /** beforePositionRead runs in Get/List before the position is read. */
   beforePositionRead: (() => void) | undefined;
   /** afterPositionRead runs in Get/List between reading the position and reading the store. */
@@ -264,6 +266,10 @@ export class FakeBackend {
   }
 
   private async read<R>(ctx: HandlerContext, channel: string, body: () => R): Promise<R> {
+    if (this.readFailures > 0) {
+      this.readFailures--;
+      throw new ConnectError("try again", Code.Unavailable);
+    }
     this.beforePositionRead?.();
     const p = this.position(channel);
     ctx.responseHeader.set("Ssot-Channel", channel);

@@ -21,7 +21,12 @@ function setup(opts: { open?: boolean } = {}) {
     if (opts.open ?? true) queueMicrotask(() => ws.serverOpen());
   };
   conn = createConnection({ url: "ws://test/ws", WebSocket: FakeWebSocket, backoff: { baseMs: 5, capMs: 5 } });
-  client = createHybridClient(MessageModel, { transport: backend.transport, connection: conn, retry: { delayMs: 0 } });
+  client = createHybridClient(MessageModel, {
+    transport: backend.transport,
+    connection: conn,
+    retry: { delayMs: 0 },
+    backoff: { baseMs: 5, capMs: 5 },
+  });
 }
 
 function subscribes(ws: FakeWebSocket) {
@@ -297,6 +302,27 @@ describe("verify", () => {
       expect(client.peekList({ filter: { roomId: "r1" } })!.items).toEqual([]);
     });
   }
+});
+
+describe("verify retries", () => {
+  // A ghost in a scope channel (a late event of a record that left the
+  // room) hears no later event that would remove it: a check that got no
+  // answer is sent again after a backoff, as the Go client does.
+  it("reads a resurrected record again when the verify Get got no answer", async () => {
+    setup();
+    const changes: Change<Message>[] = [];
+    client.subscribe(R1, (c) => changes.push(c));
+    await vi.waitFor(() => expect(client.isLive(R1)).toBe(true));
+    backend.readFailures = 2;
+    const next = backend.position(R1).offset + 1n;
+    FakeWebSocket.last().serverSend({
+      frame: { case: "events", value: { events: [event(R1, EventType.UPDATED, { id: "ghost", roomId: "r1", text: "late" }, 3, pos(1, next), "late")] } },
+    });
+    await vi.waitFor(() => expect(changes).toHaveLength(2));
+    expect(changes.map((c) => `${c.type} ${c.key} v${c.version}`)).toEqual(["created ghost v3", "deleted ghost v3"]);
+    expect(backend.calls["getMessage"]).toBe(3);
+    expect(client.peekList({ filter: { roomId: "r1" } })!.items).toEqual([]);
+  });
 });
 
 describe("local writes", () => {

@@ -287,13 +287,18 @@ class LiveChannel<T extends Message> implements ChannelSink {
    * answer that overlapped one of this client's own mutations of the record
    * is set aside until the mutation ends: if it succeeded, its response and
    * its event are authoritative and the answer is dropped; if every such
-   * mutation failed, none changed the record, and it is read again.
+   * mutation failed, none changed the record, and it is read again. A Get
+   * that got no answer (a cut connection, a restarting server) is sent
+   * again after a backoff, until the subscription ends or a refetch
+   * supersedes the check: a ghost that left a scope channel hears no later
+   * event that would remove it.
    */
   private async verify(key: string): Promise<void> {
     const gen = this.fetchGen;
     const local = localWritesOf(this.conn);
     const id = localId(this.http.model.name, key);
     const w = local.watch(id);
+    let failures = 0;
     try {
       for (;;) {
         if (gen !== this.fetchGen || this.closed) return;
@@ -304,7 +309,8 @@ class LiveChannel<T extends Message> implements ChannelSink {
         try {
           value = (await this.http.getWithPosition(key)).value;
         } catch {
-          return; // best effort: the next event or refetch corrects it
+          await new Promise((r) => setTimeout(r, backoffDelay(failures++, this.opts.backoff)));
+          continue;
         }
         if (gen !== this.fetchGen || this.closed) return;
         if (w.overlapped) {
