@@ -7,7 +7,7 @@
 // a new epoch, so the clients get Reset and refetch). In the end every
 // client's cache must equal the store, record for record (0 lost, 0 stale).
 //
-//   npm run test:ts -- converge                                  # the default rounds
+//   npm run test:ts -- converge                                  # 20 rounds (as the Go test)
 //   SSOTWS_CONVERGE_ROUNDS=50 npm run test:ts -- converge        # more
 //   SSOTWS_CONVERGE_SEED=<seed> npm run test:ts -- converge      # replay one
 //
@@ -45,7 +45,7 @@ const fast = { baseMs: 5, capMs: 50 };
 const catchUpMs = 20_000;
 
 const envSeed = process.env["SSOTWS_CONVERGE_SEED"];
-const rounds = envSeed ? 1 : Number(process.env["SSOTWS_CONVERGE_ROUNDS"] ?? 4);
+const rounds = envSeed ? 1 : Number(process.env["SSOTWS_CONVERGE_ROUNDS"] ?? 20);
 const baseSeed = envSeed ? Number(envSeed) : Date.now() % 1e9;
 const seeds = Array.from({ length: rounds }, (_, i) => baseSeed + i);
 
