@@ -295,6 +295,28 @@ describe("connection", () => {
     conn.close();
   });
 
+  it("gives up a handshake that never ends (the Go client's dial timeout) and reconnects", async () => {
+    vi.useFakeTimers();
+    let hang = true;
+    FakeWebSocket.onCreate = (ws) => queueMicrotask(() => (hang ? undefined : ws.serverOpen()));
+    const conn = createConnection({ url: "ws://a", WebSocket: FakeWebSocket, backoff: { baseMs: 10, capMs: 10 }, handshakeTimeoutMs: 1000 });
+    conn.connect();
+    await vi.advanceTimersByTimeAsync(999);
+    expect(FakeWebSocket.instances).toHaveLength(1);
+    expect(conn.state).toBe("connecting");
+    hang = false;
+    await vi.advanceTimersByTimeAsync(1);
+    expect(FakeWebSocket.instances[0]!.closedByClient).toBeDefined();
+    expect(conn.lastClose?.reason).toBe("handshake timeout");
+    await vi.advanceTimersByTimeAsync(50); // the backoff (at most 10 ms), the dial, its Pong
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    expect(conn.state).toBe("open");
+    await vi.advanceTimersByTimeAsync(5000); // an open socket is not timed out
+    expect(conn.state).toBe("open");
+    expect(FakeWebSocket.instances).toHaveLength(2);
+    conn.close();
+  });
+
   it("sends Pings and reconnects when nothing answers", async () => {
     vi.useFakeTimers();
     FakeWebSocket.onCreate = (ws) => queueMicrotask(() => ws.serverOpen());

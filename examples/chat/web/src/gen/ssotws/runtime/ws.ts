@@ -129,6 +129,13 @@ export interface ConnectionOptions {
    * nothing arrives within timeoutMs after it. Off by default.
    */
   readonly keepalive?: { readonly intervalMs: number; readonly timeoutMs: number };
+  /**
+   * handshakeTimeoutMs gives up a socket that neither opened nor failed
+   * within it (a server that accepted the TCP connection and never
+   * answered the upgrade), and reconnects with backoff: 30 s by default,
+   * the Go client's dial timeout.
+   */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** ChannelSink receives what the connection hears for one channel. */
@@ -236,6 +243,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let pingTimer: ReturnType<typeof setInterval> | undefined;
   let pongTimer: ReturnType<typeof setTimeout> | undefined;
+  let handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   let nextId = 1;
   let nonce = 0n;
   let started = false;
@@ -328,6 +336,11 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
   }
 
+  function clearHandshake() {
+    if (handshakeTimer !== undefined) clearTimeout(handshakeTimer);
+    handshakeTimer = undefined;
+  }
+
   function stopKeepalive() {
     if (pingTimer !== undefined) clearInterval(pingTimer);
     if (pongTimer !== undefined) clearTimeout(pongTimer);
@@ -380,6 +393,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       }
     }
     stopKeepalive();
+    clearHandshake();
     clearRefresh();
     byId.clear();
     lastClose = info;
@@ -499,6 +513,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     clearRetry();
     clearRefresh();
     stopKeepalive();
+    clearHandshake();
     win?.removeEventListener("online", wake);
     doc?.removeEventListener("visibilitychange", onVisibility);
   }
@@ -538,10 +553,16 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
     socket = ws;
     ws.binaryType = "arraybuffer";
+    clearHandshake();
+    handshakeTimer = setTimeout(() => {
+      handshakeTimer = undefined;
+      if (socket === ws) dropSocket(ws, { code: 1006, reason: "handshake timeout" });
+    }, options.handshakeTimeoutMs ?? 30_000);
     // Blob payloads (binaryType ignored) are decoded in arrival order.
     let chain: Promise<void> = Promise.resolve();
     ws.onopen = () => {
       if (socket !== ws) return;
+      clearHandshake();
       // A Ping first: its Pong (or any frame) proves the server accepted
       // the token; the state becomes "open" and the attempt count resets
       // only then.
