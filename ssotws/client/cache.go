@@ -513,22 +513,65 @@ func (c *channelCache[T]) verifiedLocked(gen uint64, key string, item T, gone bo
 	return false
 }
 
+// sendMark is what a channel's cache was when one of this client's
+// mutations of a record was sent (see channelCache.mark): its reply is
+// applied only to that hydration, and a delete's tombstone only while the
+// record is as it was then.
+type sendMark struct {
+	gen     uint64 // the hydration generation (c.gen)
+	held    bool   // the cache held the record (live or a tombstone)
+	version int64  // its version then
+	deleted bool   // a tombstone then
+}
+
+// mark records, right before a mutation of key is sent, what the cache is
+// then. ok is false when the cache is not hydrated: the mutation's reply
+// is not applied to it (the snapshot, or the mutation's event after it,
+// brings the change).
+func (c *channelCache[T]) mark(key string) (m sendMark, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase != phaseLive && c.phase != phaseResuming {
+		return sendMark{}, false
+	}
+	m.gen = c.gen
+	if e := c.entries[key]; e != nil {
+		m.held, m.version, m.deleted = true, e.version, e.deleted
+	}
+	return m, true
+}
+
 // applyLocal applies the result of this client's own mutation, with the
 // version rule, to a channel that is hydrated. version 0 on a delete means
-// "the version after the one cached".
-func (c *channelCache[T]) applyLocal(key string, version int64, val T, deleted bool, reqID string) {
+// "the version after the one cached when the delete was sent".
+//
+// m is what the cache was when the mutation was sent (mark). The result is
+// applied only to that hydration: a snapshot fetched since (a refetch, a
+// Reset, another epoch bump the generation) knows nothing of the record's
+// past, so a reply older than it (a retried create's replayed reply, the
+// record deleted since) would bring a deleted record back with no
+// tombstone to stop it; the snapshot, or the mutation's event after it,
+// carries the change instead. A delete's tombstone is set only while the
+// cache holds the record at the version it held when the delete was sent:
+// when an event changed it meanwhile (the delete's own DELETED event and
+// another writer's re-create after it) the cache may hold a state newer
+// than the deletion, and the events order it.
+func (c *channelCache[T]) applyLocal(key string, version int64, val T, deleted bool, reqID string, m sendMark) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.phase != phaseLive && c.phase != phaseResuming {
 		return // the snapshot or the replay will bring it
 	}
+	if m.gen != c.gen {
+		return // hydrated again since the mutation was sent
+	}
 	e := c.entries[key]
 	if deleted {
-		if e == nil || e.deleted {
+		if e == nil || e.deleted || !m.held || m.deleted || e.version != m.version {
 			return
 		}
 		if version == 0 {
-			version = e.version + 1
+			version = m.version + 1
 		}
 		val = e.value
 	} else if version == 0 {

@@ -27,6 +27,7 @@ const (
 	convergeWriters = 3
 	convergeClients = 3
 	convergeOps     = 40 // per writer
+	convergeHybOps  = 10 // mutations each hybrid client makes through its own HTTP
 	convergeKeys    = 12 // small key space: conflicts, deletes and re-creates
 )
 
@@ -109,37 +110,43 @@ func convergeRound(t *testing.T, seed uint64) bool {
 		clients = append(clients, cc)
 	}
 
-	// Writers.
+	// Writers: straight to the server, and each hybrid client through its
+	// own HTTP (via the proxy), so that its replies meet its caches.
 	var wg sync.WaitGroup
-	writerSeeds := make([]uint64, convergeWriters)
+	writerSeeds := make([]uint64, convergeWriters+convergeClients)
 	for i := range writerSeeds {
 		writerSeeds[i] = rng.Uint64()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	write := func(w *client.Hybrid[*chatv1.Message], r *rand.Rand, name string, ops int) {
+		for op := range ops {
+			key := fmt.Sprintf("k%d", r.IntN(convergeKeys))
+			room := convergeRooms[r.IntN(len(convergeRooms))]
+			text := fmt.Sprintf("%s-%d", name, op)
+			switch r.IntN(4) {
+			case 0:
+				_, _ = w.Create(ctx, &chatv1.Message{Id: key, RoomId: room, Text: text})
+			case 1:
+				_, _ = w.Update(ctx, &chatv1.Message{Id: key, Text: text}, "text")
+			case 2:
+				_, _ = w.Update(ctx, &chatv1.Message{Id: key, RoomId: room, Text: text}, "room_id", "text")
+			case 3:
+				_, _ = w.Delete(ctx, key)
+			}
+			// Spread the writes over the faults (workload shape, not
+			// synchronization).
+			time.Sleep(time.Duration(r.IntN(4000)) * time.Microsecond)
+		}
+	}
 	for i := range convergeWriters {
 		w := NewMessageClient(chat(), nil, opts)
 		r := rand.New(rand.NewPCG(writerSeeds[i], uint64(i)))
-		wg.Go(func() {
-			for op := range convergeOps {
-				key := fmt.Sprintf("k%d", r.IntN(convergeKeys))
-				room := convergeRooms[r.IntN(len(convergeRooms))]
-				text := fmt.Sprintf("w%d-%d", i, op)
-				switch r.IntN(4) {
-				case 0:
-					_, _ = w.Create(ctx, &chatv1.Message{Id: key, RoomId: room, Text: text})
-				case 1:
-					_, _ = w.Update(ctx, &chatv1.Message{Id: key, Text: text}, "text")
-				case 2:
-					_, _ = w.Update(ctx, &chatv1.Message{Id: key, RoomId: room, Text: text}, "room_id", "text")
-				case 3:
-					_, _ = w.Delete(ctx, key)
-				}
-				// Spread the writes over the faults (workload shape, not
-				// synchronization).
-				time.Sleep(time.Duration(r.IntN(4000)) * time.Microsecond)
-			}
-		})
+		wg.Go(func() { write(w, r, fmt.Sprintf("w%d", i), convergeOps) })
+	}
+	for i, cc := range clients {
+		r := rand.New(rand.NewPCG(writerSeeds[convergeWriters+i], uint64(convergeWriters+i)))
+		wg.Go(func() { write(cc.c, r, fmt.Sprintf("h%d", i), convergeHybOps) })
 	}
 
 	// Faults: random cuts, and one restart at a random point.

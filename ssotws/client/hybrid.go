@@ -17,8 +17,10 @@ import (
 //     any, holds every cached record; otherwise over HTTP.
 //   - Get is answered from the cache of the item channel or the model
 //     channel under the same conditions; otherwise over HTTP.
-//   - Mutations always go over HTTP; their results are applied to the
-//     hydrated caches at once, with the version rule. While one is in
+//   - Mutations always go over HTTP; their results are applied at once,
+//     with the version rule, to the caches that were hydrated when they
+//     were sent and have not been hydrated again since (a delete's
+//     tombstone only while the record is as it was then). While one is in
 //     flight, the caches' check of a record that came to life just after a
 //     snapshot leaves that record to the mutation.
 //   - Subscribe goes over the WebSocket; without a connection it is a no-op
@@ -82,12 +84,13 @@ func (h *Hybrid[T]) Get(ctx context.Context, key string) (T, error) {
 
 // Create implements [DataClient].
 func (h *Hybrid[T]) Create(ctx context.Context, item T) (T, error) {
+	marks := h.ws.markLocal(h.keyOf(item))
 	end := h.ws.beginLocal(item)
 	out, reqID, err := h.http.create(ctx, item)
 	var key string
 	if err == nil && h.ws != nil {
 		key = h.ws.model.KeyOf(out.ProtoReflect())
-		h.ws.applyLocal(key, out, false, reqID)
+		h.ws.applyLocal(key, out, false, reqID, marks)
 	}
 	end(key, err == nil)
 	return out, err
@@ -95,12 +98,13 @@ func (h *Hybrid[T]) Create(ctx context.Context, item T) (T, error) {
 
 // Update implements [DataClient].
 func (h *Hybrid[T]) Update(ctx context.Context, item T, paths ...string) (T, error) {
+	marks := h.ws.markLocal(h.keyOf(item))
 	end := h.ws.beginLocal(item)
 	out, reqID, err := h.http.update(ctx, item, paths)
 	var key string
 	if err == nil && h.ws != nil {
 		key = h.ws.model.KeyOf(out.ProtoReflect())
-		h.ws.applyLocal(key, out, false, reqID)
+		h.ws.applyLocal(key, out, false, reqID, marks)
 	}
 	end(key, err == nil)
 	return out, err
@@ -108,14 +112,23 @@ func (h *Hybrid[T]) Update(ctx context.Context, item T, paths ...string) (T, err
 
 // Delete implements [DataClient].
 func (h *Hybrid[T]) Delete(ctx context.Context, key string) (bool, error) {
+	marks := h.ws.markLocal(key)
 	end := h.ws.beginLocalKey(key)
 	ok, reqID, err := h.http.delete(ctx, key)
 	if ok && h.ws != nil {
 		var zero T
-		h.ws.applyLocal(key, zero, true, reqID)
+		h.ws.applyLocal(key, zero, true, reqID, marks)
 	}
 	end("", ok)
 	return ok, err
+}
+
+// keyOf returns item's key, "" without a WebSocket.
+func (h *Hybrid[T]) keyOf(item T) string {
+	if h.ws == nil {
+		return ""
+	}
+	return h.ws.model.KeyOf(item.ProtoReflect())
 }
 
 // Subscribe implements [DataClient].

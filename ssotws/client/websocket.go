@@ -286,9 +286,45 @@ func (w *WebSocket[T]) Delete(ctx context.Context, key string) (bool, error) {
 	return false, ErrUnsupported
 }
 
+// localMarks is what each of the model's hydrated caches was when one of
+// this client's mutations was sent (see channelCache.mark).
+type localMarks[T proto.Message] map[*channelCache[T]]sendMark
+
+// modelCaches returns the caches of the model's channels.
+func (w *WebSocket[T]) modelCaches() []*channelCache[T] {
+	prefix := w.model.Name()
+	var out []*channelCache[T]
+	for name, h := range w.conn.handlers() {
+		if name != prefix && !strings.HasPrefix(name, prefix+"/") && !strings.HasPrefix(name, prefix+"?") {
+			continue
+		}
+		if cc, ok := h.(*channelCache[T]); ok {
+			out = append(out, cc)
+		}
+	}
+	return out
+}
+
+// markLocal records, right before a mutation of key is sent, what every
+// hydrated cache of the model is then; applyLocal takes the marks. It is
+// safe on a nil WebSocket.
+func (w *WebSocket[T]) markLocal(key string) localMarks[T] {
+	if w == nil || w.conn == nil {
+		return nil
+	}
+	marks := localMarks[T]{}
+	for _, cc := range w.modelCaches() {
+		if m, ok := cc.mark(key); ok {
+			marks[cc] = m
+		}
+	}
+	return marks
+}
+
 // applyLocal applies the outcome of this client's own mutation to every
-// hydrated cache of the model, with the version rule.
-func (w *WebSocket[T]) applyLocal(key string, val T, deleted bool, reqID string) {
+// cache of the model that was hydrated when it was sent (marks) and has
+// not been hydrated again since, with the version rule.
+func (w *WebSocket[T]) applyLocal(key string, val T, deleted bool, reqID string, marks localMarks[T]) {
 	if w.conn == nil {
 		return
 	}
@@ -296,13 +332,9 @@ func (w *WebSocket[T]) applyLocal(key string, val T, deleted bool, reqID string)
 	if !deleted {
 		version = versionOf(w.model, val.ProtoReflect())
 	}
-	prefix := w.model.Name()
-	for name, h := range w.conn.handlers() {
-		if name != prefix && !strings.HasPrefix(name, prefix+"/") && !strings.HasPrefix(name, prefix+"?") {
-			continue
-		}
-		if cc, ok := h.(*channelCache[T]); ok {
-			cc.applyLocal(key, version, val, deleted, reqID)
+	for _, cc := range w.modelCaches() {
+		if m, ok := marks[cc]; ok {
+			cc.applyLocal(key, version, val, deleted, reqID, m)
 		}
 	}
 }
