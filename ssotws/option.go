@@ -42,7 +42,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 func newResourceOptions(opts []Option) resourceOptions {
-	o := resourceOptions{maxPageSize: 1000, defaultPageSize: 50, logger: slog.Default(), now: time.Now}
+	o := resourceOptions{maxPageSize: 1000, defaultPageSize: DefaultPageSize, logger: slog.Default(), now: time.Now}
 	for _, opt := range opts {
 		opt.applyResource(&o)
 	}

@@ -98,6 +98,15 @@ type Store interface {
 	NextSequence(ctx context.Context, model string) (int64, error)
 }
 
+// Defaults shared by the stores.
+const (
+	// DefaultPageSize is the page size of a List whose [Query] sets none.
+	DefaultPageSize = 50
+	// DefaultMaxRequests is how many request results a store remembers
+	// for idempotency unless configured otherwise.
+	DefaultMaxRequests = 100_000
+)
+
 // Filter is an equality test on one field's text form.
 type Filter struct {
 	Field string

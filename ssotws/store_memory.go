@@ -39,7 +39,7 @@ func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
 		models:      make(map[string]*memModel),
 		requests:    make(map[string]*WriteResult),
-		maxRequests: 100_000,
+		maxRequests: DefaultMaxRequests,
 	}
 }
 
@@ -81,7 +81,7 @@ func (s *MemoryStore) List(ctx context.Context, q Query) (*Page, error) {
 	}
 	size := q.PageSize
 	if size <= 0 {
-		size = 50
+		size = DefaultPageSize
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

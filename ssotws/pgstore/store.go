@@ -41,15 +41,11 @@ type Options struct {
 
 // DefaultMaxRequests is the number of request results remembered for
 // idempotency when [Options.MaxRequests] is not set.
-const DefaultMaxRequests = 100_000
+const DefaultMaxRequests = ssotws.DefaultMaxRequests
 
 // DefaultMaxAttempts is the number of tries of a write when
 // [Options.MaxAttempts] is not set.
 const DefaultMaxAttempts = 20
-
-// defaultPageSize is the page size of a List that sets none, as in
-// [ssotws.MemoryStore].
-const defaultPageSize = 50
 
 // maxPageSize keeps LIMIT reasonable.
 const maxPageSize = 1 << 30
@@ -313,7 +309,7 @@ func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) 
 	}
 	size := q.PageSize
 	if size <= 0 {
-		size = defaultPageSize
+		size = ssotws.DefaultPageSize
 	}
 	size = min(size, maxPageSize)
 

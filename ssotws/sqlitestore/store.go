@@ -41,14 +41,10 @@ type Options struct {
 
 // DefaultMaxRequests is the number of request results remembered for
 // idempotency when [Options.MaxRequests] is not set.
-const DefaultMaxRequests = 100_000
+const DefaultMaxRequests = ssotws.DefaultMaxRequests
 
 // schemaVersion is stored in PRAGMA user_version.
 const schemaVersion = 1
-
-// defaultPageSize is the page size of a List that sets none, as in
-// [ssotws.MemoryStore].
-const defaultPageSize = 50
 
 // maxPageSize keeps LIMIT from overflowing.
 const maxPageSize = 1 << 30
@@ -260,7 +256,7 @@ func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) 
 	}
 	size := q.PageSize
 	if size <= 0 {
-		size = defaultPageSize
+		size = ssotws.DefaultPageSize
 	}
 	size = min(size, maxPageSize)
 
