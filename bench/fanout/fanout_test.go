@@ -80,7 +80,7 @@ func TestPace(t *testing.T) {
 // nothing.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
-		t.Skip("opens sockets")
+		t.Skip("-short: the smoke run opens loopback WebSocket connections; the full run (CI) has it")
 	}
 	for _, publish := range []string{"create", "http"} {
 		t.Run(publish, func(t *testing.T) {

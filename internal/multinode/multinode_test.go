@@ -80,7 +80,7 @@ func (s stats) String() string {
 // record.
 func TestMultiNodeConverge(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault injection")
+		t.Skip("-short: the fault-injection run takes tens of seconds; the full run (CI) has it")
 	}
 	seeds := make([]uint64, *flagRounds)
 	base := uint64(time.Now().UnixNano())

@@ -39,7 +39,7 @@ var convergeRooms = []string{"r0", "r1", "r2"}
 // the end every client's cache must equal the store, record for record.
 func TestConverge(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault injection")
+		t.Skip("-short: the fault-injection run takes tens of seconds; the full run (CI) has it")
 	}
 	seeds := make([]uint64, *convergeRounds)
 	base := uint64(time.Now().UnixNano())
