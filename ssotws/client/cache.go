@@ -326,6 +326,10 @@ func (c *channelCache[T]) install(gen uint64, snap snapshot[T]) bool {
 	c.hydrated = true
 	c.complete = snap.complete
 	c.pos = pos
+	// The window opens before the buffered events are applied: a late
+	// event of a record deleted before the snapshot was read is most
+	// likely among them.
+	c.verifyUntil = time.Now().Add(verifyWindow)
 	for _, ev := range c.buffer {
 		if ev.GetPosition().GetEpoch() != pos.GetEpoch() || ev.GetPosition().GetOffset() <= c.pos.GetOffset() {
 			continue
@@ -336,7 +340,6 @@ func (c *channelCache[T]) install(gen uint64, snap snapshot[T]) bool {
 		c.pos = ev.GetPosition()
 	}
 	c.buffer = nil
-	c.verifyUntil = time.Now().Add(verifyWindow)
 	c.cancelFetch()
 	c.cancelFetch = nil
 	c.setPhaseLocked(phaseLive)
