@@ -12,7 +12,7 @@ import (
 
 func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 	fsys := FS()
-	for _, name := range []string{RuntimeDir + "/index.ts", RuntimeDir + "/react.ts", FrameFile} {
+	for _, name := range []string{RuntimeDir + "/index.ts", RuntimeDir + "/codegen.ts", RuntimeDir + "/react.ts", FrameFile} {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
