@@ -18,9 +18,9 @@ import (
 
 // tsGoldenDir holds the TypeScript goldens of every case in one tree, as
 // one buf run would write them: protoc-gen-es's _pb.ts (written by
-// internal/gen/testdata/buf.gen.ts.yaml), our _ssotws.ts and one copy of
-// the runtime under ssotws/. The case protos have distinct paths, so the
-// cases share the tree; tsconfig.json type-checks it.
+// internal/gen/testdata/buf.gen.ts.yaml) and our _ssotws.ts, which import
+// @ssot-ws/runtime from the npm workspace (ts/runtime). The case protos have
+// distinct paths, so the cases share the tree; tsconfig.json type-checks it.
 var tsGoldenDir = filepath.Join(repoRoot, "internal", "golden", "ts")
 
 // generateTSCase runs the plugin with lang=ts on testdata/<name>, with
@@ -44,7 +44,8 @@ func generateTSCase(t *testing.T, name, extra string) *pluginpb.CodeGeneratorRes
 }
 
 // isTSOutput reports whether a file of the TS golden tree is ours: a
-// _ssotws.ts or a file of the emitted runtime.
+// _ssotws.ts or a file of the emitted runtime (runtime=emit, which the
+// goldens do not use).
 func isTSOutput(rel string) bool {
 	return strings.HasSuffix(rel, tsFileSuffix) || strings.HasPrefix(rel, "ssotws/")
 }
