@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing ssot-ws needs on a fresh machine: the
-# npm packages (buf, protoc-gen-es, the TypeScript runtime's dependencies)
-# and the Go modules. Flags add what some tests need, from Debian's packages:
+# npm packages (buf, protoc-gen-es, the TypeScript runtime's dependencies,
+# and the workspace link node_modules/@ssot-ws/runtime -> ts/runtime) and
+# the Go modules. Nothing needs building: in the repository, tsc, vitest and
+# esbuild read @ssot-ws/runtime from its sources (see ts/README.md). Flags add what some tests need, from Debian's packages:
 #   --browser   Chromium, for the end-to-end test of the chat page
 #   --postgres  the PostgreSQL server binaries, for ssotws/pgstore's tests
 #               (they start a throwaway cluster of their own)
@@ -18,7 +20,8 @@ for arg in "$@"; do
   esac
 done
 
-if [ ! -x node_modules/.bin/buf ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/buf ] || [ ! -e node_modules/@ssot-ws/runtime ] ||
+  [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 go mod download

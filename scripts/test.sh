@@ -27,6 +27,8 @@ if [ -d ts ] && [ -f ts/tsconfig.json ]; then
   echo "== TypeScript"
   npm run --silent typecheck
   npm run --silent test:ts
+  # @ssot-ws/runtime as npm ships it: build dist/, type-check the goldens on it.
+  npm run --silent test:dist
 fi
 
 echo "== end-to-end: the chat page in headless Chromium"

@@ -1,14 +1,18 @@
 package tsruntime
 
 import (
+	"encoding/json"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws"
 )
 
 func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 	fsys := FS()
-	for _, name := range []string{RuntimeDir + "/index.ts", RuntimeDir + "/react.ts", FrameFile} {
+	for _, name := range []string{RuntimeDir + "/index.ts", RuntimeDir + "/codegen.ts", RuntimeDir + "/react.ts", FrameFile} {
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -23,7 +27,7 @@ func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed := []string{"./", "../gen/ssot/ws/v1/frame_pb.js", "@bufbuild/protobuf", "@connectrpc/connect", "@connectrpc/connect-web"}
+	allowed := []string{"./", "../gen/ssot/ws/v1/frame_pb.js", "@bufbuild/protobuf", "@connectrpc/connect"}
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), "_test.ts") {
 			t.Errorf("%s: test file embedded", e.Name())
@@ -48,5 +52,24 @@ func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 				t.Errorf("%s imports %q", e.Name(), spec)
 			}
 		}
+	}
+}
+
+// TestVersionLockstep checks that @ssot-ws/runtime is versioned with the
+// plugin and the Go runtime: one release, one version.
+func TestVersionLockstep(t *testing.T) {
+	b, err := os.ReadFile("runtime/package.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatalf("runtime/package.json: %v", err)
+	}
+	if pkg.Name != "@ssot-ws/runtime" || pkg.Version != ssotws.Version {
+		t.Errorf("runtime/package.json is %s@%s, want @ssot-ws/runtime@%s (ssotws.Version)", pkg.Name, pkg.Version, ssotws.Version)
 	}
 }

@@ -8,11 +8,11 @@
 //
 // together with typed client constructors; with lang=ts, next to
 // protoc-gen-es's chat_pb.ts, the model descriptors, channel helpers and
-// client constructors, plus one copy of the TypeScript runtime:
+// client constructors, which import the npm package @ssot-ws/runtime:
 //
 //	chat/v1/chat_ssotws.ts
-//	ssotws/runtime/*.ts
-//	ssotws/gen/ssot/ws/v1/frame_pb.ts
+//
+// (with runtime=emit, plus a vendored copy of the runtime under ssotws/).
 //
 // With buf, add it to buf.gen.yaml:
 //
@@ -25,8 +25,8 @@
 //	    opt: [lang=ts, import_extension=js]
 //
 // Parameters: lang=go|ts, realtime=auto|on|off, package_suffix,
-// connect_package_suffix, import_extension, and protoc-gen-go's paths,
-// module and M….
+// connect_package_suffix, import_extension, runtime=package|emit (lang=ts),
+// and protoc-gen-go's paths, module and M….
 //
 // Run as "protoc-gen-ssot-ws scaffold file.proto…", it prints the
 // standard service of every model the files declare, to commit next to

@@ -186,13 +186,19 @@ bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor New
 			name:  "unknown plugin parameter",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "lang=go,colour=blue",
-			want:  `protoc-gen-ssot-ws: unknown parameter "colour"; known parameters: M…, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime`,
+			want:  `protoc-gen-ssot-ws: unknown parameter "colour"; known parameters: M…, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime, runtime`,
 		},
 		{
 			name:  "import_extension invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "lang=ts,import_extension=mjs",
 			want:  `protoc-gen-ssot-ws: parameter import_extension="mjs": want none, js or ts, as protoc-gen-es`,
+		},
+		{
+			name:  "runtime invalid",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
+			param: "lang=ts,runtime=vendor",
+			want:  `protoc-gen-ssot-ws: parameter runtime="vendor": want package (import @ssot-ws/runtime) or emit (write a copy of it)`,
 		},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,21 @@ const (
 	LangTS Lang = "ts"
 )
 
+// TSRuntime is the runtime= plugin parameter: where the code lang=ts
+// writes finds the TypeScript runtime.
+type TSRuntime string
+
+// The TypeScript runtime modes.
+const (
+	// TSRuntimePackage: generated code imports the npm package
+	// @ssot-ws/runtime (the default, as protoc-gen-es's code imports
+	// @bufbuild/protobuf).
+	TSRuntimePackage TSRuntime = "package"
+	// TSRuntimeEmit: the plugin also writes a vendored copy of the runtime
+	// under ssotws/ in the output, and generated code imports that.
+	TSRuntimeEmit TSRuntime = "emit"
+)
+
 // Params are the plugin parameters that protogen does not handle itself
 // (it handles paths=, module=, annotate_code and M…). The zero value is not
 // ready: use [NewParams].
@@ -46,20 +61,23 @@ type Params struct {
 	// ImportExtension is the TypeScript import extension (import_extension):
 	// none (the default, as protoc-gen-es v2), js or ts.
 	ImportExtension string
+	// TSRuntime is runtime=package|emit (lang=ts).
+	TSRuntime TSRuntime
 }
 
 // NewParams returns the defaults: lang=go, realtime=auto,
-// package_suffix=ssotws, connect_package_suffix=connect.
+// package_suffix=ssotws, connect_package_suffix=connect, runtime=package.
 func NewParams() *Params {
 	return &Params{
 		Lang:                 LangGo,
 		Realtime:             RealtimeAuto,
 		PackageSuffix:        "ssotws",
 		ConnectPackageSuffix: "connect",
+		TSRuntime:            TSRuntimePackage,
 	}
 }
 
-var paramNames = []string{"connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime"}
+var paramNames = []string{"connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime", "runtime"}
 
 // Set sets one parameter. It is a protogen.Options.ParamFunc: unknown
 // names and invalid values are errors.
@@ -94,6 +112,13 @@ func (p *Params) Set(name, value string) error {
 			p.ImportExtension = value
 		default:
 			return fmt.Errorf("protoc-gen-ssot-ws: parameter import_extension=%q: want none, js or ts, as protoc-gen-es", value)
+		}
+	case "runtime":
+		switch TSRuntime(value) {
+		case TSRuntimePackage, TSRuntimeEmit:
+			p.TSRuntime = TSRuntime(value)
+		default:
+			return fmt.Errorf("protoc-gen-ssot-ws: parameter runtime=%q: want package (import @ssot-ws/runtime) or emit (write a copy of it)", value)
 		}
 	default:
 		names := append([]string(nil), paramNames...)

@@ -7,17 +7,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	tsruntime "github.com/ssot-codegen/ssot-ws/ts"
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
 // tsGoldenDir holds the TypeScript goldens of every case in one tree, as
 // one buf run would write them: protoc-gen-es's _pb.ts (written by
-// internal/gen/testdata/buf.gen.ts.yaml), our _ssotws.ts and one copy of
-// the runtime under ssotws/. The case protos have distinct paths, so the
-// cases share the tree; tsconfig.json type-checks it.
+// internal/gen/testdata/buf.gen.ts.yaml) and our _ssotws.ts, which import
+// @ssot-ws/runtime from the npm workspace (ts/runtime). The case protos have
+// distinct paths, so the cases share the tree; tsconfig.json type-checks it.
 var tsGoldenDir = filepath.Join(repoRoot, "internal", "golden", "ts")
 
 // generateTSCase runs the plugin with lang=ts on testdata/<name>, with
@@ -41,7 +44,8 @@ func generateTSCase(t *testing.T, name, extra string) *pluginpb.CodeGeneratorRes
 }
 
 // isTSOutput reports whether a file of the TS golden tree is ours: a
-// _ssotws.ts or a file of the emitted runtime.
+// _ssotws.ts or a file of the emitted runtime (runtime=emit, which the
+// goldens do not use).
 func isTSOutput(rel string) bool {
 	return strings.HasSuffix(rel, tsFileSuffix) || strings.HasPrefix(rel, "ssotws/")
 }
@@ -128,8 +132,8 @@ func TestTSCheck(t *testing.T) {
 }
 
 // TestTSImportExtension checks that import_extension gives the imports of
-// the generated file and of the emitted runtime the same extension, as
-// protoc-gen-es does with its own imports.
+// the generated file and of the emitted runtime (runtime=emit) the same
+// extension, as protoc-gen-es does with its own imports.
 func TestTSImportExtension(t *testing.T) {
 	for _, tt := range []struct{ param, ext string }{
 		{"", ""},
@@ -137,7 +141,7 @@ func TestTSImportExtension(t *testing.T) {
 		{"import_extension=js", ".js"},
 		{"import_extension=.ts", ".ts"},
 	} {
-		resp := generateTSCase(t, "chat", tt.param)
+		resp := generateTSCase(t, "chat", strings.TrimPrefix(tt.param+",runtime=emit", ","))
 		files := make(map[string]string)
 		for _, f := range resp.File {
 			files[f.GetName()] = f.GetContent()
@@ -175,5 +179,221 @@ func TestTSHTTPOnly(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTSRuntimePackage checks the default, runtime=package: generated files
+// import @ssot-ws/runtime/codegen by its package name whatever the import
+// extension, reference the version handshake, and no runtime is emitted.
+func TestTSRuntimePackage(t *testing.T) {
+	for _, param := range []string{"", "runtime=package", "import_extension=js", "import_extension=ts"} {
+		for _, f := range generateTSCase(t, "chat", param).File {
+			if !strings.HasSuffix(f.GetName(), tsFileSuffix) {
+				t.Errorf("%q: wrote %s", param, f.GetName())
+				continue
+			}
+			for _, want := range []string{
+				`import { createHybridClient, defineModel, ` + tsHandshake + `, itemChannel, modelChannel, scopeChannel } from "` + tsRuntimePkg + `";`,
+				"\nvoid " + tsHandshake + ";\n",
+			} {
+				if !strings.Contains(f.GetContent(), want) {
+					t.Errorf("%q: %s lacks %s:\n%s", param, f.GetName(), want, f.GetContent())
+				}
+			}
+		}
+	}
+}
+
+// TestTSHandshakeExported checks that the runtime exports the handshake
+// constant the generator references (TestTSCheck type-checks it in use).
+func TestTSHandshakeExported(t *testing.T) {
+	b, err := fs.ReadFile(tsruntime.FS(), tsruntime.RuntimeDir+"/codegen.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "export const " + tsHandshake + " = true;"; !strings.Contains(string(b), want) {
+		t.Errorf("ts/runtime/src/codegen.ts lacks %s", want)
+	}
+}
+
+// tsScratch makes a directory to type-check generated TypeScript in, out of
+// the repository: links named node_modules entries of the repository's
+// node_modules into it and writes files (paths relative to it). It returns
+// the directory.
+func tsScratch(t *testing.T, modules []string, files map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range modules {
+		link := filepath.Join(dir, "node_modules", filepath.FromSlash(m))
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(root, "node_modules", filepath.FromSlash(m)), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range files {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// tsTSC runs tsc --noEmit on the project at config and returns its output
+// and whether it passed.
+func tsTSC(t *testing.T, config string) (string, bool) {
+	t.Helper()
+	tsc := filepath.Join(repoRoot, "node_modules", ".bin", "tsc")
+	if _, err := os.Stat(tsc); err != nil {
+		t.Fatalf("tsc is missing (%v): run npm ci at the repository root", err)
+	}
+	out, err := exec.Command(tsc, "--noEmit", "-p", config).CombinedOutput()
+	return string(out), err == nil
+}
+
+// tsGoldenPB returns protoc-gen-es's files of the TS golden tree, by path.
+func tsGoldenPB(t *testing.T) map[string][]byte {
+	t.Helper()
+	files := make(map[string][]byte)
+	err := filepath.WalkDir(tsGoldenDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, "_pb.ts") {
+			return err
+		}
+		rel, err := filepath.Rel(tsGoldenDir, path)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)], err = os.ReadFile(path)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// tsScratchConfig is a tsconfig.json for a scratch directory that extends
+// the TS goldens' config (base, "tsconfig.json" or "tsconfig.node16.json").
+func tsScratchConfig(t *testing.T, base string) []byte {
+	t.Helper()
+	path, err := filepath.Abs(filepath.Join(tsGoldenDir, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []byte(`{ "extends": ` + strconv.Quote(path) + `, "include": ["."] }` + "\n")
+}
+
+// TestTSRuntimeEmit type-checks runtime=emit: every case generated with a
+// vendored copy of the runtime, in a scratch directory next to the golden
+// protoc-gen-es files, with bundler and with Node16 resolution. The copy is
+// not checked in: the repository keeps one copy of the runtime, ts/runtime.
+func TestTSRuntimeEmit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: type-checking the emitted runtime runs tsc (about 10 s); the full run (CI) has it")
+	}
+	files := tsGoldenPB(t)
+	var emitted []string
+	for _, name := range goldenCases {
+		for _, f := range generateTSCase(t, name, "import_extension=js,runtime=emit").File {
+			files[f.GetName()] = []byte(f.GetContent())
+			if strings.HasPrefix(f.GetName(), "ssotws/") && name == goldenCases[0] {
+				emitted = append(emitted, f.GetName())
+			}
+			if strings.Contains(f.GetContent(), "@ssot-ws/runtime") && strings.HasSuffix(f.GetName(), tsFileSuffix) {
+				t.Errorf("%s: %s imports the package with runtime=emit", name, f.GetName())
+			}
+		}
+	}
+	// The copy is the whole runtime: every source of ts/runtime/src and the
+	// frame code.
+	want := []string{tsFrameFile}
+	entries, err := fs.ReadDir(tsruntime.FS(), tsruntime.RuntimeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		want = append(want, tsRuntimeDir+"/"+e.Name())
+	}
+	sort.Strings(want)
+	sort.Strings(emitted)
+	if strings.Join(emitted, " ") != strings.Join(want, " ") {
+		t.Errorf("runtime=emit wrote\n%s\nwant\n%s", strings.Join(emitted, "\n"), strings.Join(want, "\n"))
+	}
+	files["tsconfig.json"] = tsScratchConfig(t, "tsconfig.json")
+	files["tsconfig.node16.json"] = tsScratchConfig(t, "tsconfig.node16.json")
+	// ES modules, as under the repository's package.json (Node16 needs it).
+	files["package.json"] = []byte(`{ "type": "module" }` + "\n")
+	dir := tsScratch(t, []string{"@bufbuild", "@connectrpc", "react", "@types"}, files)
+	for _, config := range []string{"tsconfig.json", "tsconfig.node16.json"} {
+		if out, ok := tsTSC(t, filepath.Join(dir, config)); !ok {
+			t.Errorf("tsc -p %s with runtime=emit:\n%s", config, out)
+		}
+	}
+}
+
+// TestTSHandshake checks the version handshake: generated code type-checks
+// against the runtime it was generated for (TestTSCheck), and fails tsc,
+// on the handshake alone, against a runtime without the constant it
+// references: here the runtime as it was before the constant existed.
+func TestTSHandshake(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the handshake check runs tsc (about 5 s); the full run (CI) has it")
+	}
+	files := tsGoldenPB(t)
+	for _, f := range generateTSCase(t, "chat", "import_extension=js").File {
+		files[f.GetName()] = []byte(f.GetContent())
+	}
+	// An older @ssot-ws/runtime: today's sources without the constant.
+	old := "node_modules/@ssot-ws/runtime/"
+	files[old+"package.json"] = []byte(`{ "name": "@ssot-ws/runtime", "version": "0.0.0", "type": "module",
+  "exports": { "./codegen": "./src/codegen.ts" } }` + "\n")
+	err := fs.WalkDir(tsruntime.FS(), ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(tsruntime.FS(), path)
+		if err != nil {
+			return err
+		}
+		if path == tsruntime.RuntimeDir+"/codegen.ts" {
+			handshake := "export const " + tsHandshake + " = true;\n"
+			if !bytes.Contains(b, []byte(handshake)) {
+				t.Fatalf("codegen.ts lacks %s", handshake)
+			}
+			b = bytes.ReplaceAll(b, []byte(handshake), nil)
+		}
+		files[old+strings.TrimPrefix(path, "runtime/")] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["tsconfig.json"] = tsScratchConfig(t, "tsconfig.json")
+	dir := tsScratch(t, []string{"@bufbuild", "@connectrpc"}, files)
+	out, ok := tsTSC(t, filepath.Join(dir, "tsconfig.json"))
+	if ok {
+		t.Fatal("tsc passed against a runtime without " + tsHandshake)
+	}
+	var errs int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(line, "error TS") {
+			continue
+		}
+		errs++
+		if !strings.Contains(line, "has no exported member '"+tsHandshake+"'") {
+			t.Errorf("tsc failed on something else than the handshake: %s", line)
+		}
+	}
+	if errs == 0 {
+		t.Errorf("tsc failed without an error on the handshake:\n%s", out)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,10 +16,13 @@ import (
 )
 
 // The TypeScript output (lang=ts). For every file that declares models it
-// writes <proto path>_ssotws.ts next to protoc-gen-es's <proto path>_pb.ts,
-// and once per run the runtime under ssotws/: the generated code is thin
-// (typed constants bound to protoc-gen-es's descriptors), the logic lives
-// in the runtime.
+// writes <proto path>_ssotws.ts next to protoc-gen-es's <proto path>_pb.ts:
+// the generated code is thin (typed constants bound to protoc-gen-es's
+// descriptors), the logic lives in the runtime. By default (runtime=package)
+// the code imports the npm package @ssot-ws/runtime, as protoc-gen-es's code
+// imports @bufbuild/protobuf; with runtime=emit the plugin writes, once per
+// run, a vendored copy of the runtime under ssotws/ and the code imports
+// that.
 
 const (
 	tsRuntimeDir   = "ssotws/runtime"
@@ -29,6 +31,13 @@ const (
 	tsConnectPkg   = "@connectrpc/connect"
 	tsWKTPkg       = "@bufbuild/protobuf/wkt"
 	tsRuntimeIndex = "index"
+	// tsRuntimePkg is the entry point of @ssot-ws/runtime for generated code.
+	tsRuntimePkg = "@ssot-ws/runtime/codegen"
+	// tsHandshake is the constant of @ssot-ws/runtime/codegen that every
+	// file generated for the package references: a runtime older than this
+	// plugin lacks it, and tsc fails on the import. Bump it (and add it to
+	// ts/runtime/src/codegen.ts) when generated code needs a newer runtime.
+	tsHandshake = "isAtLeastVersion0_1_0"
 )
 
 // tsImportExtension maps import_extension to the extension relative
@@ -68,12 +77,13 @@ func generateTS(plugin *protogen.Plugin, schema *Schema, params *Params) error {
 		}
 	}
 	ext := tsImportExtension(params.ImportExtension)
+	emit := params.TSRuntime == TSRuntimeEmit
 	wrote := false
 	for _, f := range schema.Files {
 		if len(f.Models) == 0 {
 			continue
 		}
-		w := newTSWriter(f.Proto, ext)
+		w := newTSWriter(f.Proto, ext, emit)
 		w.file(plugin, f, served)
 		g := plugin.NewGeneratedFile(w.name, "")
 		if _, err := g.Write(w.bytes()); err != nil {
@@ -81,19 +91,17 @@ func generateTS(plugin *protogen.Plugin, schema *Schema, params *Params) error {
 		}
 		wrote = true
 	}
-	if wrote {
+	if wrote && emit {
 		return emitTSRuntime(plugin, ext)
 	}
 	return nil
 }
 
-// relativeImport matches the relative module specifiers of the runtime's
-// own imports and exports, which are written with ".js".
-var relativeImport = regexp.MustCompile(`(from "\.\.?/[^"]*?)\.js"`)
-
-// emitTSRuntime writes the embedded runtime: ssotws/runtime/*.ts and the
-// wire protocol's protobuf-es code, with relative imports rewritten to the
-// import extension.
+// emitTSRuntime writes the embedded runtime (runtime=emit):
+// ssotws/runtime/*.ts and the wire protocol's protobuf-es code. The
+// runtime's relative imports are written with ".js"; for another import
+// extension, each specifier of a file emitted here is replaced as a whole
+// string (`from "./model.js"`), so nothing else in the sources can change.
 func emitTSRuntime(plugin *protogen.Plugin, ext string) error {
 	src := tsruntime.FS()
 	entries, err := fs.ReadDir(src, tsruntime.RuntimeDir)
@@ -111,13 +119,24 @@ func emitTSRuntime(plugin *protogen.Plugin, ext string) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var specifiers []string
+	for _, name := range names {
+		// Every emitted file is imported relative to ssotws/runtime/.
+		rel := "./" + path.Base(name)
+		if name == tsFrameFile {
+			rel = "../" + strings.TrimPrefix(name, "ssotws/")
+		}
+		rel = strings.TrimSuffix(rel, ".ts")
+		specifiers = append(specifiers, `from "`+rel+`.js"`, `from "`+rel+ext+`"`)
+	}
+	rewrite := strings.NewReplacer(specifiers...)
 	for _, name := range names {
 		b, err := fs.ReadFile(src, files[name])
 		if err != nil {
 			return fmt.Errorf("protoc-gen-ssot-ws: the embedded TypeScript runtime: %w", err)
 		}
 		if ext != ".js" {
-			b = relativeImport.ReplaceAll(b, []byte(`$1`+ext+`"`))
+			b = []byte(rewrite.Replace(string(b)))
 		}
 		g := plugin.NewGeneratedFile(name, "")
 		if _, err := g.Write(b); err != nil {
@@ -132,6 +151,9 @@ type tsWriter struct {
 	proto *protogen.File
 	name  string
 	ext   string
+	// emit says the runtime is the copy under ssotws/ (runtime=emit), not
+	// the package.
+	emit  bool
 	param string
 	body  bytes.Buffer
 	// imports maps a module specifier to its imported names; types are
@@ -148,11 +170,12 @@ type tsImport struct {
 	typeOnly bool
 }
 
-func newTSWriter(f *protogen.File, ext string) *tsWriter {
+func newTSWriter(f *protogen.File, ext string, emit bool) *tsWriter {
 	return &tsWriter{
 		proto:   f,
 		name:    strings.TrimSuffix(f.Desc.Path(), ".proto") + tsFileSuffix,
 		ext:     ext,
+		emit:    emit,
 		imports: make(map[string]map[string]tsImport),
 		taken:   make(map[string]bool),
 		local:   make(map[string]string),
@@ -198,9 +221,13 @@ func (w *tsWriter) use(module, name string, typeOnly bool) string {
 	return l
 }
 
-// runtime imports a name of the runtime's index.
+// runtime imports a name of the runtime: of @ssot-ws/runtime/codegen, or
+// of the emitted copy's index (runtime=emit).
 func (w *tsWriter) runtime(name string, typeOnly bool) string {
-	return w.use(w.relative(path.Join(tsRuntimeDir, tsRuntimeIndex)), name, typeOnly)
+	if w.emit {
+		return w.use(w.relative(path.Join(tsRuntimeDir, tsRuntimeIndex)), name, typeOnly)
+	}
+	return w.use(tsRuntimePkg, name, typeOnly)
 }
 
 // pb imports the protoc-gen-es symbol name of file f.
@@ -310,6 +337,14 @@ func (w *tsWriter) file(plugin *protogen.Plugin, f *File, served map[*Model]*tsS
 		if m.Realtime {
 			w.declare(n.Channels)
 		}
+	}
+	if !w.emit {
+		// The version handshake (an emitted copy comes from this plugin, so
+		// it needs none).
+		w.p("// The version handshake: an @ssot-ws/runtime older than this code lacks")
+		w.p("// ", tsHandshake, ", and tsc fails on its import.")
+		w.p("void ", w.runtime(tsHandshake, false), ";")
+		w.p()
 	}
 	for _, m := range f.Models {
 		if b := served[m]; b != nil {

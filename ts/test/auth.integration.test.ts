@@ -9,11 +9,11 @@ import { join, resolve } from "node:path";
 import { Code } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createAuthInterceptor } from "../src/runtime/auth.js";
-import type { TokenProvider, TokenReason } from "../src/runtime/auth.js";
-import { createHybridClient } from "../src/runtime/hybrid.js";
-import { createConnection } from "../src/runtime/ws.js";
-import type { Connection, ConnectionState, WebSocketCtor } from "../src/runtime/ws.js";
+import { createAuthInterceptor } from "../runtime/src/auth.js";
+import type { TokenProvider, TokenReason } from "../runtime/src/auth.js";
+import { createHybridClient } from "../runtime/src/hybrid.js";
+import { createConnection } from "../runtime/src/ws.js";
+import type { Connection, ConnectionState, WebSocketCtor } from "../runtime/src/ws.js";
 import { MessageModel } from "./fake.js";
 
 const root = resolve(__dirname, "../..");

@@ -5,13 +5,13 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ClientFrameSchema, ErrorCode } from "../src/gen/ssot/ws/v1/frame_pb.js";
-import type { ClientFrame } from "../src/gen/ssot/ws/v1/frame_pb.js";
-import { createAuthInterceptor, normalizeToken, refreshAt } from "../src/runtime/auth.js";
-import type { TokenProvider, TokenResult } from "../src/runtime/auth.js";
-import { createHttpClient } from "../src/runtime/http.js";
-import { createConnection, tokenSubprotocol } from "../src/runtime/ws.js";
-import type { ChannelSink, CloseInfo, Connection, ConnectionState } from "../src/runtime/ws.js";
+import { ClientFrameSchema, ErrorCode } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import type { ClientFrame } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import { createAuthInterceptor, normalizeToken, refreshAt } from "../runtime/src/auth.js";
+import type { TokenProvider, TokenResult } from "../runtime/src/auth.js";
+import { createHttpClient } from "../runtime/src/http.js";
+import { createConnection, tokenSubprotocol } from "../runtime/src/ws.js";
+import type { ChannelSink, CloseInfo, Connection, ConnectionState } from "../runtime/src/ws.js";
 import { ChatService, MessageSchema } from "./gen/chat/v1/chat_pb.js";
 import { FakeWebSocket, MessageModel, pos } from "./fake.js";
 

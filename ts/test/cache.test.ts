@@ -1,8 +1,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
-import { EventType } from "../src/gen/ssot/ws/v1/frame_pb.js";
-import { ChannelCache } from "../src/runtime/cache.js";
-import { keyText, versionOf } from "../src/runtime/model.js";
+import { EventType } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import { ChannelCache } from "../runtime/src/cache.js";
+import { keyText, versionOf } from "../runtime/src/model.js";
 import { MessageSchema } from "./gen/chat/v1/chat_pb.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { MessageModel, event, msg, pos } from "./fake.js";

@@ -14,12 +14,12 @@ import {
   EventType,
   PositionSchema,
   ServerFrameSchema,
-} from "../src/gen/ssot/ws/v1/frame_pb.js";
-import type { ClientFrame, Event, Position } from "../src/gen/ssot/ws/v1/frame_pb.js";
+} from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import type { ClientFrame, Event, Position } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
 import { ChatService, MessageSchema } from "./gen/chat/v1/chat_pb.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
-import { defineModel, itemChannel, modelChannel, scopeChannel } from "../src/runtime/model.js";
-import type { WebSocketLike } from "../src/runtime/ws.js";
+import { defineModel, itemChannel, modelChannel, scopeChannel } from "../runtime/src/model.js";
+import type { WebSocketLike } from "../runtime/src/ws.js";
 
 /** MessageModel is the descriptor generated code would emit for chat.v1.Message. */
 export const MessageModel = defineModel<Message, string>({

@@ -1,6 +1,6 @@
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import { beforeEach, describe, expect, it } from "vitest";
-import { createHttpClient, isRetryable, parsePosition } from "../src/runtime/http.js";
+import { createHttpClient, isRetryable, parsePosition } from "../runtime/src/http.js";
 import { ChatService } from "./gen/chat/v1/chat_pb.js";
 import { FakeBackend, MessageModel, pos } from "./fake.js";
 

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Change } from "../src/runtime/cache.js";
-import { createHybridClient } from "../src/runtime/hybrid.js";
-import type { HybridClient } from "../src/runtime/hybrid.js";
-import { createConnection } from "../src/runtime/ws.js";
-import type { Connection } from "../src/runtime/ws.js";
+import type { Change } from "../runtime/src/cache.js";
+import { createHybridClient } from "../runtime/src/hybrid.js";
+import type { HybridClient } from "../runtime/src/hybrid.js";
+import { createConnection } from "../runtime/src/ws.js";
+import type { Connection } from "../runtime/src/ws.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
-import { EventType } from "../src/gen/ssot/ws/v1/frame_pb.js";
+import { EventType } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
 import { FakeBackend, FakeWebSocket, MessageModel, event, flush, pos } from "./fake.js";
 
 const R1 = "Message?room_id=r1";

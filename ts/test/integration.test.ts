@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Change } from "../src/runtime/cache.js";
-import { createHybridClient } from "../src/runtime/hybrid.js";
-import { createConnection } from "../src/runtime/ws.js";
-import type { Connection, WebSocketCtor, WebSocketLike } from "../src/runtime/ws.js";
+import type { Change } from "../runtime/src/cache.js";
+import { createHybridClient } from "../runtime/src/hybrid.js";
+import { createConnection } from "../runtime/src/ws.js";
+import type { Connection, WebSocketCtor, WebSocketLike } from "../runtime/src/ws.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { MessageModel } from "./fake.js";
 

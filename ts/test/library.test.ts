@@ -2,12 +2,12 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { EventType } from "../src/gen/ssot/ws/v1/frame_pb.js";
-import { createHttpClient } from "../src/runtime/http.js";
-import { createHybridClient } from "../src/runtime/hybrid.js";
-import { defineModel, itemChannel } from "../src/runtime/model.js";
-import { createConnection } from "../src/runtime/ws.js";
-import type { Connection } from "../src/runtime/ws.js";
+import { EventType } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import { createHttpClient } from "../runtime/src/http.js";
+import { createHybridClient } from "../runtime/src/hybrid.js";
+import { defineModel, itemChannel } from "../runtime/src/model.js";
+import { createConnection } from "../runtime/src/ws.js";
+import type { Connection } from "../runtime/src/ws.js";
 import { BookSchema, LibraryService } from "./gen/library/v1/library_pb.js";
 import type { Book } from "./gen/library/v1/library_pb.js";
 import { FakeWebSocket, pos } from "./fake.js";

@@ -6,7 +6,7 @@ import {
   pathEscape,
   queryEscape,
   scopeChannel,
-} from "../src/runtime/model.js";
+} from "../runtime/src/model.js";
 import { MessageModel } from "./fake.js";
 
 // Expected values are what Go's url.PathEscape / url.QueryEscape return.

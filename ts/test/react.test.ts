@@ -2,12 +2,12 @@
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { createElement } from "react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createHybridClient } from "../src/runtime/hybrid.js";
-import type { HybridClient } from "../src/runtime/hybrid.js";
-import { SsotProvider, useConnectionState, useGet, useList } from "../src/runtime/react.js";
-import type { Source } from "../src/runtime/react.js";
-import { createConnection } from "../src/runtime/ws.js";
-import type { Connection } from "../src/runtime/ws.js";
+import { createHybridClient } from "../runtime/src/hybrid.js";
+import type { HybridClient } from "../runtime/src/hybrid.js";
+import { SsotProvider, useConnectionState, useGet, useList } from "../runtime/src/react.js";
+import type { Source } from "../runtime/src/react.js";
+import { createConnection } from "../runtime/src/ws.js";
+import type { Connection } from "../runtime/src/ws.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { FakeBackend, FakeWebSocket, MessageModel } from "./fake.js";
 

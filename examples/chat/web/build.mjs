@@ -26,6 +26,8 @@ await build({
   charset: "utf8",
   define: { "process.env.NODE_ENV": '"production"' },
   tsconfig: join(here, "tsconfig.json"),
+  // @ssot-ws/runtime from its sources in the workspace, as tsc checks it.
+  conditions: ["@ssot-ws/source"],
   logLevel: "warning",
 });
 copyFileSync(join(here, "index.html"), join(dist, "index.html"));

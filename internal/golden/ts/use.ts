@@ -2,8 +2,8 @@
 // would, so that tsc (go test ./internal/gen -run TestTSCheck) checks the
 // types they hand out, not only that they compile. Hand-written.
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { createConnection } from "./ssotws/runtime/index.js";
-import type { HttpClient, HybridClient } from "./ssotws/runtime/index.js";
+import { createConnection } from "@ssot-ws/runtime";
+import type { HttpClient, HybridClient } from "@ssot-ws/runtime";
 import { MessageChannels, createMessageClient } from "./chat/v1/chat_ssotws.js";
 import type { Message } from "./chat/v1/chat_pb.js";
 import { TicketChannels, TicketModel, createTicketClient } from "./intkey/v1/intkey_ssotws.js";

@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 // Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
 import { MessageModel, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
-import { useClient, useConnectionState, useList } from "./gen/ssotws/runtime/react.js";
+import { useClient, useConnectionState, useList } from "@ssot-ws/runtime/react";
 
 /** App is the whole page. The room can be preselected with ?room=<id>. */
 export function App() {

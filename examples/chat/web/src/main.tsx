@@ -4,8 +4,8 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { createConnection } from "./gen/ssotws/runtime/index.js";
-import { SsotProvider } from "./gen/ssotws/runtime/react.js";
+import { createConnection } from "@ssot-ws/runtime";
+import { SsotProvider } from "@ssot-ws/runtime/react";
 import { App } from "./App.js";
 
 const transport = createConnectTransport({ baseUrl: location.origin });

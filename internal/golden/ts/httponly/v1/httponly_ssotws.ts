@@ -3,10 +3,14 @@
 /* eslint-disable */
 
 import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions } from "../../ssotws/runtime/index.js";
-import { createHttpClient, defineModel } from "../../ssotws/runtime/index.js";
+import type { HttpClient, HttpClientOptions } from "@ssot-ws/runtime/codegen";
+import { createHttpClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
 import type { Note } from "./httponly_pb.js";
 import { NoteSchema, NoteService } from "./httponly_pb.js";
+
+// The version handshake: an @ssot-ws/runtime older than this code lacks
+// isAtLeastVersion0_1_0, and tsc fails on its import.
+void isAtLeastVersion0_1_0;
 
 /**
  * NoteModel describes the httponly.v1.Note model to the ssot-ws runtime. Note is

@@ -3,10 +3,14 @@
 /* eslint-disable */
 
 import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions, HybridClient, HybridOptions } from "../../ssotws/runtime/index.js";
-import { createHttpClient, createHybridClient, defineModel, itemChannel, modelChannel, scopeChannel } from "../../ssotws/runtime/index.js";
+import type { HttpClient, HttpClientOptions, HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHttpClient, createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Book, Shelf } from "./library_pb.js";
 import { BookSchema, LibraryService, ShelfSchema } from "./library_pb.js";
+
+// The version handshake: an @ssot-ws/runtime older than this code lacks
+// isAtLeastVersion0_1_0, and tsc fails on its import.
+void isAtLeastVersion0_1_0;
 
 /**
  * ShelfModel describes the library.v1.Shelf model to the ssot-ws runtime. Shelf

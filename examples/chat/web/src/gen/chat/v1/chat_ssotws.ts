@@ -2,10 +2,14 @@
 // @generated from file chat/v1/chat.proto (package chat.v1, syntax proto3)
 /* eslint-disable */
 
-import type { HybridClient, HybridOptions } from "../../ssotws/runtime/index.js";
-import { createHybridClient, defineModel, itemChannel, modelChannel, scopeChannel } from "../../ssotws/runtime/index.js";
+import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Message, Room } from "./chat_pb.js";
 import { ChatService, MessageSchema, RoomSchema } from "./chat_pb.js";
+
+// The version handshake: an @ssot-ws/runtime older than this code lacks
+// isAtLeastVersion0_1_0, and tsc fails on its import.
+void isAtLeastVersion0_1_0;
 
 /**
  * RoomModel describes the chat.v1.Room model to the ssot-ws runtime. Room is
