@@ -511,6 +511,18 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 			bm.ResponseField = wrapperField(out, m)
 		}
 	}
+	for _, f := range []*protogen.Field{bm.KeyField, bm.VersionField, bm.ModelField, bm.IDField, bm.MaskField,
+		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField} {
+		if f != nil && inRealOneof(f) {
+			bad("field %q of %s is in oneof %q; a field the standard %s reads or writes cannot be a oneof member",
+				f.Desc.Name(), f.Parent.Desc.FullName(), f.Oneof.Desc.Name(), std)
+		}
+	}
+	for _, fl := range bm.Filters {
+		if inRealOneof(fl.Request) {
+			bad("list request field %q is in oneof %q; a filter cannot be a oneof member", fl.Request.Desc.Name(), fl.Request.Oneof.Desc.Name())
+		}
+	}
 	if !ok {
 		return nil
 	}
@@ -699,7 +711,7 @@ func sameType(a, b *protogen.Field) bool {
 // hasPointer reports whether protoc-gen-go gives scalar field f a pointer
 // type: proto3 optional, proto2 optional, editions explicit presence.
 func hasPointer(f *protogen.Field) bool {
-	return f.Desc.HasPresence() && f.Desc.Message() == nil && (f.Oneof == nil || f.Oneof.Desc.IsSynthetic())
+	return f.Desc.HasPresence() && f.Desc.Message() == nil && f.Desc.Kind() != protoreflect.BytesKind && !inRealOneof(f)
 }
 
 func scalarName(f *protogen.Field) string {

@@ -270,24 +270,16 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 	case Get:
 		g.P("msg, err := ", recv, ".Get(ctx, req.Header(), res.Header(), ", keyExpr(g, bm.KeyField), ")")
 	case List:
+		filters := listFilters(g, bm)
 		g.P("page, err := ", recv, ".List(ctx, req.Header(), res.Header(), ", ssotwsPackage.Ident("ListRequest"), "{")
-		if len(bm.Filters) > 0 {
-			g.P("Filters: []", ssotwsPackage.Ident("Filter"), "{")
-			for _, fl := range bm.Filters {
-				name := strconv.Quote(string(fl.Model.Desc.Name()))
-				if fl.Optional {
-					g.P(ssotwsPackage.Ident("EqOptional"), "(", name, ", req.Msg.", fl.Request.GoName, "),")
-				} else {
-					g.P(ssotwsPackage.Ident("Eq"), "(", name, ", req.Msg.Get", fl.Request.GoName, "()),")
-				}
-			}
-			g.P("},")
+		if filters != "" {
+			g.P("Filters: ", filters, ",")
 		}
 		if bm.PageSize != nil {
-			g.P("PageSize: req.Msg.Get", bm.PageSize.GoName, "(),")
+			g.P("PageSize: ", getter("req.Msg", bm.PageSize), ",")
 		}
 		if bm.PageToken != nil {
-			g.P("PageToken: req.Msg.Get", bm.PageToken.GoName, "(),")
+			g.P("PageToken: ", getter("req.Msg", bm.PageToken), ",")
 		}
 		g.P("})")
 	case Create:
@@ -295,13 +287,13 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 		if bm.IDField != nil {
 			key = keyExpr(g, bm.IDField)
 		}
-		g.P("msg, err := ", recv, ".Create(ctx, req.Header(), res.Header(), req.Msg.Get", bm.ModelField.GoName, "(), ", key, ")")
+		g.P("msg, err := ", recv, ".Create(ctx, req.Header(), res.Header(), ", getter("req.Msg", bm.ModelField), ", ", key, ")")
 	case Update:
-		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), res.Header(), req.Msg.Get", bm.ModelField.GoName, "(), req.Msg.Get", bm.MaskField.GoName, "())")
+		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), res.Header(), ", getter("req.Msg", bm.ModelField), ", ", getter("req.Msg", bm.MaskField), ")")
 	case Delete:
 		version := "0"
 		if v := bm.VersionField; v != nil {
-			version = "req.Msg.Get" + v.GoName + "()"
+			version = getter("req.Msg", v)
 			switch v.Desc.Kind() {
 			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 			default:
@@ -321,26 +313,65 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 	case ResponseModel:
 		g.P("res.Msg = msg")
 	case ResponseWrapper:
-		g.P("res.Msg = &", out, "{", bm.ResponseField.GoName, ": msg}")
+		g.P("res.Msg = ", newMessage(g, "out", meth.Output, false, fieldValue{bm.ResponseField, "msg"}))
 	case ResponseEmpty:
-		g.P("res.Msg = &", out, "{}")
+		g.P("res.Msg = ", newMessage(g, "out", meth.Output, false))
 	case ResponseList:
-		g.P("res.Msg = &", out, "{")
-		g.P(bm.ResponseField.GoName, ": page.Items,")
+		vals := []fieldValue{{bm.ResponseField, "page.Items"}}
 		if bm.NextPageToken != nil {
-			g.P(bm.NextPageToken.GoName, ": page.NextPageToken,")
+			vals = append(vals, fieldValue{bm.NextPageToken, "page.NextPageToken"})
 		}
-		g.P("}")
+		g.P("res.Msg = ", newMessage(g, "out", meth.Output, true, vals...))
 	}
 	g.P("return res, nil")
 	g.P("}")
 	g.P()
 }
 
+// listFilters returns the expression of a List's equality filters, or ""
+// when it has none. With an optional filter on a message of the opaque API,
+// which has no pointer field to hand over, it first writes statements
+// building the filters into a variable, filters.
+func listFilters(g *protogen.GeneratedFile, bm *Method) string {
+	if len(bm.Filters) == 0 {
+		return ""
+	}
+	filterType := g.QualifiedGoIdent(ssotwsPackage.Ident("Filter"))
+	eq := func(fl *Filter) string {
+		return g.QualifiedGoIdent(ssotwsPackage.Ident("Eq")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + getter("req.Msg", fl.Request) + ")"
+	}
+	if isOpaque(bm.Proto.Input) {
+		g.P("var filters []", filterType)
+		for _, fl := range bm.Filters {
+			if !fl.Optional {
+				g.P("filters = append(filters, ", eq(fl), ")")
+				continue
+			}
+			has, _ := fl.Request.MethodName("Has")
+			g.P("if req.Msg.", has, "() {")
+			g.P("v := ", getter("req.Msg", fl.Request))
+			g.P("filters = append(filters, ", ssotwsPackage.Ident("EqOptional"), "(", strconv.Quote(string(fl.Model.Desc.Name())), ", &v))")
+			g.P("}")
+		}
+		return "filters"
+	}
+	var b strings.Builder
+	b.WriteString("[]" + filterType + "{\n")
+	for _, fl := range bm.Filters {
+		if fl.Optional {
+			b.WriteString(g.QualifiedGoIdent(ssotwsPackage.Ident("EqOptional")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", req.Msg." + fl.Request.GoName + "),\n")
+		} else {
+			b.WriteString(eq(fl) + ",\n")
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
 // keyExpr is the Go expression giving the text form of a request's key
 // field.
 func keyExpr(g *protogen.GeneratedFile, f *protogen.Field) string {
-	get := "req.Msg.Get" + f.GoName + "()"
+	get := getter("req.Msg", f)
 	if f.Desc.Kind() == protoreflect.StringKind {
 		return get
 	}

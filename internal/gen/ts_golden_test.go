@@ -36,7 +36,7 @@ func generateTSCase(t *testing.T, name, extra string) *pluginpb.CodeGeneratorRes
 	if b, err := os.ReadFile(filepath.Join(dir, "params.txt")); err == nil {
 		param += "," + strings.TrimSpace(string(b))
 	}
-	resp, err := run(compileRequest(t, dir, nil, protoFiles(t, dir), param))
+	resp, err := run(caseRequest(t, dir, param))
 	if err != nil {
 		t.Fatalf("generate %s: %v", name, err)
 	}
