@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -53,8 +54,25 @@ func Bind(plugin *protogen.Plugin, params *Params) (*Schema, error) {
 				file.Services = append(file.Services, svc)
 			}
 		}
-		b.checkNames(file)
 		schema.Files = append(schema.Files, file)
+	}
+	// Group the files by Go package, and check each package's names once.
+	byPkg := make(map[protogen.GoImportPath][]*File)
+	var pkgs []protogen.GoImportPath
+	for _, f := range schema.Files {
+		pkg := subPackage(f.Proto, params.PackageSuffix)
+		if byPkg[pkg] == nil {
+			pkgs = append(pkgs, pkg)
+		}
+		byPkg[pkg] = append(byPkg[pkg], f)
+	}
+	for _, pkg := range pkgs {
+		files := byPkg[pkg]
+		slices.SortStableFunc(files, func(a, b *File) int { return strings.Compare(a.Proto.Desc.Path(), b.Proto.Desc.Path()) })
+		for _, f := range files {
+			f.Package = files
+		}
+		b.checkNames(files)
 	}
 	if err := b.probs.err(); err != nil {
 		return nil, err
@@ -601,8 +619,10 @@ func modelField(msg *protogen.Message, m *Model) *protogen.Field {
 	return nil
 }
 
-// checkNames reports Go identifiers of a file's output that would clash.
-func (b *binder) checkNames(file *File) {
+// checkNames reports Go identifiers of a Go package's output that would
+// clash: the files of one proto package (or of several, sharing a
+// go_package) share one generated Go package.
+func (b *binder) checkNames(files []*File) {
 	// names maps each generated top-level name to what it was generated for.
 	names := make(map[string]string)
 	add := func(name string, d protoreflect.Descriptor, what string) {
@@ -612,35 +632,46 @@ func (b *binder) checkNames(file *File) {
 		}
 		names[name] = what + " of " + string(d.FullName())
 	}
-	if file.HasRealtime() {
-		names[registerChannelsName] = "the channel registration of " + file.Proto.Desc.Path()
-	}
-	for _, m := range file.Models {
-		mn := newModelNames(m)
-		add(mn.Var, m.Message.Desc, "model variable")
-		if m.Realtime {
-			add(mn.Channels, m.Message.Desc, "channel constructor")
-			add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
-		}
-	}
-	for _, s := range file.Services {
-		add(s.Proto.GoName, s.Proto.Desc, "service implementation")
-		add("New"+s.Proto.GoName, s.Proto.Desc, "service constructor")
-		fields := make(map[string]*Model)
-		for _, m := range s.Models {
-			mn := newModelNames(m)
-			add(mn.HTTP, m.Message.Desc, "client adapter")
-			add(mn.NewClient, m.Message.Desc, "client constructor")
-			f := mn.Field
-			if prev := fields[f]; prev != nil {
-				b.probs.addf(s.Proto.Desc, "generated name clash: models %s and %s would both be served by field %s.%s", prev.FullName(), m.FullName(), s.Proto.GoName, f)
-				continue
+	if files[0].PackageRealtime() != nil {
+		var paths []string
+		for _, f := range files {
+			if f.HasRealtime() {
+				paths = append(paths, f.Proto.Desc.Path())
 			}
-			fields[f] = m
 		}
-		for _, meth := range s.Proto.Methods {
-			if m := fields[meth.GoName]; m != nil {
-				b.probs.addf(meth.Desc, "generated name clash: method %s would clash with field %s.%s serving %s", meth.GoName, s.Proto.GoName, meth.GoName, m.FullName())
+		names[registerChannelsName] = "the channel registration of " + strings.Join(paths, ", ")
+	}
+	for _, file := range files {
+		for _, m := range file.Models {
+			mn := newModelNames(m)
+			add(mn.Var, m.Message.Desc, "model variable")
+			if m.Realtime {
+				add(mn.Channels, m.Message.Desc, "channel constructor")
+				add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
+			}
+		}
+	}
+	for _, file := range files {
+		for _, s := range file.Services {
+			add(s.Proto.GoName, s.Proto.Desc, "service implementation")
+			add("New"+s.Proto.GoName, s.Proto.Desc, "service constructor")
+			fields := make(map[string]*Model)
+			for _, m := range s.Models {
+				mn := newModelNames(m)
+				cn := newClientNames(m, s, file.SharedModel(m))
+				add(cn.HTTP, s.Proto.Desc, "client adapter")
+				add(cn.NewClient, s.Proto.Desc, "client constructor")
+				f := mn.Field
+				if prev := fields[f]; prev != nil {
+					b.probs.addf(s.Proto.Desc, "generated name clash: models %s and %s would both be served by field %s.%s", prev.FullName(), m.FullName(), s.Proto.GoName, f)
+					continue
+				}
+				fields[f] = m
+			}
+			for _, meth := range s.Proto.Methods {
+				if m := fields[meth.GoName]; m != nil {
+					b.probs.addf(meth.Desc, "generated name clash: method %s would clash with field %s.%s serving %s", meth.GoName, s.Proto.GoName, meth.GoName, m.FullName())
+				}
 			}
 		}
 	}

@@ -3,6 +3,9 @@ package gen
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // header starts every inline proto of the error table: line 1 is syntax,
@@ -168,15 +171,6 @@ service ThingService {
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/bad.proto; rename one of them`,
 		},
 		{
-			name: "model served by two services of one file",
-			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
-message GetThingRequest { string id = 1; }
-service AService { rpc GetThing(GetThingRequest) returns (Thing); }
-service BService { rpc GetThing(GetThingRequest) returns (Thing); }`,
-			want: `bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client adapter ThingHTTP would clash with client adapter of bad.v1.Thing; rename one of them
-bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor NewThingClient would clash with client constructor of bad.v1.Thing; rename one of them`,
-		},
-		{
 			name:  "realtime parameter invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "realtime=sometimes",
@@ -209,6 +203,20 @@ bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor New
 			}
 		})
 	}
+}
+
+// TestNameClashAcrossFiles checks that names are unique per Go package,
+// not per file: a clash between two files of one package is reported by
+// the plugin, at the element that causes it, never left to go build.
+func TestNameClashAcrossFiles(t *testing.T) {
+	sources := map[string]string{
+		"bad/v1/a.proto": header + `message Register { option (ssot.ws.v1.model) = {realtime: true}; string id = 1; }` + "\n",
+		"bad/v1/b.proto": header + `message Thing { option (ssot.ws.v1.model) = {realtime: true}; string id = 1; }` + "\n",
+	}
+	req := compileRequest(t, "", sources, []string{"bad/v1/a.proto", "bad/v1/b.proto"}, "")
+	_, err := run(req)
+	require.Error(t, err)
+	assert.Equal(t, `bad/v1/a.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/a.proto, bad/v1/b.proto; rename one of them`, err.Error())
 }
 
 // TestBadDeclarationsTogether checks that every problem is reported at

@@ -36,7 +36,7 @@ func genClients(g *protogen.GeneratedFile, f *File, p *Params) {
 }
 
 func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, methods [Delete + 1]*Method, p *Params) {
-	n := newModelNames(m)
+	n := newClientNames(m, s, f.SharedModel(m))
 	connectClient := subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client")
 	typ := "*" + g.QualifiedGoIdent(m.Message.GoIdent)
 	api := g.QualifiedGoIdent(clientPackage.Ident("HTTP")) + "[" + typ + "]"
@@ -179,9 +179,9 @@ func parseKey(g *protogen.GeneratedFile, m *Model, f *protogen.Field, ret string
 }
 
 func genClientConstructor(g *protogen.GeneratedFile, f *File, s *Service, m *Model, p *Params) {
-	n := newModelNames(m)
+	n := newClientNames(m, s, f.SharedModel(m))
 	typ := "*" + g.QualifiedGoIdent(m.Message.GoIdent)
-	modelVar := subPackage(m.File, p.PackageSuffix).Ident(n.Var)
+	modelVar := subPackage(m.File, p.PackageSuffix).Ident(newModelNames(m).Var)
 	cc := g.QualifiedGoIdent(subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client"))
 	opts := g.QualifiedGoIdent(clientPackage.Ident("Options"))
 	if m.Realtime {

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,9 +18,17 @@ func generateGo(plugin *protogen.Plugin, f *File, p *Params) {
 	g.P("//")
 	g.P("// source: ", f.Proto.Desc.Path())
 	g.P()
-	if p.PackageSuffix != "" {
-		g.P("// Package ", pkg, " serves the ssot-ws models of ", f.Proto.Desc.Path(), ":")
-		if f.HasRealtime() {
+	if p.PackageSuffix != "" && f.FirstInPackage() {
+		var paths []string
+		for _, s := range f.Package {
+			if len(s.Models) > 0 || len(s.Services) > 0 {
+				paths = append(paths, s.Proto.Desc.Path())
+			}
+		}
+		for _, line := range wrap("Package "+string(pkg)+" serves the ssot-ws models of "+joinAnd(paths)+":", 76) {
+			g.P("// ", line)
+		}
+		if f.PackageRealtime() != nil {
 			g.P("// their standard methods over Connect, backed by a [", ssotwsPackage.Ident("Store"), "] and publishing")
 			g.P("// every change, and the names of their realtime channels.")
 		} else {
@@ -158,22 +167,33 @@ func formatExpr(g *protogen.GeneratedFile, f *protogen.Field, v string) string {
 	return g.QualifiedGoIdent(ssotwsPackage.Ident("FormatScalar")) + "(" + v + ")"
 }
 
-// genRegisterChannels declares RegisterChannels for a file with realtime
-// models.
+// genRegisterChannels declares RegisterChannels once per Go package, in
+// its first file: it registers the realtime models of every file of the
+// package.
 func genRegisterChannels(g *protogen.GeneratedFile, f *File, _ *Params) {
-	if !f.HasRealtime() {
+	models := f.PackageRealtime()
+	if models == nil || !f.FirstInPackage() {
 		return
 	}
-	var vars, names []string
-	for _, m := range f.Models {
-		if m.Realtime {
-			vars = append(vars, newModelNames(m).Var)
-			names = append(names, m.Name())
+	var vars, names, paths []string
+	for _, m := range models {
+		vars = append(vars, newModelNames(m).Var)
+		names = append(names, m.Name())
+		if p := m.File.Desc.Path(); !slices.Contains(paths, p) {
+			paths = append(paths, p)
 		}
 	}
-	g.P("// ", registerChannelsName, " teaches r the channels of the realtime models of")
-	g.P("// ", f.Proto.Desc.Path(), " (", strings.Join(names, ", "), "): their names, who may subscribe")
-	g.P("// and how their events are filtered per user.")
+	if len(paths) == 1 {
+		g.P("// ", registerChannelsName, " teaches r the channels of the realtime models of")
+		g.P("// ", paths[0], " (", strings.Join(names, ", "), "): their names, who may subscribe")
+		g.P("// and how their events are filtered per user.")
+	} else {
+		text := registerChannelsName + " teaches r the channels of the realtime models of the files of this package, " +
+			joinAnd(paths) + " (" + strings.Join(names, ", ") + "): their names, who may subscribe and how their events are filtered per user."
+		for _, line := range wrap(text, 76) {
+			g.P("// ", line)
+		}
+	}
 	g.P("func ", registerChannelsName, "(r ", ssotwsPackage.Ident("ChannelRegistry"), ") error {")
 	g.P("for _, m := range []*", ssotwsPackage.Ident("Model"), "{", strings.Join(vars, ", "), "} {")
 	g.P("if err := r.RegisterModel(m); err != nil {")

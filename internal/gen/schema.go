@@ -25,6 +25,51 @@ type File struct {
 	// Services are the file's services that host at least one bound
 	// standard method.
 	Services []*Service
+	// Package holds the files to generate whose Go output shares this
+	// file's Go package (the file itself included), in path order: one
+	// file per resource, as AIP and buf lay APIs out, puts several files
+	// in one package, whose generated names must not clash.
+	Package []*File
+}
+
+// FirstInPackage reports whether f comes first among the files of its Go
+// package that have output: package-level declarations go there.
+func (f *File) FirstInPackage() bool {
+	for _, s := range f.Package {
+		if len(s.Models) > 0 || len(s.Services) > 0 {
+			return s == f
+		}
+	}
+	return false
+}
+
+// PackageRealtime returns the realtime models of every file of f's Go
+// package, in path and declaration order.
+func (f *File) PackageRealtime() []*Model {
+	var ms []*Model
+	for _, s := range f.Package {
+		for _, m := range s.Models {
+			if m.Realtime {
+				ms = append(ms, m)
+			}
+		}
+	}
+	return ms
+}
+
+// SharedModel reports whether more than one service of f's Go package
+// serves m: their client adapters and constructors are then named after
+// the service too.
+func (f *File) SharedModel(m *Model) bool {
+	n := 0
+	for _, s := range f.Package {
+		for _, svc := range s.Services {
+			if containsModel(svc.Models, m) {
+				n++
+			}
+		}
+	}
+	return n > 1
 }
 
 // HasRealtime reports whether any model of the file is realtime.

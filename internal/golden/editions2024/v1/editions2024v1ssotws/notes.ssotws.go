@@ -2,7 +2,8 @@
 //
 // source: editions2024/v1/notes.proto
 
-// Package editions2024v1ssotws serves the ssot-ws models of editions2024/v1/notes.proto:
+// Package editions2024v1ssotws serves the ssot-ws models of
+// editions2024/v1/notes.proto:
 // their standard methods over Connect, backed by a [ssotws.Store] and publishing
 // every change, and the names of their realtime channels.
 package editions2024v1ssotws

@@ -2,7 +2,8 @@
 //
 // source: presence/ed2023/v1/notes.proto
 
-// Package ed2023v1ssotws serves the ssot-ws models of presence/ed2023/v1/notes.proto:
+// Package ed2023v1ssotws serves the ssot-ws models of
+// presence/ed2023/v1/notes.proto:
 // their standard methods over Connect, backed by a [ssotws.Store] and publishing
 // every change, and the names of their realtime channels.
 package ed2023v1ssotws

@@ -2,7 +2,8 @@
 //
 // source: presence/proto2/v1/notes.proto
 
-// Package proto2v1ssotws serves the ssot-ws models of presence/proto2/v1/notes.proto:
+// Package proto2v1ssotws serves the ssot-ws models of
+// presence/proto2/v1/notes.proto:
 // their standard methods over Connect, backed by a [ssotws.Store] and publishing
 // every change, and the names of their realtime channels.
 package proto2v1ssotws
