@@ -41,7 +41,6 @@ import (
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
-	"google.golang.org/protobuf/compiler/protogen"
 )
 
 const usage = `protoc-gen-ssot-ws is a protoc plugin: run it through buf or protoc.
@@ -71,8 +70,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(1)
 	}
-	params := gen.NewParams()
-	protogen.Options{ParamFunc: params.Set}.Run(func(plugin *protogen.Plugin) error {
-		return gen.Generate(plugin, params)
-	})
+	if err := gen.Run(os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[0], err)
+		os.Exit(1)
+	}
 }

@@ -72,7 +72,9 @@ func Bind(plugin *protogen.Plugin, params *Params) (*Schema, error) {
 		for _, f := range files {
 			f.Package = files
 		}
-		b.checkNames(files)
+		if params.Lang != LangTS { // a Go name clash is no concern of lang=ts
+			b.checkNames(files)
+		}
 	}
 	if err := b.probs.err(); err != nil {
 		return nil, err

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/bufbuild/protocompile"
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -76,17 +75,9 @@ func compileRequest(t *testing.T, dir string, sources map[string]string, names [
 	return out
 }
 
-// run runs the plugin on req in-process, as protogen.Options.Run would.
+// run runs the plugin on req in-process, as the binary does.
 func run(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
-	params := NewParams()
-	plugin, err := protogen.Options{ParamFunc: params.Set}.New(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := Generate(plugin, params); err != nil {
-		return nil, err
-	}
-	resp := plugin.Response()
+	resp := Response(req)
 	if resp.Error != nil {
 		return nil, &responseError{resp.GetError()}
 	}
