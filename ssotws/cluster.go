@@ -388,6 +388,7 @@ func (cl *cluster) receive(b []byte) {
 		if m.First {
 			p.counts = make(map[string]int, len(m.Counts))
 			p.synced = true
+			p.asked = time.Time{} // the next gap asks at once
 		}
 		setCounts(p.counts, m.Counts)
 	case ctlCounts:

@@ -36,6 +36,7 @@ var errRevoked = errors.New("ssotws: token revoked")
 type revocations struct {
 	ttl time.Duration
 	max int
+	now func() time.Time // time.Now; tests move it
 
 	mu      sync.Mutex
 	entries map[string]revocation
@@ -59,7 +60,7 @@ func newRevocations(ttl time.Duration, max int) *revocations {
 	if max <= 0 {
 		max = DefaultMaxRevocations
 	}
-	return &revocations{ttl: ttl, max: max, entries: make(map[string]revocation)}
+	return &revocations{ttl: ttl, max: max, now: time.Now, entries: make(map[string]revocation)}
 }
 
 func tokenKey(tokenID string) string   { return "t\x00" + tokenID }
@@ -67,7 +68,7 @@ func subjectKey(subject string) string { return "s\x00" + subject }
 
 // add remembers a revocation made at at.
 func (r *revocations) add(key string, at time.Time) {
-	now := time.Now()
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.expire(now)
@@ -108,7 +109,7 @@ func (r *revocations) revoked(id *Identity) bool {
 	if id == nil {
 		return false
 	}
-	now := time.Now()
+	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.entries) == 0 {
@@ -132,7 +133,7 @@ func (r *revocations) revoked(id *Identity) bool {
 func (r *revocations) len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.expire(time.Now())
+	r.expire(r.now())
 	return len(r.entries)
 }
 
