@@ -142,7 +142,9 @@ func TestClusterPeerTable(t *testing.T) {
 
 	send(controlMsg{Kind: ctlSnapshot, Inc: 2, Seq: 2, First: true, Counts: map[string]int{"alice": 1}})
 	send(controlMsg{Kind: ctlHello, Inc: 2, Seq: 3})
-	tap.wait(t, "a snapshot for a node that asks", func(m controlMsg) bool { return m.Kind == ctlSnapshot && m.Node == "me" && m.First && m.Counts["alice"] == 2 })
+	tap.wait(t, "a snapshot for a node that asks", func(m controlMsg) bool {
+		return m.Kind == ctlSnapshot && m.Node == "me" && m.First && m.Counts["alice"] == 2
+	})
 	send(controlMsg{Kind: ctlBye, Inc: 2, Seq: 4})
 	assert.Equal(t, 0, g.cluster.others("alice"))
 
