@@ -47,6 +47,8 @@ type MemoryBroker struct {
 	channels  map[string]*memChannel
 	listeners []*memListener
 	closed    bool
+
+	control memControl // the gateways' control messages (broker_memory_control.go)
 }
 
 // memListener is a registered listener: an ordered queue of published

@@ -25,7 +25,8 @@ type Limits struct {
 	// once a connection is authenticated; anonymous connections are not
 	// counted). The connection that would exceed it is closed with
 	// [CloseTooSlow]; the ones already open are kept. Default 5; negative
-	// means no limit.
+	// means no limit. On a [ControlBroker] the connections of every node
+	// count: a soft limit, see [ClusterOptions] and docs/security.md.
 	MaxConnsPerUser int
 	// FrameRate is the sustained rate of client frames per second a
 	// connection may send, and FrameBurst how many it may send at once (a
