@@ -354,17 +354,19 @@ type credentials struct {
 
 // credentialsOf finds the token of a handshake: in the subprotocols or,
 // when allowed, in the "token" query parameter. The subprotocol wins when
-// both are offered.
+// both are offered. A "token" query parameter while they are not allowed
+// refuses the handshake even next to a subprotocol token: the client put a
+// secret in a URL, and it must hear so rather than have it ignored.
 func credentialsOf(r *http.Request, allowQuery bool) credentials {
+	q := r.URL.Query()
+	if q.Has("token") && !allowQuery {
+		return credentials{queryRefused: true}
+	}
 	if token, ok := tokenFromProtocols(r.Header); ok {
 		return credentials{token: token, hasToken: true}
 	}
-	q := r.URL.Query()
 	if !q.Has("token") {
 		return credentials{}
-	}
-	if !allowQuery {
-		return credentials{queryRefused: true}
 	}
 	return credentials{token: q.Get("token"), hasToken: true}
 }
