@@ -35,7 +35,6 @@ type conn struct {
 	user         string      // the subject counted in Gateway.users
 	expiry       *time.Timer // closes with CloseTokenExpired
 	authDeadline *time.Timer // closes an unauthenticated connection (RequireAuth)
-	limiter      tokenBucket
 
 	closeMu     sync.Mutex
 	closing     bool
@@ -70,7 +69,6 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 		cancel:     cancel,
 		q:          newSendQueue(g.opts.Limits.SendQueue),
 		writerDone: make(chan struct{}),
-		limiter:    newTokenBucket(g.opts.Limits.FrameRate, g.opts.Limits.FrameBurst),
 	}
 	c.q.start = func() { go c.writeLoop() }
 	return c
@@ -161,10 +159,9 @@ func (c *conn) readLoop() {
 			return
 		}
 		if err != nil {
-			return // closed by the peer or by us
-		}
-		if !c.limiter.allow(time.Now()) {
-			c.closeWith(CloseTooSlow, "too many frames")
+			// Closed by the peer or by us, or over the frame rate: the
+			// frames are counted as they are read (see frameCounter),
+			// which closed with CloseTooSlow.
 			return
 		}
 		if typ != websocket.MessageBinary {

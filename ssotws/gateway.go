@@ -269,12 +269,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	cred := credentialsOf(r, g.opts.AllowQueryToken)
-	ws, err := websocket.Accept(smallBuffers{w}, r, g.accept)
+	sb := &smallBuffers{ResponseWriter: w, limits: g.opts.Limits}
+	ws, err := websocket.Accept(sb, r, g.accept)
 	if err != nil {
 		return // Accept wrote the response
 	}
 	// r.Context() must not be used after Accept.
 	c := newConn(g, ws)
+	if sb.counter != nil {
+		// Set before the connection's first read (in c.serve).
+		sb.counter.over = func() { c.closeWith(CloseTooSlow, "too many frames") }
+	}
 	g.mu.Lock()
 	closing := g.closing
 	if !closing {

@@ -27,12 +27,14 @@ type Limits struct {
 	// [CloseTooSlow]; the ones already open are kept. Default 5; negative
 	// means no limit.
 	MaxConnsPerUser int
-	// FrameRate is the sustained rate of client frames per second a
-	// connection may send, and FrameBurst how many it may send at once (a
-	// token bucket per connection). A client over the limit is closed with
-	// [CloseTooSlow]. Defaults 50 frames/s and a burst of 100; a negative
-	// FrameRate means no limit. WebSocket control frames (ping, pong,
-	// close) are answered by the WebSocket library and not counted.
+	// FrameRate is the sustained rate of client WebSocket frames per
+	// second a connection may send, and FrameBurst how many it may send at
+	// once (a token bucket per connection). Every frame counts: each
+	// fragment of a message, and the control frames (ping, pong, close)
+	// that the WebSocket library answers by itself. A client over the
+	// limit is closed with [CloseTooSlow], and nothing more it sent is
+	// read. Defaults 50 frames/s and a burst of 100; a negative FrameRate
+	// means no limit.
 	FrameRate  float64
 	FrameBurst int
 }
@@ -75,8 +77,8 @@ func newTokenBucket(rate float64, burst int) tokenBucket {
 	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
 }
 
-// allow takes one token, reporting false when there is none.
-func (b *tokenBucket) allow(now time.Time) bool {
+// allowN takes n tokens, reporting false when there are fewer.
+func (b *tokenBucket) allowN(now time.Time, n int) bool {
 	if b.rate <= 0 {
 		return true
 	}
@@ -84,9 +86,10 @@ func (b *tokenBucket) allow(now time.Time) bool {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < float64(n) {
+		b.tokens = 0
 		return false
 	}
-	b.tokens--
+	b.tokens -= float64(n)
 	return true
 }
