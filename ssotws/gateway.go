@@ -147,6 +147,7 @@ type Gateway struct {
 	accept     *websocket.AcceptOptions
 	logger     *slog.Logger
 	hub        *hub
+	encoded    *eventCache // replayed events, encoded once for every subscription
 	stopListen func()
 
 	modelsMu sync.RWMutex
@@ -197,14 +198,15 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		accept.Subprotocols = append([]string{Subprotocol}, accept.Subprotocols...)
 	}
 	g := &Gateway{
-		broker: broker,
-		opts:   o,
-		accept: &accept,
-		logger: o.Logger,
-		hub:    newHub(),
-		models: make(map[string]*Model),
-		conns:  make(map[*conn]struct{}),
-		users:  make(map[string]int),
+		broker:  broker,
+		opts:    o,
+		accept:  &accept,
+		logger:  o.Logger,
+		hub:     newHub(),
+		encoded: newEventCache(),
+		models:  make(map[string]*Model),
+		conns:   make(map[*conn]struct{}),
+		users:   make(map[string]int),
 
 		stopPing: make(chan struct{}),
 	}

@@ -14,12 +14,24 @@ type Limits struct {
 	// connection with [CloseTooLarge]. Default 64 KiB.
 	MaxMessageBytes int64
 	// SendQueue bounds the frames queued for a connection (a subscription's
-	// replay does not count). When it is full even after coalescing, the
-	// connection is closed with [CloseTooSlow]. Default 256.
+	// replay counts against MaxReplay instead). When it is full even after
+	// coalescing, the connection is closed with [CloseTooSlow]. Default 256.
 	SendQueue int
+	// MaxReplay bounds the replayed events queued for a connection, all
+	// its subscriptions together. A Subscribe whose replay does not fit in
+	// what is left is answered with a Reset instead (the client refetches
+	// and resumes from there), so a client that resumes many channels and
+	// does not read cannot make the server hold their whole history. The
+	// events are shared with the other subscriptions that replay them; a
+	// queued one costs about 50 bytes. Default 1000 (the MemoryBroker's
+	// DefaultHistorySize).
+	MaxReplay int
 	// MaxBatchBytes bounds the events packed into one Events frame; a single
 	// larger event is sent alone. Clients must accept messages of this
-	// size. Default 1 MiB.
+	// size. A connection's write loop copies a frame's events into one
+	// buffer to send it, and holds it while a client is slow to read: this
+	// is the memory a connection that does not read costs beyond its
+	// queue. Default 64 KiB.
 	MaxBatchBytes int
 	// MaxConnsPerUser bounds the open connections of one subject (counted
 	// once a connection is authenticated; anonymous connections are not
@@ -49,8 +61,11 @@ func (l Limits) withDefaults() Limits {
 	if l.SendQueue <= 0 {
 		l.SendQueue = 256
 	}
+	if l.MaxReplay <= 0 {
+		l.MaxReplay = 1000
+	}
 	if l.MaxBatchBytes <= 0 {
-		l.MaxBatchBytes = 1 << 20
+		l.MaxBatchBytes = 64 << 10
 	}
 	if l.MaxConnsPerUser == 0 {
 		l.MaxConnsPerUser = 5
