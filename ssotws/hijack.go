@@ -65,10 +65,14 @@ var errFrameRate = errors.New("ssotws: client frame rate exceeded")
 //
 // It only counts; the WebSocket library still parses and validates every
 // frame. Over the limit it calls over (which closes the connection with
-// [CloseTooSlow]) and from then on fails every Read without reading the
-// socket, so nothing more the client sent is processed: the close frame
-// still goes out (writes are not affected), and the closing handshake ends
-// at once instead of reading the flood for its five seconds.
+// [CloseTooSlow]) and from then on fails every Read, so nothing more the
+// client sent is processed: the close frame still goes out (writes are not
+// affected), and the closing handshake ends at once instead of reading the
+// flood for its five seconds. Before failing it drains, parsing no more
+// than frame headers, what the client keeps sending until its close frame
+// (at most drainBytes, for at most drainTime): closing a socket with
+// unread data makes the kernel send a reset, which can destroy the 4429
+// close frame on its way to a client that is still writing.
 //
 // Reads are serialized by the WebSocket library (its read lock), so
 // frameCounter needs no lock of its own.
@@ -102,10 +106,36 @@ func (c *frameCounter) Read(p []byte) (int, error) {
 			if c.over != nil {
 				c.over()
 			}
+			c.drain()
 			return 0, errFrameRate
 		}
 	}
 	return n, err
+}
+
+// How much of a client's flood is drained, unread, after it went over the
+// frame rate.
+const (
+	drainBytes = 1 << 20
+	drainTime  = time.Second
+)
+
+// drain reads and drops what the client sends until its close frame, or
+// drainBytes, or drainTime.
+func (c *frameCounter) drain() {
+	if c.scan.sawClose {
+		return
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(drainTime))
+	buf := make([]byte, 4<<10)
+	for total := 0; total < drainBytes && !c.scan.sawClose; {
+		n, err := c.Conn.Read(buf)
+		c.scan.scan(buf[:n])
+		total += n
+		if err != nil {
+			return
+		}
+	}
 }
 
 // frameScanner follows the frame structure of a WebSocket byte stream
@@ -117,6 +147,7 @@ type frameScanner struct {
 	hdrNeed   int      // the header's full length, once its second byte is known
 	remain    uint64   // payload bytes left in the current frame
 	inPayload bool
+	sawClose  bool // a close frame's header went by
 }
 
 // scan follows p through the frame structure and returns the number of
@@ -158,6 +189,7 @@ func (s *frameScanner) scan(p []byte) int {
 			}
 			s.hdrLen, s.hdrNeed = 0, 0
 			s.remain, s.inPayload = n, n > 0
+			s.sawClose = s.sawClose || s.hdr[0]&0x0f == 0x8
 			frames++
 		}
 	}
