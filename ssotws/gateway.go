@@ -151,6 +151,7 @@ type Gateway struct {
 	accept     *websocket.AcceptOptions
 	logger     *slog.Logger
 	hub        *hub
+	encoded    *eventCache // replayed events, encoded once for every subscription
 	stopListen func()
 	cluster    *cluster     // nil: revocations and counts stay on this node (cluster.go)
 	revoked    *revocations // recent revocations (revocation.go)
@@ -203,14 +204,15 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		accept.Subprotocols = append([]string{Subprotocol}, accept.Subprotocols...)
 	}
 	g := &Gateway{
-		broker: broker,
-		opts:   o,
-		accept: &accept,
-		logger: o.Logger,
-		hub:    newHub(),
-		models: make(map[string]*Model),
-		conns:  make(map[*conn]struct{}),
-		users:  make(map[string]int),
+		broker:  broker,
+		opts:    o,
+		accept:  &accept,
+		logger:  o.Logger,
+		hub:     newHub(),
+		encoded: newEventCache(),
+		models:  make(map[string]*Model),
+		conns:   make(map[*conn]struct{}),
+		users:   make(map[string]int),
 
 		stopPing: make(chan struct{}),
 		revoked:  newRevocations(o.Cluster.RevocationMemory, o.Cluster.MaxRevocations),
@@ -280,12 +282,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	cred := credentialsOf(r, g.opts.AllowQueryToken)
-	ws, err := websocket.Accept(smallBuffers{w}, r, g.accept)
+	sb := &smallBuffers{ResponseWriter: w, limits: g.opts.Limits}
+	ws, err := websocket.Accept(sb, r, g.accept)
 	if err != nil {
 		return // Accept wrote the response
 	}
 	// r.Context() must not be used after Accept.
 	c := newConn(g, ws)
+	if sb.counter != nil {
+		// Set before the connection's first read (in c.serve).
+		sb.counter.over = func() { c.closeWith(CloseTooSlow, "too many frames") }
+	}
 	g.mu.Lock()
 	closing := g.closing
 	if !closing {
@@ -365,17 +372,19 @@ type credentials struct {
 
 // credentialsOf finds the token of a handshake: in the subprotocols or,
 // when allowed, in the "token" query parameter. The subprotocol wins when
-// both are offered.
+// both are offered. A "token" query parameter while they are not allowed
+// refuses the handshake even next to a subprotocol token: the client put a
+// secret in a URL, and it must hear so rather than have it ignored.
 func credentialsOf(r *http.Request, allowQuery bool) credentials {
+	q := r.URL.Query()
+	if q.Has("token") && !allowQuery {
+		return credentials{queryRefused: true}
+	}
 	if token, ok := tokenFromProtocols(r.Header); ok {
 		return credentials{token: token, hasToken: true}
 	}
-	q := r.URL.Query()
 	if !q.Has("token") {
 		return credentials{}
-	}
-	if !allowQuery {
-		return credentials{queryRefused: true}
 	}
 	return credentials{token: q.Get("token"), hasToken: true}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
@@ -690,6 +692,29 @@ func TestQueryToken(t *testing.T) {
 		}
 		c.ack(r1, nil) // authenticated: AUTHENTICATED channels are open
 	}
+	// A URL token is refused even when the subprotocol carries a token
+	// too: it was sent, so it is in some log already, and the client must
+	// be told (issue #9).
+	e := newSecEnv(t, secConfig{model: ssotws.ModelConfig{Read: wsv1.Access_AUTHENTICATED}})
+	tok := e.auth.issue("alice", 0, nil)
+	c, _, err := e.dialOpts(e.url+"?token="+tok, &websocket.DialOptions{
+		Subprotocols: []string{ssotws.Subprotocol, ssotws.AuthSubprotocol(tok)},
+	})
+	require.NoError(t, err)
+	c.startReading()
+	assert.Equal(t, ssotws.CloseUnauthenticated, c.closed(), "a token in the URL next to a subprotocol token, when disabled")
+	// With AllowQueryToken, the subprotocol token wins.
+	e = newSecEnv(t, secConfig{
+		model:   ssotws.ModelConfig{Read: wsv1.Access_AUTHENTICATED},
+		gateway: ssotws.GatewayOptions{AllowQueryToken: true},
+	})
+	tok = e.auth.issue("alice", 0, nil)
+	c, _, err = e.dialOpts(e.url+"?token=garbage", &websocket.DialOptions{
+		Subprotocols: []string{ssotws.Subprotocol, ssotws.AuthSubprotocol(tok)},
+	})
+	require.NoError(t, err)
+	c.startReading()
+	c.ack(r1, nil)
 }
 
 func TestRequireAuth(t *testing.T) {
