@@ -97,6 +97,10 @@ type secConfig struct {
 	gateway    ssotws.GatewayOptions
 	authorizer ssotws.Authorizer
 	logger     *slog.Logger
+	// ropts are more options of the Message resource; requireAuth sets
+	// the interceptor's RequireAuth.
+	ropts       []ssotws.Option
+	requireAuth bool
 }
 
 func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
@@ -128,6 +132,7 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 		ropts = append(ropts, ssotws.WithAuthorizer(cfg.authorizer))
 	}
 	ropts = append(ropts, ssotws.WithLogger(cfg.logger))
+	ropts = append(ropts, cfg.ropts...)
 	e.messages = ssotws.NewResource[*chatv1.Message](model, e.store, e.broker, ropts...)
 	svc := &chatv1ssotws.ChatService{
 		Rooms:    ssotws.NewResource[*chatv1.Room](chatv1ssotws.RoomModel, e.store, e.broker),
@@ -136,7 +141,7 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.gateway)
 	path, handler := chatv1connect.NewChatServiceHandler(svc,
-		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger})))
+		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger, RequireAuth: cfg.requireAuth})))
 	mux.Handle(path, handler)
 	e.server = httptest.NewServer(mux)
 	e.url = "ws" + strings.TrimPrefix(e.server.URL, "http") + "/ws"
