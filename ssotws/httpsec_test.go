@@ -1,9 +1,13 @@
 package ssotws_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +19,7 @@ import (
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // deleteWithKey deletes id as token's bearer with a fresh Idempotency-Key.
@@ -215,4 +220,76 @@ func TestUnauthenticatedWWWAuthenticate(t *testing.T) {
 			assert.Equal(t, "Bearer", res.Header.Get("WWW-Authenticate"))
 		})
 	}
+}
+
+// gzipBomb returns a gzip-compressed CreateMessageRequest whose message
+// text is n zero bytes: a quarter MiB on the wire for n = 256 MiB.
+func gzipBomb(t testing.TB, n int) []byte {
+	t.Helper()
+	text := protowire.AppendTag(nil, 4, protowire.BytesType) // Message.text
+	text = protowire.AppendVarint(text, uint64(n))
+	head := protowire.AppendTag(nil, 1, protowire.BytesType) // CreateMessageRequest.message
+	head = protowire.AppendVarint(head, uint64(len(text)+n))
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	require.NoError(t, err)
+	_, err = zw.Write(append(head, text...))
+	require.NoError(t, err)
+	zeros := make([]byte, 1<<20)
+	for written := 0; written < n; written += len(zeros) {
+		_, err = zw.Write(zeros[:min(len(zeros), n-written)])
+		require.NoError(t, err)
+	}
+	require.NoError(t, zw.Close())
+	return buf.Bytes()
+}
+
+// postBomb sends body as a gzip-compressed Connect call of CreateMessage,
+// with a token the server refuses, and returns the status, the answer and
+// the bytes the process allocated meanwhile.
+func postBomb(t *testing.T, url string, body []byte) (int, string, uint64) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/chat.v1.ChatService/CreateMessage", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/proto")
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Authorization", "Bearer not-a-token")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	answer, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	res.Body.Close()
+	runtime.ReadMemStats(&after)
+	return res.StatusCode, string(answer), after.TotalAlloc - before.TotalAlloc
+}
+
+// TestGzipBombRefused: a 256 MiB message gzip-compressed to a quarter MiB
+// is refused before it is inflated, with CodeResourceExhausted, although
+// its token is bad (authentication comes after decoding in Connect): the
+// process allocates nowhere near the inflated size. Memory, not time, is
+// measured.
+func TestGzipBombRefused(t *testing.T) {
+	e := newSecEnv(t, secConfig{})
+	const inflated = 256 << 20
+	body := gzipBomb(t, inflated)
+	t.Logf("bomb: %d bytes on the wire, %d inflated", len(body), inflated)
+	status, answer, alloc := postBomb(t, e.server.URL, body)
+	t.Logf("HTTP %d %s; %d bytes allocated", status, answer, alloc)
+	assert.Less(t, alloc, uint64(64<<20), "bytes allocated while serving the bomb")
+	assert.Contains(t, answer, "resource_exhausted")
+	assert.NotEqual(t, http.StatusOK, status)
+
+	// A body over the bound on the wire is refused too, before it is read
+	// whole.
+	big := bytes.Repeat([]byte{0}, ssotws.DefaultMaxRequestBytes+1)
+	req, err := http.NewRequest(http.MethodPost, e.server.URL+"/chat.v1.ChatService/CreateMessage", bytes.NewReader(big))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/proto")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	out, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	res.Body.Close()
+	assert.Contains(t, string(out), "resource_exhausted")
 }

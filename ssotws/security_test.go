@@ -76,7 +76,8 @@ func (a *testAuth) Authenticate(ctx context.Context, token string) (*ssotws.Iden
 }
 
 // secEnv is a chat server on loopback with authentication everywhere:
-// ChatService behind NewAuthInterceptor at /, the gateway at /ws. The
+// ChatService behind NewAuthInterceptor at / (through the generated
+// handler constructor, with its request bounds), the gateway at /ws. The
 // Message model has an owner ("author").
 type secEnv struct {
 	t        *testing.T
@@ -140,7 +141,7 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.gateway)
-	path, handler := chatv1connect.NewChatServiceHandler(svc,
+	path, handler := chatv1ssotws.NewChatServiceHandler(svc,
 		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger, RequireAuth: cfg.requireAuth})))
 	mux.Handle(path, handler)
 	e.server = httptest.NewServer(mux)
