@@ -230,7 +230,10 @@ scopes:
 
 // Create stores msg as a new record. key, when not empty, is the key the
 // request asked for (AIP-133's <model>_id field); otherwise msg's key field
-// is used, and when that is empty too a key is generated.
+// is used, and when that is empty too a key is generated. The owner field,
+// if the model has one, is set to the caller whatever msg says (left empty
+// for an anonymous caller). The result is the record, or only its key and
+// version when the caller may not read it; so are Update's and Delete's.
 func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, key string) (T, error) {
 	var zero T
 	if !msg.ProtoReflect().IsValid() {
