@@ -78,7 +78,8 @@ func (a *testAuth) Authenticate(ctx context.Context, token string) (*ssotws.Iden
 }
 
 // secEnv is a chat server on loopback with authentication everywhere:
-// ChatService behind NewAuthInterceptor at /, the gateway at /ws. The
+// ChatService behind NewAuthInterceptor at / (through the generated
+// handler constructor, with its request bounds), the gateway at /ws. The
 // Message model has an owner ("author").
 type secEnv struct {
 	t        *testing.T
@@ -99,6 +100,10 @@ type secConfig struct {
 	gateway    ssotws.GatewayOptions
 	authorizer ssotws.Authorizer
 	logger     *slog.Logger
+	// ropts are more options of the Message resource; requireAuth sets
+	// the interceptor's RequireAuth.
+	ropts       []ssotws.Option
+	requireAuth bool
 }
 
 func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
@@ -130,6 +135,7 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 		ropts = append(ropts, ssotws.WithAuthorizer(cfg.authorizer))
 	}
 	ropts = append(ropts, ssotws.WithLogger(cfg.logger))
+	ropts = append(ropts, cfg.ropts...)
 	e.messages = ssotws.NewResource[*chatv1.Message](model, e.store, e.broker, ropts...)
 	svc := &chatv1ssotws.ChatService{
 		Rooms:    ssotws.NewResource[*chatv1.Room](chatv1ssotws.RoomModel, e.store, e.broker),
@@ -137,8 +143,8 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.gateway)
-	path, handler := chatv1connect.NewChatServiceHandler(svc,
-		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger})))
+	path, handler := chatv1ssotws.NewChatServiceHandler(svc,
+		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger, RequireAuth: cfg.requireAuth})))
 	mux.Handle(path, handler)
 	e.server = httptest.NewServer(mux)
 	e.url = "ws" + strings.TrimPrefix(e.server.URL, "http") + "/ws"
