@@ -22,6 +22,7 @@ echo "== short fuzz runs (the long runs are recorded in docs/security.md)"
 # duration ends (golang/go#75804, fixed in Go 1.27). A count has no deadline.
 go test -run XXX -fuzz '^FuzzClientFrame$' -fuzztime 100000x ./ssotws/
 go test -run XXX -fuzz '^FuzzGatewayReadPath$' -fuzztime 3000x -fuzzminimizetime 100x ./ssotws/
+go test -run XXX -fuzz '^FuzzGatewayFrames$' -fuzztime 3000x -fuzzminimizetime 100x ./ssotws/
 
 if [ -d ts ] && [ -f ts/tsconfig.json ]; then
   echo "== TypeScript"

@@ -14,6 +14,11 @@ type Identity struct {
 	TokenID string
 	// Expires is when the token stops being valid. Zero means never.
 	Expires time.Time
+	// IssuedAt is when the token was issued (a JWT's iat). Optional: with
+	// it, a [Gateway.Revoke] of the subject also refuses, for a while, the
+	// subject's tokens issued before the revocation (see
+	// [ClusterOptions].RevocationMemory).
+	IssuedAt time.Time
 	// Claims holds whatever else the Authenticator wants to keep.
 	Claims map[string]any
 }

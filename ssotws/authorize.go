@@ -41,8 +41,11 @@ type AccessRequest struct {
 	Identity *Identity
 	// Key is the record's key (every Op but List).
 	Key string
-	// Current is the record as stored, for Get, Update and Delete (nil
-	// when a retried Delete finds the record already gone).
+	// Current is the record as stored, for Get, Update and Delete. For a
+	// retried Delete whose record is already gone, it is the record's
+	// last state as the first attempt deleted it: the call is decided
+	// after the store replayed that attempt's result, and a refusal then
+	// hides the result. It is never nil for these methods.
 	Current protoreflect.Message
 	// Proposed is the record as the write would store it, for Create
 	// (owner already set to the caller) and Update (mask applied).
@@ -89,7 +92,7 @@ func (o *resourceOptions) authorizeCall(ctx context.Context, req *AccessRequest)
 	case errors.As(err, &ce):
 		return err
 	case errors.Is(err, ErrUnauthenticated):
-		return connect.NewError(connect.CodeUnauthenticated, err)
+		return unauthenticated(err)
 	}
 	return connect.NewError(connect.CodePermissionDenied, err)
 }

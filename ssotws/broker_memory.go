@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -13,6 +14,10 @@ import (
 // DefaultHistorySize is the number of events a [MemoryBroker] keeps per
 // channel unless told otherwise.
 const DefaultHistorySize = 1000
+
+// DefaultTombstones is the number of deleted records whose item channel a
+// [MemoryBroker] keeps unless told otherwise.
+const DefaultTombstones = 10000
 
 // MemoryBrokerOptions configures a [MemoryBroker]. A nil
 // *MemoryBrokerOptions means the defaults.
@@ -24,14 +29,22 @@ type MemoryBrokerOptions struct {
 	// Tests use it; in production a restarted broker must change epoch,
 	// since its history is gone.
 	Epoch uint64
+	// Tombstones is the number of deleted records whose item channel is
+	// kept. Zero means [DefaultTombstones]; a negative value keeps none.
+	Tombstones int
 }
 
 // MemoryBroker is an in-process [Broker]: it serves one server, and its
 // history lives as long as the process. Each instance draws a random epoch,
 // so a client that resumes against a restarted server is told to refetch.
 //
-// It keeps the position of every channel ever published to (an item
-// channel per record) and up to HistorySize events for each.
+// It keeps the position of every channel published to (an item channel
+// per record) and up to HistorySize events for each. The item channel of a
+// deleted record is a tombstone: it keeps only its DELETED event, and only
+// for the last Tombstones deletions; then it is forgotten. Offsets never
+// go back for that: a channel the broker does not know (never published
+// to, or forgotten) is at the highest offset a forgotten channel reached,
+// and continues from there.
 //
 // It is safe for concurrent use. Publish assigns positions and hands the
 // events to each listener's queue under the broker's lock, which fixes
@@ -42,11 +55,28 @@ type MemoryBrokerOptions struct {
 type MemoryBroker struct {
 	epoch       uint64
 	historySize int
+	maxTombs    int
 
 	mu        sync.Mutex
 	channels  map[string]*memChannel
 	listeners []*memListener
 	closed    bool
+
+	control memControl // the gateways' control messages (broker_memory_control.go)
+
+	// tombs lists the tombstones, oldest first from tombHead.
+	tombs    []memTombstone
+	tombHead int
+	// floor is the highest offset of a forgotten channel: the position of
+	// every channel the broker does not know.
+	floor uint64
+}
+
+// memTombstone is the item channel of a deleted record, at the offset of
+// its DELETED event.
+type memTombstone struct {
+	channel string
+	offset  uint64
 }
 
 // memListener is a registered listener: an ordered queue of published
@@ -176,6 +206,12 @@ func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 	if o.HistorySize < 0 {
 		o.HistorySize = 0
 	}
+	if o.Tombstones == 0 {
+		o.Tombstones = DefaultTombstones
+	}
+	if o.Tombstones < 0 {
+		o.Tombstones = 0
+	}
 	for o.Epoch == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -185,6 +221,7 @@ func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 	return &MemoryBroker{
 		epoch:       o.Epoch,
 		historySize: o.HistorySize,
+		maxTombs:    o.Tombstones,
 		channels:    make(map[string]*memChannel),
 	}
 }
@@ -210,12 +247,15 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 	for _, ev := range events {
 		ch := b.channels[ev.Channel]
 		if ch == nil {
-			ch = &memChannel{}
+			ch = &memChannel{offset: b.floor}
 			b.channels[ev.Channel] = ch
 		}
 		ch.offset++
 		ev.Position = &wsv1.Position{Epoch: b.epoch, Offset: ch.offset}
 		ch.push(ev, b.historySize)
+		if ev.Type == wsv1.EventType_EVENT_TYPE_DELETED && isItemChannel(ev.Channel) {
+			b.tombstone(ev, ch)
+		}
 	}
 	var one [1]memTicket
 	tickets := one[:0]
@@ -229,6 +269,36 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 		t.l.waitTaken(t.seq)
 	}
 	return nil
+}
+
+// isItemChannel reports whether channel names one record: only item
+// channel names hold a '/' (scope values are query-escaped).
+func isItemChannel(channel string) bool { return strings.IndexByte(channel, '/') >= 0 }
+
+// tombstone makes ch, the item channel of a record just deleted by ev, a
+// tombstone: it keeps only ev (a client resuming from just before the
+// delete still hears it; from earlier, it is told to refetch), and the
+// oldest tombstones beyond the bound are forgotten. b.mu must be held.
+func (b *MemoryBroker) tombstone(ev *wsv1.Event, ch *memChannel) {
+	if len(ch.ring) > 1 {
+		ch.ring, ch.head = []*wsv1.Event{ev}, 0
+	}
+	b.tombs = append(b.tombs, memTombstone{channel: ev.Channel, offset: ch.offset})
+	for len(b.tombs)-b.tombHead > b.maxTombs {
+		t := b.tombs[b.tombHead]
+		b.tombs[b.tombHead] = memTombstone{}
+		b.tombHead++
+		// Forget it unless the record was written again since.
+		if ch := b.channels[t.channel]; ch != nil && ch.offset == t.offset {
+			delete(b.channels, t.channel)
+			b.floor = max(b.floor, ch.offset)
+		}
+	}
+	if b.tombHead > 64 && b.tombHead > len(b.tombs)/2 {
+		n := copy(b.tombs, b.tombs[b.tombHead:])
+		clear(b.tombs[n:])
+		b.tombs, b.tombHead = b.tombs[:n], 0
+	}
 }
 
 func (c *memChannel) push(ev *wsv1.Event, size int) {
@@ -247,7 +317,7 @@ func (c *memChannel) push(ev *wsv1.Event, size int) {
 func (b *MemoryBroker) Position(ctx context.Context, channel string) (*wsv1.Position, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var off uint64
+	off := b.floor
 	if ch := b.channels[channel]; ch != nil {
 		off = ch.offset
 	}
@@ -262,7 +332,7 @@ func (b *MemoryBroker) History(ctx context.Context, channel string, since *wsv1.
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	ch := b.channels[channel]
-	var cur uint64
+	cur := b.floor
 	if ch != nil {
 		cur = ch.offset
 	}
@@ -275,7 +345,7 @@ func (b *MemoryBroker) History(ctx context.Context, channel string, since *wsv1.
 	}
 	// The ring holds offsets cur-len(ring)+1 … cur.
 	missing := cur - from
-	if missing > uint64(len(ch.ring)) {
+	if ch == nil || missing > uint64(len(ch.ring)) {
 		return nil, fmt.Errorf("%w: %q: offset %d is older than the history kept", ErrHistoryUnavailable, channel, from)
 	}
 	out := make([]*wsv1.Event, 0, missing)
@@ -325,6 +395,7 @@ func (b *MemoryBroker) Close() error {
 	listeners := b.listeners
 	b.listeners = nil
 	b.channels = make(map[string]*memChannel)
+	b.tombs, b.tombHead = nil, 0
 	b.mu.Unlock()
 	for _, l := range listeners {
 		l.stop(false)

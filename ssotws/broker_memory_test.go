@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func ev(channel, key string, typ wsv1.EventType, version int64) *wsv1.Event {
@@ -131,4 +133,78 @@ func TestMemoryBrokerHistory(t *testing.T) {
 	if err := b.Publish(ctx, []*wsv1.Event{ev("Room", "k", wsv1.EventType_EVENT_TYPE_UPDATED, 9)}); !errors.Is(err, ErrBrokerClosed) {
 		t.Errorf("Publish after Close = %v", err)
 	}
+}
+
+// TestMemoryBrokerForgetsDeletedRecords: the item channel of a deleted
+// record is a tombstone kept for a while (a client resuming on it gets the
+// DELETED event), then forgotten, so that a process that creates and
+// deletes records forever does not keep a channel per record (issue #9:
+// about 866 bytes per deleted record, for the life of the process).
+// Forgetting never breaks positions: a record created again under the
+// same key continues above the offsets its channel had, and a resume from
+// a forgotten offset gets ErrHistoryUnavailable (the gateway's Reset).
+func TestMemoryBrokerForgetsDeletedRecords(t *testing.T) {
+	ctx := context.Background()
+	const created, updated, deleted = wsv1.EventType_EVENT_TYPE_CREATED, wsv1.EventType_EVENT_TYPE_UPDATED, wsv1.EventType_EVENT_TYPE_DELETED
+	life := func(b *MemoryBroker, key string) {
+		t.Helper()
+		item := ItemChannel("Message", key)
+		for _, typ := range []wsv1.EventType{created, updated, deleted} {
+			require.NoError(t, b.Publish(ctx, []*wsv1.Event{ev("Message", key, typ, 1), ev(item, key, typ, 1)}))
+		}
+	}
+	channels := func(b *MemoryBroker) int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.channels)
+	}
+
+	t.Run("default bound", func(t *testing.T) {
+		b := NewMemoryBroker(nil)
+		defer b.Close()
+		const n = DefaultTombstones + 5000
+		for i := range n {
+			life(b, fmt.Sprint("k", i))
+		}
+		// The model channel, and the latest tombstones.
+		assert.LessOrEqual(t, channels(b), 1+DefaultTombstones)
+		// The latest deletions still replay their DELETED event.
+		last := ItemChannel("Message", fmt.Sprint("k", n-1))
+		pos, err := b.Position(ctx, last)
+		require.NoError(t, err)
+		got, err := b.History(ctx, last, &wsv1.Position{Epoch: b.Epoch(), Offset: pos.GetOffset() - 1})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, deleted, got[0].Type)
+	})
+
+	t.Run("positions survive forgetting", func(t *testing.T) {
+		b := NewMemoryBroker(&MemoryBrokerOptions{Tombstones: 2, Epoch: 7})
+		defer b.Close()
+		item := ItemChannel("Message", "a")
+		life(b, "a") // offsets 1, 2, 3 on the item channel
+		for i := range 5 {
+			life(b, fmt.Sprint("other", i)) // pushes "a" out
+		}
+		assert.LessOrEqual(t, channels(b), 1+2)
+		pos, err := b.Position(ctx, item)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, pos.GetOffset(), uint64(3), "a forgotten channel's position went back")
+		for _, since := range []uint64{0, 1, 2} {
+			_, err := b.History(ctx, item, &wsv1.Position{Epoch: 7, Offset: since})
+			assert.ErrorIs(t, err, ErrHistoryUnavailable, "History since %d of a forgotten channel", since)
+		}
+		// Created again: its offsets continue above the old ones, gap-free
+		// from the position a reader was told.
+		require.NoError(t, b.Publish(ctx, []*wsv1.Event{ev(item, "a", created, 1)}))
+		got, err := b.History(ctx, item, pos)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, pos.GetOffset()+1, got[0].GetPosition().GetOffset())
+		assert.Greater(t, got[0].GetPosition().GetOffset(), uint64(3))
+		// Live channels are never forgotten: the model channel kept its
+		// history and its offsets.
+		mpos, _ := b.Position(ctx, "Message")
+		assert.Equal(t, uint64(18), mpos.GetOffset())
+	})
 }

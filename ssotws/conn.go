@@ -35,7 +35,6 @@ type conn struct {
 	user         string      // the subject counted in Gateway.users
 	expiry       *time.Timer // closes with CloseTokenExpired
 	authDeadline *time.Timer // closes an unauthenticated connection (RequireAuth)
-	limiter      tokenBucket
 
 	closeMu     sync.Mutex
 	closing     bool
@@ -70,7 +69,6 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 		cancel:     cancel,
 		q:          newSendQueue(g.opts.Limits.SendQueue),
 		writerDone: make(chan struct{}),
-		limiter:    newTokenBucket(g.opts.Limits.FrameRate, g.opts.Limits.FrameBurst),
 	}
 	c.q.start = func() { go c.writeLoop() }
 	return c
@@ -161,10 +159,9 @@ func (c *conn) readLoop() {
 			return
 		}
 		if err != nil {
-			return // closed by the peer or by us
-		}
-		if !c.limiter.allow(time.Now()) {
-			c.closeWith(CloseTooSlow, "too many frames")
+			// Closed by the peer or by us, or over the frame rate: the
+			// frames are counted as they are read (see frameCounter),
+			// which closed with CloseTooSlow.
 			return
 		}
 		if typ != websocket.MessageBinary {
@@ -690,12 +687,24 @@ func (s *subscription) after(ok, start bool) {
 
 // start queues the replay and the Ack (or the Reset) of the subscription,
 // then the live events that arrived meanwhile, and goes live.
+//
+// A replay is bounded by the connection's replay budget
+// ([Limits].MaxReplay, shared by its subscriptions): one that does not
+// fit in what is left of it is not queued, and the subscription gets a
+// Reset at the position the replay would have reached instead, so the
+// client refetches (and then resumes from a fresh position) rather than
+// the server holding an unbounded backlog for a client that may not read.
 func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position, reset bool) {
 	c := s.c
-	// Encode outside the lock: the fan-out waits on it.
+	budget := c.g.opts.Limits.MaxReplay
+	if len(replay) > budget {
+		replay, reset = nil, true
+	}
+	// Encode outside the lock (the fan-out waits on it), once for all the
+	// subscriptions that replay the same history.
 	shared := make([]*sharedEvent, 0, len(replay))
 	for _, ev := range replay {
-		e, err := newSharedEvent(ev)
+		e, err := c.g.encoded.get(ev)
 		if err != nil {
 			c.g.logger.Error("ssotws: encoding event", "channel", ev.Channel, "err", err)
 			continue
@@ -704,6 +713,12 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 			shared = append(shared, e)
 		}
 	}
+	q := c.q
+	q.mu.Lock()
+	if q.forced+len(shared) > budget {
+		shared, reset = nil, true
+	}
+	q.mu.Unlock()
 	var f *wsv1.ServerFrame
 	if reset {
 		f = &wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Reset_{Reset_: &wsv1.Reset{Id: id, Channel: s.channel, Position: pos}}}
@@ -716,7 +731,6 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 		c.closeWith(0, "")
 		return
 	}
-	q := c.q
 	q.mu.Lock()
 	ok, start := true, false
 	note := func(o, st bool) {

@@ -2,7 +2,9 @@ package ssotws
 
 import (
 	"hash/maphash"
+	"runtime"
 	"sync"
+	"weak"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -38,6 +40,70 @@ func newSharedEvent(ev *wsv1.Event) (*sharedEvent, error) {
 		return nil, err
 	}
 	return &sharedEvent{ev: ev, chunk: b}, nil
+}
+
+// eventCache shares the encoding of replayed events: the subscriptions
+// that replay the same history (after a restart, every client resumes from
+// about the same positions) queue the same bytes instead of an encoding
+// each. It holds its events weakly: an event is encoded again only once
+// no queue holds it any more, and the cache keeps nothing else.
+//
+// It is safe for concurrent use.
+type eventCache struct {
+	mu sync.Mutex
+	m  map[eventKey]weak.Pointer[sharedEvent]
+}
+
+// eventKey names an event: its channel and position (a broker gives each
+// position of a channel one event).
+type eventKey struct {
+	channel       string
+	epoch, offset uint64
+}
+
+func newEventCache() *eventCache {
+	return &eventCache{m: make(map[eventKey]weak.Pointer[sharedEvent])}
+}
+
+// get returns ev encoded, encoding it unless a queue holds its encoding.
+func (c *eventCache) get(ev *wsv1.Event) (*sharedEvent, error) {
+	k := eventKey{ev.GetChannel(), ev.GetPosition().GetEpoch(), ev.GetPosition().GetOffset()}
+	c.mu.Lock()
+	e := c.m[k].Value()
+	c.mu.Unlock()
+	if e != nil {
+		return e, nil
+	}
+	e, err := newSharedEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if old := c.m[k].Value(); old != nil {
+		c.mu.Unlock()
+		return old, nil // encoded meanwhile by another connection
+	}
+	c.m[k] = weak.Make(e)
+	c.mu.Unlock()
+	runtime.AddCleanup(e, c.forget, k)
+	return e, nil
+}
+
+// forget drops the entry of k once its event was collected (unless a new
+// encoding took its place).
+func (c *eventCache) forget(k eventKey) {
+	c.mu.Lock()
+	if p, ok := c.m[k]; ok && p.Value() == nil {
+		delete(c.m, k)
+	}
+	c.mu.Unlock()
+}
+
+// len returns the number of entries (tests).
+func (c *eventCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
 }
 
 // ownerOf returns the event's owner, decoded from its data once.

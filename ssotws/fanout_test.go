@@ -1,7 +1,9 @@
 package ssotws
 
 import (
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -83,5 +85,36 @@ func TestHubEncodesOnce(t *testing.T) {
 	h.remove("Room", subs[0])
 	if n := h.count("Room"); n != 2 {
 		t.Fatalf("count = %d after remove", n)
+	}
+}
+
+// TestReplayEncodedOnce: replaying the same history event for several
+// subscriptions shares one encoding while any queue holds it.
+func TestReplayEncodedOnce(t *testing.T) {
+	c := newEventCache()
+	ev := &wsv1.Event{Channel: "Message", Key: "a", Version: 1, Position: &wsv1.Position{Epoch: 1, Offset: 5}, Data: []byte("payload")}
+	a, err := c.get(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A broker that decodes its history per call (NATS) hands another
+	// *Event of the same position: still the same bytes.
+	b, _ := c.get(proto.Clone(ev).(*wsv1.Event))
+	if a != b {
+		t.Fatal("the same history event was encoded twice")
+	}
+	other, _ := c.get(&wsv1.Event{Channel: "Message", Position: &wsv1.Position{Epoch: 1, Offset: 6}})
+	if other == a {
+		t.Fatal("two positions share an encoding")
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(other)
+	// Once no queue holds them, the cache keeps nothing.
+	for i := 0; c.len() > 0; i++ {
+		if i == 100 {
+			t.Fatalf("%d entries left after the events were collected", c.len())
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond) // cleanups run on a goroutine of the runtime
 	}
 }

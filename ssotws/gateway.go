@@ -125,6 +125,10 @@ type GatewayOptions struct {
 	WriteDelay time.Duration
 	// Logger receives failures that reach no client. Nil means slog.Default.
 	Logger *slog.Logger
+	// Cluster configures how revocations and MaxConnsPerUser reach the
+	// gateways of other nodes, when the broker is a [ControlBroker]
+	// (cluster.go); the zero value is the default.
+	Cluster ClusterOptions
 }
 
 // Gateway serves the WebSocket protocol of ssot-ws: clients subscribe to
@@ -147,7 +151,10 @@ type Gateway struct {
 	accept     *websocket.AcceptOptions
 	logger     *slog.Logger
 	hub        *hub
+	encoded    *eventCache // replayed events, encoded once for every subscription
 	stopListen func()
+	cluster    *cluster     // nil: revocations and counts stay on this node (cluster.go)
+	revoked    *revocations // recent revocations (revocation.go)
 
 	modelsMu sync.RWMutex
 	models   map[string]*Model
@@ -197,16 +204,21 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		accept.Subprotocols = append([]string{Subprotocol}, accept.Subprotocols...)
 	}
 	g := &Gateway{
-		broker: broker,
-		opts:   o,
-		accept: &accept,
-		logger: o.Logger,
-		hub:    newHub(),
-		models: make(map[string]*Model),
-		conns:  make(map[*conn]struct{}),
-		users:  make(map[string]int),
+		broker:  broker,
+		opts:    o,
+		accept:  &accept,
+		logger:  o.Logger,
+		hub:     newHub(),
+		encoded: newEventCache(),
+		models:  make(map[string]*Model),
+		conns:   make(map[*conn]struct{}),
+		users:   make(map[string]int),
 
 		stopPing: make(chan struct{}),
+		revoked:  newRevocations(o.Cluster.RevocationMemory, o.Cluster.MaxRevocations),
+	}
+	if g.opts.Authenticator != nil {
+		g.opts.Authenticator = checkRevoked{g.opts.Authenticator, g.revoked}
 	}
 	if o.RequireAuth && o.Authenticator == nil {
 		g.logger.Error("ssotws: GatewayOptions.RequireAuth without an Authenticator: every connection will be refused")
@@ -216,6 +228,7 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 			g.logger.Error("ssotws: encoding event", "channel", ev.Channel, "err", err)
 		})
 	})
+	g.cluster = startCluster(g, o.Cluster)
 	return g
 }
 
@@ -269,12 +282,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	cred := credentialsOf(r, g.opts.AllowQueryToken)
-	ws, err := websocket.Accept(smallBuffers{w}, r, g.accept)
+	sb := &smallBuffers{ResponseWriter: w, limits: g.opts.Limits}
+	ws, err := websocket.Accept(sb, r, g.accept)
 	if err != nil {
 		return // Accept wrote the response
 	}
 	// r.Context() must not be used after Accept.
 	c := newConn(g, ws)
+	if sb.counter != nil {
+		// Set before the connection's first read (in c.serve).
+		sb.counter.over = func() { c.closeWith(CloseTooSlow, "too many frames") }
+	}
 	g.mu.Lock()
 	closing := g.closing
 	if !closing {
@@ -354,17 +372,19 @@ type credentials struct {
 
 // credentialsOf finds the token of a handshake: in the subprotocols or,
 // when allowed, in the "token" query parameter. The subprotocol wins when
-// both are offered.
+// both are offered. A "token" query parameter while they are not allowed
+// refuses the handshake even next to a subprotocol token: the client put a
+// secret in a URL, and it must hear so rather than have it ignored.
 func credentialsOf(r *http.Request, allowQuery bool) credentials {
+	q := r.URL.Query()
+	if q.Has("token") && !allowQuery {
+		return credentials{queryRefused: true}
+	}
 	if token, ok := tokenFromProtocols(r.Header); ok {
 		return credentials{token: token, hasToken: true}
 	}
-	q := r.URL.Query()
 	if !q.Has("token") {
 		return credentials{}
-	}
-	if !allowQuery {
-		return credentials{queryRefused: true}
 	}
 	return credentials{token: q.Get("token"), hasToken: true}
 }
@@ -422,6 +442,7 @@ func (g *Gateway) shutdown(ctx context.Context, code websocket.StatusCode) error
 		close(done)
 	}()
 	defer g.stopListen()
+	defer g.cluster.stop()
 	select {
 	case <-done:
 		return nil
@@ -439,22 +460,49 @@ func (g *Gateway) Conns() int {
 
 // Revoke closes every connection authenticated as subject with
 // [CloseUnauthenticated] (reason "revoked") and returns how many it
-// closed (connections already closing are not counted). It does not stop the subject from connecting again: the
-// [Authenticator] must refuse the revoked tokens from now on (a deny list,
-// a token version, a short token lifetime). Call Revoke after updating it.
+// closed on this gateway (connections already closing are not counted).
+// When the broker is a [ControlBroker], the gateways of the other nodes
+// close theirs too, moments later. It does not stop the subject from
+// connecting again: the [Authenticator] must refuse the revoked tokens from
+// now on (a deny list, a token version, a short token lifetime). Call
+// Revoke after updating it. Meanwhile, for [ClusterOptions].RevocationMemory,
+// every gateway refuses the subject's tokens issued before the revocation
+// (those whose [Identity].IssuedAt says so).
 func (g *Gateway) Revoke(subject string) int {
-	return g.revoke(func(id *Identity) bool { return id.Subject == subject })
+	if subject == "" {
+		return 0
+	}
+	at := time.Now()
+	g.cluster.revoked(subject, "", at)
+	return g.applyRevoke(subject, "", at)
 }
 
 // RevokeToken closes every connection authenticated with the token whose
 // [Identity].TokenID is tokenID, like [Gateway.Revoke]. Connections of the
 // same subject with other tokens stay open. An empty tokenID matches
-// nothing.
+// nothing. Every gateway refuses the token for
+// [ClusterOptions].RevocationMemory.
 func (g *Gateway) RevokeToken(tokenID string) int {
 	if tokenID == "" {
 		return 0
 	}
-	return g.revoke(func(id *Identity) bool { return id.TokenID == tokenID })
+	at := time.Now()
+	g.cluster.revoked("", tokenID, at)
+	return g.applyRevoke("", tokenID, at)
+}
+
+// applyRevoke remembers a revocation of subject or tokenID made at at
+// (here or on another node) and closes the matching connections.
+func (g *Gateway) applyRevoke(subject, tokenID string, at time.Time) int {
+	switch {
+	case tokenID != "":
+		g.revoked.add(tokenKey(tokenID), at)
+		return g.revoke(func(id *Identity) bool { return id.TokenID == tokenID })
+	case subject != "":
+		g.revoked.add(subjectKey(subject), at)
+		return g.revoke(func(id *Identity) bool { return id.Subject == subject })
+	}
+	return 0
 }
 
 func (g *Gateway) revoke(match func(*Identity) bool) int {
@@ -476,14 +524,16 @@ func (g *Gateway) revoke(match func(*Identity) bool) int {
 }
 
 // acquireUser counts one more connection of subject, reporting false (and
-// counting nothing) when that would exceed [Limits].MaxConnsPerUser.
+// counting nothing) when that would exceed [Limits].MaxConnsPerUser, here
+// and, in a cluster, on the other nodes.
 func (g *Gateway) acquireUser(subject string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if max := g.opts.Limits.MaxConnsPerUser; max > 0 && g.users[subject] >= max {
+	if max := g.opts.Limits.MaxConnsPerUser; max > 0 && g.users[subject]+g.cluster.others(subject) >= max {
 		return false
 	}
 	g.users[subject]++
+	g.cluster.changed(subject, g.users[subject])
 	return true
 }
 
@@ -493,4 +543,5 @@ func (g *Gateway) releaseUser(subject string) {
 	if g.users[subject]--; g.users[subject] <= 0 {
 		delete(g.users, subject)
 	}
+	g.cluster.changed(subject, g.users[subject])
 }

@@ -4,9 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"io"
+	"errors"
 	"net"
 	"net/http"
+	"time"
 )
 
 // connBufSize is the size of the read and write buffers a gateway
@@ -17,35 +18,187 @@ import (
 const connBufSize = 512
 
 // smallBuffers wraps the ResponseWriter given to [websocket.Accept] so that
-// its Hijack returns the connection with small buffers (see connBufSize).
+// its Hijack returns the connection with small buffers (see connBufSize)
+// and counts the client's frames (see frameCounter).
 type smallBuffers struct {
 	http.ResponseWriter
+	limits Limits
+	// counter is the hijacked connection as the WebSocket reads it, once
+	// Hijack returned.
+	counter *frameCounter
 }
 
-func (w smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack implements [http.Hijacker]. Bytes the client sent after the
 // handshake and net/http already read stay first in the new reader.
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	br := bufio.NewReaderSize(c, connBufSize)
+	fc := &frameCounter{Conn: c, limiter: newTokenBucket(w.limits.FrameRate, w.limits.FrameBurst)}
 	if n := brw.Reader.Buffered(); n > 0 {
-		// Leave them buffered in the new reader: websocket.Accept keeps
-		// what is buffered and resets the reader onto c.
+		// frameCounter hands them over first, so that they are counted
+		// too: websocket.Accept keeps what is buffered in the returned
+		// reader and then reads from the returned connection.
 		b, _ := brw.Reader.Peek(n)
-		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), c), max(n, connBufSize))
-		if _, err := br.Peek(n); err != nil {
-			c.Close()
-			return nil, nil, err
-		}
+		fc.ahead = bytes.Clone(b)
 	}
+	w.counter = fc
 	// net/http flushed the 101 response before Hijack returned; its new
 	// writer holds nothing.
-	return c, bufio.NewReadWriter(br, bufio.NewWriterSize(&frameWriter{conn: c}, connBufSize)), nil
+	return fc, bufio.NewReadWriter(bufio.NewReaderSize(fc, connBufSize), bufio.NewWriterSize(&frameWriter{conn: c}, connBufSize)), nil
 }
+
+// errFrameRate is what a frameCounter's Read returns once the client went
+// over the frame rate.
+var errFrameRate = errors.New("ssotws: client frame rate exceeded")
+
+// frameCounter is the connection under the WebSocket library's reader. It
+// follows the frame headers of what the client sends (RFC 6455 §5.2) and
+// takes a token of the connection's bucket for every frame: data,
+// continuation, ping, pong and close alike. coder/websocket answers pings
+// and reassembles fragments without telling its caller, so a count of
+// messages let a client send an endless message of empty fragments, or
+// pings, as fast as the server could read them.
+//
+// It only counts; the WebSocket library still parses and validates every
+// frame. Over the limit it calls over (which closes the connection with
+// [CloseTooSlow]) and from then on fails every Read, so nothing more the
+// client sent is processed: the close frame still goes out (writes are not
+// affected), and the closing handshake ends at once instead of reading the
+// flood for its five seconds. Before failing it drains, parsing no more
+// than frame headers, what the client keeps sending until its close frame
+// (at most drainBytes, for at most drainTime): closing a socket with
+// unread data makes the kernel send a reset, which can destroy the 4429
+// close frame on its way to a client that is still writing.
+//
+// Reads are serialized by the WebSocket library (its read lock), so
+// frameCounter needs no lock of its own.
+type frameCounter struct {
+	net.Conn
+	ahead   []byte // read by net/http before the hijack, handed over first
+	scan    frameScanner
+	limiter tokenBucket
+	over    func() // set before the first Read
+	stopped bool
+}
+
+func (c *frameCounter) Read(p []byte) (int, error) {
+	if c.stopped {
+		return 0, errFrameRate
+	}
+	var n int
+	var err error
+	if len(c.ahead) > 0 {
+		n = copy(p, c.ahead)
+		c.ahead = c.ahead[n:]
+		if len(c.ahead) == 0 {
+			c.ahead = nil
+		}
+	} else {
+		n, err = c.Conn.Read(p)
+	}
+	if n > 0 && c.limiter.rate > 0 {
+		if frames := c.scan.scan(p[:n]); frames > 0 && !c.limiter.allowN(time.Now(), frames) {
+			c.stopped = true
+			if c.over != nil {
+				c.over()
+			}
+			c.drain()
+			return 0, errFrameRate
+		}
+	}
+	return n, err
+}
+
+// How much of a client's flood is drained, unread, after it went over the
+// frame rate.
+const (
+	drainBytes = 1 << 20
+	drainTime  = time.Second
+)
+
+// drain reads and drops what the client sends until its close frame, or
+// drainBytes, or drainTime.
+func (c *frameCounter) drain() {
+	if c.scan.sawClose {
+		return
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(drainTime))
+	buf := make([]byte, 4<<10)
+	for total := 0; total < drainBytes && !c.scan.sawClose; {
+		n, err := c.Conn.Read(buf)
+		c.scan.scan(buf[:n])
+		total += n
+		if err != nil {
+			return
+		}
+	}
+}
+
+// frameScanner follows the frame structure of a WebSocket byte stream
+// (masked or not) as it passes: it reads the headers and skips the
+// payloads.
+type frameScanner struct {
+	hdr       [14]byte // the header being parsed
+	hdrLen    int      // bytes of hdr collected
+	hdrNeed   int      // the header's full length, once its second byte is known
+	remain    uint64   // payload bytes left in the current frame
+	inPayload bool
+	sawClose  bool // a close frame's header went by
+}
+
+// scan follows p through the frame structure and returns the number of
+// frame headers it completed.
+func (s *frameScanner) scan(p []byte) int {
+	frames := 0
+	for len(p) > 0 {
+		if s.inPayload {
+			if uint64(len(p)) < s.remain {
+				s.remain -= uint64(len(p))
+				return frames
+			}
+			p = p[s.remain:]
+			s.remain, s.inPayload = 0, false
+			continue
+		}
+		s.hdr[s.hdrLen] = p[0]
+		s.hdrLen++
+		p = p[1:]
+		if s.hdrLen == 2 {
+			s.hdrNeed = 2
+			switch s.hdr[1] & 0x7f {
+			case 126:
+				s.hdrNeed += 2
+			case 127:
+				s.hdrNeed += 8
+			}
+			if s.hdr[1]&0x80 != 0 {
+				s.hdrNeed += 4 // masking key
+			}
+		}
+		if s.hdrLen >= 2 && s.hdrLen == s.hdrNeed {
+			n := uint64(s.hdr[1] & 0x7f)
+			switch n {
+			case 126:
+				n = uint64(binary.BigEndian.Uint16(s.hdr[2:4]))
+			case 127:
+				n = binary.BigEndian.Uint64(s.hdr[2:10])
+			}
+			s.hdrLen, s.hdrNeed = 0, 0
+			s.remain, s.inPayload = n, n > 0
+			s.sawClose = s.sawClose || s.hdr[0]&0x0f == 0x8
+			frames++
+		}
+	}
+	return frames
+}
+
+// atBoundary reports whether the bytes so far end exactly at the end of a
+// frame.
+func (s *frameScanner) atBoundary() bool { return !s.inPayload && s.hdrLen == 0 }
 
 // frameWriter is the writer under a connection's small bufio.Writer. A
 // WebSocket frame larger than the buffer reaches it in two writes (the
@@ -58,62 +211,15 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type frameWriter struct {
 	conn net.Conn
 	held []byte // written by the caller, not yet sent: the head of an unfinished frame
-
-	hdr       [14]byte // the header being parsed
-	hdrLen    int      // bytes of hdr collected
-	hdrNeed   int      // the header's full length, once its second byte is known
-	remain    uint64   // payload bytes left in the current frame
-	inPayload bool
+	scan frameScanner
 }
 
 // maxHeld bounds the bytes frameWriter holds back.
 const maxHeld = 64 << 10
 
-// advance follows p through the frame structure and reports whether p
-// ends exactly at the end of a frame.
-func (w *frameWriter) advance(p []byte) bool {
-	for len(p) > 0 {
-		if w.inPayload {
-			if uint64(len(p)) < w.remain {
-				w.remain -= uint64(len(p))
-				return false
-			}
-			p = p[w.remain:]
-			w.remain, w.inPayload = 0, false
-			continue
-		}
-		w.hdr[w.hdrLen] = p[0]
-		w.hdrLen++
-		p = p[1:]
-		if w.hdrLen == 2 {
-			w.hdrNeed = 2
-			switch w.hdr[1] & 0x7f {
-			case 126:
-				w.hdrNeed += 2
-			case 127:
-				w.hdrNeed += 8
-			}
-			if w.hdr[1]&0x80 != 0 {
-				w.hdrNeed += 4 // masking key
-			}
-		}
-		if w.hdrLen >= 2 && w.hdrLen == w.hdrNeed {
-			n := uint64(w.hdr[1] & 0x7f)
-			switch n {
-			case 126:
-				n = uint64(binary.BigEndian.Uint16(w.hdr[2:4]))
-			case 127:
-				n = binary.BigEndian.Uint64(w.hdr[2:10])
-			}
-			w.hdrLen, w.hdrNeed = 0, 0
-			w.remain, w.inPayload = n, n > 0
-		}
-	}
-	return !w.inPayload && w.hdrLen == 0
-}
-
 func (w *frameWriter) Write(p []byte) (int, error) {
-	done := w.advance(p)
+	w.scan.scan(p)
+	done := w.scan.atBoundary()
 	if !done && len(w.held)+len(p) <= maxHeld {
 		w.held = append(w.held, p...)
 		return len(p), nil

@@ -39,9 +39,10 @@ type AuthInterceptorOptions struct {
 //     "WWW-Authenticate: Bearer" header;
 //   - an Authenticator that panics: CodeInternal; the panic is logged.
 //
-// Client-side calls pass through untouched. Mount it on the handlers:
+// Client-side calls pass through untouched. Mount it on the handlers (the
+// generated constructor, which bounds requests before they are decoded):
 //
-//	path, h := chatv1connect.NewChatServiceHandler(svc,
+//	path, h := chatv1ssotws.NewChatServiceHandler(svc,
 //		connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil)))
 func NewAuthInterceptor(auth Authenticator, opts *AuthInterceptorOptions) connect.Interceptor {
 	var o AuthInterceptorOptions

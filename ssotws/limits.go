@@ -14,25 +14,40 @@ type Limits struct {
 	// connection with [CloseTooLarge]. Default 64 KiB.
 	MaxMessageBytes int64
 	// SendQueue bounds the frames queued for a connection (a subscription's
-	// replay does not count). When it is full even after coalescing, the
-	// connection is closed with [CloseTooSlow]. Default 256.
+	// replay counts against MaxReplay instead). When it is full even after
+	// coalescing, the connection is closed with [CloseTooSlow]. Default 256.
 	SendQueue int
+	// MaxReplay bounds the replayed events queued for a connection, all
+	// its subscriptions together. A Subscribe whose replay does not fit in
+	// what is left is answered with a Reset instead (the client refetches
+	// and resumes from there), so a client that resumes many channels and
+	// does not read cannot make the server hold their whole history. The
+	// events are shared with the other subscriptions that replay them; a
+	// queued one costs about 50 bytes. Default 1000 (the MemoryBroker's
+	// DefaultHistorySize).
+	MaxReplay int
 	// MaxBatchBytes bounds the events packed into one Events frame; a single
 	// larger event is sent alone. Clients must accept messages of this
-	// size. Default 1 MiB.
+	// size. A connection's write loop copies a frame's events into one
+	// buffer to send it, and holds it while a client is slow to read: this
+	// is the memory a connection that does not read costs beyond its
+	// queue. Default 64 KiB.
 	MaxBatchBytes int
 	// MaxConnsPerUser bounds the open connections of one subject (counted
 	// once a connection is authenticated; anonymous connections are not
 	// counted). The connection that would exceed it is closed with
 	// [CloseTooSlow]; the ones already open are kept. Default 5; negative
-	// means no limit.
+	// means no limit. On a [ControlBroker] the connections of every node
+	// count: a soft limit, see [ClusterOptions] and docs/security.md.
 	MaxConnsPerUser int
-	// FrameRate is the sustained rate of client frames per second a
-	// connection may send, and FrameBurst how many it may send at once (a
-	// token bucket per connection). A client over the limit is closed with
-	// [CloseTooSlow]. Defaults 50 frames/s and a burst of 100; a negative
-	// FrameRate means no limit. WebSocket control frames (ping, pong,
-	// close) are answered by the WebSocket library and not counted.
+	// FrameRate is the sustained rate of client WebSocket frames per
+	// second a connection may send, and FrameBurst how many it may send at
+	// once (a token bucket per connection). Every frame counts: each
+	// fragment of a message, and the control frames (ping, pong, close)
+	// that the WebSocket library answers by itself. A client over the
+	// limit is closed with [CloseTooSlow], and nothing more it sent is
+	// read. Defaults 50 frames/s and a burst of 100; a negative FrameRate
+	// means no limit.
 	FrameRate  float64
 	FrameBurst int
 }
@@ -47,8 +62,11 @@ func (l Limits) withDefaults() Limits {
 	if l.SendQueue <= 0 {
 		l.SendQueue = 256
 	}
+	if l.MaxReplay <= 0 {
+		l.MaxReplay = 1000
+	}
 	if l.MaxBatchBytes <= 0 {
-		l.MaxBatchBytes = 1 << 20
+		l.MaxBatchBytes = 64 << 10
 	}
 	if l.MaxConnsPerUser == 0 {
 		l.MaxConnsPerUser = 5
@@ -75,8 +93,8 @@ func newTokenBucket(rate float64, burst int) tokenBucket {
 	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
 }
 
-// allow takes one token, reporting false when there is none.
-func (b *tokenBucket) allow(now time.Time) bool {
+// allowN takes n tokens, reporting false when there are fewer.
+func (b *tokenBucket) allowN(now time.Time, n int) bool {
 	if b.rate <= 0 {
 		return true
 	}
@@ -84,9 +102,10 @@ func (b *tokenBucket) allow(now time.Time) bool {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < float64(n) {
+		b.tokens = 0
 		return false
 	}
-	b.tokens--
+	b.tokens -= float64(n)
 	return true
 }

@@ -16,6 +16,7 @@ type resourceOptions struct {
 	logger          *slog.Logger
 	now             func() time.Time
 	authorizer      Authorizer
+	maxRecordBytes  int
 }
 
 type optionFunc func(*resourceOptions)
@@ -41,8 +42,30 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(o *resourceOptions) { o.logger = l })
 }
 
+// DefaultMaxRecordBytes is the default bound of one record's encoding:
+// 1 MiB less 16 KiB, so that a record's change event (the record, its
+// channel name, key and request id) fits in one Events frame of the
+// gateway's default [Limits].MaxBatchBytes (1 MiB), far below the Go
+// client's default read limit (16 MiB), and every subscriber can receive
+// it.
+const DefaultMaxRecordBytes = 1<<20 - 16<<10
+
+// WithMaxRecordBytes bounds the protobuf encoding of a record a Create or
+// Update stores (default [DefaultMaxRecordBytes]); a larger one is refused
+// with CodeInvalidArgument naming its size and the limit. Keep it below
+// the gateway's [Limits].MaxBatchBytes and every client's read limit: a
+// change event carries the whole record, and an event a client cannot
+// receive cuts it off its channel. A negative n removes the bound.
+func WithMaxRecordBytes(n int) Option {
+	return optionFunc(func(o *resourceOptions) {
+		if n != 0 {
+			o.maxRecordBytes = n
+		}
+	})
+}
+
 func newResourceOptions(opts []Option) resourceOptions {
-	o := resourceOptions{maxPageSize: 1000, defaultPageSize: DefaultPageSize, logger: slog.Default(), now: time.Now}
+	o := resourceOptions{maxPageSize: 1000, defaultPageSize: DefaultPageSize, logger: slog.Default(), now: time.Now, maxRecordBytes: DefaultMaxRecordBytes}
 	for _, opt := range opts {
 		opt.applyResource(&o)
 	}

@@ -52,7 +52,7 @@ func newSendQueue(max int) *sendQueue {
 }
 
 // push appends it. force skips the bound (for a subscription's replay,
-// which the broker's history already bounds, and its Ack): forced items
+// which the connection's replay budget bounds, and its Ack): forced items
 // do not count against it. It reports false when the
 // queue overflowed; the caller must then close the connection. Pushing to
 // a closed queue does nothing and reports true.

@@ -230,7 +230,10 @@ scopes:
 
 // Create stores msg as a new record. key, when not empty, is the key the
 // request asked for (AIP-133's <model>_id field); otherwise msg's key field
-// is used, and when that is empty too a key is generated.
+// is used, and when that is empty too a key is generated. The owner field,
+// if the model has one, is set to the caller whatever msg says (left empty
+// for an anonymous caller). The result is the record, or only its key and
+// version when the caller may not read it; so are Update's and Delete's.
 func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, key string) (T, error) {
 	var zero T
 	if !msg.ProtoReflect().IsValid() {
@@ -266,12 +269,17 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 			pm.Set(kf, protoreflect.ValueOfString(newID()))
 		}
 	}
-	if of := r.model.owner; of != nil && id != nil {
-		// The owner is whoever creates the record: it cannot be forged.
-		pm.Set(of, protoreflect.ValueOfString(id.Subject))
+	if of := r.model.owner; of != nil {
+		// The owner is whoever creates the record: it cannot be forged. An
+		// anonymous creator (a PUBLIC write) is nobody, and owns nothing.
+		if id != nil && id.Subject != "" {
+			pm.Set(of, protoreflect.ValueOfString(id.Subject))
+		} else {
+			pm.Clear(of)
+		}
 	}
 	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil && r.model.OwnerOf(pm) == "" {
-		return zero, connect.NewError(connect.CodeUnauthenticated, errors.New("ssotws: creating an owned record needs an identity"))
+		return zero, unauthenticated(errors.New("ssotws: creating an owned record needs an identity"))
 	}
 	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
 		return zero, err
@@ -279,9 +287,9 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	if vf := r.model.version; vf != nil {
 		pm.Clear(vf)
 	}
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	data, err := r.marshal(m)
 	if err != nil {
-		return zero, invalidArgument("%s: %v", r.model.FullName(), err)
+		return zero, err
 	}
 	created, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_CREATED, &Write{
 		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
@@ -290,7 +298,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	if err != nil {
 		return zero, codeOf(err)
 	}
-	return created, nil
+	return r.visible(ctx, id, created), nil
 }
 
 // Update changes the record whose key msg holds. mask lists the fields to
@@ -325,6 +333,9 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		if err != nil {
 			return zero, codeOf(err)
 		}
+		if want != 0 && want != cur.Version {
+			return zero, codeOf(fmt.Errorf("%w: %q is at version %d, not %d", ErrVersionConflict, key, cur.Version, want))
+		}
 		m, err := r.decode(cur)
 		if err != nil {
 			return zero, err
@@ -353,16 +364,14 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
 			return zero, err
 		}
-		data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		data, err := r.marshal(m)
 		if err != nil {
-			return zero, invalidArgument("%s: %v", r.model.FullName(), err)
-		}
-		ifVersion := cur.Version
-		if want != 0 {
-			ifVersion = want
+			return zero, err
 		}
 		updated, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, &Write{
-			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: ifVersion,
+			// Conditional on the version read, always: the record checked
+			// above is the record changed.
+			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: cur.Version,
 			Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
 		})
 		if errors.Is(err, ErrVersionConflict) && want == 0 && attempt < 16 {
@@ -371,7 +380,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		if err != nil {
 			return zero, codeOf(err)
 		}
-		return updated, nil
+		return r.visible(ctx, id, updated), nil
 	}
 }
 
@@ -419,6 +428,13 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 
 // Delete deletes the record with key. A non-zero version makes the delete
 // conditional on it. The result is the record's last state.
+//
+// For an OWNER model, or with an Authorizer, the checks are made on the
+// record as read, and the delete is conditional on that record's version,
+// so what is deleted is what was checked. A record found absent is deleted
+// only by nobody: such a delete (a retry with an Idempotency-Key) expects
+// the record to stay absent, and succeeds only as the replay of the
+// caller's own earlier delete, whose result is then checked in turn.
 func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key string, version int64) (T, error) {
 	var zero T
 	if key == "" {
@@ -432,42 +448,60 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 	if err != nil {
 		return zero, err
 	}
+	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil || r.opts.authorizer != nil
 	for attempt := 0; ; attempt++ {
 		ifVersion := version
-		if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil || r.opts.authorizer != nil {
-			var current protoreflect.Message
+		absent := false
+		if checked {
 			cur, err := r.store.Get(ctx, r.model.FullName(), key)
-			if err != nil && !(errors.Is(err, ErrNotFound) && reqID != "") {
+			switch {
+			case errors.Is(err, ErrNotFound) && reqID != "":
+				// Maybe a retry of a delete that succeeded: only its
+				// replay may succeed, never a delete of a record
+				// created since.
+				absent, ifVersion = true, IfAbsent
+			case err != nil:
 				return zero, codeOf(err)
-			}
-			if cur != nil {
+			default:
 				m, err := r.decode(cur)
 				if err != nil {
 					return zero, err
 				}
-				if err := r.checkOwner(id, r.model.WriteAccess(), m.ProtoReflect()); err != nil {
+				if err := r.checkDelete(ctx, id, key, m.ProtoReflect()); err != nil {
 					return zero, err
 				}
-				if ifVersion == 0 {
-					ifVersion = cur.Version
+				if version != 0 && version != cur.Version {
+					return zero, codeOf(fmt.Errorf("%w: %q is at version %d, not %d", ErrVersionConflict, key, cur.Version, version))
 				}
-				current = m.ProtoReflect()
-			}
-			if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current}); err != nil {
-				return zero, err
+				ifVersion = cur.Version
 			}
 		}
 		deleted, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_DELETED, &Write{
 			Kind: WriteDelete, Model: r.model.FullName(), Key: key, IfVersion: ifVersion, RequestID: reqID,
 		})
-		if errors.Is(err, ErrVersionConflict) && version == 0 && attempt < 16 {
-			continue
+		if errors.Is(err, ErrVersionConflict) && (version == 0 || absent) && attempt < 16 {
+			continue // changed since it was read: check it again
 		}
 		if err != nil {
 			return zero, codeOf(err)
 		}
-		return deleted, nil
+		if absent {
+			// The replay of an earlier delete: check its record too.
+			if err := r.checkDelete(ctx, id, key, deleted.ProtoReflect()); err != nil {
+				return zero, err
+			}
+		}
+		return r.visible(ctx, id, deleted), nil
 	}
+}
+
+// checkDelete applies the owner rule and the Authorizer to a delete of
+// current, the record as stored.
+func (r *Resource[T]) checkDelete(ctx context.Context, id *Identity, key string, current protoreflect.Message) error {
+	if err := r.checkOwner(id, r.model.WriteAccess(), current); err != nil {
+		return err
+	}
+	return r.opts.authorizeCall(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current})
 }
 
 // commit applies w and publishes its events while holding the record's
@@ -610,9 +644,47 @@ func (r *Resource[T]) authorize(ctx context.Context, access wsv1.Access) (*Ident
 		return id, nil
 	}
 	if id == nil || id.Subject == "" {
-		return nil, connect.NewError(connect.CodeUnauthenticated, fmt.Errorf("ssotws: %s needs an authenticated caller", r.model.FullName()))
+		return nil, unauthenticated(fmt.Errorf("ssotws: %s needs an authenticated caller", r.model.FullName()))
 	}
 	return id, nil
+}
+
+// marshal encodes a record to store, within the record size bound.
+func (r *Resource[T]) marshal(m T) ([]byte, error) {
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, invalidArgument("%s: %v", r.model.FullName(), err)
+	}
+	if max := r.opts.maxRecordBytes; max > 0 && len(data) > max {
+		return nil, invalidArgument("%s %q is %d bytes, over the limit of %d bytes per record", r.model.FullName(), r.model.KeyOf(m.ProtoReflect()), len(data), max)
+	}
+	return data, nil
+}
+
+// visible returns what a mutation answers its caller: msg, the record
+// written, if the caller may read it (the model's read access, its owner
+// rule and the Authorizer, as for a Get), else only its key and version.
+// Write access does not grant read access: on a model anyone may write
+// and only the owner may read, a write must not hand anyone the record.
+func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
+	pm := msg.ProtoReflect()
+	ok := r.model.ReadAccess() == wsv1.Access_PUBLIC || id != nil && id.Subject != ""
+	if ok {
+		ok = r.checkOwner(id, r.model.ReadAccess(), pm) == nil
+	}
+	if ok && r.opts.authorizer != nil {
+		ok = r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Current: pm}) == nil
+	}
+	if ok {
+		return msg
+	}
+	out := r.newT()
+	op := out.ProtoReflect()
+	op.Set(r.model.key, pm.Get(r.model.key))
+	if vf := r.model.version; vf != nil {
+		op.Set(vf, pm.Get(vf))
+	}
+	return out
 }
 
 // checkOwner enforces OWNER access on an existing record.

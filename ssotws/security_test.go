@@ -21,6 +21,8 @@ import (
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
@@ -76,7 +78,8 @@ func (a *testAuth) Authenticate(ctx context.Context, token string) (*ssotws.Iden
 }
 
 // secEnv is a chat server on loopback with authentication everywhere:
-// ChatService behind NewAuthInterceptor at /, the gateway at /ws. The
+// ChatService behind NewAuthInterceptor at / (through the generated
+// handler constructor, with its request bounds), the gateway at /ws. The
 // Message model has an owner ("author").
 type secEnv struct {
 	t        *testing.T
@@ -97,6 +100,10 @@ type secConfig struct {
 	gateway    ssotws.GatewayOptions
 	authorizer ssotws.Authorizer
 	logger     *slog.Logger
+	// ropts are more options of the Message resource; requireAuth sets
+	// the interceptor's RequireAuth.
+	ropts       []ssotws.Option
+	requireAuth bool
 }
 
 func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
@@ -128,6 +135,7 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 		ropts = append(ropts, ssotws.WithAuthorizer(cfg.authorizer))
 	}
 	ropts = append(ropts, ssotws.WithLogger(cfg.logger))
+	ropts = append(ropts, cfg.ropts...)
 	e.messages = ssotws.NewResource[*chatv1.Message](model, e.store, e.broker, ropts...)
 	svc := &chatv1ssotws.ChatService{
 		Rooms:    ssotws.NewResource[*chatv1.Room](chatv1ssotws.RoomModel, e.store, e.broker),
@@ -135,8 +143,8 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.gateway)
-	path, handler := chatv1connect.NewChatServiceHandler(svc,
-		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger})))
+	path, handler := chatv1ssotws.NewChatServiceHandler(svc,
+		connect.WithInterceptors(ssotws.NewAuthInterceptor(e.auth, &ssotws.AuthInterceptorOptions{Logger: cfg.logger, RequireAuth: cfg.requireAuth})))
 	mux.Handle(path, handler)
 	e.server = httptest.NewServer(mux)
 	e.url = "ws" + strings.TrimPrefix(e.server.URL, "http") + "/ws"
@@ -690,6 +698,29 @@ func TestQueryToken(t *testing.T) {
 		}
 		c.ack(r1, nil) // authenticated: AUTHENTICATED channels are open
 	}
+	// A URL token is refused even when the subprotocol carries a token
+	// too: it was sent, so it is in some log already, and the client must
+	// be told (issue #9).
+	e := newSecEnv(t, secConfig{model: ssotws.ModelConfig{Read: wsv1.Access_AUTHENTICATED}})
+	tok := e.auth.issue("alice", 0, nil)
+	c, _, err := e.dialOpts(e.url+"?token="+tok, &websocket.DialOptions{
+		Subprotocols: []string{ssotws.Subprotocol, ssotws.AuthSubprotocol(tok)},
+	})
+	require.NoError(t, err)
+	c.startReading()
+	assert.Equal(t, ssotws.CloseUnauthenticated, c.closed(), "a token in the URL next to a subprotocol token, when disabled")
+	// With AllowQueryToken, the subprotocol token wins.
+	e = newSecEnv(t, secConfig{
+		model:   ssotws.ModelConfig{Read: wsv1.Access_AUTHENTICATED},
+		gateway: ssotws.GatewayOptions{AllowQueryToken: true},
+	})
+	tok = e.auth.issue("alice", 0, nil)
+	c, _, err = e.dialOpts(e.url+"?token=garbage", &websocket.DialOptions{
+		Subprotocols: []string{ssotws.Subprotocol, ssotws.AuthSubprotocol(tok)},
+	})
+	require.NoError(t, err)
+	c.startReading()
+	c.ack(r1, nil)
 }
 
 func TestRequireAuth(t *testing.T) {

@@ -36,6 +36,12 @@ type Write struct {
 	Key   string
 	// IfVersion, when not zero, makes the write conditional: it fails with
 	// [ErrVersionConflict] unless the record's version is IfVersion.
+	// [IfAbsent] expects no live record instead: the write fails with
+	// ErrVersionConflict when one exists (an Update or Delete then fails
+	// with [ErrNotFound] unless RequestID replays an earlier write), so
+	// that a delete of an absent record never deletes one created in the
+	// meantime. The check is made in the write's transaction, after the
+	// RequestID's replay.
 	IfVersion int64
 	// Data and Fields are the record's new state (Create and Update). The
 	// caller has already stored the new version in Data if the model has a
@@ -48,6 +54,10 @@ type Write struct {
 	// one's result with Replayed set.
 	RequestID string
 }
+
+// IfAbsent is the [Write].IfVersion of a write that expects no live
+// record with its key.
+const IfAbsent int64 = -1
 
 // WriteResult is the outcome of a [Write].
 type WriteResult struct {

@@ -133,7 +133,11 @@ func (s *MemoryStore) Apply(ctx context.Context, w *Write) (*WriteResult, error)
 	m := s.model(w.Model)
 	cur := m.records[w.Key]
 	live := cur != nil && !cur.rec.Deleted
-	if w.IfVersion != 0 && (!live || cur.rec.Version != w.IfVersion) {
+	if w.IfVersion == IfAbsent {
+		if live {
+			return nil, fmt.Errorf("%w: %q is at version %d, not absent", ErrVersionConflict, w.Key, versionOf(cur))
+		}
+	} else if w.IfVersion != 0 && (!live || cur.rec.Version != w.IfVersion) {
 		if !live && w.Kind != WriteCreate {
 			return nil, fmt.Errorf("%w: %q", ErrNotFound, w.Key)
 		}

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
-	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -57,7 +56,7 @@ func newBenchServer(addr string, cfg serverConfig, logger *slog.Logger) (*benchS
 	}
 	chat := chatv1ssotws.NewChatService(store, broker, ssotws.WithLogger(logger))
 	s := &benchServer{gateway: gateway, broker: broker, chat: chat, mux: http.NewServeMux()}
-	s.mux.Handle(chatv1connect.NewChatServiceHandler(chat))
+	s.mux.Handle(chatv1ssotws.NewChatServiceHandler(chat))
 	s.mux.Handle("/ws", gateway)
 	s.mux.HandleFunc("/bench/stats", s.handleStats)
 	s.mux.HandleFunc("/bench/publish", s.handlePublish)

@@ -264,9 +264,33 @@ func genService(g *protogen.GeneratedFile, f *File, s *Service, p *Params) {
 	g.P("}")
 	g.P("}")
 	g.P()
+	genHandlerConstructor(g, s, sn)
 	for _, meth := range s.Methods {
 		genMethod(g, sn, meth)
 	}
+}
+
+// genHandlerConstructor declares New<Service>Handler: protoc-gen-connect-go's
+// constructor with the runtime's request bounds, so that a server gets them
+// without configuring anything.
+func genHandlerConstructor(g *protogen.GeneratedFile, s *Service, sn serviceNames) {
+	name := "New" + s.Proto.GoName + "Handler"
+	connectNew := protogen.GoIdent{GoName: name, GoImportPath: sn.Handler.GoImportPath}
+	g.P("// ", name, " builds the HTTP handler of svc as")
+	g.P("// ", g.QualifiedGoIdent(connectNew), " does, with ssot-ws's request")
+	g.P("// bounds first: [", ssotwsPackage.Ident("HandlerOptions"), "] bounds a request message,")
+	g.P("// decompressed, at [", ssotwsPackage.Ident("DefaultMaxRequestBytes"), "] (opts come after and")
+	g.P("// may lower it), and [", ssotwsPackage.Ident("LimitBody"), "] bounds its body on the wire.")
+	g.P("// An oversized request is refused with CodeResourceExhausted before it is")
+	g.P("// decoded, so before any interceptor (authentication) runs. Mount it on a")
+	g.P("// mux:")
+	g.P("//")
+	g.P("//\tmux.Handle(", name, "(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))")
+	g.P("func ", name, "(svc ", sn.Handler, ", opts ...", connectPackage.Ident("HandlerOption"), ") (string, ", httpPackage.Ident("Handler"), ") {")
+	g.P("path, h := ", connectNew, "(svc, ", ssotwsPackage.Ident("HandlerOptions"), "(opts...)...)")
+	g.P("return path, ", ssotwsPackage.Ident("LimitBody"), "(h, 0)")
+	g.P("}")
+	g.P()
 }
 
 func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {

@@ -203,17 +203,20 @@ func (c *channelCache[T]) failed(err error) {
 }
 
 // disconnected implements channelHandler.
-func (c *channelCache[T]) disconnected() {
+func (c *channelCache[T]) disconnected(resume bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch c.phase {
-	case phaseLive, phaseResuming:
+	switch {
+	case c.phase == phaseClosed:
+	case resume && (c.phase == phaseLive || c.phase == phaseResuming):
 		if c.phase != phaseResuming {
 			c.setPhaseLocked(phaseResuming)
 		}
-	case phaseSubscribing, phaseFetching, phaseFailed:
-		// Without a snapshot there is no position to resume from: start
-		// over on the next connection.
+	default:
+		// Without a snapshot there is no position to resume from; and
+		// when resuming would replay what dropped the link, the position
+		// is given up. Start over on the next connection: its Ack
+		// refetches, as after a Reset.
 		c.stopFetchLocked()
 		c.buffer = nil
 		c.err = nil

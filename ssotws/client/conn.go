@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -36,7 +37,10 @@ type ConnOptions struct {
 	// PingInterval is how often a WebSocket ping checks a quiet connection
 	// (default 20 s); negative disables pings.
 	PingInterval time.Duration
-	// ReadLimit bounds one server message (default 16 MiB).
+	// ReadLimit bounds one server message (default 16 MiB). A message over
+	// it drops the connection ([ErrMessageTooLarge], logged); the channels
+	// then subscribe afresh and refetch, as after a Reset, rather than
+	// resume from their positions, which would replay the same message.
 	ReadLimit int64
 	// OnError, when set, hears the errors the server reports for a channel.
 	// A subscription the server refused (an unknown channel, a forbidden
@@ -60,7 +64,11 @@ type channelHandler interface {
 	reset(pos *wsv1.Position)
 	events(evs []*wsv1.Event)
 	failed(err error)
-	disconnected()
+	// disconnected: the link dropped. resume is false when the channel
+	// must not resume from its position (it would be sent the same
+	// message again): it subscribes afresh and refetches, as after a
+	// Reset.
+	disconnected(resume bool)
 	close()
 }
 
@@ -521,7 +529,8 @@ func (c *Conn) dial(reason TokenReason) (*websocket.Conn, issued, error) {
 	if err != nil {
 		return nil, issued{}, err
 	}
-	ws.SetReadLimit(c.opts.ReadLimit)
+	// read bounds each message itself, to tell an oversized one apart.
+	ws.SetReadLimit(c.opts.ReadLimit + 1)
 	return ws, got, nil
 }
 
@@ -557,6 +566,10 @@ func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 	go func() { defer wg.Done(); c.ping(ctx, l) }()
 	go func() { defer wg.Done(); c.refresh(ctx, l, tok) }()
 	err := c.read(ctx, l)
+	resume := !errors.Is(err, ErrMessageTooLarge)
+	if !resume {
+		c.log.Error("ssotws/client: a server message over the read limit; the channels refetch", "url", c.url, "limit", c.opts.ReadLimit)
+	}
 	cancel()
 	ws.CloseNow()
 	wg.Wait()
@@ -575,7 +588,7 @@ func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 	}
 	c.mu.Unlock()
 	for _, h := range hs {
-		h.disconnected()
+		h.disconnected(resume)
 	}
 	return l.proved.Load(), err
 }
@@ -656,11 +669,23 @@ func (c *Conn) ping(ctx context.Context, l *link) {
 	}
 }
 
+// ErrMessageTooLarge is the error of a connection dropped because the
+// server sent a message over [ConnOptions].ReadLimit.
+var ErrMessageTooLarge = errors.New("ssotws/client: server message over the read limit")
+
 func (c *Conn) read(ctx context.Context, l *link) error {
 	for {
-		typ, data, err := l.ws.Read(ctx)
+		typ, r, err := l.ws.Reader(ctx)
 		if err != nil {
 			return err
+		}
+		data, err := io.ReadAll(io.LimitReader(r, c.opts.ReadLimit+1))
+		if err != nil {
+			return err
+		}
+		if int64(len(data)) > c.opts.ReadLimit {
+			l.ws.Close(websocket.StatusMessageTooBig, "message too big")
+			return fmt.Errorf("%w (%d bytes)", ErrMessageTooLarge, c.opts.ReadLimit)
 		}
 		if !l.proved.Load() {
 			// The server accepted the connection: it is open.

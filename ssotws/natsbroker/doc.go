@@ -79,6 +79,16 @@
 // stream does not allow direct gets), so Position and History never lag
 // behind what Listen has delivered.
 //
+// # Control messages
+//
+// A Broker is an [ssotws.ControlBroker]: the gateways of all nodes
+// exchange revocations and per-user connection counts over the core NATS
+// subject <prefix>_control (outside the stream, never stored; see
+// docs/security.md). These are small JSON messages: one per revocation, one
+// per change of a user's connection count on a node (changes made while
+// one is being sent travel together), a heartbeat per node every Lease/3,
+// and a node's full counts when a node joins or notices it missed one.
+//
 // # Concurrency
 //
 // A Broker is safe for concurrent use. Listen callbacks of one listener are

@@ -512,7 +512,13 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 	if cur != nil {
 		curVersion = cur.version
 	}
-	if w.IfVersion != 0 && (!live || cur.version != w.IfVersion) {
+	if w.IfVersion == ssotws.IfAbsent {
+		// A delete or update of a record the caller found absent: one
+		// created since is not the caller's to change.
+		if live {
+			return nil, fmt.Errorf("%w: %q is at version %d, not absent", ssotws.ErrVersionConflict, w.Key, curVersion)
+		}
+	} else if w.IfVersion != 0 && (!live || cur.version != w.IfVersion) {
 		if !live && w.Kind != ssotws.WriteCreate {
 			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
 		}

@@ -52,6 +52,7 @@ var cases = []struct {
 	{"Update", testUpdate},
 	{"UpdateMissing", testUpdateMissing},
 	{"IfVersion", testIfVersion},
+	{"IfAbsent", testIfAbsent},
 	{"Delete", testDelete},
 	{"DeleteKeepsOrReplacesData", testDeleteData},
 	{"RecreateContinuesVersion", testRecreate},
@@ -224,6 +225,43 @@ func testIfVersion(t *testing.T, s ssotws.Store) {
 	if !strings.Contains(err.Error(), "version 3") {
 		t.Errorf("conflict %q does not name the tombstone's version 3", err)
 	}
+}
+
+// testIfAbsent: a write that expects no live record. A delete of a key
+// found absent must not delete a record created since (another user's),
+// whatever its RequestID, but still replays its own earlier result.
+func testIfAbsent(t *testing.T, s ssotws.Store) {
+	ctx := context.Background()
+	// Absent: Delete and Update find nothing, Create creates.
+	_, err := s.Apply(ctx, &ssotws.Write{Kind: ssotws.WriteDelete, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, RequestID: "d1"})
+	wantErr(t, err, ssotws.ErrNotFound, "k1")
+	_, err = s.Apply(ctx, &ssotws.Write{Kind: ssotws.WriteUpdate, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, Data: []byte("x")})
+	wantErr(t, err, ssotws.ErrNotFound, "k1")
+	res := mustApply(t, s, &ssotws.Write{Kind: ssotws.WriteCreate, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, Data: []byte("a")})
+	checkRecord(t, "create", res.Record, "k1", 1, "a", nil, false)
+	// Live: a conflict, and the record stays, for every kind.
+	for _, kind := range []ssotws.WriteKind{ssotws.WriteDelete, ssotws.WriteUpdate, ssotws.WriteCreate} {
+		_, err = s.Apply(ctx, &ssotws.Write{Kind: kind, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, Data: []byte("b"), RequestID: fmt.Sprint("r", kind)})
+		wantErr(t, err, ssotws.ErrVersionConflict, "k1")
+	}
+	checkRecord(t, "kept", get(t, s, modelA, "k1"), "k1", 1, "a", nil, false)
+	// A refused write is not remembered: the same RequestID after the
+	// record is gone finds it absent.
+	mustApply(t, s, &ssotws.Write{Kind: ssotws.WriteDelete, Model: modelA, Key: "k1", RequestID: "d2"})
+	_, err = s.Apply(ctx, &ssotws.Write{Kind: ssotws.WriteDelete, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, RequestID: fmt.Sprint("r", ssotws.WriteDelete)})
+	wantErr(t, err, ssotws.ErrNotFound, "k1")
+	// The retry of a delete that succeeded replays its result, although
+	// the record is absent now.
+	again := mustApply(t, s, &ssotws.Write{Kind: ssotws.WriteDelete, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, RequestID: "d2"})
+	if !again.Replayed {
+		t.Error("retried delete not replayed")
+	}
+	checkRecord(t, "replayed tombstone", again.Record, "k1", 2, "a", nil, true)
+	// Re-created by someone else: a delete expecting absence refuses.
+	create(t, s, modelA, "k1", "c", nil)
+	_, err = s.Apply(ctx, &ssotws.Write{Kind: ssotws.WriteDelete, Model: modelA, Key: "k1", IfVersion: ssotws.IfAbsent, RequestID: "d3"})
+	wantErr(t, err, ssotws.ErrVersionConflict, "k1")
+	checkRecord(t, "re-created, kept", get(t, s, modelA, "k1"), "k1", 3, "c", nil, false)
 }
 
 func testDelete(t *testing.T, s ssotws.Store) {

@@ -28,7 +28,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
-	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/natsbroker"
@@ -128,7 +127,9 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, broker, ssotws.WithLogger(logger))}
 
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(chat))
+	// The generated constructor bounds every request (its body, and its
+	// message once decompressed) before anything decodes it.
+	mux.Handle(chatv1ssotws.NewChatServiceHandler(chat))
 	mux.Handle("/ws", gateway)
 	if st, err := os.Stat(web); err == nil && st.IsDir() {
 		mux.Handle("/", http.FileServer(http.Dir(web)))

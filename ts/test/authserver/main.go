@@ -25,7 +25,6 @@ import (
 
 	"connectrpc.com/connect"
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
-	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 )
@@ -74,7 +73,7 @@ func main() {
 	}
 	svc := chatService{chatv1ssotws.NewChatService(ssotws.NewMemoryStore(), broker, ssotws.WithLogger(logger))}
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(svc,
+	mux.Handle(chatv1ssotws.NewChatServiceHandler(svc,
 		connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, &ssotws.AuthInterceptorOptions{RequireAuth: true, Logger: logger}))))
 	mux.Handle("/ws", gateway)
 	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) {

@@ -33,7 +33,6 @@ import (
 
 	"connectrpc.com/connect"
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
-	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 )
@@ -89,7 +88,7 @@ func (s *server) start() error {
 	}
 	svc := chatService{chatv1ssotws.NewChatService(s.store, s.broker, ssotws.WithLogger(s.logger))}
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(svc))
+	mux.Handle(chatv1ssotws.NewChatServiceHandler(svc))
 	mux.Handle("/ws", s.gw)
 	s.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/ws" {

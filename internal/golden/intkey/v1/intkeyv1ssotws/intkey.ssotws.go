@@ -101,6 +101,21 @@ func NewTicketService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.O
 	}
 }
 
+// NewTicketServiceHandler builds the HTTP handler of svc as
+// intkeyv1connect.NewTicketServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewTicketServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewTicketServiceHandler(svc intkeyv1connect.TicketServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := intkeyv1connect.NewTicketServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetTicket implements intkeyv1connect.TicketServiceHandler: the standard Get of
 // intkey.v1.Ticket.
 func (s *TicketService) GetTicket(ctx context.Context, req *connect.Request[v1.GetTicketRequest]) (*connect.Response[v1.Ticket], error) {

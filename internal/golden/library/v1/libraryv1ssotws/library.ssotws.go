@@ -108,6 +108,21 @@ func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.
 	}
 }
 
+// NewLibraryServiceHandler builds the HTTP handler of svc as
+// libraryv1connect.NewLibraryServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewLibraryServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewLibraryServiceHandler(svc libraryv1connect.LibraryServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := libraryv1connect.NewLibraryServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetShelf implements libraryv1connect.LibraryServiceHandler: the standard Get of
 // library.v1.Shelf.
 func (s *LibraryService) GetShelf(ctx context.Context, req *connect.Request[v1.GetShelfRequest]) (*connect.Response[v1.GetShelfResponse], error) {

@@ -53,6 +53,21 @@ func NewMessageService(store ssotws.Store, opts ...ssotws.Option) *MessageServic
 	}
 }
 
+// NewMessageServiceHandler builds the HTTP handler of svc as
+// offv1connect.NewMessageServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewMessageServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewMessageServiceHandler(svc offv1connect.MessageServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := offv1connect.NewMessageServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetMessage implements offv1connect.MessageServiceHandler: the standard Get of
 // off.v1.Message.
 func (s *MessageService) GetMessage(ctx context.Context, req *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.Message], error) {

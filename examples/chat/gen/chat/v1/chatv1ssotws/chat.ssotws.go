@@ -124,6 +124,21 @@ func NewChatService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Opt
 	}
 }
 
+// NewChatServiceHandler builds the HTTP handler of svc as
+// chatv1connect.NewChatServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewChatServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewChatServiceHandler(svc chatv1connect.ChatServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := chatv1connect.NewChatServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetRoom implements chatv1connect.ChatServiceHandler: the standard Get of
 // chat.v1.Room.
 func (s *ChatService) GetRoom(ctx context.Context, req *connect.Request[v1.GetRoomRequest]) (*connect.Response[v1.Room], error) {
