@@ -657,6 +657,7 @@ func (b *binder) checkNames(files []*File) {
 		for _, s := range file.Services {
 			add(s.Proto.GoName, s.Proto.Desc, "service implementation")
 			add("New"+s.Proto.GoName, s.Proto.Desc, "service constructor")
+			add("New"+s.Proto.GoName+"Handler", s.Proto.Desc, "handler constructor")
 			fields := make(map[string]*Model)
 			for _, m := range s.Models {
 				mn := newModelNames(m)

@@ -115,6 +115,21 @@ func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Opt
 	}
 }
 
+// NewNoteServiceHandler builds the HTTP handler of svc as
+// editions2024v1connect.NewNoteServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewNoteServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewNoteServiceHandler(svc editions2024v1connect.NoteServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := editions2024v1connect.NewNoteServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetNote implements editions2024v1connect.NoteServiceHandler: the standard Get of
 // editions2024.v1.Note.
 func (s *NoteService) GetNote(ctx context.Context, req *connect.Request[v1.GetNoteRequest]) (*connect.Response[v1.Note], error) {

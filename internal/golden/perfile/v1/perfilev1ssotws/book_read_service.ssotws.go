@@ -42,6 +42,21 @@ func NewBookReadService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws
 	}
 }
 
+// NewBookReadServiceHandler builds the HTTP handler of svc as
+// perfilev1connect.NewBookReadServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewBookReadServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewBookReadServiceHandler(svc perfilev1connect.BookReadServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := perfilev1connect.NewBookReadServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetBook implements perfilev1connect.BookReadServiceHandler: the standard Get of
 // perfile.v1.Book.
 func (s *BookReadService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.Book], error) {

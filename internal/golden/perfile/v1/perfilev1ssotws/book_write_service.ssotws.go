@@ -44,6 +44,21 @@ func NewBookWriteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotw
 	}
 }
 
+// NewBookWriteServiceHandler builds the HTTP handler of svc as
+// perfilev1connect.NewBookWriteServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewBookWriteServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewBookWriteServiceHandler(svc perfilev1connect.BookWriteServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := perfilev1connect.NewBookWriteServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // CreateBook implements perfilev1connect.BookWriteServiceHandler: the standard Create of
 // perfile.v1.Book.
 func (s *BookWriteService) CreateBook(ctx context.Context, req *connect.Request[v1.CreateBookRequest]) (*connect.Response[v1.Book], error) {

@@ -70,6 +70,21 @@ func NewShelfService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Op
 	}
 }
 
+// NewShelfServiceHandler builds the HTTP handler of svc as
+// perfilev1connect.NewShelfServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewShelfServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewShelfServiceHandler(svc perfilev1connect.ShelfServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := perfilev1connect.NewShelfServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetShelf implements perfilev1connect.ShelfServiceHandler: the standard Get of
 // perfile.v1.Shelf.
 func (s *ShelfService) GetShelf(ctx context.Context, req *connect.Request[v1.GetShelfRequest]) (*connect.Response[v1.Shelf], error) {

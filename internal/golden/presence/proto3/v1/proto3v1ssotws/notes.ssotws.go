@@ -116,6 +116,21 @@ func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Opt
 	}
 }
 
+// NewNoteServiceHandler builds the HTTP handler of svc as
+// proto3v1connect.NewNoteServiceHandler does, with ssot-ws's request
+// bounds first: [ssotws.HandlerOptions] bounds a request message,
+// decompressed, at [ssotws.DefaultMaxRequestBytes] (opts come after and
+// may lower it), and [ssotws.LimitBody] bounds its body on the wire.
+// An oversized request is refused with CodeResourceExhausted before it is
+// decoded, so before any interceptor (authentication) runs. Mount it on a
+// mux:
+//
+//	mux.Handle(NewNoteServiceHandler(svc, connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, nil))))
+func NewNoteServiceHandler(svc proto3v1connect.NoteServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	path, h := proto3v1connect.NewNoteServiceHandler(svc, ssotws.HandlerOptions(opts...)...)
+	return path, ssotws.LimitBody(h, 0)
+}
+
 // GetNote implements proto3v1connect.NoteServiceHandler: the standard Get of
 // presence.proto3.v1.Note.
 func (s *NoteService) GetNote(ctx context.Context, req *connect.Request[v1.GetNoteRequest]) (*connect.Response[v1.Note], error) {
