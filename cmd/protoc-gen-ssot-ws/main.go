@@ -24,7 +24,7 @@
 //	    out: web/src/gen
 //	    opt: [lang=ts, import_extension=js]
 //
-// Parameters: lang=go|ts, realtime=auto|on|off, package_suffix,
+// Parameters: lang=go|ts, realtime=auto|on|off, binding=lenient|strict, package_suffix,
 // connect_package_suffix, import_extension, runtime=package|emit (lang=ts),
 // and protoc-gen-go's paths, module and M….
 //

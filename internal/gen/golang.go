@@ -226,6 +226,20 @@ func genService(g *protogen.GeneratedFile, f *File, s *Service, p *Params) {
 	}
 	g.P("// other methods return CodeUnimplemented: embed ", sn.Struct, " in a struct of your")
 	g.P("// own and implement them there.")
+	if len(s.Unbound) > 0 {
+		g.P("//")
+		g.P("// Left to you although their names look standard:")
+		for _, u := range s.Unbound {
+			lines := wrap(u.Method.GoName+": "+u.Reason+".", 72)
+			for i, line := range lines {
+				if i == 0 {
+					g.P("//   - ", line)
+				} else {
+					g.P("//     ", line)
+				}
+			}
+		}
+	}
 	comments(g, s.Proto.Comments.Leading)
 	if isDeprecated(s.Proto.Desc) {
 		g.P("//")

@@ -146,6 +146,24 @@ type Service struct {
 	Models []*Model
 	// Methods are the bound standard methods, in declaration order.
 	Methods []*Method
+	// Unbound are the methods whose names look standard but that were
+	// left to the user, in declaration order, each with the reason.
+	Unbound []*Unbound
+}
+
+// Unbound is a method left to the user although its name looks like a
+// standard method's: its shape is not the standard method's (a
+// long-running method, a second List, an Update without mask…), an option
+// skips it, or the model its name matches is in another package.
+type Unbound struct {
+	Method *protogen.Method
+	// Model and Standard are what the name says, when it names a model of
+	// the service.
+	Model    *Model
+	Standard Standard
+	// Reason says why the method was not bound, as a clause ("its method
+	// option sets skip").
+	Reason string
 }
 
 // HasRealtime reports whether any model the service serves is realtime.
@@ -199,6 +217,9 @@ type Method struct {
 	Standard Standard
 	// Explicit is set when a method option bound the method.
 	Explicit bool
+	// byResponse is set when a List was bound by its response's repeated
+	// model field rather than by its name.
+	byResponse bool
 
 	Response ResponseShape
 	// ResponseField wraps the model (ResponseWrapper) or holds the page
