@@ -184,6 +184,20 @@ func isKeyKind(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
+// hasKey reports whether m holds a key in fd: a key field with explicit
+// presence (proto2, proto3 optional, editions) that is set to "" or 0
+// holds none, as with implicit presence, so Create generates one and
+// Update asks for one.
+func hasKey(m protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
+	if !m.Has(fd) {
+		return false
+	}
+	if fd.Kind() == protoreflect.StringKind {
+		return m.Get(fd).String() != ""
+	}
+	return m.Get(fd).String() != "0" // every integer kind prints 0 as "0"
+}
+
 func isIntegerKey(fd protoreflect.FieldDescriptor) bool {
 	return isKeyKind(fd) && fd.Kind() != protoreflect.StringKind
 }

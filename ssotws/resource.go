@@ -257,7 +257,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 		}
 		pm.Set(kf, v)
 	}
-	if !pm.Has(kf) {
+	if !hasKey(pm, kf) {
 		if isIntegerKey(kf) {
 			n, err := r.store.NextSequence(ctx, r.model.FullName())
 			if err != nil {
@@ -319,7 +319,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		return zero, err
 	}
 	src := msg.ProtoReflect()
-	if !src.Has(r.model.key) {
+	if !hasKey(src, r.model.key) {
 		return zero, invalidArgument("%s.%s is required", snake(r.model.name), r.model.key.Name())
 	}
 	key := r.model.KeyOf(src)

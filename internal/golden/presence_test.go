@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // note and counter are what a presence test needs of a package's models,
@@ -147,6 +148,14 @@ func runPresence[N note, C counter](t *testing.T, tc presenceCase[N, C]) {
 		b, err := notes.Create(ctx, tc.newNote("", "r1", "second", false))
 		require.NoError(t, err)
 		require.NotEmpty(t, b.GetId())
+		// A key set to "" holds no key, present or not: the store makes one.
+		empty := tc.newNote("", "r3", "empty key", false)
+		empty.ProtoReflect().Set(empty.ProtoReflect().Descriptor().Fields().ByName("id"), protoreflect.ValueOfString(""))
+		e, err := notes.Create(ctx, empty)
+		require.NoError(t, err)
+		require.NotEmpty(t, e.GetId())
+		_, err = notes.Delete(ctx, e.GetId())
+		require.NoError(t, err)
 		_, err = notes.Create(ctx, tc.newNote("c", "r2", "third", true))
 		require.NoError(t, err)
 
