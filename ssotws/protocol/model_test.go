@@ -1,12 +1,14 @@
-package ssotws
+package protocol
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	intkeyv1 "github.com/ssot-codegen/ssot-ws/internal/golden/intkey/v1"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -22,17 +24,12 @@ func TestChannelNamesRoundTrip(t *testing.T) {
 	} {
 		name := c.String()
 		got, err := ParseChannel(name)
-		if err != nil {
-			t.Errorf("ParseChannel(%q): %v", name, err)
-			continue
-		}
-		if got != c {
-			t.Errorf("ParseChannel(%q) = %+v, want %+v", name, got, c)
+		if assert.NoError(t, err, "ParseChannel(%q)", name) {
+			assert.Equal(t, c, got, "ParseChannel(%q)", name)
 		}
 	}
-	if got := ScopeChannel("Message", "room_id", "a b"); got != "Message?room_id=a+b" {
-		t.Errorf("ScopeChannel escapes a space as %q, want Message?room_id=a+b (as Go's url.QueryEscape and the TS runtime)", got)
-	}
+	assert.Equal(t, "Message?room_id=a+b", ScopeChannel("Message", "room_id", "a b"),
+		"a space is escaped as + (as Go's url.QueryEscape and the TS runtime)")
 }
 
 func TestParseChannelRejects(t *testing.T) {
@@ -41,9 +38,23 @@ func TestParseChannelRejects(t *testing.T) {
 		"Message?=r1", "Message?a=1&b=2", "Message/%zz", "Message?room_id=%zz",
 		strings.Repeat("M", MaxChannelLen+1),
 	} {
-		if _, err := ParseChannel(name); !errors.Is(err, ErrBadChannel) {
-			t.Errorf("ParseChannel(%q) = %v, want ErrBadChannel", name, err)
-		}
+		_, err := ParseChannel(name)
+		assert.ErrorIs(t, err, ErrBadChannel, "ParseChannel(%q)", name)
+	}
+}
+
+func TestPositionTextForm(t *testing.T) {
+	p := &wsv1.Position{Epoch: 17, Offset: 1 << 40}
+	s := FormatPosition(p)
+	assert.Equal(t, "17:1099511627776", s)
+	got, err := ParsePosition(s)
+	require.NoError(t, err)
+	assert.Equal(t, p.GetEpoch(), got.GetEpoch())
+	assert.Equal(t, p.GetOffset(), got.GetOffset())
+	assert.Equal(t, "0:0", FormatPosition(nil))
+	for _, bad := range []string{"", "1", "1:", ":1", "a:1", "1:-1", "1:2:3"} {
+		_, err := ParsePosition(bad)
+		assert.Error(t, err, "ParsePosition(%q)", bad)
 	}
 }
 
@@ -61,30 +72,18 @@ func TestValueTextForms(t *testing.T) {
 	}
 	for _, c := range cases {
 		fd := fields.ByName(protoreflect.Name(c.field))
-		if got := formatValue(fd, c.value); got != c.text {
-			t.Errorf("formatValue(%s) = %q, want %q", c.field, got, c.text)
-		}
+		assert.Equal(t, c.text, FormatValue(fd, c.value), "FormatValue(%s)", c.field)
 		v, err := ParseValue(fd, c.text)
-		if err != nil || !v.Equal(c.value) {
-			t.Errorf("ParseValue(%s, %q) = %v, %v; want %v", c.field, c.text, v, err, c.value)
+		if assert.NoError(t, err, "ParseValue(%s, %q)", c.field, c.text) {
+			assert.True(t, v.Equal(c.value), "ParseValue(%s, %q) = %v, want %v", c.field, c.text, v, c.value)
 		}
 	}
-	if _, err := ParseValue(fields.ByName("queue_id"), "99999999999"); err == nil {
-		t.Error("ParseValue accepted an int32 out of range")
-	}
-	if got := FormatKey(int64(12)); got != "12" {
-		t.Errorf("FormatKey(12) = %q", got)
-	}
-	if f := Eq("status", intkeyv1.Status_STATUS_OPEN); f != (Filter{Field: "status", Value: "1"}) {
-		t.Errorf("Eq on an enum = %+v, want its number", f)
-	}
-	if f := Eq("room_id", ""); f != (Filter{}) {
-		t.Errorf("Eq on a zero value = %+v, want no filter", f)
-	}
-	zero := int32(0)
-	if f := EqOptional("queue_id", &zero); f != (Filter{Field: "queue_id", Value: "0"}) {
-		t.Errorf("EqOptional on a set zero = %+v", f)
-	}
+	_, err := ParseValue(fields.ByName("queue_id"), "99999999999")
+	assert.Error(t, err, "ParseValue accepted an int32 out of range")
+	assert.Equal(t, "12", FormatKey(int64(12)))
+	assert.Equal(t, "k", FormatKey("k"))
+	assert.Equal(t, "1", FormatScalar(intkeyv1.Status_STATUS_OPEN), "an enum's text form is its number")
+	assert.Equal(t, "true", FormatScalar(true))
 }
 
 func TestNewModelRejects(t *testing.T) {
@@ -94,20 +93,37 @@ func TestNewModelRejects(t *testing.T) {
 		"scope not scalar": {Scopes: []string{"nope"}},
 		"owner not string": {Owner: "version"},
 	} {
-		if _, err := NewModel(desc, cfg); err == nil {
-			t.Errorf("%s: NewModel accepted %+v", name, cfg)
-		}
+		_, err := NewModel(desc, cfg)
+		assert.Error(t, err, "%s: NewModel accepted %+v", name, cfg)
 	}
 	m, err := NewModel(desc, ModelConfig{Scopes: []string{"room_id"}, Owner: "author"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	msg := (&chatv1.Message{Id: "m1", RoomId: "r 1", Author: "ann"}).ProtoReflect()
-	want := []string{"Message", "Message/m1", "Message?room_id=r+1"}
-	if got := m.Channels(msg); strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("Channels = %q, want %q", got, want)
+	assert.Equal(t, []string{"Message", "Message/m1", "Message?room_id=r+1"}, m.Channels(msg))
+	assert.NotNil(t, m.VersionField())
+	assert.Equal(t, "ann", m.OwnerOf(msg))
+	assert.Equal(t, "m1", m.KeyOf(msg))
+	assert.Equal(t, wsv1.Access_PUBLIC, m.ReadAccess(), "unspecified access reads as PUBLIC")
+	fields := m.FieldValues(msg)
+	assert.Equal(t, "r 1", fields["room_id"])
+	assert.Equal(t, "ann", fields["author"])
+	assert.Panics(t, func() { MustModel(desc, ModelConfig{Key: "uid"}) })
+}
+
+func TestCloseCodesAndSubprotocols(t *testing.T) {
+	// The numbers are part of the protocol: RFC 6455's for the 1xxx codes,
+	// HTTP's status plus 4000 for the others.
+	for code, want := range map[CloseCode]int{
+		CloseGoingAway:       1001,
+		CloseBadFrame:        1008,
+		CloseTooLarge:        1009,
+		CloseUnauthenticated: 4401,
+		CloseForbidden:       4403,
+		CloseTokenExpired:    4408,
+		CloseTooSlow:         4429,
+	} {
+		assert.Equal(t, want, int(code), "%v", code)
 	}
-	if m.VersionField() == nil || m.OwnerOf(msg) != "ann" {
-		t.Errorf("version field %v, owner %q", m.VersionField(), m.OwnerOf(msg))
-	}
+	assert.Equal(t, "ssot.v1", Subprotocol)
+	assert.Equal(t, "ssot.auth.dG9rZW4_", AuthSubprotocol("token?"), "unpadded base64url")
 }
