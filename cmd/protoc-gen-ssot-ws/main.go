@@ -40,7 +40,7 @@ import (
 
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"google.golang.org/protobuf/compiler/protogen"
 )
 
@@ -60,7 +60,7 @@ func main() {
 		os.Exit(scaffold.Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 	}
 	if len(os.Args) == 2 && os.Args[1] == "--version" {
-		fmt.Println(ssotws.Version)
+		fmt.Println(protocol.Version)
 		return
 	}
 	if len(os.Args) == 2 && (os.Args[1] == "-h" || os.Args[1] == "--help") {
