@@ -45,7 +45,7 @@ import (
 
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"google.golang.org/protobuf/compiler/protogen"
 )
 
@@ -68,7 +68,7 @@ Commands:
 // it belongs to, the version of the Go runtime, the annotations and the
 // npm package @ssot-ws/runtime (one release, one version; tags are
 // v<version>).
-func versionLine() string { return "protoc-gen-ssot-ws " + ssotws.Version }
+func versionLine() string { return "protoc-gen-ssot-ws " + protocol.Version }
 
 func main() {
 	if len(os.Args) == 1 {
