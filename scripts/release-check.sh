@@ -20,8 +20,8 @@ fail=0
 problem() { echo "  not ready: $*"; fail=1; }
 
 echo "== release $tag"
-go_version=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' ssotws/version.go)
-[ "$go_version" = "$version" ] || problem "ssotws/version.go says $go_version (set const Version = \"$version\")"
+go_version=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' ssotws/protocol/version.go)
+[ "$go_version" = "$version" ] || problem "ssotws/protocol/version.go says $go_version (set const Version = \"$version\")"
 npm_version=$(node -p 'require("./ts/runtime/package.json").version')
 [ "$npm_version" = "$version" ] || problem "ts/runtime/package.json says $npm_version (npm version $version -w @ssot-ws/runtime --no-git-tag-version)"
 lock_version=$(node -p 'require("./package-lock.json").packages["ts/runtime"].version')

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +27,7 @@ func TestVersion(t *testing.T) {
 	for _, flag := range []string{"--version", "-version"} {
 		status, out, errOut := runArgs(flag)
 		assert.Equal(t, 0, status, flag)
-		assert.Equal(t, "protoc-gen-ssot-ws "+ssotws.Version+"\n", out, flag)
+		assert.Equal(t, "protoc-gen-ssot-ws "+protocol.Version+"\n", out, flag)
 		assert.Empty(t, errOut, flag)
 	}
 }
@@ -47,7 +47,7 @@ func TestProtoCommand(t *testing.T) {
 		status, out, errOut = runArgs("proto", "-o", dir)
 		require.Equal(t, 0, status, errOut)
 		file := filepath.Join(dir, "ssot", "ws", "v1", "options.proto")
-		assert.Equal(t, "protoc-gen-ssot-ws proto: wrote "+file+" (ssot-ws "+ssotws.Version+"): put "+dir+
+		assert.Equal(t, "protoc-gen-ssot-ws proto: wrote "+file+" (ssot-ws "+protocol.Version+"): put "+dir+
 			" on the import path (protoc -I, or a module of your buf workspace)\n", out)
 		assert.Empty(t, errOut)
 		got, err := os.ReadFile(file)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +27,7 @@ go mod edit -tool=github.com/ssot-codegen/ssot-ws/cmd/protoc-gen-ssot-ws \
 go mod tidy
 `
 	require.Contains(t, string(doc), editTools, "docs/install.md no longer shows what this test runs")
-	require.Contains(t, string(doc), "protoc-gen-ssot-ws "+ssotws.Version+"\n", "docs/install.md shows another --version line")
+	require.Contains(t, string(doc), "protoc-gen-ssot-ws "+protocol.Version+"\n", "docs/install.md shows another --version line")
 
 	wantVersion := versionLine() + "\n"
 	fresh := func(t *testing.T) (string, []string) {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
 
 // optionsProto is the import path of the annotations a user's protos
@@ -73,6 +73,6 @@ func protoMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "protoc-gen-ssot-ws proto: wrote %s (ssot-ws %s): put %s on the import path (protoc -I, or a module of your buf workspace)\n",
-		out, ssotws.Version, *dir)
+		out, protocol.Version, *dir)
 	return 0
 }

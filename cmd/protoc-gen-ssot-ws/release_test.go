@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,14 +27,14 @@ func TestReleaseCheck(t *testing.T) {
 		return cmd.ProcessState.ExitCode(), string(out)
 	}
 
-	_, out := run(ssotws.Version)
-	for _, s := range []string{"ssotws/version.go says", "ts/runtime/package.json says", "package-lock.json has", "CHANGELOG.md has no", "CHANGELOG.md lost"} {
+	_, out := run(protocol.Version)
+	for _, s := range []string{"ssotws/protocol/version.go says", "ts/runtime/package.json says", "package-lock.json has", "CHANGELOG.md has no", "CHANGELOG.md lost"} {
 		assert.NotContains(t, out, s)
 	}
 
 	code, out := run("9.9.9")
 	assert.Equal(t, 1, code)
-	for _, s := range []string{"ssotws/version.go says " + ssotws.Version, "ts/runtime/package.json says " + ssotws.Version, "package-lock.json has @ssot-ws/runtime " + ssotws.Version, "CHANGELOG.md has no '## 9.9.9' section", "not ready to tag v9.9.9"} {
+	for _, s := range []string{"ssotws/protocol/version.go says " + protocol.Version, "ts/runtime/package.json says " + protocol.Version, "package-lock.json has @ssot-ws/runtime " + protocol.Version, "CHANGELOG.md has no '## 9.9.9' section", "not ready to tag v9.9.9"} {
 		assert.Contains(t, out, s)
 	}
 	assert.NotContains(t, out, "git tag -a")
