@@ -240,7 +240,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 		}
 		pm.Set(kf, v)
 	}
-	if !pm.Has(kf) {
+	if !hasKey(pm, kf) {
 		if kf.Kind() != protoreflect.StringKind { // an integer key (NewModel checked its kind)
 			n, err := r.store.NextSequence(ctx, r.model.FullName())
 			if err != nil {
@@ -302,7 +302,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		return zero, err
 	}
 	src := msg.ProtoReflect()
-	if !src.Has(r.model.KeyField()) {
+	if !hasKey(src, r.model.KeyField()) {
 		return zero, invalidArgument("%s.%s is required", snake(r.model.Name()), r.model.KeyField().Name())
 	}
 	key := r.model.KeyOf(src)
@@ -714,4 +714,18 @@ func snake(s string) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// hasKey reports whether m holds a key in fd: a key field with explicit
+// presence (proto2, proto3 optional, editions) that is set to "" or 0
+// holds none, as with implicit presence, so Create generates one and
+// Update asks for one.
+func hasKey(m protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
+	if !m.Has(fd) {
+		return false
+	}
+	if fd.Kind() == protoreflect.StringKind {
+		return m.Get(fd).String() != ""
+	}
+	return m.Get(fd).String() != "0" // every integer kind prints 0 as "0"
 }

@@ -26,7 +26,7 @@
 //	    out: web/src/gen
 //	    opt: [lang=ts, import_extension=js]
 //
-// Parameters: lang=go|ts, realtime=auto|on|off, package_suffix,
+// Parameters: lang=go|ts, realtime=auto|on|off, binding=lenient|strict, package_suffix,
 // connect_package_suffix, import_extension, runtime=package|emit (lang=ts),
 // and protoc-gen-go's paths, module and M….
 //
@@ -46,7 +46,6 @@ import (
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
-	"google.golang.org/protobuf/compiler/protogen"
 )
 
 const usage = `protoc-gen-ssot-ws is a protoc plugin: run it through buf or protoc.
@@ -72,10 +71,10 @@ func versionLine() string { return "protoc-gen-ssot-ws " + protocol.Version }
 
 func main() {
 	if len(os.Args) == 1 {
-		params := gen.NewParams()
-		protogen.Options{ParamFunc: params.Set}.Run(func(plugin *protogen.Plugin) error {
-			return gen.Generate(plugin, params)
-		})
+		if err := gen.Run(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", os.Args[0], err)
+			os.Exit(1)
+		}
 		return
 	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))

@@ -1,7 +1,9 @@
 package gen
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -23,6 +25,7 @@ const (
 func Bind(plugin *protogen.Plugin, params *Params) (*Schema, error) {
 	b := &binder{
 		realtime: params.Realtime,
+		strict:   params.Binding == BindingStrict,
 		messages: make(map[protoreflect.FullName]*protogen.Message),
 		files:    make(map[*protogen.Message]*protogen.File),
 		models:   make(map[*protogen.Message]*Model),
@@ -53,8 +56,27 @@ func Bind(plugin *protogen.Plugin, params *Params) (*Schema, error) {
 				file.Services = append(file.Services, svc)
 			}
 		}
-		b.checkNames(file)
 		schema.Files = append(schema.Files, file)
+	}
+	// Group the files by Go package, and check each package's names once.
+	byPkg := make(map[protogen.GoImportPath][]*File)
+	var pkgs []protogen.GoImportPath
+	for _, f := range schema.Files {
+		pkg := subPackage(f.Proto, params.PackageSuffix)
+		if byPkg[pkg] == nil {
+			pkgs = append(pkgs, pkg)
+		}
+		byPkg[pkg] = append(byPkg[pkg], f)
+	}
+	for _, pkg := range pkgs {
+		files := byPkg[pkg]
+		slices.SortStableFunc(files, func(a, b *File) int { return strings.Compare(a.Proto.Desc.Path(), b.Proto.Desc.Path()) })
+		for _, f := range files {
+			f.Package = files
+		}
+		if params.Lang != LangTS { // a Go name clash is no concern of lang=ts
+			b.checkNames(files)
+		}
 	}
 	if err := b.probs.err(); err != nil {
 		return nil, err
@@ -64,6 +86,9 @@ func Bind(plugin *protogen.Plugin, params *Params) (*Schema, error) {
 
 type binder struct {
 	realtime RealtimeMode
+	// strict is binding=strict: a method bound by its name whose shape is
+	// not the standard method's is an error, not left to the user.
+	strict   bool
 	messages map[protoreflect.FullName]*protogen.Message
 	files    map[*protogen.Message]*protogen.File
 	// models caches bound models; a nil entry is a message that is not one.
@@ -249,7 +274,11 @@ func (b *binder) service(s *protogen.Service) *Service {
 	svc := &Service{Proto: s}
 	listed := make(map[*Model]bool)
 	var candidates []*Model
-	if so := serviceOptions(s); so != nil {
+	so := serviceOptions(s)
+	if so.GetSkip() {
+		return nil // the user serves it all
+	}
+	if so != nil {
 		for _, name := range so.GetModels() {
 			m := b.resolveModel(s.Desc, "service option", name)
 			if m == nil {
@@ -267,25 +296,45 @@ func (b *binder) service(s *protogen.Service) *Service {
 			return nil // already reported
 		}
 	}
-	claimed := make(map[claim]*protogen.Method)
+	claimed := make(map[claim]*Method)
+	var bound []*Method
 	for _, meth := range s.Methods {
-		bm := b.method(meth, candidates)
-		if bm == nil || bm.Model == nil {
+		bm, left := b.method(meth, candidates)
+		if left != nil {
+			svc.Unbound = append(svc.Unbound, left)
+		}
+		if bm == nil {
 			continue
 		}
 		c := claim{bm.Model, bm.Standard}
 		if prev := claimed[c]; prev != nil {
-			b.probs.addf(meth.Desc, "%s already implements %s for model %s; a service implements each standard method of a model once",
-				prev.Desc.Name(), bm.Standard, bm.Model.FullName())
+			// A method bound by its name wins over one bound by its
+			// response (ListBooks over ListBookRevisions).
+			if prev.byResponse && !bm.byResponse {
+				prev, bm = bm, prev
+				claimed[c] = prev
+				bound[slices.Index(bound, bm)] = prev
+			}
+			why := fmt.Sprintf("%s already implements the standard %s of %s; a service implements each standard method of a model once",
+				prev.Proto.Desc.Name(), bm.Standard, bm.Model.FullName())
+			if bm.Explicit || b.strict {
+				b.probs.addf(bm.Proto.Desc, "%s", why)
+			} else {
+				svc.Unbound = append(svc.Unbound, &Unbound{Method: bm.Proto, Reason: why})
+			}
 			continue
 		}
-		claimed[c] = meth
+		claimed[c] = bm
+		bound = append(bound, bm)
+	}
+	for _, bm := range bound {
 		if !listed[bm.Model] {
 			listed[bm.Model] = true
 			svc.Models = append(svc.Models, bm.Model)
 		}
-		svc.Methods = append(svc.Methods, bm)
 	}
+	svc.Methods = bound
+	slices.SortFunc(svc.Unbound, func(a, b *Unbound) int { return cmp.Compare(a.Method.Desc.Index(), b.Method.Desc.Index()) })
 	if len(svc.Methods) == 0 {
 		return nil
 	}
@@ -302,53 +351,144 @@ func splitStandard(name string) (Standard, string) {
 	return 0, ""
 }
 
+const operationName = "google.longrunning.Operation"
+
 // method binds meth, explicitly by its method option or by its name among
-// candidates (every model of the request when nil). It returns nil for a
+// candidates (the models of the service's own proto package when nil). A
+// method bound by its name whose shape is not the standard method's is
+// left to the user, with the reason, unless binding=strict: then, as for
+// an explicit binding, the problem is an error. It returns nil, nil for a
 // method that is not standard.
-func (b *binder) method(meth *protogen.Method, candidates []*Model) *Method {
+func (b *binder) method(meth *protogen.Method, candidates []*Model) (*Method, *Unbound) {
 	d := meth.Desc
 	std, rest := splitStandard(string(d.Name()))
 	var model *Model
 	explicit := false
-	if mo := methodOptions(meth); mo != nil && (mo.GetModel() != "" || mo.GetStandard() != wsv1.StandardMethod_STANDARD_METHOD_UNSPECIFIED) {
+	mo := methodOptions(meth)
+	if mo.GetSkip() {
+		if mo.GetModel() != "" || mo.GetStandard() != wsv1.StandardMethod_STANDARD_METHOD_UNSPECIFIED {
+			b.probs.addf(d, "method option sets skip and also binds the method (model or standard); choose one")
+		}
+		if std == 0 {
+			return nil, nil
+		}
+		return nil, &Unbound{Method: meth, Reason: "its method option sets skip"}
+	}
+	var how string
+	if mo != nil && (mo.GetModel() != "" || mo.GetStandard() != wsv1.StandardMethod_STANDARD_METHOD_UNSPECIFIED) {
 		explicit = true
 		if s := mo.GetStandard(); s != wsv1.StandardMethod_STANDARD_METHOD_UNSPECIFIED {
 			std = Standard(s)
 			if _, ok := standardNames[std]; !ok {
 				b.probs.addf(d, "method option sets unknown standard method %d", s)
-				return nil
+				return nil, nil
 			}
 		}
 		if std == 0 {
 			b.probs.addf(d, "method option does not say which standard method %s is, and its name does not start with Get, List, Create, Update or Delete; set standard", d.Name())
-			return nil
+			return nil, nil
 		}
 		if mo.GetModel() != "" {
 			model = b.resolveModel(d, "method option", mo.GetModel())
 			if model == nil {
-				return nil
+				return nil, nil
 			}
-		} else if model = b.byMethodName(meth, std, rest, candidates); model == nil {
+		} else if model, _, _ = b.byMethodName(meth, std, rest, candidates); model == nil {
 			b.probs.addf(d, "method option does not name the model, and the method name does not; set model")
-			return nil
+			return nil, nil
 		}
+		how = "bound by its method option"
 	} else {
 		if std == 0 {
-			return nil
+			return nil, nil
 		}
-		if model = b.byMethodName(meth, std, rest, candidates); model == nil {
-			return nil
+		var byResponse bool
+		var foreign *Model
+		model, byResponse, foreign = b.byMethodName(meth, std, rest, candidates)
+		if model == nil {
+			if sub := b.subList(meth, std, rest); sub != nil {
+				return nil, &Unbound{Method: meth, Reason: fmt.Sprintf("its response lists %s, but its name is not List%s: a List of something of %s (revisions, AIP-162) is left to you", sub.FullName(), plural(sub.Name()), sub.Name())}
+			}
+			if foreign != nil {
+				return nil, &Unbound{Method: meth, Reason: fmt.Sprintf("its name matches model %s of another proto package; a service binds the models of its own package, or those its (ssot.ws.v1.service) option lists", foreign.FullName())}
+			}
+			return nil, nil
 		}
+		how = fmt.Sprintf("bound by its name (%s + %s)", std, rest)
+		if byResponse {
+			how = fmt.Sprintf("bound by its name (%s) and its response's repeated %s", std, model.Name())
+		}
+		bm, probs := b.checkMethod(meth, model, std)
+		if bm != nil {
+			bm.byResponse = byResponse
+			return bm, nil
+		}
+		if b.strict {
+			for _, p := range probs {
+				p.msg = how + " to the standard " + std.String() + " of " + model.FullName() + ": " + p.msg
+				b.probs = append(b.probs, p)
+			}
+			return nil, nil
+		}
+		reasons := make([]string, len(probs))
+		for i, p := range probs {
+			reasons[i] = p.msg
+		}
+		return nil, &Unbound{Method: meth, Model: model, Standard: std,
+			Reason: fmt.Sprintf("its name says the standard %s of %s, but %s", std, model.FullName(), strings.Join(reasons, "; "))}
 	}
-	if d.IsStreamingClient() || d.IsStreamingServer() {
-		b.probs.addf(d, "%s is a streaming method; standard method %s of %s must be unary", d.Name(), std, model.FullName())
-		return nil
+	bm, probs := b.checkMethod(meth, model, std)
+	for _, p := range probs {
+		p.msg = how + " to the standard " + std.String() + " of " + model.FullName() + ": " + p.msg
+		b.probs = append(b.probs, p)
 	}
-	return b.shape(meth, model, std, explicit)
+	if bm != nil {
+		bm.Explicit = explicit
+	}
+	return bm, nil
 }
 
-// byMethodName finds the model a method name refers to: Get<M>, List<Ms>…
-func (b *binder) byMethodName(meth *protogen.Method, std Standard, rest string, candidates []*Model) *Model {
+// checkMethod checks meth against the shape of the standard method std of
+// model m, and returns the bound method or the problems.
+func (b *binder) checkMethod(meth *protogen.Method, m *Model, std Standard) (*Method, problems) {
+	d := meth.Desc
+	var probs problems
+	switch {
+	case d.IsStreamingClient() || d.IsStreamingServer():
+		probs.addf(d, "it is a streaming method; a standard method is unary")
+	case meth.Output.Desc.FullName() == operationName:
+		probs.addf(d, "it returns %s: a long-running method (AIP-151) is left to you", operationName)
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return b.shape(meth, m, std, &probs), probs
+}
+
+// subList returns the model whose records a List that byMethodName did
+// not bind returns, when its name lists something of that model
+// (ListBookRevisions returning repeated Book).
+func (b *binder) subList(meth *protogen.Method, std Standard, rest string) *Model {
+	if std != List {
+		return nil
+	}
+	for _, f := range meth.Output.Fields {
+		if f.Message == nil || !f.Desc.IsList() || f.Desc.IsMap() {
+			continue
+		}
+		if m := b.model(f.Message); m != nil && strings.HasPrefix(rest, m.Name()) {
+			return m
+		}
+	}
+	return nil
+}
+
+// byMethodName finds the model a method name refers to: Get<M>, List<Ms>…,
+// among candidates, or else among the models of the method's own proto
+// package. byResponse says that a List was bound by its response's
+// repeated model field (an irregular plural). foreign is a model of
+// another package that the name matches, when that is the only match.
+func (b *binder) byMethodName(meth *protogen.Method, std Standard, rest string, candidates []*Model) (model *Model, byResponse bool, foreign *Model) {
 	pkg := meth.Desc.ParentFile().Package()
 	matches := func(m *protogen.Message) bool {
 		name := string(m.Desc.Name())
@@ -357,47 +497,41 @@ func (b *binder) byMethodName(meth *protogen.Method, std Standard, rest string, 
 		}
 		return name == rest
 	}
-	var found []*protogen.Message
-	if candidates != nil {
-		for _, m := range candidates {
-			if matches(m.Message) {
-				found = append(found, m.Message)
-			}
+	allowed := func(m *protogen.Message) bool {
+		if candidates != nil {
+			return containsModel(candidates, b.model(m))
 		}
-	} else {
-		for _, msgs := range b.byName {
-			for _, m := range msgs {
-				if matches(m) {
-					found = append(found, m)
-				}
+		return m.Desc.ParentFile().Package() == pkg
+	}
+	var other *protogen.Message
+	for _, msgs := range b.byName {
+		for _, m := range msgs {
+			if !matches(m) {
+				continue
 			}
+			if allowed(m) {
+				return b.model(m), false, nil
+			}
+			other = m
 		}
 	}
-	if len(found) == 0 && std == List {
-		// An irregular plural: bind by the response's repeated model field.
+	if std == List {
+		// An irregular plural (ListPeople of Person): bind by the
+		// response's repeated model field, unless the name lists something
+		// of the model (ListBookRevisions, AIP-162).
 		for _, f := range meth.Output.Fields {
 			if f.Message == nil || !f.Desc.IsList() || f.Desc.IsMap() {
 				continue
 			}
-			if m := b.model(f.Message); m != nil && (candidates == nil || containsModel(candidates, m)) {
-				found = append(found, f.Message)
+			if m := b.model(f.Message); m != nil && allowed(f.Message) && !strings.HasPrefix(rest, m.Name()) {
+				return m, true, nil
 			}
 		}
 	}
-	var pick *protogen.Message
-	for _, m := range found {
-		if m.Desc.ParentFile().Package() == pkg {
-			pick = m
-			break
-		}
+	if other != nil {
+		return nil, false, b.model(other)
 	}
-	if pick == nil && len(found) == 1 {
-		pick = found[0]
-	}
-	if pick == nil {
-		return nil
-	}
-	return b.model(pick)
+	return nil, false, nil
 }
 
 func containsModel(ms []*Model, m *Model) bool {
@@ -410,14 +544,20 @@ func containsModel(ms []*Model, m *Model) bool {
 }
 
 // shape checks the request and response of a standard method and records
-// how they map onto the runtime.
-func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit bool) *Method {
+// how they map onto the runtime; it adds what does not fit to probs.
+func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *problems) *Method {
 	d := meth.Desc
-	bm := &Method{Proto: meth, Model: m, Standard: std, Explicit: explicit}
+	bm := &Method{Proto: meth, Model: m, Standard: std}
 	in, out := meth.Input, meth.Output
 	ok := true
-	bad := func(format string, args ...any) {
-		b.probs.addf(d, format, args...)
+	// bad reports a problem of the method, placed at the field at when
+	// there is one to point at.
+	bad := func(at *protogen.Field, format string, args ...any) {
+		if at != nil {
+			probs.addAt(at.Desc, d, format, args...)
+		} else {
+			probs.addf(d, format, args...)
+		}
 		ok = false
 	}
 	switch std {
@@ -426,7 +566,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 		if std == Delete {
 			if v := fieldByName(in, "version"); v != nil {
 				if !isIntegerField(v) {
-					bad("delete request field %q is %s; version must be an integer field", "version", describeType(v))
+					bad(v, "delete request field %q is %s; version must be an integer field", "version", describeType(v))
 				} else {
 					bm.VersionField = v
 				}
@@ -444,11 +584,11 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 			}
 		}
 		if bm.ResponseField == nil {
-			bad("list response %s has no repeated %s field", out.Desc.FullName(), m.FullName())
+			bad(nil, "list response %s has no repeated %s field", out.Desc.FullName(), m.FullName())
 		}
 		bm.Response = ResponseList
 		if t := fieldByName(out, "next_page_token"); t == nil || t.Desc.Kind() != protoreflect.StringKind || t.Desc.IsList() {
-			bad("list response %s needs a string field next_page_token (AIP-158)", out.Desc.FullName())
+			bad(t, "list response %s needs a string field next_page_token (AIP-158)", out.Desc.FullName())
 		} else {
 			bm.NextPageToken = t
 		}
@@ -456,14 +596,14 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 			switch string(f.Desc.Name()) {
 			case "page_size":
 				if f.Desc.Kind() != protoreflect.Int32Kind || f.Desc.IsList() {
-					bad("list request field %q is %s; page_size must be an int32 field", "page_size", describeType(f))
+					bad(f, "list request field %q is %s; page_size must be an int32 field", "page_size", describeType(f))
 				} else {
 					bm.PageSize = f
 				}
 				continue
 			case "page_token":
 				if f.Desc.Kind() != protoreflect.StringKind || f.Desc.IsList() {
-					bad("list request field %q is %s; page_token must be a string field", "page_token", describeType(f))
+					bad(f, "list request field %q is %s; page_token must be a string field", "page_token", describeType(f))
 				} else {
 					bm.PageToken = f
 				}
@@ -474,7 +614,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 				continue // not a filter: left to the user
 			}
 			if !isScalarField(mf) || !isScalarField(f) || !sameType(f, mf) {
-				bad("list request field %q is %s and %s.%s is %s; a filter must have the type of a singular string, integer, bool or enum model field",
+				bad(f, "list request field %q is %s and %s.%s is %s; a filter must have the type of a singular string, integer, bool or enum model field",
 					f.Desc.Name(), describeType(f), m.Name(), mf.Desc.Name(), describeType(mf))
 				continue
 			}
@@ -483,14 +623,14 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 	case Create, Update:
 		bm.ModelField = modelField(in, m)
 		if bm.ModelField == nil {
-			bad("%s request %s has no %s field; it must carry the model (AIP-13%d)",
+			bad(nil, "%s request %s has no %s field; it must carry the model (AIP-13%d)",
 				strings.ToLower(std.String()), in.Desc.FullName(), m.FullName(), map[Standard]int{Create: 3, Update: 4}[std])
 		}
 		if std == Create {
 			idName := snake(m.Name()) + "_id"
 			if f := fieldByName(in, idName); f != nil {
 				if m.Key != nil && !keyCompatible(f, m.Key) {
-					bad("create request field %q is %s but the key of %s is %s", idName, describeType(f), m.Name(), describeType(m.Key))
+					bad(f, "create request field %q is %s but the key of %s is %s", idName, describeType(f), m.Name(), describeType(m.Key))
 				} else {
 					bm.IDField = f
 				}
@@ -499,9 +639,9 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 			f := fieldByName(in, "update_mask")
 			switch {
 			case f == nil:
-				bad("update request %s has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)", in.Desc.FullName())
+				bad(nil, "update request %s has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)", in.Desc.FullName())
 			case f.Message == nil || f.Message.Desc.FullName() != fieldMaskName || f.Desc.IsList():
-				bad("update request field %q is %s; it must be a google.protobuf.FieldMask", "update_mask", describeType(f))
+				bad(f, "update request field %q is %s; it must be a google.protobuf.FieldMask", "update_mask", describeType(f))
 			default:
 				bm.MaskField = f
 			}
@@ -509,6 +649,18 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 		bm.Response = b.response(meth, m, false, bad)
 		if bm.Response == ResponseWrapper {
 			bm.ResponseField = wrapperField(out, m)
+		}
+	}
+	for _, f := range []*protogen.Field{bm.KeyField, bm.VersionField, bm.ModelField, bm.IDField, bm.MaskField,
+		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField} {
+		if f != nil && inRealOneof(f) {
+			bad(f, "field %q of %s is in oneof %q; a field the standard %s reads or writes cannot be a oneof member",
+				f.Desc.Name(), f.Parent.Desc.FullName(), f.Oneof.Desc.Name(), std)
+		}
+	}
+	for _, fl := range bm.Filters {
+		if inRealOneof(fl.Request) {
+			bad(fl.Request, "list request field %q is in oneof %q; a filter cannot be a oneof member", fl.Request.Desc.Name(), fl.Request.Oneof.Desc.Name())
 		}
 	}
 	if !ok {
@@ -519,7 +671,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, explicit b
 
 // keyField finds the field of a Get or Delete request that holds the key:
 // the model's key name, "id" or "name".
-func (b *binder) keyField(meth *protogen.Method, m *Model, bad func(string, ...any)) *protogen.Field {
+func (b *binder) keyField(meth *protogen.Method, m *Model, bad func(*protogen.Field, string, ...any)) *protogen.Field {
 	if m.Key == nil {
 		return nil // the model's problem is reported already
 	}
@@ -530,12 +682,12 @@ func (b *binder) keyField(meth *protogen.Method, m *Model, bad func(string, ...a
 			continue
 		}
 		if !keyCompatible(f, m.Key) {
-			bad("request field %q is %s but the key of %s is %s", name, describeType(f), m.Name(), describeType(m.Key))
+			bad(f, "request field %q is %s but the key of %s is %s", name, describeType(f), m.Name(), describeType(m.Key))
 			return nil
 		}
 		return f
 	}
-	bad("%s request %s has no key field; add %s %s = 1 (the key of %s)",
+	bad(nil, "%s request %s has no key field; add %s %s = 1 (the key of %s)",
 		strings.ToLower(splitVerb(meth)), in.Desc.FullName(), scalarName(m.Key), m.Key.Desc.Name(), m.Name())
 	return nil
 }
@@ -548,7 +700,7 @@ func splitVerb(meth *protogen.Method) string {
 }
 
 // response classifies the response of a Get, Create, Update or Delete.
-func (b *binder) response(meth *protogen.Method, m *Model, allowEmpty bool, bad func(string, ...any)) ResponseShape {
+func (b *binder) response(meth *protogen.Method, m *Model, allowEmpty bool, bad func(*protogen.Field, string, ...any)) ResponseShape {
 	out := meth.Output
 	switch {
 	case out == m.Message:
@@ -559,9 +711,9 @@ func (b *binder) response(meth *protogen.Method, m *Model, allowEmpty bool, bad 
 		return ResponseWrapper
 	}
 	if allowEmpty {
-		bad("response %s is neither %s, a message wrapping it in one field, nor empty", out.Desc.FullName(), m.FullName())
+		bad(nil, "response %s is neither %s, a message wrapping it in one field, nor empty", out.Desc.FullName(), m.FullName())
 	} else {
-		bad("response %s is neither %s nor a message wrapping it in one field", out.Desc.FullName(), m.FullName())
+		bad(nil, "response %s is neither %s nor a message wrapping it in one field", out.Desc.FullName(), m.FullName())
 	}
 	return 0
 }
@@ -589,8 +741,10 @@ func modelField(msg *protogen.Message, m *Model) *protogen.Field {
 	return nil
 }
 
-// checkNames reports Go identifiers of a file's output that would clash.
-func (b *binder) checkNames(file *File) {
+// checkNames reports Go identifiers of a Go package's output that would
+// clash: the files of one proto package (or of several, sharing a
+// go_package) share one generated Go package.
+func (b *binder) checkNames(files []*File) {
 	// names maps each generated top-level name to what it was generated for.
 	names := make(map[string]string)
 	add := func(name string, d protoreflect.Descriptor, what string) {
@@ -600,35 +754,47 @@ func (b *binder) checkNames(file *File) {
 		}
 		names[name] = what + " of " + string(d.FullName())
 	}
-	if file.HasRealtime() {
-		names[registerChannelsName] = "the channel registration of " + file.Proto.Desc.Path()
-	}
-	for _, m := range file.Models {
-		mn := newModelNames(m)
-		add(mn.Var, m.Message.Desc, "model variable")
-		if m.Realtime {
-			add(mn.Channels, m.Message.Desc, "channel constructor")
-			add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
-		}
-	}
-	for _, s := range file.Services {
-		add(s.Proto.GoName, s.Proto.Desc, "service implementation")
-		add("New"+s.Proto.GoName, s.Proto.Desc, "service constructor")
-		fields := make(map[string]*Model)
-		for _, m := range s.Models {
-			mn := newModelNames(m)
-			add(mn.HTTP, m.Message.Desc, "client adapter")
-			add(mn.NewClient, m.Message.Desc, "client constructor")
-			f := mn.Field
-			if prev := fields[f]; prev != nil {
-				b.probs.addf(s.Proto.Desc, "generated name clash: models %s and %s would both be served by field %s.%s", prev.FullName(), m.FullName(), s.Proto.GoName, f)
-				continue
+	if files[0].PackageRealtime() != nil {
+		var paths []string
+		for _, f := range files {
+			if f.HasRealtime() {
+				paths = append(paths, f.Proto.Desc.Path())
 			}
-			fields[f] = m
 		}
-		for _, meth := range s.Proto.Methods {
-			if m := fields[meth.GoName]; m != nil {
-				b.probs.addf(meth.Desc, "generated name clash: method %s would clash with field %s.%s serving %s", meth.GoName, s.Proto.GoName, meth.GoName, m.FullName())
+		names[registerChannelsName] = "the channel registration of " + strings.Join(paths, ", ")
+	}
+	for _, file := range files {
+		for _, m := range file.Models {
+			mn := newModelNames(m)
+			add(mn.Var, m.Message.Desc, "model variable")
+			if m.Realtime {
+				add(mn.Channels, m.Message.Desc, "channel constructor")
+				add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
+			}
+		}
+	}
+	for _, file := range files {
+		for _, s := range file.Services {
+			add(s.Proto.GoName, s.Proto.Desc, "service implementation")
+			add("New"+s.Proto.GoName, s.Proto.Desc, "service constructor")
+			add("New"+s.Proto.GoName+"Handler", s.Proto.Desc, "handler constructor")
+			fields := make(map[string]*Model)
+			for _, m := range s.Models {
+				mn := newModelNames(m)
+				cn := newClientNames(m, s, file.SharedModel(m))
+				add(cn.HTTP, s.Proto.Desc, "client adapter")
+				add(cn.NewClient, s.Proto.Desc, "client constructor")
+				f := mn.Field
+				if prev := fields[f]; prev != nil {
+					b.probs.addf(s.Proto.Desc, "generated name clash: models %s and %s would both be served by field %s.%s", prev.FullName(), m.FullName(), s.Proto.GoName, f)
+					continue
+				}
+				fields[f] = m
+			}
+			for _, meth := range s.Proto.Methods {
+				if m := fields[meth.GoName]; m != nil {
+					b.probs.addf(meth.Desc, "generated name clash: method %s would clash with field %s.%s serving %s", meth.GoName, s.Proto.GoName, meth.GoName, m.FullName())
+				}
 			}
 		}
 	}
@@ -699,7 +865,7 @@ func sameType(a, b *protogen.Field) bool {
 // hasPointer reports whether protoc-gen-go gives scalar field f a pointer
 // type: proto3 optional, proto2 optional, editions explicit presence.
 func hasPointer(f *protogen.Field) bool {
-	return f.Desc.HasPresence() && f.Desc.Message() == nil && (f.Oneof == nil || f.Oneof.Desc.IsSynthetic())
+	return f.Desc.HasPresence() && f.Desc.Message() == nil && f.Desc.Kind() != protoreflect.BytesKind && !inRealOneof(f)
 }
 
 func scalarName(f *protogen.Field) string {

@@ -1,8 +1,13 @@
 package gen
 
 import (
+	"path"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // header starts every inline proto of the error table: line 1 is syntax,
@@ -102,21 +107,23 @@ service ThingService {
   rpc GetThing(GetThingRequest) returns (Thing);
   rpc FetchThing(GetThingRequest) returns (Thing) { option (ssot.ws.v1.method) = {model: "Thing", standard: STANDARD_METHOD_GET}; }
 }`,
-			want: `bad/v1/bad.proto:10:3: bad.v1.ThingService.FetchThing: GetThing already implements Get for model bad.v1.Thing; a service implements each standard method of a model once`,
+			want: `bad/v1/bad.proto:10:3: bad.v1.ThingService.FetchThing: GetThing already implements the standard Get of bad.v1.Thing; a service implements each standard method of a model once`,
 		},
 		{
 			name: "create without a model field",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
 message CreateThingRequest { string id = 1; }
 service ThingService { rpc CreateThing(CreateThingRequest) returns (Thing); }`,
-			want: `bad/v1/bad.proto:8:24: bad.v1.ThingService.CreateThing: create request bad.v1.CreateThingRequest has no bad.v1.Thing field; it must carry the model (AIP-133)`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:8:24: bad.v1.ThingService.CreateThing: bound by its name (Create + Thing) to the standard Create of bad.v1.Thing: create request bad.v1.CreateThingRequest has no bad.v1.Thing field; it must carry the model (AIP-133)`,
 		},
 		{
 			name: "update without update_mask",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
 message UpdateThingRequest { Thing thing = 1; }
 service ThingService { rpc UpdateThing(UpdateThingRequest) returns (Thing); }`,
-			want: `bad/v1/bad.proto:8:24: bad.v1.ThingService.UpdateThing: update request bad.v1.UpdateThingRequest has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:8:24: bad.v1.ThingService.UpdateThing: bound by its name (Update + Thing) to the standard Update of bad.v1.Thing: update request bad.v1.UpdateThingRequest has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)`,
 		},
 		{
 			name: "list response without a repeated model field",
@@ -124,7 +131,8 @@ service ThingService { rpc UpdateThing(UpdateThingRequest) returns (Thing); }`,
 message ListThingsRequest { int32 page_size = 1; }
 message ListThingsResponse { Thing thing = 1; string next_page_token = 2; }
 service ThingService { rpc ListThings(ListThingsRequest) returns (ListThingsResponse); }`,
-			want: `bad/v1/bad.proto:9:24: bad.v1.ThingService.ListThings: list response bad.v1.ListThingsResponse has no repeated bad.v1.Thing field`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:9:24: bad.v1.ThingService.ListThings: bound by its name (List + Things) to the standard List of bad.v1.Thing: list response bad.v1.ListThingsResponse has no repeated bad.v1.Thing field`,
 		},
 		{
 			name: "list filter of the wrong type",
@@ -132,21 +140,24 @@ service ThingService { rpc ListThings(ListThingsRequest) returns (ListThingsResp
 message ListThingsRequest { string size = 1; }
 message ListThingsResponse { repeated Thing things = 1; string next_page_token = 2; }
 service ThingService { rpc ListThings(ListThingsRequest) returns (ListThingsResponse); }`,
-			want: `bad/v1/bad.proto:9:24: bad.v1.ThingService.ListThings: list request field "size" is string and Thing.size is int64; a filter must have the type of a singular string, integer, bool or enum model field`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:7:29: bad.v1.ThingService.ListThings: bound by its name (List + Things) to the standard List of bad.v1.Thing: list request field "size" is string and Thing.size is int64; a filter must have the type of a singular string, integer, bool or enum model field`,
 		},
 		{
 			name: "get request without key field",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
 message GetThingRequest { string uid = 1; }
 service ThingService { rpc GetThing(GetThingRequest) returns (Thing); }`,
-			want: `bad/v1/bad.proto:8:24: bad.v1.ThingService.GetThing: get request bad.v1.GetThingRequest has no key field; add string id = 1 (the key of Thing)`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:8:24: bad.v1.ThingService.GetThing: bound by its name (Get + Thing) to the standard Get of bad.v1.Thing: get request bad.v1.GetThingRequest has no key field; add string id = 1 (the key of Thing)`,
 		},
 		{
 			name: "get response that is not the model",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
 message GetThingRequest { string id = 1; }
 service ThingService { rpc GetThing(GetThingRequest) returns (google.protobuf.Empty); }`,
-			want: `bad/v1/bad.proto:8:24: bad.v1.ThingService.GetThing: response google.protobuf.Empty is neither bad.v1.Thing nor a message wrapping it in one field`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:8:24: bad.v1.ThingService.GetThing: bound by its name (Get + Thing) to the standard Get of bad.v1.Thing: response google.protobuf.Empty is neither bad.v1.Thing nor a message wrapping it in one field`,
 		},
 		{
 			name: "method option naming an unknown model",
@@ -168,37 +179,43 @@ service ThingService {
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/bad.proto; rename one of them`,
 		},
 		{
-			name: "model served by two services of one file",
-			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
-message GetThingRequest { string id = 1; }
-service AService { rpc GetThing(GetThingRequest) returns (Thing); }
-service BService { rpc GetThing(GetThingRequest) returns (Thing); }`,
-			want: `bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client adapter ThingHTTP would clash with client adapter of bad.v1.Thing; rename one of them
-bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor NewThingClient would clash with client constructor of bad.v1.Thing; rename one of them`,
-		},
-		{
 			name:  "realtime parameter invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "realtime=sometimes",
-			want:  `protoc-gen-ssot-ws: parameter realtime="sometimes": want auto, on or off`,
+			want:  `parameter realtime="sometimes": want auto, on or off`,
 		},
 		{
 			name:  "unknown plugin parameter",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "lang=go,colour=blue",
-			want:  `protoc-gen-ssot-ws: unknown parameter "colour"; known parameters: M…, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime, runtime`,
+			want:  `unknown parameter "colour"; known parameters: M…, binding, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime, runtime`,
+		},
+		{
+			name:  "binding invalid",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
+			param: "binding=loose",
+			want:  `parameter binding="loose": want lenient (leave methods that are not standard to you) or strict (report them)`,
+		},
+		{
+			name: "skip and bind at once",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
+message GetThingRequest { string id = 1; }
+service ThingService {
+  rpc GetThing(GetThingRequest) returns (Thing) { option (ssot.ws.v1.method) = {skip: true, model: "Thing"}; }
+}`,
+			want: `bad/v1/bad.proto:9:3: bad.v1.ThingService.GetThing: method option sets skip and also binds the method (model or standard); choose one`,
 		},
 		{
 			name:  "import_extension invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "lang=ts,import_extension=mjs",
-			want:  `protoc-gen-ssot-ws: parameter import_extension="mjs": want none, js or ts, as protoc-gen-es`,
+			want:  `parameter import_extension="mjs": want none, js or ts, as protoc-gen-es`,
 		},
 		{
 			name:  "runtime invalid",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "lang=ts,runtime=vendor",
-			want:  `protoc-gen-ssot-ws: parameter runtime="vendor": want package (import @ssot-ws/runtime) or emit (write a copy of it)`,
+			want:  `parameter runtime="vendor": want package (import @ssot-ws/runtime) or emit (write a copy of it)`,
 		},
 	}
 	for _, tt := range tests {
@@ -211,6 +228,20 @@ bad/v1/bad.proto:6:1: bad.v1.Thing: generated name clash: client constructor New
 	}
 }
 
+// TestNameClashAcrossFiles checks that names are unique per Go package,
+// not per file: a clash between two files of one package is reported by
+// the plugin, at the element that causes it, never left to go build.
+func TestNameClashAcrossFiles(t *testing.T) {
+	sources := map[string]string{
+		"bad/v1/a.proto": header + `message Register { option (ssot.ws.v1.model) = {realtime: true}; string id = 1; }` + "\n",
+		"bad/v1/b.proto": header + `message Thing { option (ssot.ws.v1.model) = {realtime: true}; string id = 1; }` + "\n",
+	}
+	req := compileRequest(t, "", sources, []string{"bad/v1/a.proto", "bad/v1/b.proto"}, "")
+	_, err := run(req)
+	require.Error(t, err)
+	assert.Equal(t, `bad/v1/a.proto:6:1: bad.v1.Register: generated name clash: channel constructor RegisterChannels would clash with the channel registration of bad/v1/a.proto, bad/v1/b.proto; rename one of them`, err.Error())
+}
+
 // TestBadDeclarationsTogether checks that every problem is reported at
 // once, sorted by place, one per line.
 func TestBadDeclarationsTogether(t *testing.T) {
@@ -221,12 +252,12 @@ service WidgetService {
   rpc UpdateWidget(UpdateWidgetRequest) returns (Widget);
 }
 `
-	got := generateErr(t, src, "")
+	got := generateErr(t, src, "binding=strict")
 	want := strings.Join([]string{
 		`bad/v1/bad.proto:6:1: bad.v1.Widget: owner "x" names no field of Widget`,
 		`bad/v1/bad.proto:6:1: bad.v1.Widget: scope "nope" names no field of Widget`,
 		`bad/v1/bad.proto:7:1: bad.v1.Thing: key field "uid" does not exist; set key to a string or integer field of Thing`,
-		`bad/v1/bad.proto:10:3: bad.v1.WidgetService.UpdateWidget: update request bad.v1.UpdateWidgetRequest has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)`,
+		`bad/v1/bad.proto:10:3: bad.v1.WidgetService.UpdateWidget: bound by its name (Update + Widget) to the standard Update of bad.v1.Widget: update request bad.v1.UpdateWidgetRequest has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)`,
 	}, "\n")
 	if got != want {
 		t.Errorf("errors:\n%s\nwant:\n%s", got, want)
@@ -251,4 +282,116 @@ func generateErr(t *testing.T, src, param string) string {
 		t.Fatal("no error")
 	}
 	return err.Error()
+}
+
+// generateOK runs the plugin on inline files and returns the Go output of
+// the first by name, failing the test on an error.
+func generateOK(t *testing.T, sources map[string]string, param string) string {
+	t.Helper()
+	var names []string
+	for name := range sources {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	resp, err := run(compileRequest(t, "", sources, names, param))
+	require.NoError(t, err)
+	for _, f := range resp.File {
+		if strings.HasSuffix(f.GetName(), "/"+strings.TrimSuffix(path.Base(names[0]), ".proto")+generatedFilenameExtension) {
+			return f.GetContent()
+		}
+	}
+	t.Fatalf("no Go output among %d files", len(resp.File))
+	return ""
+}
+
+// TestLenientBinding checks that a method whose name looks standard but
+// whose shape is not is left to the user, the generated code saying why,
+// and that binding=strict makes each of them an error.
+func TestLenientBinding(t *testing.T) {
+	const lro = `syntax = "proto3";
+package google.longrunning; option go_package = "example.com/longrunning;longrunning";
+message Operation { string name = 1; }
+`
+	src := header + `import "google/longrunning/operations.proto";
+message Book { option (ssot.ws.v1.model) = {}; string id = 1; string shelf = 2; }
+message Topic { option (ssot.ws.v1.model) = {}; string id = 1; }
+message GetBookRequest { string id = 1; }
+message ListBooksRequest { int32 page_size = 1; oneof paging { string page_token = 2; } }
+message ListBooksResponse { repeated Book books = 1; string next_page_token = 2; }
+message ListBookRevisionsRequest { string id = 1; }
+message ListBookRevisionsResponse { repeated Book books = 1; string next_page_token = 2; }
+message CreateBookRequest { Book book = 1; }
+message UpdateBookRequest { Book book = 1; }
+message DeleteBookRequest { string id = 1; }
+service LibraryService {
+  rpc GetBook(GetBookRequest) returns (Book);
+  rpc ListBookRevisions(ListBookRevisionsRequest) returns (ListBookRevisionsResponse);
+  rpc ListBooks(ListBooksRequest) returns (ListBooksResponse);
+  rpc CreateBook(CreateBookRequest) returns (google.longrunning.Operation);
+  rpc UpdateBook(UpdateBookRequest) returns (Book);
+  rpc DeleteBook(DeleteBookRequest) returns (Book) { option (ssot.ws.v1.method) = {skip: true}; }
+  rpc CreateTopic(Topic) returns (Topic);
+}
+`
+	sources := map[string]string{"bad/v1/bad.proto": src, "google/longrunning/operations.proto": lro}
+	out := generateOK(t, sources, "")
+	for _, want := range []string{
+		"func (s *LibraryService) GetBook(",
+		"// Left to you although their names look standard:",
+		"//   - ListBookRevisions: its response lists bad.v1.Book, but its name is not\n//     ListBooks: a List of something of Book (revisions, AIP-162) is left to\n//     you.",
+		`//   - ListBooks: its name says the standard List of bad.v1.Book, but field`,
+		`"page_token" of bad.v1.ListBooksRequest is in oneof "paging"`,
+		"//   - CreateBook: its name says the standard Create of bad.v1.Book, but it\n//     returns google.longrunning.Operation: a long-running method (AIP-151) is\n//     left to you.",
+		"//   - UpdateBook: its name says the standard Update of bad.v1.Book, but update\n//     request bad.v1.UpdateBookRequest has no update_mask field",
+		"//   - DeleteBook: its method option sets skip.",
+		"//   - CreateTopic: its name says the standard Create of bad.v1.Topic, but\n//     create request bad.v1.Topic has no bad.v1.Topic field",
+	} {
+		assert.Contains(t, out, want)
+	}
+	for _, absent := range []string{") ListBookRevisions(", ") ListBooks(", ") CreateBook(", ") UpdateBook(", ") DeleteBook(", ") CreateTopic("} {
+		assert.NotContains(t, out, "func (s *LibraryService"+absent)
+	}
+
+	resp, err := run(compileRequest(t, "", sources, []string{"bad/v1/bad.proto"}, "binding=strict"))
+	require.Nil(t, resp)
+	require.Error(t, err)
+	assert.Equal(t, strings.Join([]string{
+		`bad/v1/bad.proto:10:64: bad.v1.LibraryService.ListBooks: bound by its name (List + Books) to the standard List of bad.v1.Book: field "page_token" of bad.v1.ListBooksRequest is in oneof "paging"; a field the standard List reads or writes cannot be a oneof member`,
+		`bad/v1/bad.proto:21:3: bad.v1.LibraryService.CreateBook: bound by its name (Create + Book) to the standard Create of bad.v1.Book: it returns google.longrunning.Operation: a long-running method (AIP-151) is left to you`,
+		`bad/v1/bad.proto:22:3: bad.v1.LibraryService.UpdateBook: bound by its name (Update + Book) to the standard Update of bad.v1.Book: update request bad.v1.UpdateBookRequest has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)`,
+		`bad/v1/bad.proto:24:3: bad.v1.LibraryService.CreateTopic: bound by its name (Create + Topic) to the standard Create of bad.v1.Topic: create request bad.v1.Topic has no bad.v1.Topic field; it must carry the model (AIP-133)`,
+	}, "\n"), err.Error())
+}
+
+// TestBindingOwnPackage checks that a service binds by name only the
+// models of its own proto package, unless its option lists them, and
+// that a service option can skip a whole service.
+func TestBindingOwnPackage(t *testing.T) {
+	other := `syntax = "proto3";
+package other.v1; option go_package = "example.com/other/v1;otherv1";
+import "ssot/ws/v1/options.proto";
+message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
+message GetThingRequest { string id = 1; }
+`
+	mine := header + `import "other/v1/other.proto";
+message Note { option (ssot.ws.v1.model) = {}; string id = 1; }
+message GetNoteRequest { string id = 1; }
+service MineService {
+  rpc GetNote(GetNoteRequest) returns (Note);
+  rpc GetThing(other.v1.GetThingRequest) returns (other.v1.Thing);
+}
+service SkippedService {
+  option (ssot.ws.v1.service) = {skip: true};
+  rpc GetNote(GetNoteRequest) returns (Note);
+}
+`
+	out := generateOK(t, map[string]string{"bad/v1/bad.proto": mine, "other/v1/other.proto": other}, "")
+	assert.Contains(t, out, "//   - GetThing: its name matches model other.v1.Thing of another proto\n//     package;")
+	assert.NotContains(t, out, "func (s *MineService) GetThing(")
+	assert.NotContains(t, out, "SkippedService")
+
+	listed := strings.Replace(mine, "service MineService {", `service MineService {
+  option (ssot.ws.v1.service) = {models: ["Note", "other.v1.Thing"]};`, 1)
+	out = generateOK(t, map[string]string{"bad/v1/bad.proto": listed, "other/v1/other.proto": other}, "")
+	assert.Contains(t, out, "func (s *MineService) GetThing(")
 }

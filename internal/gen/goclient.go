@@ -36,7 +36,7 @@ func genClients(g *protogen.GeneratedFile, f *File, p *Params) {
 }
 
 func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, methods [Delete + 1]*Method, p *Params) {
-	n := newModelNames(m)
+	n := newClientNames(m, s, f.SharedModel(m))
 	connectClient := subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client")
 	typ := "*" + g.QualifiedGoIdent(m.Message.GoIdent)
 	api := g.QualifiedGoIdent(clientPackage.Ident("HTTP")) + "[" + typ + "]"
@@ -62,7 +62,8 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	if bm := methods[Get]; bm != nil {
 		g.P("Get: func(ctx ", ctxType, ", key string, h ", header, ") (", typ, ", ", header, ", error) {")
 		key := parseKey(g, m, bm.KeyField, "nil, nil, ")
-		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(&", bm.Proto.Input.GoIdent, "{", bm.KeyField.GoName, ": ", key, "}, h))")
+		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
+		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
 		g.P("if err != nil {")
 		g.P("return nil, nil, err")
 		g.P("}")
@@ -71,14 +72,16 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	}
 	if bm := methods[List]; bm != nil {
 		g.P("List: func(ctx ", ctxType, ", p ", clientPackage.Ident("ListParams"), ", h ", header, ") ([]", typ, ", string, ", header, ", error) {")
-		var init []string
+		var init []fieldValue
 		if bm.PageSize != nil {
-			init = append(init, bm.PageSize.GoName+": p.PageSize")
+			init = append(init, fieldValue{bm.PageSize, "p.PageSize"})
 		}
 		if bm.PageToken != nil {
-			init = append(init, bm.PageToken.GoName+": p.PageToken")
+			init = append(init, fieldValue{bm.PageToken, "p.PageToken"})
 		}
-		g.P("req := &", bm.Proto.Input.GoIdent, "{", strings.Join(init, ", "), "}")
+		if in := newMessage(g, "req", bm.Proto.Input, false, init...); in != "req" {
+			g.P("req := ", in)
+		}
 		g.P("if err := ", clientPackage.Ident("SetFilters"), "(req, p.Filters); err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
@@ -86,12 +89,13 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		g.P("if err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
-		g.P("return res.Msg.Get", bm.ResponseField.GoName, "(), res.Msg.Get", bm.NextPageToken.GoName, "(), res.Header(), nil")
+		g.P("return ", getter("res.Msg", bm.ResponseField), ", ", getter("res.Msg", bm.NextPageToken), ", res.Header(), nil")
 		g.P("},")
 	}
 	if bm := methods[Create]; bm != nil {
 		g.P("Create: func(ctx ", ctxType, ", item ", typ, ", h ", header, ") (", typ, ", error) {")
-		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(&", bm.Proto.Input.GoIdent, "{", bm.ModelField.GoName, ": item}, h))")
+		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.ModelField, "item"})
+		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
 		g.P("if err != nil {")
 		g.P("return nil, err")
 		g.P("}")
@@ -100,9 +104,16 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	}
 	if bm := methods[Update]; bm != nil {
 		g.P("Update: func(ctx ", ctxType, ", item ", typ, ", paths []string, h ", header, ") (", typ, ", error) {")
-		g.P("req := &", bm.Proto.Input.GoIdent, "{", bm.ModelField.GoName, ": item}")
+		if in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.ModelField, "item"}); in != "req" {
+			g.P("req := ", in)
+		}
 		g.P("if len(paths) > 0 {")
-		g.P("req.", bm.MaskField.GoName, " = &", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths}")
+		if isOpaque(bm.Proto.Input) {
+			set, _ := bm.MaskField.MethodName("Set")
+			g.P("req.", set, "(&", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths})")
+		} else {
+			g.P("req.", bm.MaskField.GoName, " = &", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths}")
+		}
 		g.P("}")
 		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
 		g.P("if err != nil {")
@@ -118,7 +129,8 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		if key != "key" {
 			assign = "=" // err is declared by the key's parse
 		}
-		g.P("_, err ", assign, " c.", bm.Proto.GoName, "(ctx, ", newRequest, "(&", bm.Proto.Input.GoIdent, "{", bm.KeyField.GoName, ": ", key, "}, h))")
+		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
+		g.P("_, err ", assign, " c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
 		g.P("return err")
 		g.P("},")
 	}
@@ -131,7 +143,7 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 // a Get, Create or Update.
 func responseExpr(bm *Method) string {
 	if bm.Response == ResponseWrapper {
-		return "res.Msg.Get" + bm.ResponseField.GoName + "()"
+		return getter("res.Msg", bm.ResponseField)
 	}
 	return "res.Msg"
 }
@@ -167,9 +179,9 @@ func parseKey(g *protogen.GeneratedFile, m *Model, f *protogen.Field, ret string
 }
 
 func genClientConstructor(g *protogen.GeneratedFile, f *File, s *Service, m *Model, p *Params) {
-	n := newModelNames(m)
+	n := newClientNames(m, s, f.SharedModel(m))
 	typ := "*" + g.QualifiedGoIdent(m.Message.GoIdent)
-	modelVar := subPackage(m.File, p.PackageSuffix).Ident(n.Var)
+	modelVar := subPackage(m.File, p.PackageSuffix).Ident(newModelNames(m).Var)
 	cc := g.QualifiedGoIdent(subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client"))
 	opts := g.QualifiedGoIdent(clientPackage.Ident("Options"))
 	if m.Realtime {

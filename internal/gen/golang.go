@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,9 +18,17 @@ func generateGo(plugin *protogen.Plugin, f *File, p *Params) {
 	g.P("//")
 	g.P("// source: ", f.Proto.Desc.Path())
 	g.P()
-	if p.PackageSuffix != "" {
-		g.P("// Package ", pkg, " serves the ssot-ws models of ", f.Proto.Desc.Path(), ":")
-		if f.HasRealtime() {
+	if p.PackageSuffix != "" && f.FirstInPackage() {
+		var paths []string
+		for _, s := range f.Package {
+			if len(s.Models) > 0 || len(s.Services) > 0 {
+				paths = append(paths, s.Proto.Desc.Path())
+			}
+		}
+		for _, line := range wrap("Package "+string(pkg)+" serves the ssot-ws models of "+joinAnd(paths)+":", 76) {
+			g.P("// ", line)
+		}
+		if f.PackageRealtime() != nil {
 			g.P("// their standard methods over Connect, backed by a [", ssotwsPackage.Ident("Store"), "] and publishing")
 			g.P("// every change, and the names of their realtime channels.")
 		} else {
@@ -158,22 +167,33 @@ func formatExpr(g *protogen.GeneratedFile, f *protogen.Field, v string) string {
 	return g.QualifiedGoIdent(ssotwsPackage.Ident("FormatScalar")) + "(" + v + ")"
 }
 
-// genRegisterChannels declares RegisterChannels for a file with realtime
-// models.
+// genRegisterChannels declares RegisterChannels once per Go package, in
+// its first file: it registers the realtime models of every file of the
+// package.
 func genRegisterChannels(g *protogen.GeneratedFile, f *File, _ *Params) {
-	if !f.HasRealtime() {
+	models := f.PackageRealtime()
+	if models == nil || !f.FirstInPackage() {
 		return
 	}
-	var vars, names []string
-	for _, m := range f.Models {
-		if m.Realtime {
-			vars = append(vars, newModelNames(m).Var)
-			names = append(names, m.Name())
+	var vars, names, paths []string
+	for _, m := range models {
+		vars = append(vars, newModelNames(m).Var)
+		names = append(names, m.Name())
+		if p := m.File.Desc.Path(); !slices.Contains(paths, p) {
+			paths = append(paths, p)
 		}
 	}
-	g.P("// ", registerChannelsName, " teaches r the channels of the realtime models of")
-	g.P("// ", f.Proto.Desc.Path(), " (", strings.Join(names, ", "), "): their names, who may subscribe")
-	g.P("// and how their events are filtered per user.")
+	if len(paths) == 1 {
+		g.P("// ", registerChannelsName, " teaches r the channels of the realtime models of")
+		g.P("// ", paths[0], " (", strings.Join(names, ", "), "): their names, who may subscribe")
+		g.P("// and how their events are filtered per user.")
+	} else {
+		text := registerChannelsName + " teaches r the channels of the realtime models of the files of this package, " +
+			joinAnd(paths) + " (" + strings.Join(names, ", ") + "): their names, who may subscribe and how their events are filtered per user."
+		for _, line := range wrap(text, 76) {
+			g.P("// ", line)
+		}
+	}
 	g.P("func ", registerChannelsName, "(r ", ssotwsPackage.Ident("ChannelRegistry"), ") error {")
 	g.P("for _, m := range []*", ssotwsPackage.Ident("Model"), "{", strings.Join(vars, ", "), "} {")
 	g.P("if err := r.RegisterModel(m); err != nil {")
@@ -206,6 +226,20 @@ func genService(g *protogen.GeneratedFile, f *File, s *Service, p *Params) {
 	}
 	g.P("// other methods return CodeUnimplemented: embed ", sn.Struct, " in a struct of your")
 	g.P("// own and implement them there.")
+	if len(s.Unbound) > 0 {
+		g.P("//")
+		g.P("// Left to you although their names look standard:")
+		for _, u := range s.Unbound {
+			lines := wrap(u.Method.GoName+": "+u.Reason+".", 72)
+			for i, line := range lines {
+				if i == 0 {
+					g.P("//   - ", line)
+				} else {
+					g.P("//     ", line)
+				}
+			}
+		}
+	}
 	comments(g, s.Proto.Comments.Leading)
 	if isDeprecated(s.Proto.Desc) {
 		g.P("//")
@@ -294,24 +328,16 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 	case Get:
 		g.P("msg, err := ", recv, ".Get(ctx, req.Header(), res.Header(), ", keyExpr(g, bm.KeyField), ")")
 	case List:
+		filters := listFilters(g, bm)
 		g.P("page, err := ", recv, ".List(ctx, req.Header(), res.Header(), ", ssotwsPackage.Ident("ListRequest"), "{")
-		if len(bm.Filters) > 0 {
-			g.P("Filters: []", ssotwsPackage.Ident("Filter"), "{")
-			for _, fl := range bm.Filters {
-				name := strconv.Quote(string(fl.Model.Desc.Name()))
-				if fl.Optional {
-					g.P(ssotwsPackage.Ident("EqOptional"), "(", name, ", req.Msg.", fl.Request.GoName, "),")
-				} else {
-					g.P(ssotwsPackage.Ident("Eq"), "(", name, ", req.Msg.Get", fl.Request.GoName, "()),")
-				}
-			}
-			g.P("},")
+		if filters != "" {
+			g.P("Filters: ", filters, ",")
 		}
 		if bm.PageSize != nil {
-			g.P("PageSize: req.Msg.Get", bm.PageSize.GoName, "(),")
+			g.P("PageSize: ", getter("req.Msg", bm.PageSize), ",")
 		}
 		if bm.PageToken != nil {
-			g.P("PageToken: req.Msg.Get", bm.PageToken.GoName, "(),")
+			g.P("PageToken: ", getter("req.Msg", bm.PageToken), ",")
 		}
 		g.P("})")
 	case Create:
@@ -319,13 +345,13 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 		if bm.IDField != nil {
 			key = keyExpr(g, bm.IDField)
 		}
-		g.P("msg, err := ", recv, ".Create(ctx, req.Header(), res.Header(), req.Msg.Get", bm.ModelField.GoName, "(), ", key, ")")
+		g.P("msg, err := ", recv, ".Create(ctx, req.Header(), res.Header(), ", getter("req.Msg", bm.ModelField), ", ", key, ")")
 	case Update:
-		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), res.Header(), req.Msg.Get", bm.ModelField.GoName, "(), req.Msg.Get", bm.MaskField.GoName, "())")
+		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), res.Header(), ", getter("req.Msg", bm.ModelField), ", ", getter("req.Msg", bm.MaskField), ")")
 	case Delete:
 		version := "0"
 		if v := bm.VersionField; v != nil {
-			version = "req.Msg.Get" + v.GoName + "()"
+			version = getter("req.Msg", v)
 			switch v.Desc.Kind() {
 			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 			default:
@@ -345,26 +371,65 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 	case ResponseModel:
 		g.P("res.Msg = msg")
 	case ResponseWrapper:
-		g.P("res.Msg = &", out, "{", bm.ResponseField.GoName, ": msg}")
+		g.P("res.Msg = ", newMessage(g, "out", meth.Output, false, fieldValue{bm.ResponseField, "msg"}))
 	case ResponseEmpty:
-		g.P("res.Msg = &", out, "{}")
+		g.P("res.Msg = ", newMessage(g, "out", meth.Output, false))
 	case ResponseList:
-		g.P("res.Msg = &", out, "{")
-		g.P(bm.ResponseField.GoName, ": page.Items,")
+		vals := []fieldValue{{bm.ResponseField, "page.Items"}}
 		if bm.NextPageToken != nil {
-			g.P(bm.NextPageToken.GoName, ": page.NextPageToken,")
+			vals = append(vals, fieldValue{bm.NextPageToken, "page.NextPageToken"})
 		}
-		g.P("}")
+		g.P("res.Msg = ", newMessage(g, "out", meth.Output, true, vals...))
 	}
 	g.P("return res, nil")
 	g.P("}")
 	g.P()
 }
 
+// listFilters returns the expression of a List's equality filters, or ""
+// when it has none. With an optional filter on a message of the opaque API,
+// which has no pointer field to hand over, it first writes statements
+// building the filters into a variable, filters.
+func listFilters(g *protogen.GeneratedFile, bm *Method) string {
+	if len(bm.Filters) == 0 {
+		return ""
+	}
+	filterType := g.QualifiedGoIdent(ssotwsPackage.Ident("Filter"))
+	eq := func(fl *Filter) string {
+		return g.QualifiedGoIdent(ssotwsPackage.Ident("Eq")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + getter("req.Msg", fl.Request) + ")"
+	}
+	if isOpaque(bm.Proto.Input) {
+		g.P("var filters []", filterType)
+		for _, fl := range bm.Filters {
+			if !fl.Optional {
+				g.P("filters = append(filters, ", eq(fl), ")")
+				continue
+			}
+			has, _ := fl.Request.MethodName("Has")
+			g.P("if req.Msg.", has, "() {")
+			g.P("v := ", getter("req.Msg", fl.Request))
+			g.P("filters = append(filters, ", ssotwsPackage.Ident("EqOptional"), "(", strconv.Quote(string(fl.Model.Desc.Name())), ", &v))")
+			g.P("}")
+		}
+		return "filters"
+	}
+	var b strings.Builder
+	b.WriteString("[]" + filterType + "{\n")
+	for _, fl := range bm.Filters {
+		if fl.Optional {
+			b.WriteString(g.QualifiedGoIdent(ssotwsPackage.Ident("EqOptional")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", req.Msg." + fl.Request.GoName + "),\n")
+		} else {
+			b.WriteString(eq(fl) + ",\n")
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
 // keyExpr is the Go expression giving the text form of a request's key
 // field.
 func keyExpr(g *protogen.GeneratedFile, f *protogen.Field) string {
-	get := "req.Msg.Get" + f.GoName + "()"
+	get := getter("req.Msg", f)
 	if f.Desc.Kind() == protoreflect.StringKind {
 		return get
 	}

@@ -5,9 +5,12 @@ import (
 	"flag"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under internal/golden")
@@ -16,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under internal
 // output lives under internal/golden/<case>/, next to the protoc-gen-go
 // and protoc-gen-connect-go output that testdata/buf.gen.yaml writes, so
 // that `go build ./...` compiles it and the drive tests run it.
-var goldenCases = []string{"chat", "library", "intkey", "httponly", "auto", "off"}
+var goldenCases = []string{"chat", "library", "intkey", "httponly", "auto", "off", "presence", "editions2024", "perfile", "corpus"}
 
 // repoRoot is where the plugin's module-relative output names point.
 const repoRoot = "../.."
@@ -108,4 +111,23 @@ func TestHTTPOnly(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGoldenCompiles compiles and vets the Go goldens of every case with
+// the go command, so that `go test ./internal/gen` alone proves that what
+// the plugin writes for the corpus (foreign-style protos: editions,
+// presence, one file per resource, LROs, revisions, a read/write split)
+// builds. TestTSCheck type-checks their TypeScript.
+func TestGoldenCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: vetting the goldens runs the go command (about 10 s); the full run (CI) has it")
+	}
+	var pkgs []string
+	for _, name := range goldenCases {
+		pkgs = append(pkgs, "./internal/golden/"+name+"/...")
+	}
+	cmd := exec.Command("go", append([]string{"vet"}, pkgs...)...)
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go vet of the goldens:\n%s", out)
 }

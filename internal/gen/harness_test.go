@@ -1,19 +1,21 @@
 package gen
 
 import (
+	"bytes"
 	"context"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/bufbuild/protocompile"
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
@@ -73,17 +75,9 @@ func compileRequest(t *testing.T, dir string, sources map[string]string, names [
 	return out
 }
 
-// run runs the plugin on req in-process, as protogen.Options.Run would.
+// run runs the plugin on req in-process, as the binary does.
 func run(req *pluginpb.CodeGeneratorRequest) (*pluginpb.CodeGeneratorResponse, error) {
-	params := NewParams()
-	plugin, err := protogen.Options{ParamFunc: params.Set}.New(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := Generate(plugin, params); err != nil {
-		return nil, err
-	}
-	resp := plugin.Response()
+	resp := Response(req)
 	if resp.Error != nil {
 		return nil, &responseError{resp.GetError()}
 	}
@@ -127,10 +121,74 @@ func generateCase(t *testing.T, name string) *pluginpb.CodeGeneratorResponse {
 	if b, err := os.ReadFile(filepath.Join(dir, "params.txt")); err == nil {
 		param += "," + strings.TrimSpace(string(b))
 	}
-	req := compileRequest(t, dir, nil, protoFiles(t, dir), param)
+	req := caseRequest(t, dir, param)
 	resp, err := run(req)
 	if err != nil {
 		t.Fatalf("generate %s: %v", name, err)
 	}
 	return resp
+}
+
+// caseRequest returns the CodeGeneratorRequest of testdata/<case> (dir):
+// compiled in-process by protocompile, or by buf (from the repository's
+// node_modules) for a case that uses edition 2024, which protocompile does
+// not support yet.
+func caseRequest(t *testing.T, dir, param string) *pluginpb.CodeGeneratorRequest {
+	t.Helper()
+	names := protoFiles(t, dir)
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(`edition = "2024"`)) {
+			return bufRequest(t, dir, names, param)
+		}
+	}
+	return compileRequest(t, dir, nil, names, param)
+}
+
+// bufRequest builds the files of dir, a module of testdata/buf.yaml, with
+// buf build (source info included, as protoc and buf give plugins), and
+// returns the request a plugin would receive to generate names.
+func bufRequest(t *testing.T, dir string, names []string, param string) *pluginpb.CodeGeneratorRequest {
+	t.Helper()
+	bufBin := filepath.Join(repoRoot, "node_modules", ".bin", "buf")
+	if _, err := os.Stat(bufBin); err != nil {
+		t.Fatalf("buf is missing (%v): run npm ci at the repository root (the case %s uses edition 2024, which only buf compiles)", err, dir)
+	}
+	args := []string{"build", "testdata", "-o", "-#format=binpb"}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			args = append(args, "--path", filepath.ToSlash(filepath.Join(dir, e.Name())))
+		}
+	}
+	cmd := exec.Command(bufBin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("buf %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var set descriptorpb.FileDescriptorSet
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(out, &set); err != nil {
+		t.Fatal(err)
+	}
+	req := &pluginpb.CodeGeneratorRequest{FileToGenerate: names, ProtoFile: set.GetFile()}
+	if param != "" {
+		req.Parameter = proto.String(param)
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoded := new(pluginpb.CodeGeneratorRequest)
+	if err := proto.Unmarshal(b, decoded); err != nil {
+		t.Fatal(err)
+	}
+	return decoded
 }

@@ -56,10 +56,29 @@ type modelNames struct {
 	// Field is the service struct field holding the model's resource
 	// ("Messages").
 	Field string
-	// HTTP is the adapter to the model's connect-go client ("MessageHTTP")
-	// and NewClient the typed client constructor ("NewMessageClient").
+}
+
+// clientNames are the Go identifiers of the client code generated for one
+// model served by one service.
+type clientNames struct {
+	// HTTP is the adapter to the service's connect-go client
+	// ("MessageHTTP") and NewClient the typed client constructor
+	// ("NewMessageClient"). When several services of the Go package serve
+	// the model (a read/write split, say), each pair is named after its
+	// service too: "MessageHTTPForMessageReadService",
+	// "NewMessageClientForMessageReadService".
 	HTTP      string
 	NewClient string
+}
+
+func newClientNames(m *Model, s *Service, shared bool) clientNames {
+	base := m.Message.GoIdent.GoName
+	n := clientNames{HTTP: base + "HTTP", NewClient: "New" + base + "Client"}
+	if shared {
+		n.HTTP += "For" + s.Proto.GoName
+		n.NewClient += "For" + s.Proto.GoName
+	}
+	return n
 }
 
 func newModelNames(m *Model) modelNames {
@@ -69,8 +88,6 @@ func newModelNames(m *Model) modelNames {
 		Channels:     base + "Channels",
 		ChannelsType: base + "ChannelNames",
 		Field:        plural(base),
-		HTTP:         base + "HTTP",
-		NewClient:    "New" + base + "Client",
 	}
 }
 

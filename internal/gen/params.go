@@ -45,6 +45,19 @@ const (
 	TSRuntimeEmit TSRuntime = "emit"
 )
 
+// BindingMode is the binding= plugin parameter.
+type BindingMode string
+
+// The binding modes.
+const (
+	// BindingLenient: a method whose name looks standard but whose shape
+	// is not the standard method's is left to the user (the default).
+	BindingLenient BindingMode = "lenient"
+	// BindingStrict: such a method is an error, for teams that want every
+	// standard-looking method of their own services served.
+	BindingStrict BindingMode = "strict"
+)
+
 // Params are the plugin parameters that protogen does not handle itself
 // (it handles paths=, module=, annotate_code and M…). The zero value is not
 // ready: use [NewParams].
@@ -63,10 +76,13 @@ type Params struct {
 	ImportExtension string
 	// TSRuntime is runtime=package|emit (lang=ts).
 	TSRuntime TSRuntime
+	// Binding is binding=lenient|strict.
+	Binding BindingMode
 }
 
 // NewParams returns the defaults: lang=go, realtime=auto,
-// package_suffix=ssotws, connect_package_suffix=connect, runtime=package.
+// package_suffix=ssotws, connect_package_suffix=connect, runtime=package,
+// binding=lenient.
 func NewParams() *Params {
 	return &Params{
 		Lang:                 LangGo,
@@ -74,10 +90,11 @@ func NewParams() *Params {
 		PackageSuffix:        "ssotws",
 		ConnectPackageSuffix: "connect",
 		TSRuntime:            TSRuntimePackage,
+		Binding:              BindingLenient,
 	}
 }
 
-var paramNames = []string{"connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime", "runtime"}
+var paramNames = []string{"binding", "connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime", "runtime"}
 
 // Set sets one parameter. It is a protogen.Options.ParamFunc: unknown
 // names and invalid values are errors.
@@ -88,18 +105,25 @@ func (p *Params) Set(name, value string) error {
 		case LangGo, LangTS:
 			p.Lang = Lang(value)
 		default:
-			return fmt.Errorf("protoc-gen-ssot-ws: parameter lang=%q: want go or ts", value)
+			return fmt.Errorf("parameter lang=%q: want go or ts", value)
+		}
+	case "binding":
+		switch BindingMode(value) {
+		case BindingLenient, BindingStrict:
+			p.Binding = BindingMode(value)
+		default:
+			return fmt.Errorf("parameter binding=%q: want lenient (leave methods that are not standard to you) or strict (report them)", value)
 		}
 	case "realtime":
 		switch RealtimeMode(value) {
 		case RealtimeAuto, RealtimeOn, RealtimeOff:
 			p.Realtime = RealtimeMode(value)
 		default:
-			return fmt.Errorf("protoc-gen-ssot-ws: parameter realtime=%q: want auto, on or off", value)
+			return fmt.Errorf("parameter realtime=%q: want auto, on or off", value)
 		}
 	case "package_suffix", "connect_package_suffix":
 		if value != "" && !token.IsIdentifier(value) {
-			return fmt.Errorf("protoc-gen-ssot-ws: parameter %s=%q: want a Go identifier, or empty for the same package", name, value)
+			return fmt.Errorf("parameter %s=%q: want a Go identifier, or empty for the same package", name, value)
 		}
 		if name == "package_suffix" {
 			p.PackageSuffix = value
@@ -111,20 +135,20 @@ func (p *Params) Set(name, value string) error {
 		case "", "none", "js", ".js", "ts", ".ts":
 			p.ImportExtension = value
 		default:
-			return fmt.Errorf("protoc-gen-ssot-ws: parameter import_extension=%q: want none, js or ts, as protoc-gen-es", value)
+			return fmt.Errorf("parameter import_extension=%q: want none, js or ts, as protoc-gen-es", value)
 		}
 	case "runtime":
 		switch TSRuntime(value) {
 		case TSRuntimePackage, TSRuntimeEmit:
 			p.TSRuntime = TSRuntime(value)
 		default:
-			return fmt.Errorf("protoc-gen-ssot-ws: parameter runtime=%q: want package (import @ssot-ws/runtime) or emit (write a copy of it)", value)
+			return fmt.Errorf("parameter runtime=%q: want package (import @ssot-ws/runtime) or emit (write a copy of it)", value)
 		}
 	default:
 		names := append([]string(nil), paramNames...)
 		names = append(names, "M…", "module", "paths")
 		sort.Strings(names)
-		return fmt.Errorf("protoc-gen-ssot-ws: unknown parameter %q; known parameters: %s", name, strings.Join(names, ", "))
+		return fmt.Errorf("unknown parameter %q; known parameters: %s", name, strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -41,6 +41,13 @@ func (ps *problems) addf(d protoreflect.Descriptor, format string, args ...any) 
 	*ps = append(*ps, p)
 }
 
+// addAt records a problem of the declaration elem, placed at the
+// declaration at (a request field, say), which may be in another file.
+func (ps *problems) addAt(at, elem protoreflect.Descriptor, format string, args ...any) {
+	ps.addf(at, format, args...)
+	(*ps)[len(*ps)-1].elem = string(elem.FullName())
+}
+
 // err returns every problem, sorted by place, one per line; nil if none.
 func (ps problems) err() error {
 	if len(ps) == 0 {

@@ -25,6 +25,51 @@ type File struct {
 	// Services are the file's services that host at least one bound
 	// standard method.
 	Services []*Service
+	// Package holds the files to generate whose Go output shares this
+	// file's Go package (the file itself included), in path order: one
+	// file per resource, as AIP and buf lay APIs out, puts several files
+	// in one package, whose generated names must not clash.
+	Package []*File
+}
+
+// FirstInPackage reports whether f comes first among the files of its Go
+// package that have output: package-level declarations go there.
+func (f *File) FirstInPackage() bool {
+	for _, s := range f.Package {
+		if len(s.Models) > 0 || len(s.Services) > 0 {
+			return s == f
+		}
+	}
+	return false
+}
+
+// PackageRealtime returns the realtime models of every file of f's Go
+// package, in path and declaration order.
+func (f *File) PackageRealtime() []*Model {
+	var ms []*Model
+	for _, s := range f.Package {
+		for _, m := range s.Models {
+			if m.Realtime {
+				ms = append(ms, m)
+			}
+		}
+	}
+	return ms
+}
+
+// SharedModel reports whether more than one service of f's Go package
+// serves m: their client adapters and constructors are then named after
+// the service too.
+func (f *File) SharedModel(m *Model) bool {
+	n := 0
+	for _, s := range f.Package {
+		for _, svc := range s.Services {
+			if containsModel(svc.Models, m) {
+				n++
+			}
+		}
+	}
+	return n > 1
 }
 
 // HasRealtime reports whether any model of the file is realtime.
@@ -101,6 +146,24 @@ type Service struct {
 	Models []*Model
 	// Methods are the bound standard methods, in declaration order.
 	Methods []*Method
+	// Unbound are the methods whose names look standard but that were
+	// left to the user, in declaration order, each with the reason.
+	Unbound []*Unbound
+}
+
+// Unbound is a method left to the user although its name looks like a
+// standard method's: its shape is not the standard method's (a
+// long-running method, a second List, an Update without mask…), an option
+// skips it, or the model its name matches is in another package.
+type Unbound struct {
+	Method *protogen.Method
+	// Model and Standard are what the name says, when it names a model of
+	// the service.
+	Model    *Model
+	Standard Standard
+	// Reason says why the method was not bound, as a clause ("its method
+	// option sets skip").
+	Reason string
 }
 
 // HasRealtime reports whether any model the service serves is realtime.
@@ -154,6 +217,9 @@ type Method struct {
 	Standard Standard
 	// Explicit is set when a method option bound the method.
 	Explicit bool
+	// byResponse is set when a List was bound by its response's repeated
+	// model field rather than by its name.
+	byResponse bool
 
 	Response ResponseShape
 	// ResponseField wraps the model (ResponseWrapper) or holds the page

@@ -251,8 +251,12 @@ func (x *ModelOptions) GetWrite() Access {
 type ServiceOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// models lists the fully-qualified or package-relative names of the
-	// models whose standard methods the service hosts.
-	Models        []string `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
+	// models whose standard methods the service hosts. Without it, methods
+	// are bound by their names to the models of the service's own proto
+	// package only; list a model of another package here to bind it.
+	Models []string `protobuf:"bytes,1,rep,name=models,proto3" json:"models,omitempty"`
+	// skip leaves every method of the service to the user: none is bound.
+	Skip          bool `protobuf:"varint,2,opt,name=skip,proto3" json:"skip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -294,13 +298,24 @@ func (x *ServiceOptions) GetModels() []string {
 	return nil
 }
 
+func (x *ServiceOptions) GetSkip() bool {
+	if x != nil {
+		return x.Skip
+	}
+	return false
+}
+
 // MethodOptions binds one method to a model's standard method.
 type MethodOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// model is the fully-qualified or package-relative name of the model.
 	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
 	// standard is the standard method this method implements.
-	Standard      StandardMethod `protobuf:"varint,2,opt,name=standard,proto3,enum=ssot.ws.v1.StandardMethod" json:"standard,omitempty"`
+	Standard StandardMethod `protobuf:"varint,2,opt,name=standard,proto3,enum=ssot.ws.v1.StandardMethod" json:"standard,omitempty"`
+	// skip leaves the method to the user, whatever its name: it is not
+	// bound, and the generated service returns CodeUnimplemented for it
+	// until a struct embedding it implements it.
+	Skip          bool `protobuf:"varint,3,opt,name=skip,proto3" json:"skip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -347,6 +362,13 @@ func (x *MethodOptions) GetStandard() StandardMethod {
 		return x.Standard
 	}
 	return StandardMethod_STANDARD_METHOD_UNSPECIFIED
+}
+
+func (x *MethodOptions) GetSkip() bool {
+	if x != nil {
+		return x.Skip
+	}
+	return false
 }
 
 var file_ssot_ws_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -413,12 +435,14 @@ const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12&\n" +
 	"\x04read\x18\x05 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read\x12(\n" +
 	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05writeB\v\n" +
-	"\t_realtime\"(\n" +
+	"\t_realtime\"<\n" +
 	"\x0eServiceOptions\x12\x16\n" +
-	"\x06models\x18\x01 \x03(\tR\x06models\"]\n" +
+	"\x06models\x18\x01 \x03(\tR\x06models\x12\x12\n" +
+	"\x04skip\x18\x02 \x01(\bR\x04skip\"q\n" +
 	"\rMethodOptions\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x126\n" +
-	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard*J\n" +
+	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard\x12\x12\n" +
+	"\x04skip\x18\x03 \x01(\bR\x04skip*J\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +

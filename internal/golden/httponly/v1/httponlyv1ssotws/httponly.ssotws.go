@@ -2,7 +2,8 @@
 //
 // source: httponly/v1/httponly.proto
 
-// Package httponlyv1ssotws serves the ssot-ws models of httponly/v1/httponly.proto:
+// Package httponlyv1ssotws serves the ssot-ws models of
+// httponly/v1/httponly.proto:
 // their standard methods over Connect, backed by a [ssotws.Store].
 package httponlyv1ssotws
 

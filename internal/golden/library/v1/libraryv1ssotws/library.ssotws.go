@@ -2,7 +2,8 @@
 //
 // source: library/v1/library.proto
 
-// Package libraryv1ssotws serves the ssot-ws models of library/v1/library.proto:
+// Package libraryv1ssotws serves the ssot-ws models of
+// library/v1/library.proto:
 // their standard methods over Connect, backed by a [ssotws.Store] and publishing
 // every change, and the names of their realtime channels.
 package libraryv1ssotws

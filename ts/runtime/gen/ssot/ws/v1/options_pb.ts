@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ssot/ws/v1/options.proto.
  */
 export const file_ssot_ws_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Chhzc290L3dzL3YxL29wdGlvbnMucHJvdG8SCnNzb3Qud3MudjEiowEKDE1vZGVsT3B0aW9ucxIVCghyZWFsdGltZRgBIAEoCEgAiAEBEgsKA2tleRgCIAEoCRIOCgZzY29wZXMYAyADKAkSDQoFb3duZXIYBCABKAkSIAoEcmVhZBgFIAEoDjISLnNzb3Qud3MudjEuQWNjZXNzEiEKBXdyaXRlGAYgASgOMhIuc3NvdC53cy52MS5BY2Nlc3NCCwoJX3JlYWx0aW1lIiAKDlNlcnZpY2VPcHRpb25zEg4KBm1vZGVscxgBIAMoCSJMCg1NZXRob2RPcHRpb25zEg0KBW1vZGVsGAEgASgJEiwKCHN0YW5kYXJkGAIgASgOMhouc3NvdC53cy52MS5TdGFuZGFyZE1ldGhvZCpKCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASCgoGUFVCTElDEAESEQoNQVVUSEVOVElDQVRFRBACEgkKBU9XTkVSEAMquAEKDlN0YW5kYXJkTWV0aG9kEh8KG1NUQU5EQVJEX01FVEhPRF9VTlNQRUNJRklFRBAAEhcKE1NUQU5EQVJEX01FVEhPRF9HRVQQARIYChRTVEFOREFSRF9NRVRIT0RfTElTVBACEhoKFlNUQU5EQVJEX01FVEhPRF9DUkVBVEUQAxIaChZTVEFOREFSRF9NRVRIT0RfVVBEQVRFEAQSGgoWU1RBTkRBUkRfTUVUSE9EX0RFTEVURRAFOlEKBW1vZGVsEh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGJ6QAyABKAsyGC5zc290LndzLnYxLk1vZGVsT3B0aW9uc1IFbW9kZWw6VwoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxifkAMgASgLMhouc3NvdC53cy52MS5TZXJ2aWNlT3B0aW9uc1IHc2VydmljZTpTCgZtZXRob2QSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxigkAMgASgLMhkuc3NvdC53cy52MS5NZXRob2RPcHRpb25zUgZtZXRob2RCMlowZ2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9zc290d3Mvd3N2MTt3c3YxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("Chhzc290L3dzL3YxL29wdGlvbnMucHJvdG8SCnNzb3Qud3MudjEiowEKDE1vZGVsT3B0aW9ucxIVCghyZWFsdGltZRgBIAEoCEgAiAEBEgsKA2tleRgCIAEoCRIOCgZzY29wZXMYAyADKAkSDQoFb3duZXIYBCABKAkSIAoEcmVhZBgFIAEoDjISLnNzb3Qud3MudjEuQWNjZXNzEiEKBXdyaXRlGAYgASgOMhIuc3NvdC53cy52MS5BY2Nlc3NCCwoJX3JlYWx0aW1lIi4KDlNlcnZpY2VPcHRpb25zEg4KBm1vZGVscxgBIAMoCRIMCgRza2lwGAIgASgIIloKDU1ldGhvZE9wdGlvbnMSDQoFbW9kZWwYASABKAkSLAoIc3RhbmRhcmQYAiABKA4yGi5zc290LndzLnYxLlN0YW5kYXJkTWV0aG9kEgwKBHNraXAYAyABKAgqSgoGQWNjZXNzEhYKEkFDQ0VTU19VTlNQRUNJRklFRBAAEgoKBlBVQkxJQxABEhEKDUFVVEhFTlRJQ0FURUQQAhIJCgVPV05FUhADKrgBCg5TdGFuZGFyZE1ldGhvZBIfChtTVEFOREFSRF9NRVRIT0RfVU5TUEVDSUZJRUQQABIXChNTVEFOREFSRF9NRVRIT0RfR0VUEAESGAoUU1RBTkRBUkRfTUVUSE9EX0xJU1QQAhIaChZTVEFOREFSRF9NRVRIT0RfQ1JFQVRFEAMSGgoWU1RBTkRBUkRfTUVUSE9EX1VQREFURRAEEhoKFlNUQU5EQVJEX01FVEhPRF9ERUxFVEUQBTpRCgVtb2RlbBIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxiekAMgASgLMhguc3NvdC53cy52MS5Nb2RlbE9wdGlvbnNSBW1vZGVsOlcKB3NlcnZpY2USHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYn5ADIAEoCzIaLnNzb3Qud3MudjEuU2VydmljZU9wdGlvbnNSB3NlcnZpY2U6UwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYoJADIAEoCzIZLnNzb3Qud3MudjEuTWV0aG9kT3B0aW9uc1IGbWV0aG9kQjJaMGdpdGh1Yi5jb20vc3NvdC1jb2RlZ2VuL3Nzb3Qtd3Mvc3NvdHdzL3dzdjE7d3N2MWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * ModelOptions declares how a message is stored, keyed and broadcast.
@@ -90,11 +90,20 @@ export const ModelOptionsSchema: GenMessage<ModelOptions> = /*@__PURE__*/
 export type ServiceOptions = Message<"ssot.ws.v1.ServiceOptions"> & {
   /**
    * models lists the fully-qualified or package-relative names of the
-   * models whose standard methods the service hosts.
+   * models whose standard methods the service hosts. Without it, methods
+   * are bound by their names to the models of the service's own proto
+   * package only; list a model of another package here to bind it.
    *
    * @generated from field: repeated string models = 1;
    */
   models: string[];
+
+  /**
+   * skip leaves every method of the service to the user: none is bound.
+   *
+   * @generated from field: bool skip = 2;
+   */
+  skip: boolean;
 };
 
 /**
@@ -123,6 +132,15 @@ export type MethodOptions = Message<"ssot.ws.v1.MethodOptions"> & {
    * @generated from field: ssot.ws.v1.StandardMethod standard = 2;
    */
   standard: StandardMethod;
+
+  /**
+   * skip leaves the method to the user, whatever its name: it is not
+   * bound, and the generated service returns CodeUnimplemented for it
+   * until a struct embedding it implements it.
+   *
+   * @generated from field: bool skip = 3;
+   */
+  skip: boolean;
 };
 
 /**
