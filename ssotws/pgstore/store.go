@@ -428,11 +428,6 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	switch w.Kind {
-	case ssotws.WriteCreate, ssotws.WriteUpdate, ssotws.WriteDelete:
-	default:
-		return nil, fmt.Errorf("ssotws: unknown write kind %d", w.Kind)
-	}
 	for attempt := 1; ; attempt++ {
 		res, err := s.applyOnce(ctx, w)
 		if err == nil || !retryable(err) {
@@ -455,11 +450,16 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 
 // current is the row of a key, live or tombstone.
 type current struct {
-	id      int64
-	version int64
-	deleted bool
-	data    []byte
-	fields  map[string]string
+	id  int64
+	rec ssotws.Record
+}
+
+// record is the row as [ssotws.PlanWrite] reads it; nil for no row.
+func (c *current) record() *ssotws.Record {
+	if c == nil {
+		return nil
+	}
+	return &c.rec
 }
 
 func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.WriteResult, err error) {
@@ -499,83 +499,51 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 	}
 	b.Queue(s.q.lock, model, keyHash, key)
 	br := conn.SendBatch(ctx, b)
-	cur, replayed, err := s.readFirst(br, w, reqHash != nil)
+	cur, remembered, err := s.readFirst(br, w, reqHash != nil)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("pgstore: apply: %w", cerr)
 	}
-	if err != nil || replayed != nil {
-		return replayed, err
+	if err != nil {
+		return nil, err
 	}
-
-	live := cur != nil && !cur.deleted
-	var curVersion int64
-	if cur != nil {
-		curVersion = cur.version
+	plan, err := ssotws.PlanWrite(w, remembered, cur.record())
+	if err != nil {
+		return nil, err
 	}
-	if w.IfVersion == ssotws.IfAbsent {
-		// A delete or update of a record the caller found absent: one
-		// created since is not the caller's to change.
-		if live {
-			return nil, fmt.Errorf("%w: %q is at version %d, not absent", ssotws.ErrVersionConflict, w.Key, curVersion)
-		}
-	} else if w.IfVersion != 0 && (!live || cur.version != w.IfVersion) {
-		if !live && w.Kind != ssotws.WriteCreate {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		return nil, fmt.Errorf("%w: %q is at version %d, not %d", ssotws.ErrVersionConflict, w.Key, curVersion, w.IfVersion)
+	res = plan.Result
+	if plan.Step == ssotws.StepReplay {
+		return res, nil
 	}
 
 	// Round trip 2: write, remember the result, commit.
 	b = &pgx.Batch{}
-	res = &ssotws.WriteResult{}
-	switch w.Kind {
-	case ssotws.WriteCreate:
-		if live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrAlreadyExists, w.Key)
-		}
-		rec := &ssotws.Record{Key: w.Key, Version: curVersion + 1, Data: w.Data, Fields: w.Fields}
-		names, values := encodeFields(w.Fields)
-		if cur != nil {
-			// A tombstone: the re-created record takes a new place in the
-			// creation order, and its version goes on. Updating the row
-			// (rather than deleting it) makes a concurrent create that waits
-			// for its lock see the new live record.
-			b.Queue(s.q.recreateRecord, model, cur.id, rec.Version, w.Data, names, values)
+	rec := res.Record
+	names, values := encodeFields(rec.Fields)
+	switch plan.Step {
+	case ssotws.StepInsert, ssotws.StepRecreate:
+		if plan.Step == ssotws.StepRecreate {
+			// The re-created record takes a new place in the creation
+			// order. Updating the row (rather than deleting it) makes a
+			// concurrent create that waits for its lock see the new live
+			// record.
+			b.Queue(s.q.recreateRecord, model, cur.id, rec.Version, rec.Data, names, values)
 		} else {
-			b.Queue(s.q.insertRecord, model, keyHash, key, rec.Version, w.Data, names, values)
+			b.Queue(s.q.insertRecord, model, keyHash, key, rec.Version, rec.Data, names, values)
 		}
-		if fn, fh, fv := filterRows(w.Fields); len(fn) > 0 {
+		if fn, fh, fv := filterRows(rec.Fields); len(fn) > 0 {
 			b.Queue(s.q.insertFieldsByKey, model, keyHash, fn, fh, fv)
 		}
-		res.Record = rec
-	case ssotws.WriteUpdate:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		res.Previous = &ssotws.Record{Key: w.Key, Version: cur.version, Data: cur.data, Fields: cur.fields}
-		rec := &ssotws.Record{Key: w.Key, Version: cur.version + 1, Data: w.Data, Fields: w.Fields}
-		names, values := encodeFields(w.Fields)
-		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, false, w.Data, names, values)
+	case ssotws.StepUpdate:
+		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, false, rec.Data, names, values)
 		b.Queue(s.q.deleteFields, model, cur.id)
-		if fn, fh, fv := filterRows(w.Fields); len(fn) > 0 {
+		if fn, fh, fv := filterRows(rec.Fields); len(fn) > 0 {
 			b.Queue(s.q.insertFields, model, cur.id, fn, fh, fv)
 		}
-		res.Record = rec
-	case ssotws.WriteDelete:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		res.Previous = &ssotws.Record{Key: w.Key, Version: cur.version, Data: cur.data, Fields: cur.fields}
-		rec := &ssotws.Record{Key: w.Key, Version: cur.version + 1, Data: cur.data, Fields: cur.fields, Deleted: true}
-		if w.Data != nil {
-			rec.Data = w.Data
-		}
-		names, values := encodeFields(cur.fields)
+	case ssotws.StepDelete:
 		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, true, rec.Data, names, values)
 		b.Queue(s.q.deleteFields, model, cur.id)
-		res.Record = rec
 	}
-	if reqHash != nil {
+	if plan.Remember {
 		r, p := res.Record, res.Previous
 		names, values := encodeFields(r.Fields)
 		var (
@@ -613,7 +581,7 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 }
 
 // readFirst reads the results of the first round trip: the record's row
-// (nil if none), or the remembered result of the request.
+// (nil if none), or the remembered result of the request (then no row).
 func (s *Store) readFirst(br pgx.BatchResults, w *ssotws.Write, withRequest bool) (*current, *ssotws.WriteResult, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("pgstore: apply: %w", err)
@@ -640,18 +608,18 @@ func (s *Store) readFirst(br pgx.BatchResults, w *ssotws.Write, withRequest bool
 		}
 	}
 	var (
-		c      current
+		c      = current{rec: ssotws.Record{Key: w.Key}}
 		names  []string
 		values [][]byte
 	)
-	err := br.QueryRow().Scan(&c.id, &c.version, &c.deleted, &c.data, &names, &values)
+	err := br.QueryRow().Scan(&c.id, &c.rec.Version, &c.rec.Deleted, &c.rec.Data, &names, &values)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, wrap(err)
 	}
-	if c.fields, err = decodeFields(names, values); err != nil {
+	if c.rec.Fields, err = decodeFields(names, values); err != nil {
 		return nil, nil, err
 	}
 	return &c, nil, nil
@@ -680,7 +648,7 @@ func scanReplay(row pgx.Row) (*ssotws.WriteResult, error) {
 	if rec.Fields, err = decodeFields(names, values); err != nil {
 		return nil, err
 	}
-	res := &ssotws.WriteResult{Record: &rec, Replayed: true}
+	res := &ssotws.WriteResult{Record: &rec}
 	if pVersion != nil {
 		prev := &ssotws.Record{Key: rec.Key, Version: *pVersion, Deleted: pDeleted != nil && *pDeleted, Data: pData}
 		if prev.Fields, err = decodeFields(pNames, pValues); err != nil {
