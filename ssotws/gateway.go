@@ -156,9 +156,16 @@ type Gateway struct {
 	cluster    *cluster     // nil: revocations and counts stay on this node (cluster.go)
 	revoked    *revocations // recent revocations (revocation.go)
 
+	// modelsMu guards models: RegisterModel writes them, read loops look
+	// them up (subscribe).
 	modelsMu sync.RWMutex
 	models   map[string]*Model
 
+	// mu guards the fields below: the set of connections and the per-user
+	// counts (written by ServeHTTP and each connection's serve as it
+	// starts and ends, read by keepAlive, Shutdown and Revoke, which call
+	// into the connections only after unlocking), the shutdown flag, and
+	// the keep-alive goroutine's state.
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	users   map[string]int // open connections per authenticated subject
@@ -320,48 +327,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// keepAliveSlots spreads keep-alive pings over the interval: each tick
-// (KeepAlive / keepAliveSlots) pings one slot of the connections, so that
-// thousands of pings (and their goroutines) are not in flight at once.
-const keepAliveSlots = 8
-
-// keepAlive pings every connection once per KeepAlive interval, from one
-// ticker for the whole gateway (instead of a timer per connection). It
-// ends with the last connection, or at shutdown; the next connection
-// starts it again.
-func (g *Gateway) keepAlive() {
-	t := time.NewTicker(max(g.opts.KeepAlive/keepAliveSlots, time.Millisecond))
-	defer t.Stop()
-	var conns []*conn
-	for slot := uint32(0); ; slot = (slot + 1) % keepAliveSlots {
-		select {
-		case <-g.stopPing:
-			g.mu.Lock()
-			g.pinging = false
-			g.mu.Unlock()
-			return
-		case <-t.C:
-		}
-		g.mu.Lock()
-		if len(g.conns) == 0 || g.closing {
-			g.pinging = false
-			g.mu.Unlock()
-			return
-		}
-		for c := range g.conns {
-			if c.pingSlot == slot {
-				conns = append(conns, c)
-			}
-		}
-		g.mu.Unlock()
-		for _, c := range conns {
-			c.ping()
-		}
-		clear(conns)
-		conns = conns[:0]
-	}
-}
-
 // credentials are what a handshake offered to authenticate.
 type credentials struct {
 	token    string
@@ -456,71 +421,6 @@ func (g *Gateway) Conns() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.conns)
-}
-
-// Revoke closes every connection authenticated as subject with
-// [CloseUnauthenticated] (reason "revoked") and returns how many it
-// closed on this gateway (connections already closing are not counted).
-// When the broker is a [ControlBroker], the gateways of the other nodes
-// close theirs too, moments later. It does not stop the subject from
-// connecting again: the [Authenticator] must refuse the revoked tokens from
-// now on (a deny list, a token version, a short token lifetime). Call
-// Revoke after updating it. Meanwhile, for [ClusterOptions].RevocationMemory,
-// every gateway refuses the subject's tokens issued before the revocation
-// (those whose [Identity].IssuedAt says so).
-func (g *Gateway) Revoke(subject string) int {
-	if subject == "" {
-		return 0
-	}
-	at := time.Now()
-	g.cluster.revoked(subject, "", at)
-	return g.applyRevoke(subject, "", at)
-}
-
-// RevokeToken closes every connection authenticated with the token whose
-// [Identity].TokenID is tokenID, like [Gateway.Revoke]. Connections of the
-// same subject with other tokens stay open. An empty tokenID matches
-// nothing. Every gateway refuses the token for
-// [ClusterOptions].RevocationMemory.
-func (g *Gateway) RevokeToken(tokenID string) int {
-	if tokenID == "" {
-		return 0
-	}
-	at := time.Now()
-	g.cluster.revoked("", tokenID, at)
-	return g.applyRevoke("", tokenID, at)
-}
-
-// applyRevoke remembers a revocation of subject or tokenID made at at
-// (here or on another node) and closes the matching connections.
-func (g *Gateway) applyRevoke(subject, tokenID string, at time.Time) int {
-	switch {
-	case tokenID != "":
-		g.revoked.add(tokenKey(tokenID), at)
-		return g.revoke(func(id *Identity) bool { return id.TokenID == tokenID })
-	case subject != "":
-		g.revoked.add(subjectKey(subject), at)
-		return g.revoke(func(id *Identity) bool { return id.Subject == subject })
-	}
-	return 0
-}
-
-func (g *Gateway) revoke(match func(*Identity) bool) int {
-	g.mu.Lock()
-	var hit []*conn
-	for c := range g.conns {
-		if id := c.identity.Load(); id != nil && match(id) {
-			hit = append(hit, c)
-		}
-	}
-	g.mu.Unlock()
-	n := 0
-	for _, c := range hit {
-		if c.closeWith(CloseUnauthenticated, "revoked") {
-			n++
-		}
-	}
-	return n
 }
 
 // acquireUser counts one more connection of subject, reporting false (and
