@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -325,51 +324,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(g.conns, c)
 		g.mu.Unlock()
 	}()
-}
-
-// credentials are what a handshake offered to authenticate.
-type credentials struct {
-	token    string
-	hasToken bool
-	// queryRefused: a ?token= came while AllowQueryToken is off.
-	queryRefused bool
-}
-
-// credentialsOf finds the token of a handshake: in the subprotocols or,
-// when allowed, in the "token" query parameter. The subprotocol wins when
-// both are offered. A "token" query parameter while they are not allowed
-// refuses the handshake even next to a subprotocol token: the client put a
-// secret in a URL, and it must hear so rather than have it ignored.
-func credentialsOf(r *http.Request, allowQuery bool) credentials {
-	q := r.URL.Query()
-	if q.Has("token") && !allowQuery {
-		return credentials{queryRefused: true}
-	}
-	if token, ok := tokenFromProtocols(r.Header); ok {
-		return credentials{token: token, hasToken: true}
-	}
-	if !q.Has("token") {
-		return credentials{}
-	}
-	return credentials{token: q.Get("token"), hasToken: true}
-}
-
-// tokenFromProtocols finds the token offered as an "ssot.auth.<base64url>"
-// subprotocol.
-func tokenFromProtocols(h http.Header) (string, bool) {
-	for _, v := range h.Values("Sec-WebSocket-Protocol") {
-		for p := range strings.SplitSeq(v, ",") {
-			p = strings.TrimSpace(p)
-			if enc, ok := strings.CutPrefix(p, AuthSubprotocolPrefix); ok {
-				b, err := base64.RawURLEncoding.DecodeString(enc)
-				if err != nil {
-					return "", true // an offered but unreadable token fails authentication
-				}
-				return string(b), true
-			}
-		}
-	}
-	return "", false
 }
 
 // Shutdown stops accepting connections, closes every open one with
