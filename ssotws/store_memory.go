@@ -2,8 +2,6 @@ package ssotws
 
 import (
 	"context"
-	"encoding/base64"
-	"strconv"
 	"sync"
 )
 
@@ -68,15 +66,9 @@ func (s *MemoryStore) Get(ctx context.Context, model, key string) (*Record, erro
 
 // List implements [Store].
 func (s *MemoryStore) List(ctx context.Context, q Query) (*Page, error) {
-	var after int64
-	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err == nil {
-			after, err = strconv.ParseInt(string(b), 10, 64)
-		}
-		if err != nil || after < 0 {
-			return nil, ErrInvalidPageToken
-		}
+	after, err := ParsePageToken(q.PageToken)
+	if err != nil {
+		return nil, err
 	}
 	size := q.PageSize
 	if size <= 0 {
@@ -95,8 +87,7 @@ func (s *MemoryStore) List(ctx context.Context, q Query) (*Page, error) {
 		}
 		if len(page.Records) == size {
 			last := page.Records[len(page.Records)-1]
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString(
-				[]byte(strconv.FormatInt(m.records[last.Key].created, 10)))
+			page.NextPageToken = FormatPageToken(m.records[last.Key].created)
 			break
 		}
 		page.Records = append(page.Records, cloneRecord(&r.rec))

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -244,15 +243,9 @@ func (s *Store) Get(ctx context.Context, model, key string) (*ssotws.Record, err
 // List implements [ssotws.Store]. Records come in creation order; the page
 // token is the creation id of the page's last record.
 func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) {
-	var after int64
-	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err == nil {
-			after, err = strconv.ParseInt(string(b), 10, 64)
-		}
-		if err != nil || after < 0 {
-			return nil, ssotws.ErrInvalidPageToken
-		}
+	after, err := ssotws.ParsePageToken(q.PageToken)
+	if err != nil {
+		return nil, err
 	}
 	size := q.PageSize
 	if size <= 0 {
@@ -270,8 +263,7 @@ func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) 
 	var lastID int64
 	for rows.Next() {
 		if len(page.Records) == size {
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString(
-				[]byte(strconv.FormatInt(lastID, 10)))
+			page.NextPageToken = ssotws.FormatPageToken(lastID)
 			break
 		}
 		var (
