@@ -439,20 +439,6 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 	}
 }
 
-// current is the row of a key, live or tombstone.
-type current struct {
-	id  int64
-	rec ssotws.Record
-}
-
-// record is the row as [ssotws.PlanWrite] reads it; nil for no row.
-func (c *current) record() *ssotws.Record {
-	if c == nil {
-		return nil
-	}
-	return &c.rec
-}
-
 func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.WriteResult, err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -490,14 +476,14 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 	}
 	b.Queue(s.q.lock, model, keyHash, key)
 	br := conn.SendBatch(ctx, b)
-	cur, remembered, err := s.readFirst(br, w, reqHash != nil)
+	id, cur, remembered, err := s.readFirst(br, w, reqHash != nil)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("pgstore: apply: %w", cerr)
 	}
 	if err != nil {
 		return nil, err
 	}
-	plan, err := ssotws.PlanWrite(w, remembered, cur.record())
+	plan, err := ssotws.PlanWrite(w, remembered, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -517,7 +503,7 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 			// order. Updating the row (rather than deleting it) makes a
 			// concurrent create that waits for its lock see the new live
 			// record.
-			b.Queue(s.q.recreateRecord, model, cur.id, rec.Version, rec.Data, names, values)
+			b.Queue(s.q.recreateRecord, model, id, rec.Version, rec.Data, names, values)
 		} else {
 			b.Queue(s.q.insertRecord, model, keyHash, key, rec.Version, rec.Data, names, values)
 		}
@@ -525,14 +511,14 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 			b.Queue(s.q.insertFieldsByKey, model, keyHash, fn, fh, fv)
 		}
 	case ssotws.StepUpdate:
-		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, false, rec.Data, names, values)
-		b.Queue(s.q.deleteFields, model, cur.id)
+		b.Queue(s.q.updateRecord, model, id, rec.Version, false, rec.Data, names, values)
+		b.Queue(s.q.deleteFields, model, id)
 		if fn, fh, fv := filterRows(rec.Fields); len(fn) > 0 {
-			b.Queue(s.q.insertFields, model, cur.id, fn, fh, fv)
+			b.Queue(s.q.insertFields, model, id, fn, fh, fv)
 		}
 	case ssotws.StepDelete:
-		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, true, rec.Data, names, values)
-		b.Queue(s.q.deleteFields, model, cur.id)
+		b.Queue(s.q.updateRecord, model, id, rec.Version, true, rec.Data, names, values)
+		b.Queue(s.q.deleteFields, model, id)
 	}
 	if plan.Remember {
 		r, p := res.Record, res.Previous
@@ -571,49 +557,51 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 	return res, nil
 }
 
-// readFirst reads the results of the first round trip: the record's row
-// (nil if none), or the remembered result of the request (then no row).
-func (s *Store) readFirst(br pgx.BatchResults, w *ssotws.Write, withRequest bool) (*current, *ssotws.WriteResult, error) {
+// readFirst reads the results of the first round trip: the id and the
+// record of the key's row, live or tombstone (a nil record if none), or
+// the remembered result of the request (then no row).
+func (s *Store) readFirst(br pgx.BatchResults, w *ssotws.Write, withRequest bool) (int64, *ssotws.Record, *ssotws.WriteResult, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("pgstore: apply: %w", err)
 	}
 	if _, err := br.Exec(); err != nil { // BEGIN
-		return nil, nil, wrap(err)
+		return 0, nil, nil, wrap(err)
 	}
 	if withRequest {
 		tag, err := br.Exec()
 		if err != nil {
-			return nil, nil, wrap(err)
+			return 0, nil, nil, wrap(err)
 		}
 		claimed := tag.RowsAffected() == 1
 		res, err := scanReplay(br.QueryRow())
 		if err != nil {
-			return nil, nil, err
+			return 0, nil, nil, err
 		}
 		if !claimed {
 			if res == nil {
 				// Done by another transaction, then pruned: try again.
-				return nil, nil, errRetry
+				return 0, nil, nil, errRetry
 			}
-			return nil, res, nil
+			return 0, nil, res, nil
 		}
 	}
 	var (
-		c      = current{rec: ssotws.Record{Key: w.Key}}
+		id     int64
+		rec    = &ssotws.Record{Key: w.Key}
 		names  []string
 		values [][]byte
 	)
-	err := br.QueryRow().Scan(&c.id, &c.rec.Version, &c.rec.Deleted, &c.rec.Data, &names, &values)
+	err := br.QueryRow().Scan(&id, &rec.Version, &rec.Deleted, &rec.Data, &names, &values)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, nil
+		return 0, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, wrap(err)
+		return 0, nil, nil, wrap(err)
 	}
-	if c.rec.Fields, err = decodeFields(names, values); err != nil {
-		return nil, nil, err
+	if rec.Fields, err = decodeFields(names, values); err != nil {
+		return 0, nil, nil, err
 	}
-	return &c, nil, nil
+	return id, rec, nil, nil
 }
 
 // scanReplay reads a remembered result, nil if there is none.

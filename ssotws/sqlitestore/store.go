@@ -350,20 +350,6 @@ RETURNING key_seq`, model).Scan(&n)
 	return n, nil
 }
 
-// current is the row of a key, live or tombstone.
-type current struct {
-	id  int64
-	rec ssotws.Record
-}
-
-// record is the row as [ssotws.PlanWrite] reads it; nil for no row.
-func (c *current) record() *ssotws.Record {
-	if c == nil {
-		return nil
-	}
-	return &c.rec
-}
-
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction on the
 // writer connection.
 func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
@@ -391,7 +377,8 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws.WriteResult, error) {
 	var (
 		remembered *ssotws.WriteResult
-		cur        *current
+		id         int64          // of the key's row (of the new row, once inserted)
+		cur        *ssotws.Record // the key's row, live or tombstone; nil if none
 		err        error
 	)
 	if w.RequestID != "" {
@@ -400,11 +387,11 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 		}
 	}
 	if remembered == nil {
-		if cur, err = load(ctx, tx, w.Model, w.Key); err != nil {
+		if id, cur, err = load(ctx, tx, w.Model, w.Key); err != nil {
 			return nil, err
 		}
 	}
-	plan, err := ssotws.PlanWrite(w, remembered, cur.record())
+	plan, err := ssotws.PlanWrite(w, remembered, cur)
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +404,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 		if plan.Step == ssotws.StepRecreate {
 			// The re-created record takes a new place in the creation
 			// order: a new row.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE id = ?`, cur.id); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE id = ?`, id); err != nil {
 				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 			}
 		}
@@ -425,7 +412,6 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 		if err != nil {
 			return nil, err
 		}
-		var id int64
 		err = tx.QueryRowContext(ctx,
 			`INSERT INTO records (model, key, version, deleted, data, fields) VALUES (?, ?, ?, 0, ?, ?) RETURNING id`,
 			w.Model, rec.Key, rec.Version, rec.Data, fields).Scan(&id)
@@ -442,22 +428,22 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE records SET version = ?, data = ?, fields = ? WHERE id = ?`,
-			rec.Version, rec.Data, fields, cur.id); err != nil {
+			rec.Version, rec.Data, fields, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, cur.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if err := insertFields(ctx, tx, cur.id, w.Model, rec.Fields); err != nil {
+		if err := insertFields(ctx, tx, id, w.Model, rec.Fields); err != nil {
 			return nil, err
 		}
 	case ssotws.StepDelete:
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE records SET version = ?, deleted = 1, data = ? WHERE id = ?`,
-			rec.Version, rec.Data, cur.id); err != nil {
+			rec.Version, rec.Data, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, cur.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
 	}
@@ -469,25 +455,27 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 	return res, nil
 }
 
-// load reads the row of (model, key), nil if there is none.
-func load(ctx context.Context, tx *sql.Tx, model, key string) (*current, error) {
+// load reads the row of (model, key): its id and its record, live or
+// tombstone; a nil record if there is none.
+func load(ctx context.Context, tx *sql.Tx, model, key string) (int64, *ssotws.Record, error) {
 	var (
-		c      = current{rec: ssotws.Record{Key: key}}
+		id     int64
+		rec    = &ssotws.Record{Key: key}
 		fields sql.NullString
 	)
 	err := tx.QueryRowContext(ctx,
 		`SELECT id, version, deleted, data, fields FROM records WHERE model = ? AND key = ?`,
-		model, key).Scan(&c.id, &c.rec.Version, &c.rec.Deleted, &c.rec.Data, &fields)
+		model, key).Scan(&id, &rec.Version, &rec.Deleted, &rec.Data, &fields)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
+		return 0, nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
-	if c.rec.Fields, err = decodeFields(fields); err != nil {
-		return nil, err
+	if rec.Fields, err = decodeFields(fields); err != nil {
+		return 0, nil, err
 	}
-	return &c, nil
+	return id, rec, nil
 }
 
 // insertFields adds the non-empty field values of a live record to the
