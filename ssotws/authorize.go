@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 
 	"connectrpc.com/connect"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -95,4 +96,62 @@ func (o *resourceOptions) authorizeCall(ctx context.Context, req *AccessRequest)
 		return unauthenticated(err)
 	}
 	return connect.NewError(connect.CodePermissionDenied, err)
+}
+
+// authorize checks that the caller may use access and returns its identity.
+func (r *Resource[T]) authorize(ctx context.Context, access wsv1.Access) (*Identity, error) {
+	id := IdentityFrom(ctx)
+	if access == wsv1.Access_PUBLIC {
+		return id, nil
+	}
+	if id == nil || id.Subject == "" {
+		return nil, unauthenticated(fmt.Errorf("ssotws: %s needs an authenticated caller", r.model.FullName()))
+	}
+	return id, nil
+}
+
+// checkOwner enforces OWNER access on an existing record.
+func (r *Resource[T]) checkOwner(id *Identity, access wsv1.Access, msg protoreflect.Message) error {
+	if access != wsv1.Access_OWNER || r.model.OwnerField() == nil {
+		return nil
+	}
+	if id == nil || r.model.OwnerOf(msg) != id.Subject {
+		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("ssotws: %s %q belongs to another user", r.model.FullName(), r.model.KeyOf(msg)))
+	}
+	return nil
+}
+
+// checkDelete applies the owner rule and the Authorizer to a delete of
+// current, the record as stored.
+func (r *Resource[T]) checkDelete(ctx context.Context, id *Identity, key string, current protoreflect.Message) error {
+	if err := r.checkOwner(id, r.model.WriteAccess(), current); err != nil {
+		return err
+	}
+	return r.opts.authorizeCall(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current})
+}
+
+// visible returns what a mutation answers its caller: msg, the record
+// written, if the caller may read it (the model's read access, its owner
+// rule and the Authorizer, as for a Get), else only its key and version.
+// Write access does not grant read access: on a model anyone may write
+// and only the owner may read, a write must not hand anyone the record.
+func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
+	pm := msg.ProtoReflect()
+	ok := r.model.ReadAccess() == wsv1.Access_PUBLIC || id != nil && id.Subject != ""
+	if ok {
+		ok = r.checkOwner(id, r.model.ReadAccess(), pm) == nil
+	}
+	if ok && r.opts.authorizer != nil {
+		ok = r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Current: pm}) == nil
+	}
+	if ok {
+		return msg
+	}
+	out := r.newT()
+	op := out.ProtoReflect()
+	op.Set(r.model.KeyField(), pm.Get(r.model.KeyField()))
+	if vf := r.model.VersionField(); vf != nil {
+		op.Set(vf, pm.Get(vf))
+	}
+	return out
 }

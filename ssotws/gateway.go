@@ -2,13 +2,11 @@ package ssotws
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -116,9 +114,16 @@ type Gateway struct {
 	cluster    *cluster     // nil: revocations and counts stay on this node (cluster.go)
 	revoked    *revocations // recent revocations (revocation.go)
 
+	// modelsMu guards models: RegisterModel writes them, read loops look
+	// them up (subscribe).
 	modelsMu sync.RWMutex
 	models   map[string]*Model
 
+	// mu guards the fields below: the set of connections and the per-user
+	// counts (written by ServeHTTP and each connection's serve as it
+	// starts and ends, read by keepAlive, Shutdown and Revoke, which call
+	// into the connections only after unlocking), the shutdown flag, and
+	// the keep-alive goroutine's state.
 	mu      sync.Mutex
 	conns   map[*conn]struct{}
 	users   map[string]int // open connections per authenticated subject
@@ -280,93 +285,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// keepAliveSlots spreads keep-alive pings over the interval: each tick
-// (KeepAlive / keepAliveSlots) pings one slot of the connections, so that
-// thousands of pings (and their goroutines) are not in flight at once.
-const keepAliveSlots = 8
-
-// keepAlive pings every connection once per KeepAlive interval, from one
-// ticker for the whole gateway (instead of a timer per connection). It
-// ends with the last connection, or at shutdown; the next connection
-// starts it again.
-func (g *Gateway) keepAlive() {
-	t := time.NewTicker(max(g.opts.KeepAlive/keepAliveSlots, time.Millisecond))
-	defer t.Stop()
-	var conns []*conn
-	for slot := uint32(0); ; slot = (slot + 1) % keepAliveSlots {
-		select {
-		case <-g.stopPing:
-			g.mu.Lock()
-			g.pinging = false
-			g.mu.Unlock()
-			return
-		case <-t.C:
-		}
-		g.mu.Lock()
-		if len(g.conns) == 0 || g.closing {
-			g.pinging = false
-			g.mu.Unlock()
-			return
-		}
-		for c := range g.conns {
-			if c.pingSlot == slot {
-				conns = append(conns, c)
-			}
-		}
-		g.mu.Unlock()
-		for _, c := range conns {
-			c.ping()
-		}
-		clear(conns)
-		conns = conns[:0]
-	}
-}
-
-// credentials are what a handshake offered to authenticate.
-type credentials struct {
-	token    string
-	hasToken bool
-	// queryRefused: a ?token= came while AllowQueryToken is off.
-	queryRefused bool
-}
-
-// credentialsOf finds the token of a handshake: in the subprotocols or,
-// when allowed, in the "token" query parameter. The subprotocol wins when
-// both are offered. A "token" query parameter while they are not allowed
-// refuses the handshake even next to a subprotocol token: the client put a
-// secret in a URL, and it must hear so rather than have it ignored.
-func credentialsOf(r *http.Request, allowQuery bool) credentials {
-	q := r.URL.Query()
-	if q.Has("token") && !allowQuery {
-		return credentials{queryRefused: true}
-	}
-	if token, ok := tokenFromProtocols(r.Header); ok {
-		return credentials{token: token, hasToken: true}
-	}
-	if !q.Has("token") {
-		return credentials{}
-	}
-	return credentials{token: q.Get("token"), hasToken: true}
-}
-
-// tokenFromProtocols finds the token offered as an "ssot.auth.<base64url>"
-// subprotocol.
-func tokenFromProtocols(h http.Header) (string, bool) {
-	for _, v := range h.Values("Sec-WebSocket-Protocol") {
-		for p := range strings.SplitSeq(v, ",") {
-			p = strings.TrimSpace(p)
-			if enc, ok := strings.CutPrefix(p, AuthSubprotocolPrefix); ok {
-				b, err := base64.RawURLEncoding.DecodeString(enc)
-				if err != nil {
-					return "", true // an offered but unreadable token fails authentication
-				}
-				return string(b), true
-			}
-		}
-	}
-	return "", false
-}
-
 // Shutdown stops accepting connections, closes every open one with
 // [CloseGoingAway] and waits until their loops have ended or ctx is done,
 // whichever comes first. It stops listening to the broker (which it does
@@ -416,71 +334,6 @@ func (g *Gateway) Conns() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.conns)
-}
-
-// Revoke closes every connection authenticated as subject with
-// [CloseUnauthenticated] (reason "revoked") and returns how many it
-// closed on this gateway (connections already closing are not counted).
-// When the broker is a [ControlBroker], the gateways of the other nodes
-// close theirs too, moments later. It does not stop the subject from
-// connecting again: the [Authenticator] must refuse the revoked tokens from
-// now on (a deny list, a token version, a short token lifetime). Call
-// Revoke after updating it. Meanwhile, for [ClusterOptions].RevocationMemory,
-// every gateway refuses the subject's tokens issued before the revocation
-// (those whose [Identity].IssuedAt says so).
-func (g *Gateway) Revoke(subject string) int {
-	if subject == "" {
-		return 0
-	}
-	at := time.Now()
-	g.cluster.revoked(subject, "", at)
-	return g.applyRevoke(subject, "", at)
-}
-
-// RevokeToken closes every connection authenticated with the token whose
-// [Identity].TokenID is tokenID, like [Gateway.Revoke]. Connections of the
-// same subject with other tokens stay open. An empty tokenID matches
-// nothing. Every gateway refuses the token for
-// [ClusterOptions].RevocationMemory.
-func (g *Gateway) RevokeToken(tokenID string) int {
-	if tokenID == "" {
-		return 0
-	}
-	at := time.Now()
-	g.cluster.revoked("", tokenID, at)
-	return g.applyRevoke("", tokenID, at)
-}
-
-// applyRevoke remembers a revocation of subject or tokenID made at at
-// (here or on another node) and closes the matching connections.
-func (g *Gateway) applyRevoke(subject, tokenID string, at time.Time) int {
-	switch {
-	case tokenID != "":
-		g.revoked.add(tokenKey(tokenID), at)
-		return g.revoke(func(id *Identity) bool { return id.TokenID == tokenID })
-	case subject != "":
-		g.revoked.add(subjectKey(subject), at)
-		return g.revoke(func(id *Identity) bool { return id.Subject == subject })
-	}
-	return 0
-}
-
-func (g *Gateway) revoke(match func(*Identity) bool) int {
-	g.mu.Lock()
-	var hit []*conn
-	for c := range g.conns {
-		if id := c.identity.Load(); id != nil && match(id) {
-			hit = append(hit, c)
-		}
-	}
-	g.mu.Unlock()
-	n := 0
-	for _, c := range hit {
-		if c.closeWith(CloseUnauthenticated, "revoked") {
-			n++
-		}
-	}
-	return n
 }
 
 // acquireUser counts one more connection of subject, reporting false (and

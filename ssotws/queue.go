@@ -29,13 +29,16 @@ type queueItem struct {
 // takeOrPark finds the queue empty. An idle connection therefore holds no
 // write goroutine, and pushes into a busy queue wake nobody.
 //
-// It is safe for concurrent use. mu also guards the delivery state of the
-// connection's subscriptions (see [subscription]), so that a delivery takes
-// one lock.
+// It is safe for concurrent use.
 type sendQueue struct {
 	max   int
 	start func() // starts the consumer; nil: nobody consumes (tests)
 
+	// mu guards the fields below and the delivery state of every
+	// subscription of the connection ([delivery]), so that a delivery
+	// takes one lock. Producers (the hub's fan-out on the broker's
+	// listener, the read loop) hold it to push; the write loop holds it to
+	// take everything queued, or to park.
 	mu      sync.Mutex
 	items   []queueItem
 	spare   []queueItem // the slice handed out last time, reused
@@ -95,6 +98,92 @@ func (q *sendQueue) wakeLocked() bool {
 	}
 	q.running = true
 	return true
+}
+
+// delivery is where a subscription stands in its connection's send queue:
+// its replay is queued ahead of the live events that arrive meanwhile, and
+// an event is queued once, in offset order. sendQueue.mu guards it.
+type delivery struct {
+	pending  bool           // replay not queued yet: live events wait in buf
+	buf      []*sharedEvent // live events that arrived while pending
+	overflow bool           // buf outgrew the send queue's bound
+	last     uint64         // offset of the last event queued
+}
+
+// pushLive queues a live event of s: held back while s's replay is
+// pending, dropped when an event at or after its offset was queued. It
+// reports false when the queue overflowed; the caller must then close the
+// connection.
+func (q *sendQueue) pushLive(s *subscription, e *sharedEvent) bool {
+	q.mu.Lock()
+	if s.pending {
+		if len(s.buf) >= q.max {
+			s.overflow = true
+		} else {
+			s.buf = append(s.buf, e)
+		}
+		q.mu.Unlock()
+		return true
+	}
+	ok, start := q.pushEventLocked(s, e, false)
+	q.mu.Unlock()
+	if start {
+		q.start()
+	}
+	return ok
+}
+
+// pushEventLocked pushes e of s unless an event at or after its offset was
+// queued. q.mu must be held; start reports that the caller must call
+// q.start after unlocking.
+func (q *sendQueue) pushEventLocked(s *subscription, e *sharedEvent, force bool) (ok, start bool) {
+	off := e.ev.GetPosition().GetOffset()
+	if off <= s.last {
+		return true, false
+	}
+	s.last = off
+	return q.pushLocked(queueItem{sub: s, ev: e}, force)
+}
+
+// replayFits reports whether a replay of n events fits in what is left of
+// budget, the connection's replay budget, which the forced items queued
+// spend.
+func (q *sendQueue) replayFits(n, budget int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.forced+n <= budget
+}
+
+// goLive queues, in one critical section, s's replay and frame (its Ack or
+// Reset) past the bound, then the live events held back meanwhile, and
+// ends s's pending state: from here on pushLive queues s's events at once.
+// offset is the position the replay reaches. It reports false when the
+// queue overflowed, or held-back events did; the caller must then close
+// the connection.
+func (q *sendQueue) goLive(s *subscription, replay []*sharedEvent, frame []byte, offset uint64) bool {
+	q.mu.Lock()
+	ok, start := true, false
+	note := func(o, st bool) {
+		ok = ok && o
+		start = start || st
+	}
+	for _, e := range replay {
+		note(q.pushEventLocked(s, e, true))
+	}
+	s.last = offset
+	note(q.pushLocked(queueItem{frame: frame}, true))
+	for _, e := range s.buf {
+		note(q.pushEventLocked(s, e, false))
+	}
+	s.pending, s.buf = false, nil
+	if s.overflow {
+		ok = false
+	}
+	q.mu.Unlock()
+	if start {
+		q.start()
+	}
+	return ok
 }
 
 type recordKey struct {

@@ -2,19 +2,12 @@ package ssotws
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
-	"connectrpc.com/connect"
-	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -58,72 +51,6 @@ func (r *Resource[T]) Model() *Model { return r.model }
 func (r *Resource[T]) newT() T {
 	var zero T
 	return zero.ProtoReflect().Type().New().Interface().(T)
-}
-
-// decode unmarshals a record and exposes its version.
-func (r *Resource[T]) decode(rec *Record) (T, error) {
-	msg := r.newT()
-	if err := proto.Unmarshal(rec.Data, msg); err != nil {
-		return msg, connect.NewError(connect.CodeInternal, fmt.Errorf("ssotws: stored %s %q: %w", r.model.FullName(), rec.Key, err))
-	}
-	if vf := r.model.VersionField(); vf != nil {
-		msg.ProtoReflect().Set(vf, versionValue(vf, rec.Version))
-	}
-	return msg, nil
-}
-
-func versionValue(fd protoreflect.FieldDescriptor, v int64) protoreflect.Value {
-	switch fd.Kind() {
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return protoreflect.ValueOfUint64(uint64(v))
-	}
-	return protoreflect.ValueOfInt64(v)
-}
-
-func versionFrom(fd protoreflect.FieldDescriptor, msg protoreflect.Message) int64 {
-	if fd == nil {
-		return 0
-	}
-	switch fd.Kind() {
-	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		return int64(msg.Get(fd).Uint())
-	}
-	return msg.Get(fd).Int()
-}
-
-// positionHeader reads channel's position before the store is read and
-// writes it to out.
-func (r *Resource[T]) positionHeader(ctx context.Context, out http.Header, channel string) error {
-	if !r.model.Realtime() || out == nil {
-		return nil
-	}
-	pr, ok := r.pub.(PositionReader)
-	if !ok {
-		return nil
-	}
-	pos, err := pr.Position(ctx, channel)
-	if err != nil {
-		return connect.NewError(connect.CodeUnavailable, fmt.Errorf("ssotws: position of %q: %w", channel, err))
-	}
-	out.Set(HeaderChannel, channel)
-	out.Set(HeaderPosition, FormatPosition(pos))
-	return nil
-}
-
-// withPosition copies the position headers into a Connect error's metadata,
-// so that a client hydrating an item channel learns the position of a
-// NotFound answer too.
-func withPosition(err error, out http.Header) error {
-	var ce *connect.Error
-	if out == nil || !errors.As(err, &ce) {
-		return err
-	}
-	for _, h := range []string{HeaderChannel, HeaderPosition} {
-		if v := out.Get(h); v != "" {
-			ce.Meta().Set(h, v)
-		}
-	}
-	return err
 }
 
 // Get returns the record with key. in and out are the request and response
@@ -478,229 +405,6 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 	}
 }
 
-// checkDelete applies the owner rule and the Authorizer to a delete of
-// current, the record as stored.
-func (r *Resource[T]) checkDelete(ctx context.Context, id *Identity, key string, current protoreflect.Message) error {
-	if err := r.checkOwner(id, r.model.WriteAccess(), current); err != nil {
-		return err
-	}
-	return r.opts.authorizeCall(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current})
-}
-
-// commit applies w and publishes its events while holding the record's
-// write lock, so that the events of one record are published in version
-// order. Without it, two writers of one record could publish out of order,
-// and a client that took its snapshot between the two commits would apply
-// the older event after a delete it never saw.
-//
-// Once started, the write and its publish run to their end even if the
-// caller leaves (a dropped connection cancels the request's context): a
-// commit whose events were never published leaves every subscriber stale
-// until the caller retries with the same Idempotency-Key, and a caller that
-// left may never retry. A context that ended before the write started
-// fails it, and commitTimeout bounds the rest.
-//
-// w.RequestID is the client's Idempotency-Key; the store keeps it scoped by
-// the caller's identity, so that nobody else's retry can read the result,
-// and the events echo it unchanged.
-func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) (T, error) {
-	var zero T
-	reqID := w.RequestID
-	if id := IdentityFrom(ctx); reqID != "" && id != nil && id.Subject != "" {
-		scoped := *w
-		scoped.RequestID = id.Subject + "\x1f" + reqID
-		w = &scoped
-	}
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	mu := recordLock(w.Model, w.Key)
-	mu.Lock()
-	defer func() { mu.Unlock() }()
-	if err := ctx.Err(); err != nil {
-		return zero, err
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	res, err := r.store.Apply(ctx, w)
-	if err != nil {
-		return zero, err
-	}
-	if res.Replayed {
-		if res.Record.Key != w.Key {
-			// A retried Create whose key the server generated: the first
-			// attempt's key is the record's.
-			mu.Unlock()
-			mu = recordLock(w.Model, res.Record.Key)
-			mu.Lock()
-		}
-		current, err := r.stillCurrent(ctx, res.Record)
-		if err != nil {
-			return zero, err
-		}
-		if !current {
-			// Later writes of the record published newer events; sending
-			// this old state again could bring back, for a client whose
-			// snapshot came after a delete, a record that is gone.
-			return r.decode(res.Record)
-		}
-	}
-	return r.publish(ctx, typ, res, reqID)
-}
-
-// stillCurrent reports whether rec, the result of a replayed request, is
-// still the record's latest state: then its events may be published again
-// (the first attempt's may have been lost).
-func (r *Resource[T]) stillCurrent(ctx context.Context, rec *Record) (bool, error) {
-	cur, err := r.store.Get(ctx, r.model.FullName(), rec.Key)
-	if errors.Is(err, ErrNotFound) {
-		return rec.Deleted, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return !rec.Deleted && cur.Version == rec.Version, nil
-}
-
-// commitTimeout bounds a write and its publish once they started, whatever
-// the caller's context.
-const commitTimeout = 30 * time.Second
-
-// recordLocks serialize commit-and-publish per record, striped by hash.
-var recordLocks [256]sync.Mutex
-
-func recordLock(model, key string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(model))
-	h.Write([]byte{0})
-	h.Write([]byte(key))
-	return &recordLocks[h.Sum32()%uint32(len(recordLocks))]
-}
-
-// publish sends the change events of a committed write and returns the
-// record as the caller sees it.
-func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *WriteResult, reqID string) (T, error) {
-	msg, err := r.decode(res.Record)
-	if err != nil {
-		return msg, err
-	}
-	if !r.model.Realtime() || r.pub == nil {
-		return msg, nil
-	}
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil {
-		return msg, connect.NewError(connect.CodeInternal, err)
-	}
-	now := r.opts.now().UnixMilli()
-	pm := msg.ProtoReflect()
-	event := func(channel string, t wsv1.EventType) *wsv1.Event {
-		return &wsv1.Event{
-			Channel: channel, Type: t, Key: res.Record.Key, Version: res.Record.Version,
-			TimeUnixMs: now, RequestId: reqID, Data: data,
-		}
-	}
-	channels := r.model.Channels(pm)
-	events := make([]*wsv1.Event, 0, len(channels)+len(r.model.ScopeFields()))
-	for _, c := range channels {
-		events = append(events, event(c, typ))
-	}
-	if typ == wsv1.EventType_EVENT_TYPE_UPDATED && res.Previous != nil {
-		// A record that moved out of a scope leaves that scope's channel.
-		for _, s := range r.model.ScopeFields() {
-			old, now := res.Previous.Fields[string(s.Name())], protocol.FormatValue(s, pm.Get(s))
-			if old != now {
-				events = append(events, event(ScopeChannel(r.model.Name(), string(s.Name()), old), wsv1.EventType_EVENT_TYPE_DELETED))
-			}
-		}
-	}
-	if err := r.pub.Publish(ctx, events); err != nil {
-		return msg, connect.NewError(connect.CodeUnavailable,
-			fmt.Errorf("ssotws: the change was committed but its events were not published (retry with the same %s to publish them): %w", HeaderIdempotencyKey, err))
-	}
-	return msg, nil
-}
-
-// authorize checks that the caller may use access and returns its identity.
-func (r *Resource[T]) authorize(ctx context.Context, access wsv1.Access) (*Identity, error) {
-	id := IdentityFrom(ctx)
-	if access == wsv1.Access_PUBLIC {
-		return id, nil
-	}
-	if id == nil || id.Subject == "" {
-		return nil, unauthenticated(fmt.Errorf("ssotws: %s needs an authenticated caller", r.model.FullName()))
-	}
-	return id, nil
-}
-
-// marshal encodes a record to store, within the record size bound.
-func (r *Resource[T]) marshal(m T) ([]byte, error) {
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	if err != nil {
-		return nil, invalidArgument("%s: %v", r.model.FullName(), err)
-	}
-	if max := r.opts.maxRecordBytes; max > 0 && len(data) > max {
-		return nil, invalidArgument("%s %q is %d bytes, over the limit of %d bytes per record", r.model.FullName(), r.model.KeyOf(m.ProtoReflect()), len(data), max)
-	}
-	return data, nil
-}
-
-// visible returns what a mutation answers its caller: msg, the record
-// written, if the caller may read it (the model's read access, its owner
-// rule and the Authorizer, as for a Get), else only its key and version.
-// Write access does not grant read access: on a model anyone may write
-// and only the owner may read, a write must not hand anyone the record.
-func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
-	pm := msg.ProtoReflect()
-	ok := r.model.ReadAccess() == wsv1.Access_PUBLIC || id != nil && id.Subject != ""
-	if ok {
-		ok = r.checkOwner(id, r.model.ReadAccess(), pm) == nil
-	}
-	if ok && r.opts.authorizer != nil {
-		ok = r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Current: pm}) == nil
-	}
-	if ok {
-		return msg
-	}
-	out := r.newT()
-	op := out.ProtoReflect()
-	op.Set(r.model.KeyField(), pm.Get(r.model.KeyField()))
-	if vf := r.model.VersionField(); vf != nil {
-		op.Set(vf, pm.Get(vf))
-	}
-	return out
-}
-
-// checkOwner enforces OWNER access on an existing record.
-func (r *Resource[T]) checkOwner(id *Identity, access wsv1.Access, msg protoreflect.Message) error {
-	if access != wsv1.Access_OWNER || r.model.OwnerField() == nil {
-		return nil
-	}
-	if id == nil || r.model.OwnerOf(msg) != id.Subject {
-		return connect.NewError(connect.CodePermissionDenied, fmt.Errorf("ssotws: %s %q belongs to another user", r.model.FullName(), r.model.KeyOf(msg)))
-	}
-	return nil
-}
-
-// MaxRequestIDLen bounds the length of an Idempotency-Key.
-const MaxRequestIDLen = 256
-
-func requestID(in http.Header) (string, error) {
-	id := in.Get(HeaderIdempotencyKey)
-	if len(id) > MaxRequestIDLen {
-		return "", invalidArgument("%s is longer than %d bytes", HeaderIdempotencyKey, MaxRequestIDLen)
-	}
-	return id, nil
-}
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
-
-// newID returns a random 20-character key.
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return idEncoding.EncodeToString(b[:])
-}
-
 // snake turns a message name into a field name: "ChatMessage" → "chat_message".
 func snake(s string) string {
 	var b strings.Builder
@@ -717,9 +421,8 @@ func snake(s string) string {
 }
 
 // hasKey reports whether m holds a key in fd: a key field with explicit
-// presence (proto2, proto3 optional, editions) that is set to "" or 0
-// holds none, as with implicit presence, so Create generates one and
-// Update asks for one.
+// presence set to its zero value ("" or 0) is no key, as an implicit one
+// would be.
 func hasKey(m protoreflect.Message, fd protoreflect.FieldDescriptor) bool {
 	if !m.Has(fd) {
 		return false

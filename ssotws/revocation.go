@@ -151,3 +151,68 @@ func (a checkRevoked) Authenticate(ctx context.Context, token string) (*Identity
 	}
 	return id, err
 }
+
+// Revoke closes every connection authenticated as subject with
+// [CloseUnauthenticated] (reason "revoked") and returns how many it
+// closed on this gateway (connections already closing are not counted).
+// When the broker is a [ControlBroker], the gateways of the other nodes
+// close theirs too, moments later. It does not stop the subject from
+// connecting again: the [Authenticator] must refuse the revoked tokens from
+// now on (a deny list, a token version, a short token lifetime). Call
+// Revoke after updating it. Meanwhile, for [ClusterOptions].RevocationMemory,
+// every gateway refuses the subject's tokens issued before the revocation
+// (those whose [Identity].IssuedAt says so).
+func (g *Gateway) Revoke(subject string) int {
+	if subject == "" {
+		return 0
+	}
+	at := time.Now()
+	g.cluster.revoked(subject, "", at)
+	return g.applyRevoke(subject, "", at)
+}
+
+// RevokeToken closes every connection authenticated with the token whose
+// [Identity].TokenID is tokenID, like [Gateway.Revoke]. Connections of the
+// same subject with other tokens stay open. An empty tokenID matches
+// nothing. Every gateway refuses the token for
+// [ClusterOptions].RevocationMemory.
+func (g *Gateway) RevokeToken(tokenID string) int {
+	if tokenID == "" {
+		return 0
+	}
+	at := time.Now()
+	g.cluster.revoked("", tokenID, at)
+	return g.applyRevoke("", tokenID, at)
+}
+
+// applyRevoke remembers a revocation of subject or tokenID made at at
+// (here or on another node) and closes the matching connections.
+func (g *Gateway) applyRevoke(subject, tokenID string, at time.Time) int {
+	switch {
+	case tokenID != "":
+		g.revoked.add(tokenKey(tokenID), at)
+		return g.revoke(func(id *Identity) bool { return id.TokenID == tokenID })
+	case subject != "":
+		g.revoked.add(subjectKey(subject), at)
+		return g.revoke(func(id *Identity) bool { return id.Subject == subject })
+	}
+	return 0
+}
+
+func (g *Gateway) revoke(match func(*Identity) bool) int {
+	g.mu.Lock()
+	var hit []*conn
+	for c := range g.conns {
+		if id := c.identity.Load(); id != nil && match(id) {
+			hit = append(hit, c)
+		}
+	}
+	g.mu.Unlock()
+	n := 0
+	for _, c := range hit {
+		if c.closeWith(CloseUnauthenticated, "revoked") {
+			n++
+		}
+	}
+	return n
+}

@@ -1,6 +1,10 @@
 package ssotws
 
-import "context"
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+)
 
 // Record is one stored record of a model.
 type Record struct {
@@ -131,4 +135,29 @@ func Match(fields map[string]string, filters []Filter) bool {
 		}
 	}
 	return true
+}
+
+// ParsePageToken reads a [Query].PageToken written by [FormatPageToken]:
+// the creation number of the previous page's last record, 0 for an empty
+// token. A token it cannot read is [ErrInvalidPageToken]. The stores share
+// this form.
+func ParsePageToken(token string) (int64, error) {
+	if token == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	var after int64
+	if err == nil {
+		after, err = strconv.ParseInt(string(b), 10, 64)
+	}
+	if err != nil || after < 0 {
+		return 0, ErrInvalidPageToken
+	}
+	return after, nil
+}
+
+// FormatPageToken is the [Page].NextPageToken after a record whose
+// creation number is n.
+func FormatPageToken(n int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(n, 10)))
 }

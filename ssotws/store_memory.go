@@ -2,9 +2,6 @@ package ssotws
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
-	"strconv"
 	"sync"
 )
 
@@ -69,15 +66,9 @@ func (s *MemoryStore) Get(ctx context.Context, model, key string) (*Record, erro
 
 // List implements [Store].
 func (s *MemoryStore) List(ctx context.Context, q Query) (*Page, error) {
-	var after int64
-	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err == nil {
-			after, err = strconv.ParseInt(string(b), 10, 64)
-		}
-		if err != nil || after < 0 {
-			return nil, ErrInvalidPageToken
-		}
+	after, err := ParsePageToken(q.PageToken)
+	if err != nil {
+		return nil, err
 	}
 	size := q.PageSize
 	if size <= 0 {
@@ -96,8 +87,7 @@ func (s *MemoryStore) List(ctx context.Context, q Query) (*Page, error) {
 		}
 		if len(page.Records) == size {
 			last := page.Records[len(page.Records)-1]
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString(
-				[]byte(strconv.FormatInt(m.records[last.Key].created, 10)))
+			page.NextPageToken = FormatPageToken(m.records[last.Key].created)
 			break
 		}
 		page.Records = append(page.Records, cloneRecord(&r.rec))
@@ -114,71 +104,47 @@ func (s *MemoryStore) NextSequence(ctx context.Context, model string) (int64, er
 	return m.keySeq, nil
 }
 
-// Apply implements [Store].
+// Apply implements [Store]: it persists the [PlanWrite] of w.
 func (s *MemoryStore) Apply(ctx context.Context, w *Write) (*WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	reqKey := ""
+	var (
+		reqKey     string
+		remembered *WriteResult
+	)
 	if w.RequestID != "" {
 		reqKey = w.Model + "\x00" + w.RequestID
-		if prev, ok := s.requests[reqKey]; ok {
-			res := *prev
-			res.Replayed = true
-			return &res, nil
-		}
+		remembered = s.requests[reqKey]
 	}
 	m := s.model(w.Model)
 	cur := m.records[w.Key]
-	live := cur != nil && !cur.rec.Deleted
-	if w.IfVersion == IfAbsent {
-		if live {
-			return nil, fmt.Errorf("%w: %q is at version %d, not absent", ErrVersionConflict, w.Key, versionOf(cur))
-		}
-	} else if w.IfVersion != 0 && (!live || cur.rec.Version != w.IfVersion) {
-		if !live && w.Kind != WriteCreate {
-			return nil, fmt.Errorf("%w: %q", ErrNotFound, w.Key)
-		}
-		return nil, fmt.Errorf("%w: %q is at version %d, not %d", ErrVersionConflict, w.Key, versionOf(cur), w.IfVersion)
+	var current *Record
+	if cur != nil {
+		current = &cur.rec
 	}
-	res := &WriteResult{}
-	switch w.Kind {
-	case WriteCreate:
-		if live {
-			return nil, fmt.Errorf("%w: %q", ErrAlreadyExists, w.Key)
-		}
+	plan, err := PlanWrite(w, remembered, current)
+	if err != nil {
+		return nil, err
+	}
+	res := plan.Result
+	switch plan.Step {
+	case StepReplay:
+		return res, nil
+	case StepInsert, StepRecreate:
 		m.seq++
-		r := &memRecord{created: m.seq, rec: Record{Key: w.Key, Version: versionOf(cur) + 1, Data: w.Data, Fields: w.Fields}}
+		r := &memRecord{created: m.seq, rec: *res.Record}
 		if cur != nil {
 			m.order = removeRecord(m.order, cur)
 		}
 		m.records[w.Key] = r
 		m.order = append(m.order, r)
-		res.Record = cloneRecord(&r.rec)
-	case WriteUpdate:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ErrNotFound, w.Key)
-		}
-		res.Previous = cloneRecord(&cur.rec)
-		cur.rec = Record{Key: w.Key, Version: cur.rec.Version + 1, Data: w.Data, Fields: w.Fields}
-		res.Record = cloneRecord(&cur.rec)
-	case WriteDelete:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ErrNotFound, w.Key)
-		}
-		res.Previous = cloneRecord(&cur.rec)
-		cur.rec.Version++
-		cur.rec.Deleted = true
-		if w.Data != nil {
-			cur.rec.Data = w.Data
-		}
-		res.Record = cloneRecord(&cur.rec)
-	default:
-		return nil, fmt.Errorf("ssotws: unknown write kind %d", w.Kind)
+	case StepUpdate, StepDelete:
+		cur.rec = *res.Record
 	}
-	if reqKey != "" {
+	if plan.Remember {
 		s.requests[reqKey] = res
 		s.requestOrder = append(s.requestOrder, reqKey)
 		if len(s.requestOrder) > s.maxRequests {
@@ -188,13 +154,6 @@ func (s *MemoryStore) Apply(ctx context.Context, w *Write) (*WriteResult, error)
 	}
 	out := *res
 	return &out, nil
-}
-
-func versionOf(r *memRecord) int64 {
-	if r == nil {
-		return 0
-	}
-	return r.rec.Version
 }
 
 func removeRecord(order []*memRecord, r *memRecord) []*memRecord {

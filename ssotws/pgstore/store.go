@@ -3,13 +3,11 @@ package pgstore
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -297,15 +295,9 @@ func (s *Store) Get(ctx context.Context, model, key string) (*ssotws.Record, err
 // List implements [ssotws.Store]. Records come in creation order; the page
 // token is the creation number of the page's last record.
 func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) {
-	var after int64
-	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err == nil {
-			after, err = strconv.ParseInt(string(b), 10, 64)
-		}
-		if err != nil || after < 0 {
-			return nil, ssotws.ErrInvalidPageToken
-		}
+	after, err := ssotws.ParsePageToken(q.PageToken)
+	if err != nil {
+		return nil, err
 	}
 	size := q.PageSize
 	if size <= 0 {
@@ -323,8 +315,7 @@ func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) 
 	var lastID int64
 	for rows.Next() {
 		if len(page.Records) == size {
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString(
-				[]byte(strconv.FormatInt(lastID, 10)))
+			page.NextPageToken = ssotws.FormatPageToken(lastID)
 			break
 		}
 		var (
@@ -428,11 +419,6 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	switch w.Kind {
-	case ssotws.WriteCreate, ssotws.WriteUpdate, ssotws.WriteDelete:
-	default:
-		return nil, fmt.Errorf("ssotws: unknown write kind %d", w.Kind)
-	}
 	for attempt := 1; ; attempt++ {
 		res, err := s.applyOnce(ctx, w)
 		if err == nil || !retryable(err) {
@@ -451,15 +437,6 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 		case <-t.C:
 		}
 	}
-}
-
-// current is the row of a key, live or tombstone.
-type current struct {
-	id      int64
-	version int64
-	deleted bool
-	data    []byte
-	fields  map[string]string
 }
 
 func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.WriteResult, err error) {
@@ -499,83 +476,51 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 	}
 	b.Queue(s.q.lock, model, keyHash, key)
 	br := conn.SendBatch(ctx, b)
-	cur, replayed, err := s.readFirst(br, w, reqHash != nil)
+	id, cur, remembered, err := s.readFirst(br, w, reqHash != nil)
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("pgstore: apply: %w", cerr)
 	}
-	if err != nil || replayed != nil {
-		return replayed, err
+	if err != nil {
+		return nil, err
 	}
-
-	live := cur != nil && !cur.deleted
-	var curVersion int64
-	if cur != nil {
-		curVersion = cur.version
+	plan, err := ssotws.PlanWrite(w, remembered, cur)
+	if err != nil {
+		return nil, err
 	}
-	if w.IfVersion == ssotws.IfAbsent {
-		// A delete or update of a record the caller found absent: one
-		// created since is not the caller's to change.
-		if live {
-			return nil, fmt.Errorf("%w: %q is at version %d, not absent", ssotws.ErrVersionConflict, w.Key, curVersion)
-		}
-	} else if w.IfVersion != 0 && (!live || cur.version != w.IfVersion) {
-		if !live && w.Kind != ssotws.WriteCreate {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		return nil, fmt.Errorf("%w: %q is at version %d, not %d", ssotws.ErrVersionConflict, w.Key, curVersion, w.IfVersion)
+	res = plan.Result
+	if plan.Step == ssotws.StepReplay {
+		return res, nil
 	}
 
 	// Round trip 2: write, remember the result, commit.
 	b = &pgx.Batch{}
-	res = &ssotws.WriteResult{}
-	switch w.Kind {
-	case ssotws.WriteCreate:
-		if live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrAlreadyExists, w.Key)
-		}
-		rec := &ssotws.Record{Key: w.Key, Version: curVersion + 1, Data: w.Data, Fields: w.Fields}
-		names, values := encodeFields(w.Fields)
-		if cur != nil {
-			// A tombstone: the re-created record takes a new place in the
-			// creation order, and its version goes on. Updating the row
-			// (rather than deleting it) makes a concurrent create that waits
-			// for its lock see the new live record.
-			b.Queue(s.q.recreateRecord, model, cur.id, rec.Version, w.Data, names, values)
+	rec := res.Record
+	names, values := encodeFields(rec.Fields)
+	switch plan.Step {
+	case ssotws.StepInsert, ssotws.StepRecreate:
+		if plan.Step == ssotws.StepRecreate {
+			// The re-created record takes a new place in the creation
+			// order. Updating the row (rather than deleting it) makes a
+			// concurrent create that waits for its lock see the new live
+			// record.
+			b.Queue(s.q.recreateRecord, model, id, rec.Version, rec.Data, names, values)
 		} else {
-			b.Queue(s.q.insertRecord, model, keyHash, key, rec.Version, w.Data, names, values)
+			b.Queue(s.q.insertRecord, model, keyHash, key, rec.Version, rec.Data, names, values)
 		}
-		if fn, fh, fv := filterRows(w.Fields); len(fn) > 0 {
+		if fn, fh, fv := filterRows(rec.Fields); len(fn) > 0 {
 			b.Queue(s.q.insertFieldsByKey, model, keyHash, fn, fh, fv)
 		}
-		res.Record = rec
-	case ssotws.WriteUpdate:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
+	case ssotws.StepUpdate:
+		b.Queue(s.q.updateRecord, model, id, rec.Version, false, rec.Data, names, values)
+		b.Queue(s.q.deleteFields, model, id)
+		if fn, fh, fv := filterRows(rec.Fields); len(fn) > 0 {
+			b.Queue(s.q.insertFields, model, id, fn, fh, fv)
 		}
-		res.Previous = &ssotws.Record{Key: w.Key, Version: cur.version, Data: cur.data, Fields: cur.fields}
-		rec := &ssotws.Record{Key: w.Key, Version: cur.version + 1, Data: w.Data, Fields: w.Fields}
-		names, values := encodeFields(w.Fields)
-		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, false, w.Data, names, values)
-		b.Queue(s.q.deleteFields, model, cur.id)
-		if fn, fh, fv := filterRows(w.Fields); len(fn) > 0 {
-			b.Queue(s.q.insertFields, model, cur.id, fn, fh, fv)
-		}
-		res.Record = rec
-	case ssotws.WriteDelete:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		res.Previous = &ssotws.Record{Key: w.Key, Version: cur.version, Data: cur.data, Fields: cur.fields}
-		rec := &ssotws.Record{Key: w.Key, Version: cur.version + 1, Data: cur.data, Fields: cur.fields, Deleted: true}
-		if w.Data != nil {
-			rec.Data = w.Data
-		}
-		names, values := encodeFields(cur.fields)
-		b.Queue(s.q.updateRecord, model, cur.id, rec.Version, true, rec.Data, names, values)
-		b.Queue(s.q.deleteFields, model, cur.id)
-		res.Record = rec
+	case ssotws.StepDelete:
+		b.Queue(s.q.updateRecord, model, id, rec.Version, true, rec.Data, names, values)
+		b.Queue(s.q.deleteFields, model, id)
 	}
-	if reqHash != nil {
+	if plan.Remember {
 		r, p := res.Record, res.Previous
 		names, values := encodeFields(r.Fields)
 		var (
@@ -612,49 +557,51 @@ func (s *Store) applyOnce(ctx context.Context, w *ssotws.Write) (res *ssotws.Wri
 	return res, nil
 }
 
-// readFirst reads the results of the first round trip: the record's row
-// (nil if none), or the remembered result of the request.
-func (s *Store) readFirst(br pgx.BatchResults, w *ssotws.Write, withRequest bool) (*current, *ssotws.WriteResult, error) {
+// readFirst reads the results of the first round trip: the id and the
+// record of the key's row, live or tombstone (a nil record if none), or
+// the remembered result of the request (then no row).
+func (s *Store) readFirst(br pgx.BatchResults, w *ssotws.Write, withRequest bool) (int64, *ssotws.Record, *ssotws.WriteResult, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("pgstore: apply: %w", err)
 	}
 	if _, err := br.Exec(); err != nil { // BEGIN
-		return nil, nil, wrap(err)
+		return 0, nil, nil, wrap(err)
 	}
 	if withRequest {
 		tag, err := br.Exec()
 		if err != nil {
-			return nil, nil, wrap(err)
+			return 0, nil, nil, wrap(err)
 		}
 		claimed := tag.RowsAffected() == 1
 		res, err := scanReplay(br.QueryRow())
 		if err != nil {
-			return nil, nil, err
+			return 0, nil, nil, err
 		}
 		if !claimed {
 			if res == nil {
 				// Done by another transaction, then pruned: try again.
-				return nil, nil, errRetry
+				return 0, nil, nil, errRetry
 			}
-			return nil, res, nil
+			return 0, nil, res, nil
 		}
 	}
 	var (
-		c      current
+		id     int64
+		rec    = &ssotws.Record{Key: w.Key}
 		names  []string
 		values [][]byte
 	)
-	err := br.QueryRow().Scan(&c.id, &c.version, &c.deleted, &c.data, &names, &values)
+	err := br.QueryRow().Scan(&id, &rec.Version, &rec.Deleted, &rec.Data, &names, &values)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil, nil
+		return 0, nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, wrap(err)
+		return 0, nil, nil, wrap(err)
 	}
-	if c.fields, err = decodeFields(names, values); err != nil {
-		return nil, nil, err
+	if rec.Fields, err = decodeFields(names, values); err != nil {
+		return 0, nil, nil, err
 	}
-	return &c, nil, nil
+	return id, rec, nil, nil
 }
 
 // scanReplay reads a remembered result, nil if there is none.
@@ -680,7 +627,7 @@ func scanReplay(row pgx.Row) (*ssotws.WriteResult, error) {
 	if rec.Fields, err = decodeFields(names, values); err != nil {
 		return nil, err
 	}
-	res := &ssotws.WriteResult{Record: &rec, Replayed: true}
+	res := &ssotws.WriteResult{Record: &rec}
 	if pVersion != nil {
 		prev := &ssotws.Record{Key: rec.Key, Version: *pVersion, Deleted: pDeleted != nil && *pDeleted, Data: pData}
 		if prev.Fields, err = decodeFields(pNames, pValues); err != nil {

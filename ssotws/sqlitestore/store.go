@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -244,15 +243,9 @@ func (s *Store) Get(ctx context.Context, model, key string) (*ssotws.Record, err
 // List implements [ssotws.Store]. Records come in creation order; the page
 // token is the creation id of the page's last record.
 func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) {
-	var after int64
-	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		if err == nil {
-			after, err = strconv.ParseInt(string(b), 10, 64)
-		}
-		if err != nil || after < 0 {
-			return nil, ssotws.ErrInvalidPageToken
-		}
+	after, err := ssotws.ParsePageToken(q.PageToken)
+	if err != nil {
+		return nil, err
 	}
 	size := q.PageSize
 	if size <= 0 {
@@ -270,8 +263,7 @@ func (s *Store) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) 
 	var lastID int64
 	for rows.Next() {
 		if len(page.Records) == size {
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString(
-				[]byte(strconv.FormatInt(lastID, 10)))
+			page.NextPageToken = ssotws.FormatPageToken(lastID)
 			break
 		}
 		var (
@@ -358,25 +350,11 @@ RETURNING key_seq`, model).Scan(&n)
 	return n, nil
 }
 
-// current is the row of a key, live or tombstone.
-type current struct {
-	id      int64
-	version int64
-	deleted bool
-	data    []byte
-	fields  map[string]string
-}
-
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction on the
 // writer connection.
 func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
-	}
-	switch w.Kind {
-	case ssotws.WriteCreate, ssotws.WriteUpdate, ssotws.WriteDelete:
-	default:
-		return nil, fmt.Errorf("ssotws: unknown write kind %d", w.Kind)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -395,105 +373,81 @@ func (s *Store) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult
 	return res, nil
 }
 
+// apply reads what [ssotws.PlanWrite] needs and persists its plan.
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws.WriteResult, error) {
+	var (
+		remembered *ssotws.WriteResult
+		id         int64          // of the key's row (of the new row, once inserted)
+		cur        *ssotws.Record // the key's row, live or tombstone; nil if none
+		err        error
+	)
 	if w.RequestID != "" {
-		res, err := replay(ctx, tx, w.Model, w.RequestID)
-		if err != nil || res != nil {
-			return res, err
+		if remembered, err = replay(ctx, tx, w.Model, w.RequestID); err != nil {
+			return nil, err
 		}
 	}
-	cur, err := load(ctx, tx, w.Model, w.Key)
+	if remembered == nil {
+		if id, cur, err = load(ctx, tx, w.Model, w.Key); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := ssotws.PlanWrite(w, remembered, cur)
 	if err != nil {
 		return nil, err
 	}
-	live := cur != nil && !cur.deleted
-	var curVersion int64
-	if cur != nil {
-		curVersion = cur.version
-	}
-	if w.IfVersion == ssotws.IfAbsent {
-		// A delete or update of a record the caller found absent: one
-		// created since is not the caller's to change.
-		if live {
-			return nil, fmt.Errorf("%w: %q is at version %d, not absent", ssotws.ErrVersionConflict, w.Key, curVersion)
-		}
-	} else if w.IfVersion != 0 && (!live || cur.version != w.IfVersion) {
-		if !live && w.Kind != ssotws.WriteCreate {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		return nil, fmt.Errorf("%w: %q is at version %d, not %d", ssotws.ErrVersionConflict, w.Key, curVersion, w.IfVersion)
-	}
-	res := &ssotws.WriteResult{}
-	switch w.Kind {
-	case ssotws.WriteCreate:
-		if live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrAlreadyExists, w.Key)
-		}
-		if cur != nil {
-			// A tombstone: the re-created record takes a new place in the
-			// creation order, and its version goes on.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE id = ?`, cur.id); err != nil {
+	res := plan.Result
+	rec := res.Record
+	switch plan.Step {
+	case ssotws.StepReplay:
+		return res, nil
+	case ssotws.StepInsert, ssotws.StepRecreate:
+		if plan.Step == ssotws.StepRecreate {
+			// The re-created record takes a new place in the creation
+			// order: a new row.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM records WHERE id = ?`, id); err != nil {
 				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 			}
 		}
-		rec := &ssotws.Record{Key: w.Key, Version: curVersion + 1, Data: w.Data, Fields: w.Fields}
-		fields, err := encodeFields(w.Fields)
+		fields, err := encodeFields(rec.Fields)
 		if err != nil {
 			return nil, err
 		}
-		var id int64
 		err = tx.QueryRowContext(ctx,
 			`INSERT INTO records (model, key, version, deleted, data, fields) VALUES (?, ?, ?, 0, ?, ?) RETURNING id`,
-			w.Model, w.Key, rec.Version, w.Data, fields).Scan(&id)
+			w.Model, rec.Key, rec.Version, rec.Data, fields).Scan(&id)
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if err := insertFields(ctx, tx, id, w.Model, w.Fields); err != nil {
+		if err := insertFields(ctx, tx, id, w.Model, rec.Fields); err != nil {
 			return nil, err
 		}
-		res.Record = rec
-	case ssotws.WriteUpdate:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		res.Previous = &ssotws.Record{Key: w.Key, Version: cur.version, Data: cur.data, Fields: cur.fields}
-		rec := &ssotws.Record{Key: w.Key, Version: cur.version + 1, Data: w.Data, Fields: w.Fields}
-		fields, err := encodeFields(w.Fields)
+	case ssotws.StepUpdate:
+		fields, err := encodeFields(rec.Fields)
 		if err != nil {
 			return nil, err
 		}
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE records SET version = ?, data = ?, fields = ? WHERE id = ?`,
-			rec.Version, w.Data, fields, cur.id); err != nil {
+			rec.Version, rec.Data, fields, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, cur.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if err := insertFields(ctx, tx, cur.id, w.Model, w.Fields); err != nil {
+		if err := insertFields(ctx, tx, id, w.Model, rec.Fields); err != nil {
 			return nil, err
 		}
-		res.Record = rec
-	case ssotws.WriteDelete:
-		if !live {
-			return nil, fmt.Errorf("%w: %q", ssotws.ErrNotFound, w.Key)
-		}
-		res.Previous = &ssotws.Record{Key: w.Key, Version: cur.version, Data: cur.data, Fields: cur.fields}
-		rec := &ssotws.Record{Key: w.Key, Version: cur.version + 1, Data: cur.data, Fields: cur.fields, Deleted: true}
-		if w.Data != nil {
-			rec.Data = w.Data
-		}
+	case ssotws.StepDelete:
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE records SET version = ?, deleted = 1, data = ? WHERE id = ?`,
-			rec.Version, rec.Data, cur.id); err != nil {
+			rec.Version, rec.Data, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, cur.id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM record_fields WHERE record_id = ?`, id); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		res.Record = rec
 	}
-	if w.RequestID != "" {
+	if plan.Remember {
 		if err := s.remember(ctx, tx, w, res); err != nil {
 			return nil, err
 		}
@@ -501,25 +455,27 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 	return res, nil
 }
 
-// load reads the row of (model, key), nil if there is none.
-func load(ctx context.Context, tx *sql.Tx, model, key string) (*current, error) {
+// load reads the row of (model, key): its id and its record, live or
+// tombstone; a nil record if there is none.
+func load(ctx context.Context, tx *sql.Tx, model, key string) (int64, *ssotws.Record, error) {
 	var (
-		c      current
+		id     int64
+		rec    = &ssotws.Record{Key: key}
 		fields sql.NullString
 	)
 	err := tx.QueryRowContext(ctx,
 		`SELECT id, version, deleted, data, fields FROM records WHERE model = ? AND key = ?`,
-		model, key).Scan(&c.id, &c.version, &c.deleted, &c.data, &fields)
+		model, key).Scan(&id, &rec.Version, &rec.Deleted, &rec.Data, &fields)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
+		return 0, nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
-	if c.fields, err = decodeFields(fields); err != nil {
-		return nil, err
+	if rec.Fields, err = decodeFields(fields); err != nil {
+		return 0, nil, err
 	}
-	return &c, nil
+	return id, rec, nil
 }
 
 // insertFields adds the non-empty field values of a live record to the
@@ -538,8 +494,7 @@ func insertFields(ctx context.Context, tx *sql.Tx, id int64, model string, field
 	return nil
 }
 
-// replay returns the remembered result of (model, requestID) with Replayed
-// set, or nil.
+// replay returns the remembered result of (model, requestID), or nil.
 func replay(ctx context.Context, tx *sql.Tx, model, requestID string) (*ssotws.WriteResult, error) {
 	var (
 		rec                ssotws.Record
@@ -563,7 +518,7 @@ FROM requests WHERE model = ? AND request_id = ?`, model, requestID).Scan(
 	if rec.Fields, err = decodeFields(fields); err != nil {
 		return nil, err
 	}
-	res := &ssotws.WriteResult{Record: &rec, Replayed: true}
+	res := &ssotws.WriteResult{Record: &rec}
 	if prevVersion.Valid {
 		prev := &ssotws.Record{Key: rec.Key, Version: prevVersion.Int64, Deleted: prevDeleted.Bool, Data: prevData}
 		if prev.Fields, err = decodeFields(prevFields); err != nil {

@@ -1,0 +1,155 @@
+package ssotws
+
+import (
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Field numbers of the wire protocol that the fan-out writes by hand.
+const (
+	serverFrameEventsField protowire.Number = 3 // ServerFrame.events
+	eventsEventField       protowire.Number = 1 // Events.events
+)
+
+// sharedEvent is an event encoded once for every subscriber of its channel.
+type sharedEvent struct {
+	ev *wsv1.Event
+	// chunk is the event as one element of Events.events: tag, length and
+	// the Event's encoding. A write loop packs chunks into one ServerFrame
+	// by concatenation.
+	chunk []byte
+
+	ownerOnce sync.Once
+	owner     string
+}
+
+func newSharedEvent(ev *wsv1.Event) (*sharedEvent, error) {
+	size := proto.Size(ev)
+	b := make([]byte, 0, protowire.SizeTag(eventsEventField)+protowire.SizeVarint(uint64(size))+size)
+	b = protowire.AppendTag(b, eventsEventField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, ev)
+	if err != nil {
+		return nil, err
+	}
+	return &sharedEvent{ev: ev, chunk: b}, nil
+}
+
+// ownerOf returns the event's owner, decoded from its data once.
+func (e *sharedEvent) ownerOf(fd protoreflect.FieldDescriptor) string {
+	e.ownerOnce.Do(func() { e.owner = scanString(e.ev.Data, fd.Number()) })
+	return e.owner
+}
+
+// scanString returns the last value of the string field num in the
+// encoded message b (protobuf's last-one-wins rule), without decoding the
+// rest. It returns "" for a malformed message.
+func scanString(b []byte, num protowire.Number) string {
+	var out string
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return ""
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return ""
+			}
+			out = string(v)
+			b = b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return ""
+		}
+		b = b[l:]
+	}
+	return out
+}
+
+// appendEventsFrame appends to b one ServerFrame{Events} holding chunks.
+func appendEventsFrame(b []byte, chunks [][]byte) []byte {
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
+	}
+	b = protowire.AppendTag(b, serverFrameEventsField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(n))
+	for _, c := range chunks {
+		b = append(b, c...)
+	}
+	return b
+}
+
+// eventCache shares the encoding of replayed events: the subscriptions
+// that replay the same history (after a restart, every client resumes from
+// about the same positions) queue the same bytes instead of an encoding
+// each. It holds its events weakly: an event is encoded again only once
+// no queue holds it any more, and the cache keeps nothing else.
+//
+// It is safe for concurrent use.
+type eventCache struct {
+	mu sync.Mutex
+	m  map[eventKey]weak.Pointer[sharedEvent]
+}
+
+// eventKey names an event: its channel and position (a broker gives each
+// position of a channel one event).
+type eventKey struct {
+	channel       string
+	epoch, offset uint64
+}
+
+func newEventCache() *eventCache {
+	return &eventCache{m: make(map[eventKey]weak.Pointer[sharedEvent])}
+}
+
+// get returns ev encoded, encoding it unless a queue holds its encoding.
+func (c *eventCache) get(ev *wsv1.Event) (*sharedEvent, error) {
+	k := eventKey{ev.GetChannel(), ev.GetPosition().GetEpoch(), ev.GetPosition().GetOffset()}
+	c.mu.Lock()
+	e := c.m[k].Value()
+	c.mu.Unlock()
+	if e != nil {
+		return e, nil
+	}
+	e, err := newSharedEvent(ev)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if old := c.m[k].Value(); old != nil {
+		c.mu.Unlock()
+		return old, nil // encoded meanwhile by another connection
+	}
+	c.m[k] = weak.Make(e)
+	c.mu.Unlock()
+	runtime.AddCleanup(e, c.forget, k)
+	return e, nil
+}
+
+// forget drops the entry of k once its event was collected (unless a new
+// encoding took its place).
+func (c *eventCache) forget(k eventKey) {
+	c.mu.Lock()
+	if p, ok := c.m[k]; ok && p.Value() == nil {
+		delete(c.m, k)
+	}
+	c.mu.Unlock()
+}
+
+// len returns the number of entries (tests).
+func (c *eventCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
