@@ -2,7 +2,6 @@ package ssotws
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -50,13 +49,6 @@ func IdentityFrom(ctx context.Context) *Identity {
 	id, _ := ctx.Value(identityKey{}).(*Identity)
 	return id
 }
-
-// ErrTokenExpired may be returned (wrapped or not) by an [Authenticator]
-// for a token that was valid but has expired. The gateway then closes with
-// [CloseTokenExpired] rather than [CloseUnauthenticated], and the Connect
-// interceptor says so in its Unauthenticated error, so that a client knows
-// to ask its token provider for a fresh token.
-var ErrTokenExpired = errors.New("ssotws: token expired")
 
 // Expired reports whether id's token has expired at now. An Identity with
 // a zero Expires never expires.

@@ -7,19 +7,6 @@ import (
 	"connectrpc.com/connect"
 )
 
-// Errors returned by a [Store]. Store implementations return them (wrapped
-// with %w if they like); [Resource] maps them to Connect codes.
-var (
-	// ErrNotFound: the record does not exist (or was deleted).
-	ErrNotFound = errors.New("ssotws: record not found")
-	// ErrAlreadyExists: a record with this key exists.
-	ErrAlreadyExists = errors.New("ssotws: record already exists")
-	// ErrVersionConflict: the record's version is not the expected one.
-	ErrVersionConflict = errors.New("ssotws: version conflict")
-	// ErrInvalidPageToken: the page token was not issued by this store.
-	ErrInvalidPageToken = errors.New("ssotws: invalid page token")
-)
-
 // codeOf maps a store error to a Connect error, keeping the message.
 func codeOf(err error) error {
 	var ce *connect.Error

@@ -16,46 +16,6 @@ import (
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
-// Close codes of the gateway. The 4xxx codes mirror HTTP statuses.
-const (
-	// CloseGoingAway: the server is shutting down; reconnect elsewhere or later.
-	CloseGoingAway = websocket.StatusGoingAway // 1001
-	// CloseBadFrame: a text frame or a frame that is not a ClientFrame.
-	CloseBadFrame = websocket.StatusPolicyViolation // 1008
-	// CloseTooLarge: a frame larger than [Limits].MaxMessageBytes.
-	CloseTooLarge = websocket.StatusMessageTooBig // 1009
-	// CloseUnauthenticated: the token was rejected.
-	CloseUnauthenticated websocket.StatusCode = 4401
-	// CloseForbidden: the identity may not use this connection.
-	CloseForbidden websocket.StatusCode = 4403
-	// CloseTokenExpired: the token expired and no fresh Auth frame came.
-	CloseTokenExpired websocket.StatusCode = 4408
-	// CloseTooSlow: a limit was exceeded or the client did not read fast
-	// enough; it should reconnect and resume from its last position.
-	CloseTooSlow websocket.StatusCode = 4429
-)
-
-// Subprotocols of the gateway. A client offers [Subprotocol] and, to
-// authenticate without an Auth frame, [AuthSubprotocolPrefix] followed by
-// its token in unpadded base64url; the server selects [Subprotocol].
-const (
-	Subprotocol           = "ssot.v1"
-	AuthSubprotocolPrefix = "ssot.auth."
-)
-
-// AuthSubprotocol returns the subprotocol that carries token.
-func AuthSubprotocol(token string) string {
-	return AuthSubprotocolPrefix + base64.RawURLEncoding.EncodeToString([]byte(token))
-}
-
-// Errors an [GatewayOptions].Authorize hook may return (wrapped or not) to
-// choose the Error code of a refused subscription. Any other error reads as
-// forbidden.
-var (
-	ErrUnauthenticated = errors.New("ssotws: unauthenticated")
-	ErrForbidden       = errors.New("ssotws: forbidden")
-)
-
 // GatewayOptions configures a [Gateway]. A nil *GatewayOptions means the
 // defaults. Hooks are called concurrently from many connections and must be
 // safe for concurrent use; a hook that panics is recovered and only the

@@ -1,7 +1,5 @@
 package ssotws
 
-import "reflect"
-
 // Helpers for generated handlers and channel constructors.
 
 // RequestKey returns the text form of a key taken from a request field.
@@ -14,11 +12,4 @@ func RequestKey[K KeyType](k K) string {
 		return ""
 	}
 	return FormatKey(k)
-}
-
-// FormatScalar returns the canonical text form of a scalar value, as
-// channel names and filters carry it: strings as they are, integers and
-// enum numbers in decimal, bools as true or false.
-func FormatScalar[V ScalarType](v V) string {
-	return formatScalar(reflect.ValueOf(v))
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -65,7 +66,7 @@ func (r *Resource[T]) decode(rec *Record) (T, error) {
 	if err := proto.Unmarshal(rec.Data, msg); err != nil {
 		return msg, connect.NewError(connect.CodeInternal, fmt.Errorf("ssotws: stored %s %q: %w", r.model.FullName(), rec.Key, err))
 	}
-	if vf := r.model.version; vf != nil {
+	if vf := r.model.VersionField(); vf != nil {
 		msg.ProtoReflect().Set(vf, versionValue(vf, rec.Version))
 	}
 	return msg, nil
@@ -93,7 +94,7 @@ func versionFrom(fd protoreflect.FieldDescriptor, msg protoreflect.Message) int6
 // positionHeader reads channel's position before the store is read and
 // writes it to out.
 func (r *Resource[T]) positionHeader(ctx context.Context, out http.Header, channel string) error {
-	if !r.model.realtime || out == nil {
+	if !r.model.Realtime() || out == nil {
 		return nil
 	}
 	pr, ok := r.pub.(PositionReader)
@@ -125,36 +126,18 @@ func withPosition(err error, out http.Header) error {
 	return err
 }
 
-// FormatPosition formats a position as "<epoch>:<offset>".
-func FormatPosition(p *wsv1.Position) string {
-	return strconv.FormatUint(p.GetEpoch(), 10) + ":" + strconv.FormatUint(p.GetOffset(), 10)
-}
-
-// ParsePosition parses the form written by [FormatPosition].
-func ParsePosition(s string) (*wsv1.Position, error) {
-	e, o, ok := strings.Cut(s, ":")
-	if ok {
-		epoch, err1 := strconv.ParseUint(e, 10, 64)
-		offset, err2 := strconv.ParseUint(o, 10, 64)
-		if err1 == nil && err2 == nil {
-			return &wsv1.Position{Epoch: epoch, Offset: offset}, nil
-		}
-	}
-	return nil, fmt.Errorf("ssotws: malformed position %q", s)
-}
-
 // Get returns the record with key. in and out are the request and response
 // headers.
 func (r *Resource[T]) Get(ctx context.Context, in, out http.Header, key string) (T, error) {
 	var zero T
 	if key == "" {
-		return zero, invalidArgument("%s is required", r.model.key.Name())
+		return zero, invalidArgument("%s is required", r.model.KeyField().Name())
 	}
 	id, err := r.authorize(ctx, r.model.ReadAccess())
 	if err != nil {
 		return zero, err
 	}
-	if err := r.positionHeader(ctx, out, ItemChannel(r.model.name, key)); err != nil {
+	if err := r.positionHeader(ctx, out, ItemChannel(r.model.Name(), key)); err != nil {
 		return zero, err
 	}
 	rec, err := r.store.Get(ctx, r.model.FullName(), key)
@@ -194,18 +177,18 @@ func (r *Resource[T]) List(ctx context.Context, in, out http.Header, req ListReq
 			q.Filters = append(q.Filters, f)
 		}
 	}
-	if r.model.ReadAccess() == wsv1.Access_OWNER && r.model.owner != nil {
-		q.Filters = append(q.Filters, Filter{Field: string(r.model.owner.Name()), Value: id.Subject})
+	if r.model.ReadAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil {
+		q.Filters = append(q.Filters, Filter{Field: string(r.model.OwnerField().Name()), Value: id.Subject})
 	}
 	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpList, Model: r.model, Identity: id, Filters: q.Filters}); err != nil {
 		return nil, err
 	}
-	channel := ModelChannel(r.model.name)
+	channel := ModelChannel(r.model.Name())
 scopes:
-	for _, s := range r.model.scopes {
+	for _, s := range r.model.ScopeFields() {
 		for _, f := range q.Filters {
 			if f.Field == string(s.Name()) {
-				channel = ScopeChannel(r.model.name, f.Field, f.Value)
+				channel = ScopeChannel(r.model.Name(), f.Field, f.Value)
 				break scopes
 			}
 		}
@@ -237,7 +220,7 @@ scopes:
 func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, key string) (T, error) {
 	var zero T
 	if !msg.ProtoReflect().IsValid() {
-		return zero, invalidArgument("%s is required", snake(r.model.name))
+		return zero, invalidArgument("%s is required", snake(r.model.Name()))
 	}
 	reqID, err := requestID(in)
 	if err != nil {
@@ -249,7 +232,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	}
 	m := proto.Clone(msg).(T)
 	pm := m.ProtoReflect()
-	kf := r.model.key
+	kf := r.model.KeyField()
 	if key != "" {
 		v, err := ParseValue(kf, key)
 		if err != nil {
@@ -258,7 +241,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 		pm.Set(kf, v)
 	}
 	if !pm.Has(kf) {
-		if isIntegerKey(kf) {
+		if kf.Kind() != protoreflect.StringKind { // an integer key (NewModel checked its kind)
 			n, err := r.store.NextSequence(ctx, r.model.FullName())
 			if err != nil {
 				return zero, codeOf(err)
@@ -269,7 +252,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 			pm.Set(kf, protoreflect.ValueOfString(newID()))
 		}
 	}
-	if of := r.model.owner; of != nil {
+	if of := r.model.OwnerField(); of != nil {
 		// The owner is whoever creates the record: it cannot be forged. An
 		// anonymous creator (a PUBLIC write) is nobody, and owns nothing.
 		if id != nil && id.Subject != "" {
@@ -278,13 +261,13 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 			pm.Clear(of)
 		}
 	}
-	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil && r.model.OwnerOf(pm) == "" {
+	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil && r.model.OwnerOf(pm) == "" {
 		return zero, unauthenticated(errors.New("ssotws: creating an owned record needs an identity"))
 	}
 	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
 		return zero, err
 	}
-	if vf := r.model.version; vf != nil {
+	if vf := r.model.VersionField(); vf != nil {
 		pm.Clear(vf)
 	}
 	data, err := r.marshal(m)
@@ -293,7 +276,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 	}
 	created, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_CREATED, &Write{
 		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
-		Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
+		Data: data, Fields: r.model.FieldValues(pm), RequestID: reqID,
 	})
 	if err != nil {
 		return zero, codeOf(err)
@@ -308,7 +291,7 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, mask *fieldmaskpb.FieldMask) (T, error) {
 	var zero T
 	if !msg.ProtoReflect().IsValid() {
-		return zero, invalidArgument("%s is required", snake(r.model.name))
+		return zero, invalidArgument("%s is required", snake(r.model.Name()))
 	}
 	reqID, err := requestID(in)
 	if err != nil {
@@ -319,15 +302,15 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 		return zero, err
 	}
 	src := msg.ProtoReflect()
-	if !src.Has(r.model.key) {
-		return zero, invalidArgument("%s.%s is required", snake(r.model.name), r.model.key.Name())
+	if !src.Has(r.model.KeyField()) {
+		return zero, invalidArgument("%s.%s is required", snake(r.model.Name()), r.model.KeyField().Name())
 	}
 	key := r.model.KeyOf(src)
 	fields, err := r.maskFields(src, mask)
 	if err != nil {
 		return zero, err
 	}
-	want := versionFrom(r.model.version, src)
+	want := versionFrom(r.model.VersionField(), src)
 	for attempt := 0; ; attempt++ {
 		cur, err := r.store.Get(ctx, r.model.FullName(), key)
 		if err != nil {
@@ -349,8 +332,8 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 			before = proto.Clone(m).ProtoReflect()
 		}
 		for _, fd := range fields {
-			if fd == r.model.owner && src.Get(fd).String() != pm.Get(fd).String() {
-				return zero, invalidArgument("%s.%s cannot be changed", snake(r.model.name), fd.Name())
+			if fd == r.model.OwnerField() && src.Get(fd).String() != pm.Get(fd).String() {
+				return zero, invalidArgument("%s.%s cannot be changed", snake(r.model.Name()), fd.Name())
 			}
 			if src.Has(fd) {
 				pm.Set(fd, src.Get(fd))
@@ -358,7 +341,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 				pm.Clear(fd)
 			}
 		}
-		if vf := r.model.version; vf != nil {
+		if vf := r.model.VersionField(); vf != nil {
 			pm.Clear(vf)
 		}
 		if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
@@ -372,7 +355,7 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 			// Conditional on the version read, always: the record checked
 			// above is the record changed.
 			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: cur.Version,
-			Data: data, Fields: r.model.fieldsOf(pm), RequestID: reqID,
+			Data: data, Fields: r.model.FieldValues(pm), RequestID: reqID,
 		})
 		if errors.Is(err, ErrVersionConflict) && want == 0 && attempt < 16 {
 			continue // a concurrent write won; merge onto the new state
@@ -386,22 +369,22 @@ func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, ma
 
 // maskFields resolves an update mask to the fields it changes.
 func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.FieldMask) ([]protoreflect.FieldDescriptor, error) {
-	all := r.model.desc.Fields()
+	all := r.model.Descriptor().Fields()
 	var out []protoreflect.FieldDescriptor
 	skip := func(fd protoreflect.FieldDescriptor) bool {
-		return fd == r.model.key || fd == r.model.version
+		return fd == r.model.KeyField() || fd == r.model.VersionField()
 	}
 	paths := mask.GetPaths()
 	switch {
 	case len(paths) == 0:
 		for i := 0; i < all.Len(); i++ {
-			if fd := all.Get(i); src.Has(fd) && !skip(fd) && fd != r.model.owner {
+			if fd := all.Get(i); src.Has(fd) && !skip(fd) && fd != r.model.OwnerField() {
 				out = append(out, fd)
 			}
 		}
 	case len(paths) == 1 && paths[0] == "*":
 		for i := 0; i < all.Len(); i++ {
-			if fd := all.Get(i); !skip(fd) && fd != r.model.owner {
+			if fd := all.Get(i); !skip(fd) && fd != r.model.OwnerField() {
 				out = append(out, fd)
 			}
 		}
@@ -414,10 +397,10 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 				}
 				return nil, invalidArgument("update_mask: %s has no field %q", r.model.FullName(), p)
 			}
-			if fd == r.model.key && r.model.KeyOf(src) != "" {
+			if fd == r.model.KeyField() && r.model.KeyOf(src) != "" {
 				continue // the key identifies the record; it is never changed
 			}
-			if fd == r.model.version {
+			if fd == r.model.VersionField() {
 				continue
 			}
 			out = append(out, fd)
@@ -438,7 +421,7 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key string, version int64) (T, error) {
 	var zero T
 	if key == "" {
-		return zero, invalidArgument("%s is required", r.model.key.Name())
+		return zero, invalidArgument("%s is required", r.model.KeyField().Name())
 	}
 	reqID, err := requestID(in)
 	if err != nil {
@@ -448,7 +431,7 @@ func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key strin
 	if err != nil {
 		return zero, err
 	}
-	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.owner != nil || r.opts.authorizer != nil
+	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil || r.opts.authorizer != nil
 	for attempt := 0; ; attempt++ {
 		ifVersion := version
 		absent := false
@@ -601,7 +584,7 @@ func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *Writ
 	if err != nil {
 		return msg, err
 	}
-	if !r.model.realtime || r.pub == nil {
+	if !r.model.Realtime() || r.pub == nil {
 		return msg, nil
 	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
@@ -617,16 +600,16 @@ func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *Writ
 		}
 	}
 	channels := r.model.Channels(pm)
-	events := make([]*wsv1.Event, 0, len(channels)+len(r.model.scopes))
+	events := make([]*wsv1.Event, 0, len(channels)+len(r.model.ScopeFields()))
 	for _, c := range channels {
 		events = append(events, event(c, typ))
 	}
 	if typ == wsv1.EventType_EVENT_TYPE_UPDATED && res.Previous != nil {
 		// A record that moved out of a scope leaves that scope's channel.
-		for _, s := range r.model.scopes {
-			old, now := res.Previous.Fields[string(s.Name())], formatValue(s, pm.Get(s))
+		for _, s := range r.model.ScopeFields() {
+			old, now := res.Previous.Fields[string(s.Name())], protocol.FormatValue(s, pm.Get(s))
 			if old != now {
-				events = append(events, event(ScopeChannel(r.model.name, string(s.Name()), old), wsv1.EventType_EVENT_TYPE_DELETED))
+				events = append(events, event(ScopeChannel(r.model.Name(), string(s.Name()), old), wsv1.EventType_EVENT_TYPE_DELETED))
 			}
 		}
 	}
@@ -680,8 +663,8 @@ func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
 	}
 	out := r.newT()
 	op := out.ProtoReflect()
-	op.Set(r.model.key, pm.Get(r.model.key))
-	if vf := r.model.version; vf != nil {
+	op.Set(r.model.KeyField(), pm.Get(r.model.KeyField()))
+	if vf := r.model.VersionField(); vf != nil {
 		op.Set(vf, pm.Get(vf))
 	}
 	return out
@@ -689,7 +672,7 @@ func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
 
 // checkOwner enforces OWNER access on an existing record.
 func (r *Resource[T]) checkOwner(id *Identity, access wsv1.Access, msg protoreflect.Message) error {
-	if access != wsv1.Access_OWNER || r.model.owner == nil {
+	if access != wsv1.Access_OWNER || r.model.OwnerField() == nil {
 		return nil
 	}
 	if id == nil || r.model.OwnerOf(msg) != id.Subject {

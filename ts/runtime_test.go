@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
 
 func TestFSHoldsRuntimeAndFrames(t *testing.T) {
@@ -69,7 +69,7 @@ func TestVersionLockstep(t *testing.T) {
 	if err := json.Unmarshal(b, &pkg); err != nil {
 		t.Fatalf("runtime/package.json: %v", err)
 	}
-	if pkg.Name != "@ssot-ws/runtime" || pkg.Version != ssotws.Version {
-		t.Errorf("runtime/package.json is %s@%s, want @ssot-ws/runtime@%s (ssotws.Version)", pkg.Name, pkg.Version, ssotws.Version)
+	if pkg.Name != "@ssot-ws/runtime" || pkg.Version != protocol.Version {
+		t.Errorf("runtime/package.json is %s@%s, want @ssot-ws/runtime@%s (protocol.Version)", pkg.Name, pkg.Version, protocol.Version)
 	}
 }

@@ -14,13 +14,15 @@
 //
 // (with runtime=emit, plus a vendored copy of the runtime under ssotws/).
 //
-// With buf, add it to buf.gen.yaml:
+// Install it with "go get -tool" (or "go install …@version"), and add it
+// to buf.gen.yaml (see docs/install.md and the README's "Start your own
+// project"):
 //
 //	plugins:
-//	  - local: ["go", "run", "github.com/ssot-codegen/ssot-ws/cmd/protoc-gen-ssot-ws"]
+//	  - local: ["go", "tool", "protoc-gen-ssot-ws"]
 //	    out: gen
 //	    opt: [paths=source_relative, lang=go]
-//	  - local: ["go", "run", "github.com/ssot-codegen/ssot-ws/cmd/protoc-gen-ssot-ws"]
+//	  - local: ["go", "tool", "protoc-gen-ssot-ws"]
 //	    out: web/src/gen
 //	    opt: [lang=ts, import_extension=js]
 //
@@ -28,19 +30,22 @@
 // connect_package_suffix, import_extension, runtime=package|emit (lang=ts),
 // and protoc-gen-go's paths, module and M….
 //
-// Run as "protoc-gen-ssot-ws scaffold file.proto…", it prints the
-// standard service of every model the files declare, to commit next to
-// them (see internal/scaffold and docs/scaffold.md).
+// Run with arguments, it is a command:
+//
+//	protoc-gen-ssot-ws scaffold file.proto…  # the standard service of every model (docs/scaffold.md)
+//	protoc-gen-ssot-ws proto -o dir          # writes dir/ssot/ws/v1/options.proto, the annotations
+//	protoc-gen-ssot-ws --version             # prints "protoc-gen-ssot-ws <version>"
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"google.golang.org/protobuf/compiler/protogen"
 )
 
@@ -48,31 +53,49 @@ const usage = `protoc-gen-ssot-ws is a protoc plugin: run it through buf or prot
 
 Flags:
   -h, --help	Print this help and exit.
-      --version	Print the version and exit.
+      --version	Print "protoc-gen-ssot-ws <version>" and exit.
 
 Commands:
   scaffold [-I dir]... [-o out.proto] [-service Name] [-style standard|aip] file.proto...
 		Print the standard service of every model the files declare
-		(protoc-gen-ssot-ws scaffold -h for more).`
+		(protoc-gen-ssot-ws scaffold -h for more).
+  proto [-o dir]
+		Write the annotations, ssot/ws/v1/options.proto, under dir
+		(or print them) for protoc users and buf workspaces
+		(protoc-gen-ssot-ws proto -h for more).`
+
+// versionLine is what --version prints: the binary's name and the release
+// it belongs to, the version of the Go runtime, the annotations and the
+// npm package @ssot-ws/runtime (one release, one version; tags are
+// v<version>).
+func versionLine() string { return "protoc-gen-ssot-ws " + protocol.Version }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "scaffold" {
-		os.Exit(scaffold.Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
-	}
-	if len(os.Args) == 2 && os.Args[1] == "--version" {
-		fmt.Println(ssotws.Version)
+	if len(os.Args) == 1 {
+		params := gen.NewParams()
+		protogen.Options{ParamFunc: params.Set}.Run(func(plugin *protogen.Plugin) error {
+			return gen.Generate(plugin, params)
+		})
 		return
 	}
-	if len(os.Args) == 2 && (os.Args[1] == "-h" || os.Args[1] == "--help") {
-		fmt.Println(usage)
-		return
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the binary as a command (with arguments; without any, it is a
+// protoc plugin) and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	switch {
+	case args[0] == "scaffold":
+		return scaffold.Main(ctx, args[1:], stdout, stderr)
+	case args[0] == "proto":
+		return protoMain(args[1:], stdout, stderr)
+	case len(args) == 1 && (args[0] == "--version" || args[0] == "-version"):
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help"):
+		fmt.Fprintln(stdout, usage)
+		return 0
 	}
-	if len(os.Args) != 1 {
-		fmt.Fprintln(os.Stderr, usage)
-		os.Exit(1)
-	}
-	params := gen.NewParams()
-	protogen.Options{ParamFunc: params.Set}.Run(func(plugin *protogen.Plugin) error {
-		return gen.Generate(plugin, params)
-	})
+	fmt.Fprintln(stderr, usage)
+	return 1
 }

@@ -19,7 +19,8 @@ Compiles the files in-process and prints, for every message declared an
 ssot-ws model with option (ssot.ws.v1.model), the service that hosts its
 standard methods (Get, List, Create, Update, Delete; AIP-131 to AIP-135)
 and their request and response messages, to paste into the models' file.
-With -o, writes a complete file instead (it never overwrites one).
+With -o, writes a complete file instead (it never overwrites one) and
+prints one line naming it, its services and their models.
 
 "ssot/ws/v1/options.proto" is built in: it need not be on an import path.
 
@@ -144,8 +145,30 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 	if err := f.Close(); err != nil {
 		return failf("%v", err)
 	}
+	fmt.Fprintln(stdout, wroteLine(out, res))
 	if opts.OutputName != "" && path.Dir(opts.OutputName) != path.Dir(opts.Files[0]) {
 		fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: note: %s is not in the directory of %s; buf lint (PACKAGE_DIRECTORY_MATCH, DIRECTORY_SAME_PACKAGE) wants the files of package %s together\n", out, opts.Files[0], res.Package)
 	}
 	return 0
+}
+
+// wroteLine is what scaffold -o prints on success: the file written, its
+// services and the models they serve, in the package's own names.
+func wroteLine(out string, res *Result) string {
+	short := func(names []string) string {
+		s := make([]string, len(names))
+		for i, n := range names {
+			s[i] = strings.TrimPrefix(n, res.Package+".")
+		}
+		return strings.Join(s, ", ")
+	}
+	services, models := "service", "model"
+	if len(res.Services) != 1 {
+		services += "s"
+	}
+	if len(res.Models) != 1 {
+		models += "s"
+	}
+	return fmt.Sprintf("protoc-gen-ssot-ws scaffold: wrote %s: %s %s (package %s) for the %s %s",
+		out, services, short(res.Services), res.Package, models, short(res.Models))
 }

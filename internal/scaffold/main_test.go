@@ -64,8 +64,10 @@ func TestMainOutputFile(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("status %d: %s", status, errOut)
 	}
-	if stdout != "" {
-		t.Errorf("stdout not empty with -o: %s", stdout)
+	// One line says what was written.
+	wantLine := "protoc-gen-ssot-ws scaffold: wrote " + out + ": services RoomService, MessageService (package chat.v1) for the models Room, Message\n"
+	if stdout != wantLine {
+		t.Errorf("stdout with -o:\n%q\nwant\n%q", stdout, wantLine)
 	}
 	got, err := os.ReadFile(out)
 	if err != nil {
@@ -90,9 +92,13 @@ func TestMainOutputFile(t *testing.T) {
 
 	// Outside the models' directory: a note about buf lint.
 	other := filepath.Join(dir, "elsewhere", "chat_service.proto")
-	status, _, errOut = runMain(t, "-I", "testdata/chat", "-I", dir, "-o", other, "chat/v1/chat.proto")
+	status, stdout, errOut = runMain(t, "-I", "testdata/chat", "-I", dir, "-o", other, "-service", "ChatService", "chat/v1/chat.proto")
 	if status != 0 || !strings.Contains(errOut, "PACKAGE_DIRECTORY_MATCH") {
 		t.Errorf("-o elsewhere: status %d, stderr %q; want 0 and a note", status, errOut)
+	}
+	wantLine = "protoc-gen-ssot-ws scaffold: wrote " + other + ": service ChatService (package chat.v1) for the models Room, Message\n"
+	if stdout != wantLine {
+		t.Errorf("stdout with -o and -service:\n%q\nwant\n%q", stdout, wantLine)
 	}
 }
 

@@ -84,6 +84,8 @@ type Result struct {
 	Package string
 	// Models are the full names of the models scaffolded, in order.
 	Models []string
+	// Services are the full names of the services scaffolded, in order.
+	Services []string
 	// Notes are things the user should know, one line each, such as the
 	// models skipped because a service of the input already serves them.
 	Notes []string
@@ -187,6 +189,9 @@ func Scaffold(ctx context.Context, opts Options) (res *Result, err error) {
 	res.Package = string(pkg)
 	for _, m := range models {
 		res.Models = append(res.Models, m.FullName())
+	}
+	for _, svc := range s.services {
+		res.Services = append(res.Services, string(pkg)+"."+svc.name)
 	}
 	res.File = s.file(first, outName)
 	res.Fragment = s.fragment(first)

@@ -145,6 +145,86 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{1}
 }
 
+// CloseCode is the status code of the gateway's WebSocket close frames. No
+// frame carries it: it is here so that every language generates the same
+// constants instead of restating the numbers. The 1xxx codes are RFC 6455's;
+// the 4xxx codes mirror HTTP statuses.
+type CloseCode int32
+
+const (
+	CloseCode_CLOSE_CODE_UNSPECIFIED CloseCode = 0
+	// CLOSE_CODE_GOING_AWAY: the server is shutting down; reconnect elsewhere
+	// or later.
+	CloseCode_CLOSE_CODE_GOING_AWAY CloseCode = 1001
+	// CLOSE_CODE_BAD_FRAME: a text frame, or a binary frame that is not a
+	// ClientFrame (RFC 6455's policy violation).
+	CloseCode_CLOSE_CODE_BAD_FRAME CloseCode = 1008
+	// CLOSE_CODE_TOO_LARGE: a frame over the server's message size limit
+	// (RFC 6455's message too big).
+	CloseCode_CLOSE_CODE_TOO_LARGE CloseCode = 1009
+	// CLOSE_CODE_UNAUTHENTICATED: the token was missing, refused or revoked.
+	CloseCode_CLOSE_CODE_UNAUTHENTICATED CloseCode = 4401
+	// CLOSE_CODE_FORBIDDEN: the identity may not use this connection (a
+	// refreshed token of another user).
+	CloseCode_CLOSE_CODE_FORBIDDEN CloseCode = 4403
+	// CLOSE_CODE_TOKEN_EXPIRED: the token expired and no fresh Auth frame came.
+	CloseCode_CLOSE_CODE_TOKEN_EXPIRED CloseCode = 4408
+	// CLOSE_CODE_TOO_SLOW: a limit was exceeded or the client did not read
+	// fast enough; it should reconnect and resume from its last position.
+	CloseCode_CLOSE_CODE_TOO_SLOW CloseCode = 4429
+)
+
+// Enum value maps for CloseCode.
+var (
+	CloseCode_name = map[int32]string{
+		0:    "CLOSE_CODE_UNSPECIFIED",
+		1001: "CLOSE_CODE_GOING_AWAY",
+		1008: "CLOSE_CODE_BAD_FRAME",
+		1009: "CLOSE_CODE_TOO_LARGE",
+		4401: "CLOSE_CODE_UNAUTHENTICATED",
+		4403: "CLOSE_CODE_FORBIDDEN",
+		4408: "CLOSE_CODE_TOKEN_EXPIRED",
+		4429: "CLOSE_CODE_TOO_SLOW",
+	}
+	CloseCode_value = map[string]int32{
+		"CLOSE_CODE_UNSPECIFIED":     0,
+		"CLOSE_CODE_GOING_AWAY":      1001,
+		"CLOSE_CODE_BAD_FRAME":       1008,
+		"CLOSE_CODE_TOO_LARGE":       1009,
+		"CLOSE_CODE_UNAUTHENTICATED": 4401,
+		"CLOSE_CODE_FORBIDDEN":       4403,
+		"CLOSE_CODE_TOKEN_EXPIRED":   4408,
+		"CLOSE_CODE_TOO_SLOW":        4429,
+	}
+)
+
+func (x CloseCode) Enum() *CloseCode {
+	p := new(CloseCode)
+	*p = x
+	return p
+}
+
+func (x CloseCode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CloseCode) Descriptor() protoreflect.EnumDescriptor {
+	return file_ssot_ws_v1_frame_proto_enumTypes[2].Descriptor()
+}
+
+func (CloseCode) Type() protoreflect.EnumType {
+	return &file_ssot_ws_v1_frame_proto_enumTypes[2]
+}
+
+func (x CloseCode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CloseCode.Descriptor instead.
+func (CloseCode) EnumDescriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{2}
+}
+
 // Position is a point in a channel's history.
 type Position struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1105,7 +1185,16 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_CREATED\x10\x01\x12\x16\n" +
 	"\x12EVENT_TYPE_UPDATED\x10\x02\x12\x16\n" +
-	"\x12EVENT_TYPE_DELETED\x10\x03B2Z0github.com/ssot-codegen/ssot-ws/ssotws/wsv1;wsv1b\x06proto3"
+	"\x12EVENT_TYPE_DELETED\x10\x03*\xee\x01\n" +
+	"\tCloseCode\x12\x1a\n" +
+	"\x16CLOSE_CODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x15CLOSE_CODE_GOING_AWAY\x10\xe9\a\x12\x19\n" +
+	"\x14CLOSE_CODE_BAD_FRAME\x10\xf0\a\x12\x19\n" +
+	"\x14CLOSE_CODE_TOO_LARGE\x10\xf1\a\x12\x1f\n" +
+	"\x1aCLOSE_CODE_UNAUTHENTICATED\x10\xb1\"\x12\x19\n" +
+	"\x14CLOSE_CODE_FORBIDDEN\x10\xb3\"\x12\x1d\n" +
+	"\x18CLOSE_CODE_TOKEN_EXPIRED\x10\xb8\"\x12\x18\n" +
+	"\x13CLOSE_CODE_TOO_SLOW\x10\xcd\"B2Z0github.com/ssot-codegen/ssot-ws/ssotws/wsv1;wsv1b\x06proto3"
 
 var (
 	file_ssot_ws_v1_frame_proto_rawDescOnce sync.Once
@@ -1119,42 +1208,43 @@ func file_ssot_ws_v1_frame_proto_rawDescGZIP() []byte {
 	return file_ssot_ws_v1_frame_proto_rawDescData
 }
 
-var file_ssot_ws_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_ssot_ws_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_ssot_ws_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_ssot_ws_v1_frame_proto_goTypes = []any{
 	(ErrorCode)(0),      // 0: ssot.ws.v1.ErrorCode
 	(EventType)(0),      // 1: ssot.ws.v1.EventType
-	(*Position)(nil),    // 2: ssot.ws.v1.Position
-	(*ClientFrame)(nil), // 3: ssot.ws.v1.ClientFrame
-	(*Subscribe)(nil),   // 4: ssot.ws.v1.Subscribe
-	(*Unsubscribe)(nil), // 5: ssot.ws.v1.Unsubscribe
-	(*Auth)(nil),        // 6: ssot.ws.v1.Auth
-	(*Ping)(nil),        // 7: ssot.ws.v1.Ping
-	(*ServerFrame)(nil), // 8: ssot.ws.v1.ServerFrame
-	(*Ack)(nil),         // 9: ssot.ws.v1.Ack
-	(*Error)(nil),       // 10: ssot.ws.v1.Error
-	(*Events)(nil),      // 11: ssot.ws.v1.Events
-	(*Event)(nil),       // 12: ssot.ws.v1.Event
-	(*Reset)(nil),       // 13: ssot.ws.v1.Reset
-	(*Pong)(nil),        // 14: ssot.ws.v1.Pong
+	(CloseCode)(0),      // 2: ssot.ws.v1.CloseCode
+	(*Position)(nil),    // 3: ssot.ws.v1.Position
+	(*ClientFrame)(nil), // 4: ssot.ws.v1.ClientFrame
+	(*Subscribe)(nil),   // 5: ssot.ws.v1.Subscribe
+	(*Unsubscribe)(nil), // 6: ssot.ws.v1.Unsubscribe
+	(*Auth)(nil),        // 7: ssot.ws.v1.Auth
+	(*Ping)(nil),        // 8: ssot.ws.v1.Ping
+	(*ServerFrame)(nil), // 9: ssot.ws.v1.ServerFrame
+	(*Ack)(nil),         // 10: ssot.ws.v1.Ack
+	(*Error)(nil),       // 11: ssot.ws.v1.Error
+	(*Events)(nil),      // 12: ssot.ws.v1.Events
+	(*Event)(nil),       // 13: ssot.ws.v1.Event
+	(*Reset)(nil),       // 14: ssot.ws.v1.Reset
+	(*Pong)(nil),        // 15: ssot.ws.v1.Pong
 }
 var file_ssot_ws_v1_frame_proto_depIdxs = []int32{
-	4,  // 0: ssot.ws.v1.ClientFrame.subscribe:type_name -> ssot.ws.v1.Subscribe
-	5,  // 1: ssot.ws.v1.ClientFrame.unsubscribe:type_name -> ssot.ws.v1.Unsubscribe
-	6,  // 2: ssot.ws.v1.ClientFrame.auth:type_name -> ssot.ws.v1.Auth
-	7,  // 3: ssot.ws.v1.ClientFrame.ping:type_name -> ssot.ws.v1.Ping
-	2,  // 4: ssot.ws.v1.Subscribe.since:type_name -> ssot.ws.v1.Position
-	9,  // 5: ssot.ws.v1.ServerFrame.ack:type_name -> ssot.ws.v1.Ack
-	10, // 6: ssot.ws.v1.ServerFrame.error:type_name -> ssot.ws.v1.Error
-	11, // 7: ssot.ws.v1.ServerFrame.events:type_name -> ssot.ws.v1.Events
-	13, // 8: ssot.ws.v1.ServerFrame.reset:type_name -> ssot.ws.v1.Reset
-	14, // 9: ssot.ws.v1.ServerFrame.pong:type_name -> ssot.ws.v1.Pong
-	2,  // 10: ssot.ws.v1.Ack.position:type_name -> ssot.ws.v1.Position
+	5,  // 0: ssot.ws.v1.ClientFrame.subscribe:type_name -> ssot.ws.v1.Subscribe
+	6,  // 1: ssot.ws.v1.ClientFrame.unsubscribe:type_name -> ssot.ws.v1.Unsubscribe
+	7,  // 2: ssot.ws.v1.ClientFrame.auth:type_name -> ssot.ws.v1.Auth
+	8,  // 3: ssot.ws.v1.ClientFrame.ping:type_name -> ssot.ws.v1.Ping
+	3,  // 4: ssot.ws.v1.Subscribe.since:type_name -> ssot.ws.v1.Position
+	10, // 5: ssot.ws.v1.ServerFrame.ack:type_name -> ssot.ws.v1.Ack
+	11, // 6: ssot.ws.v1.ServerFrame.error:type_name -> ssot.ws.v1.Error
+	12, // 7: ssot.ws.v1.ServerFrame.events:type_name -> ssot.ws.v1.Events
+	14, // 8: ssot.ws.v1.ServerFrame.reset:type_name -> ssot.ws.v1.Reset
+	15, // 9: ssot.ws.v1.ServerFrame.pong:type_name -> ssot.ws.v1.Pong
+	3,  // 10: ssot.ws.v1.Ack.position:type_name -> ssot.ws.v1.Position
 	0,  // 11: ssot.ws.v1.Error.code:type_name -> ssot.ws.v1.ErrorCode
-	12, // 12: ssot.ws.v1.Events.events:type_name -> ssot.ws.v1.Event
+	13, // 12: ssot.ws.v1.Events.events:type_name -> ssot.ws.v1.Event
 	1,  // 13: ssot.ws.v1.Event.type:type_name -> ssot.ws.v1.EventType
-	2,  // 14: ssot.ws.v1.Event.position:type_name -> ssot.ws.v1.Position
-	2,  // 15: ssot.ws.v1.Reset.position:type_name -> ssot.ws.v1.Position
+	3,  // 14: ssot.ws.v1.Event.position:type_name -> ssot.ws.v1.Position
+	3,  // 15: ssot.ws.v1.Reset.position:type_name -> ssot.ws.v1.Position
 	16, // [16:16] is the sub-list for method output_type
 	16, // [16:16] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
@@ -1185,7 +1275,7 @@ func file_ssot_ws_v1_frame_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ssot_ws_v1_frame_proto_rawDesc), len(file_ssot_ws_v1_frame_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,

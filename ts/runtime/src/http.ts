@@ -4,7 +4,6 @@ import { clone, create } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { CallOptions, Transport } from "@connectrpc/connect";
-import { PositionSchema } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { Position } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { DataClient, Init, ListPage, ListParams } from "./client.js";
 import {
@@ -16,11 +15,10 @@ import {
   parseKey,
 } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
+import { headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
 
-/** Header names shared with the Go server (ssotws/header.go). */
-export const headerIdempotencyKey = "Idempotency-Key";
-export const headerPosition = "Ssot-Position";
-export const headerChannel = "Ssot-Channel";
+// The protocol's names, re-exported where they were first defined.
+export { formatPosition, headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
 
 /** Fetched is a read's result with the channel position its response carried. */
 export interface Fetched<V> {
@@ -74,18 +72,6 @@ export function newRequestId(): string {
   b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
   const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-/** parsePosition parses "<epoch>:<offset>"; undefined when malformed. */
-export function parsePosition(s: string | null | undefined): Position | undefined {
-  const m = /^(\d+):(\d+)$/.exec(s ?? "");
-  if (!m) return undefined;
-  return create(PositionSchema, { epoch: BigInt(m[1] ?? "0"), offset: BigInt(m[2] ?? "0") });
-}
-
-/** formatPosition formats a position as "<epoch>:<offset>". */
-export function formatPosition(p: Position): string {
-  return `${p.epoch}:${p.offset}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-package ssotws
+package protocol
 
 import (
 	"fmt"
@@ -132,7 +132,7 @@ func orPublic(a wsv1.Access) wsv1.Access {
 
 // KeyOf returns the canonical text form of msg's key.
 func (m *Model) KeyOf(msg protoreflect.Message) string {
-	return formatValue(m.key, msg.Get(m.key))
+	return FormatValue(m.key, msg.Get(m.key))
 }
 
 // OwnerOf returns msg's owner, or "" when the model has no owner field.
@@ -149,14 +149,15 @@ func (m *Model) Channels(msg protoreflect.Message) []string {
 	chans := make([]string, 0, 2+len(m.scopes))
 	chans = append(chans, ModelChannel(m.name), ItemChannel(m.name, m.KeyOf(msg)))
 	for _, s := range m.scopes {
-		chans = append(chans, ScopeChannel(m.name, string(s.Name()), formatValue(s, msg.Get(s))))
+		chans = append(chans, ScopeChannel(m.name, string(s.Name()), FormatValue(s, msg.Get(s))))
 	}
 	return chans
 }
 
-// fieldsOf returns the text form of every populated top-level scalar field
-// of msg: what a store indexes for equality filters.
-func (m *Model) fieldsOf(msg protoreflect.Message) map[string]string {
+// FieldValues returns the text form ([FormatValue]) of every top-level
+// scalar field of msg: what a store indexes for equality filters, and what
+// a scope channel's value is compared with.
+func (m *Model) FieldValues(msg protoreflect.Message) map[string]string {
 	out := make(map[string]string)
 	fields := m.desc.Fields()
 	for i := 0; i < fields.Len(); i++ {
@@ -164,7 +165,7 @@ func (m *Model) fieldsOf(msg protoreflect.Message) map[string]string {
 		if !isScalar(fd) {
 			continue
 		}
-		out[string(fd.Name())] = formatValue(fd, msg.Get(fd))
+		out[string(fd.Name())] = FormatValue(fd, msg.Get(fd))
 	}
 	return out
 }
@@ -184,10 +185,6 @@ func isKeyKind(fd protoreflect.FieldDescriptor) bool {
 	return false
 }
 
-func isIntegerKey(fd protoreflect.FieldDescriptor) bool {
-	return isKeyKind(fd) && fd.Kind() != protoreflect.StringKind
-}
-
 func isScalar(fd protoreflect.FieldDescriptor) bool {
 	if fd.IsList() || fd.IsMap() {
 		return false
@@ -200,9 +197,11 @@ func isScalar(fd protoreflect.FieldDescriptor) bool {
 	return true
 }
 
-// formatValue gives the canonical text form of a scalar value: strings as
-// they are, integers and enum numbers in decimal, bools as true/false.
-func formatValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
+// FormatValue gives the canonical text form of a scalar field's value:
+// strings as they are, integers and enum numbers in decimal, bools as
+// true/false. Channel names, filters and stores carry values in this form;
+// [ParseValue] is its inverse.
+func FormatValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
 		return v.String()
@@ -222,8 +221,7 @@ func formatValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) string {
 
 // ParseValue parses the canonical text form of a scalar field's value (a
 // key, or a filter value): strings as they are, integers and enum numbers
-// in decimal, bools as true/false. It is the inverse of the form channel
-// names, filters and [Record.Fields] use.
+// in decimal, bools as true/false. It is the inverse of [FormatValue].
 func ParseValue(fd protoreflect.FieldDescriptor, s string) (protoreflect.Value, error) {
 	switch fd.Kind() {
 	case protoreflect.StringKind:

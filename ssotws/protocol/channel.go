@@ -1,4 +1,4 @@
-package ssotws
+package protocol
 
 import (
 	"errors"

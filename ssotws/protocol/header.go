@@ -1,4 +1,4 @@
-package ssotws
+package protocol
 
 // HTTP headers used by ssot-ws on top of Connect.
 const (

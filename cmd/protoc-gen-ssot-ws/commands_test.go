@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// runArgs runs the binary's commands in-process.
+func runArgs(args ...string) (status int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	status = run(context.Background(), args, &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+// TestVersion: --version prints the binary's name and the release's
+// version, as docs/install.md shows.
+func TestVersion(t *testing.T) {
+	for _, flag := range []string{"--version", "-version"} {
+		status, out, errOut := runArgs(flag)
+		assert.Equal(t, 0, status, flag)
+		assert.Equal(t, "protoc-gen-ssot-ws "+protocol.Version+"\n", out, flag)
+		assert.Empty(t, errOut, flag)
+	}
+}
+
+// TestProtoCommand: "proto" prints the embedded annotations, or writes
+// them under -o at their import path and says so in one line.
+func TestProtoCommand(t *testing.T) {
+	want, err := ssotproto.FS.ReadFile("ssot/ws/v1/options.proto")
+	require.NoError(t, err)
+
+	status, out, errOut := runArgs("proto")
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, string(want), out)
+
+	dir := filepath.Join(t.TempDir(), "third_party", "ssot-ws")
+	for range 2 { // a second run replaces the copy
+		status, out, errOut = runArgs("proto", "-o", dir)
+		require.Equal(t, 0, status, errOut)
+		file := filepath.Join(dir, "ssot", "ws", "v1", "options.proto")
+		assert.Equal(t, "protoc-gen-ssot-ws proto: wrote "+file+" (ssot-ws "+protocol.Version+"): put "+dir+
+			" on the import path (protoc -I, or a module of your buf workspace)\n", out)
+		assert.Empty(t, errOut)
+		got, err := os.ReadFile(file)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "ssot", "ws", "v1"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "only options.proto is written")
+
+	status, out, _ = runArgs("proto", "-h")
+	assert.Equal(t, 0, status)
+	assert.Contains(t, out, "usage: protoc-gen-ssot-ws proto [-o dir]")
+
+	status, _, errOut = runArgs("proto", "extra")
+	assert.Equal(t, 2, status)
+	assert.Contains(t, errOut, `unexpected argument "extra"`)
+}
+
+// TestUsage: unknown arguments print the usage, which lists every
+// command, and fail.
+func TestUsage(t *testing.T) {
+	status, out, errOut := runArgs("--bogus")
+	assert.Equal(t, 1, status)
+	assert.Empty(t, out)
+	for _, cmd := range []string{"scaffold [-I dir]", "proto [-o dir]", "--version"} {
+		assert.True(t, strings.Contains(errOut, cmd), "usage lacks %q:\n%s", cmd, errOut)
+	}
+	status, out, _ = runArgs("--help")
+	assert.Equal(t, 0, status)
+	assert.Contains(t, out, "Commands:")
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
+)
+
+// optionsProto is the import path of the annotations a user's protos
+// import.
+const optionsProto = "ssot/ws/v1/options.proto"
+
+const protoUsage = `usage: protoc-gen-ssot-ws proto [-o dir]
+
+Writes the annotations this binary understands, ` + optionsProto + `,
+for protoc users and for buf workspaces that keep a copy of them:
+
+  protoc-gen-ssot-ws proto -o third_party/ssot-ws
+  protoc -I proto -I third_party/ssot-ws --go_out=gen ... proto/chat/v1/chat.proto
+
+With -o, the file goes to dir/` + optionsProto + ` (replacing an older
+copy) and one line says so; without it, the file is printed on stdout.
+Give protoc your own files only, never the copy: its Go code is the
+package github.com/ssot-codegen/ssot-ws/ssotws/wsv1, which ssot-ws ships.
+
+Flags:
+  -o dir  the import-path root to write the file under`
+
+// protoMain runs the proto command with args (those after "proto") and
+// returns the process's exit status: 0 on success, 1 when writing failed,
+// 2 on a usage error.
+func protoMain(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("proto", flag.ContinueOnError)
+	flags.SetOutput(io.Discard)
+	dir := flags.String("o", "", "")
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, protoUsage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n%s\n", err, protoUsage)
+		return 2
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: unexpected argument %q\n%s\n", flags.Arg(0), protoUsage)
+		return 2
+	}
+	b, err := ssotproto.FS.ReadFile(optionsProto)
+	if err != nil { // embedded: cannot happen in a built binary
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
+		return 1
+	}
+	if *dir == "" {
+		if _, err := stdout.Write(b); err != nil {
+			fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	out := filepath.Join(*dir, filepath.FromSlash(optionsProto))
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
+		return 1
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "protoc-gen-ssot-ws proto: wrote %s (ssot-ws %s): put %s on the import path (protoc -I, or a module of your buf workspace)\n",
+		out, protocol.Version, *dir)
+	return 0
+}
