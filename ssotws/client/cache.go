@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -84,8 +84,8 @@ const verifyWindow = 2 * time.Second
 // cache is the state of one channel's cache.
 type cache[T proto.Message] struct {
 	name   string
-	parsed ssotws.ChannelName
-	model  *ssotws.Model
+	parsed protocol.ChannelName
+	model  *protocol.Model
 	newT   func() T
 	log    *slog.Logger
 
@@ -102,7 +102,7 @@ type cache[T proto.Message] struct {
 	gen         uint64    // hydration generation: bumped by every fetch started or stopped
 }
 
-func newCache[T proto.Message](name string, parsed ssotws.ChannelName, model *ssotws.Model, newT func() T, log *slog.Logger) *cache[T] {
+func newCache[T proto.Message](name string, parsed protocol.ChannelName, model *protocol.Model, newT func() T, log *slog.Logger) *cache[T] {
 	return &cache[T]{name: name, parsed: parsed, model: model, newT: newT, log: log, entries: make(map[string]*entry[T])}
 }
 
@@ -362,9 +362,9 @@ func (c *cache[T]) set(key string, version int64, val T, deleted bool, reqID str
 // member reports whether a record belongs to the channel.
 func (c *cache[T]) member(key string, val T) bool {
 	switch c.parsed.Kind {
-	case ssotws.ChannelItem:
+	case protocol.ChannelItem:
 		return key == c.parsed.Key
-	case ssotws.ChannelScope:
+	case protocol.ChannelScope:
 		return slices.Contains(c.model.Channels(val.ProtoReflect()), c.name)
 	}
 	return true
@@ -417,7 +417,7 @@ func (c *cache[T]) position() *wsv1.Position {
 }
 
 // versionOf reads a record's version field; 0 when the model has none.
-func versionOf(m *ssotws.Model, pm protoreflect.Message) int64 {
+func versionOf(m *protocol.Model, pm protoreflect.Message) int64 {
 	fd := m.VersionField()
 	if fd == nil {
 		return 0

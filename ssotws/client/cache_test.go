@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
@@ -19,11 +19,11 @@ import (
 
 func testCache(t *testing.T) *cache[*chatv1.Message] {
 	t.Helper()
-	m := ssotws.MustModel((*chatv1.Message)(nil).ProtoReflect().Descriptor(), ssotws.ModelConfig{
+	m := protocol.MustModel((*chatv1.Message)(nil).ProtoReflect().Descriptor(), protocol.ModelConfig{
 		Key: "id", Scopes: []string{"room_id"}, Realtime: true,
 	})
-	name := ssotws.ModelChannel("Message")
-	parsed, err := ssotws.ParseChannel(name)
+	name := protocol.ModelChannel("Message")
+	parsed, err := protocol.ParseChannel(name)
 	require.NoError(t, err)
 	return newCache(name, parsed, m, func() *chatv1.Message { return &chatv1.Message{} }, slog.Default())
 }

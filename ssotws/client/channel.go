@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 )
@@ -37,7 +37,7 @@ type channelCache[T proto.Message] struct {
 
 var _ channelHandler = (*channelCache[proto.Message])(nil)
 
-func newChannelCache[T proto.Message](ws *WebSocket[T], name string, parsed ssotws.ChannelName) *channelCache[T] {
+func newChannelCache[T proto.Message](ws *WebSocket[T], name string, parsed protocol.ChannelName) *channelCache[T] {
 	c := &channelCache[T]{
 		ws:        ws,
 		disp:      ws.conn.disp,

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 )
@@ -52,7 +52,7 @@ func (c *Conn) dial(reason TokenReason) (*websocket.Conn, issued, error) {
 	if c.opts.Dial != nil {
 		opts = *c.opts.Dial
 	}
-	opts.Subprotocols = []string{ssotws.Subprotocol}
+	opts.Subprotocols = []string{protocol.Subprotocol}
 	ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
 	defer cancel()
 	tok, err := c.token(ctx, reason)
@@ -61,7 +61,7 @@ func (c *Conn) dial(reason TokenReason) (*websocket.Conn, issued, error) {
 	}
 	got := issued{tok, time.Now()}
 	if tok.Value != "" {
-		opts.Subprotocols = append(opts.Subprotocols, ssotws.AuthSubprotocol(tok.Value))
+		opts.Subprotocols = append(opts.Subprotocols, protocol.AuthSubprotocol(tok.Value))
 	}
 	ws, _, err := websocket.Dial(ctx, c.url, &opts)
 	if err != nil {

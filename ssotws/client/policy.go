@@ -1,6 +1,6 @@
 package client
 
-import "github.com/ssot-codegen/ssot-ws/ssotws"
+import "github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 
 // The reconnect policy: what the Conn does when a connection (or an
 // attempt) ends. It is a pure function of what ended it and of the
@@ -98,11 +98,11 @@ func policy(d drop, s redialState) decision {
 	case d.TokenFailed:
 		// No token, no dial: ask again, for the same reason, after a wait.
 		out.Reason = s.Reason
-	case d.Code == int(ssotws.CloseForbidden):
+	case d.Code == int(protocol.CloseForbidden):
 		// A token of another user: this connection and its caches belong
 		// to the previous one.
 		out.Do = stopForbidden
-	case d.Code == int(ssotws.CloseTokenExpired):
+	case d.Code == int(protocol.CloseTokenExpired):
 		out.Reason = TokenExpired
 		switch {
 		case !s.Provider:
@@ -113,7 +113,7 @@ func policy(d drop, s redialState) decision {
 			// hammered.
 			out.Do = redialNow
 		}
-	case d.Code == int(ssotws.CloseUnauthenticated):
+	case d.Code == int(protocol.CloseUnauthenticated):
 		out.Reason = TokenRejected
 		switch {
 		case !s.Provider, s.AuthRetried:
@@ -122,7 +122,7 @@ func policy(d drop, s redialState) decision {
 		default:
 			out.Do, s.AuthRetried = redialNow, true
 		}
-	case d.Code == int(ssotws.CloseBadFrame), d.Code == int(ssotws.CloseTooLarge):
+	case d.Code == int(protocol.CloseBadFrame), d.Code == int(protocol.CloseTooLarge):
 		out.Report = true
 	}
 	if out.Do == redialAfterBackoff {

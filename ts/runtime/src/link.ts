@@ -6,25 +6,27 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import { ClientFrameSchema, ServerFrameSchema } from "../gen/ssot/ws/v1/frame_pb.js";
+import { ClientFrameSchema, CloseCode as CloseCodes, ServerFrameSchema } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { ServerFrame } from "../gen/ssot/ws/v1/frame_pb.js";
 import { callProvider, refreshAt } from "./auth.js";
 import type { Token, TokenProvider } from "./auth.js";
 import { backoffDelay } from "./backoff.js";
 import type { BackoffOptions } from "./backoff.js";
+import { authSubprotocolPrefix, subprotocol } from "./protocol.js";
 
-/** The subprotocol the gateway selects, and the prefix of the token one. */
-export const subprotocol = "ssot.v1";
-export const authSubprotocolPrefix = "ssot.auth.";
+export { authSubprotocolPrefix, subprotocol } from "./protocol.js";
 
-/** Close codes of the gateway. */
+/**
+ * Close codes of the gateway, by the names this package has always
+ * exported; the values are frame.proto's CloseCode enum (protocol.ts).
+ */
 export const CloseCode = {
-  Unauthenticated: 4401,
-  Forbidden: 4403,
-  TokenExpired: 4408,
-  TooSlow: 4429,
-  BadFrame: 1008,
-  TooBig: 1009,
+  Unauthenticated: CloseCodes.UNAUTHENTICATED,
+  Forbidden: CloseCodes.FORBIDDEN,
+  TokenExpired: CloseCodes.TOKEN_EXPIRED,
+  TooSlow: CloseCodes.TOO_SLOW,
+  BadFrame: CloseCodes.BAD_FRAME,
+  TooBig: CloseCodes.TOO_LARGE,
 } as const;
 
 /** WebSocketLike is the part of the WebSocket API the connection uses. */
