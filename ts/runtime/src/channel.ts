@@ -35,17 +35,26 @@ export interface SubscribeOptions {
   readonly onError?: (err: unknown) => void;
 }
 
-/** SubscribeError is what onError hears when the gateway refuses a channel. */
-export class SubscribeError extends Error {
+/**
+ * SubscriptionError is what onError hears when the gateway refuses a
+ * channel, or drops it after a token refresh (Go: the error of
+ * SubscriptionError(channel), matching ErrSubscriptionDropped when dropped).
+ */
+export class SubscriptionError extends Error {
   constructor(
     readonly channel: string,
     readonly code: ErrorCode,
     message: string,
   ) {
     super(`ssotws: subscribe ${channel}: ${message}`);
-    this.name = "SubscribeError";
+    this.name = "SubscriptionError";
   }
 }
+
+/** @deprecated SubscribeError is the former name of {@link SubscriptionError}. */
+export const SubscribeError = SubscriptionError;
+/** @deprecated SubscribeError is the former name of {@link SubscriptionError}. */
+export type SubscribeError = SubscriptionError;
 
 
 export interface Listener<T> {
@@ -77,6 +86,10 @@ export class LiveChannel<T extends Message> implements ChannelSink {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   private unsubscribe: () => void = () => {};
+  /** failure is why the gateway refused or dropped the subscription, until the next Ack. */
+  failure: SubscriptionError | undefined;
+  /** wakers are called at each change of live, failure or closed (waitHydrated). */
+  private readonly wakers = new Set<() => void>();
 
   constructor(
     readonly channel: string,
@@ -106,8 +119,29 @@ export class LiveChannel<T extends Message> implements ChannelSink {
     return this.cache.hydrated && this.synced && this.conn.state === "open";
   }
 
+  /** isClosed: every subscriber left; the channel is unsubscribed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** changed returns a promise settled at the next change of live, failure or closed. */
+  changed(): Promise<void> {
+    return new Promise((r) => {
+      const wake = () => {
+        this.wakers.delete(wake);
+        r();
+      };
+      this.wakers.add(wake);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.wakers]) w();
+  }
+
   close(): void {
     this.closed = true;
+    this.wake();
     this.fetchGen++;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.unsubscribe();
@@ -122,6 +156,7 @@ export class LiveChannel<T extends Message> implements ChannelSink {
 
   onAck(position: Position | undefined, resumed: boolean): void {
     this.synced = true;
+    this.failure = undefined;
     if (position) this.subPos = position;
     const held = this.cache.position;
     const epochMoved = position && held && position.epoch !== held.epoch;
@@ -131,6 +166,7 @@ export class LiveChannel<T extends Message> implements ChannelSink {
 
   onReset(position: Position | undefined): void {
     this.synced = true;
+    this.failure = undefined;
     this.subPos = position;
     this.refetch();
   }
@@ -194,7 +230,9 @@ export class LiveChannel<T extends Message> implements ChannelSink {
   onError(code: ErrorCode, message: string): void {
     this.synced = false;
     this.fetchGen++;
-    const err = new SubscribeError(this.channel, code, message);
+    const err = new SubscriptionError(this.channel, code, message);
+    this.failure = err;
+    this.wake();
     for (const l of [...this.listeners]) l.opts?.onError?.(err);
   }
 
@@ -275,6 +313,7 @@ export class LiveChannel<T extends Message> implements ChannelSink {
   }
 
   emitSync(): void {
+    this.wake();
     for (const l of [...this.listeners]) l.opts?.onSync?.();
   }
 

@@ -1,22 +1,23 @@
 // The hybrid DataClient: HTTP for mutations and for what the cache cannot
-// answer, the shared WebSocket and its per-channel caches for the rest
-// (docs/client-semantics.md, "Transports").
+// answer, the WebSocket client (websocket.ts) and its per-channel caches
+// for the rest (docs/client-semantics.md, "Transports"). The Go client's
+// twin is NewHybrid in ssotws/client/hybrid.go.
 
 import type { Message } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
-import type { Change, Mark } from "./cache.js";
-import { LiveChannel, registryOf } from "./channel.js";
-import type { ChannelOptions, Listener, SubscribeOptions } from "./channel.js";
+import type { Change } from "./cache.js";
+import type { ChannelOptions, SubscribeOptions } from "./channel.js";
 import type { DataClient, Init, ListPage, ListParams } from "./client.js";
 import { createHttpClient, newRequestId } from "./http.js";
 import type { HttpClient, HttpClientOptions } from "./http.js";
-import { fieldByName, formatScalar, isZero, itemChannel, keyText, modelChannel, mustField, parseChannel, scopeChannel } from "./model.js";
+import { formatScalar, keyText, mustField } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
 import type { Connection } from "./conn.js";
-import { localId, localWritesOf } from "./local.js";
 import type { ConnectionState } from "./state.js";
+import { newWebSocket } from "./websocket.js";
+import type { Marks, WebSocketClient } from "./websocket.js";
 
-export { SubscribeError } from "./channel.js";
+export { SubscribeError, SubscriptionError } from "./channel.js";
 export type { SubscribeOptions } from "./channel.js";
 
 /** HybridOptions configure {@link createHybridClient}. */
@@ -30,22 +31,25 @@ export interface HybridOptions extends HttpClientOptions, ChannelOptions {
 /** HybridClient is the DataClient generated code hands out. */
 export interface HybridClient<T extends Message, K extends Key = Key> extends DataClient<T, K> {
   readonly model: ModelDescriptor<T, K>;
+  /** http is the HTTP transport (Go: Hybrid.HTTP()). */
   readonly http: HttpClient<T, K>;
+  /** webSocket is the WebSocket transport, undefined without a connection (Go: Hybrid.WebSocket()). */
+  readonly webSocket: WebSocketClient<T, K> | undefined;
   readonly connection: Connection | undefined;
   /** state is the connection's state, "unavailable" without one. */
   readonly state: ConnectionState;
   subscribe(channel: string, cb: (change: Change<T>) => void, opts?: SubscribeOptions): () => void;
   /** channelFor returns the channel a List with params maps onto, if any. */
   channelFor(params?: ListParams<T>): string | undefined;
-  /** isLive reports whether a channel's cache can answer reads now. */
+  /** hydrated reports whether a channel's cache can answer reads now (Go: WebSocket.Hydrated). */
+  hydrated(channel: string): boolean;
+  /** @deprecated isLive is the former name of {@link HybridClient.hydrated}. */
   isLive(channel: string): boolean;
   /** peekList answers a List from the cache, or returns undefined when it cannot. */
   peekList(params?: ListParams<T>): ListPage<T> | undefined;
   /** peekGet answers a Get from the cache ({ value: undefined } for an absent record), or returns undefined. */
   peekGet(key: K): { readonly value: T | undefined } | undefined;
 }
-
-const noop = () => {};
 
 /**
  * createHybridClient returns a model's hybrid DataClient. Without a
@@ -59,48 +63,29 @@ export function createHybridClient<T extends Message, K extends Key>(
   const http = createHttpClient(model, options.transport, options);
   const conn = model.realtime ? options.connection : undefined;
   const makeId = options.newRequestId ?? newRequestId;
-  const registry = conn ? registryOf(conn) : undefined;
-
-  function liveOf(channel: string): LiveChannel<T> | undefined {
-    const l = registry?.get(channel) as LiveChannel<T> | undefined;
-    return l?.live ? l : undefined;
-  }
-
-  function modelChannels(): LiveChannel<T>[] {
-    const out: LiveChannel<T>[] = [];
-    for (const l of registry?.values() ?? []) {
-      if (l.parsed.model === model.name) out.push(l as unknown as LiveChannel<T>);
-    }
-    return out;
-  }
-
-  // Marks are what each of the model's caches was when a mutation was
-  // sent: its outcome is applied only to the hydration it was sent under.
-  type Marks = Map<LiveChannel<T>, Mark | undefined>;
-
-  function applyLocal(value: T, requestId: string, marks: Marks) {
-    for (const l of modelChannels()) l.applyLocal(value, requestId, marks.get(l));
-  }
+  // Without a connection it caches nothing: every read goes over HTTP.
+  const ws = newWebSocket(model, http, conn, options);
 
   // mutating runs a mutation of the record with key text (see LocalWrites),
   // apply applying its outcome to the caches before it counts as ended.
+  // Marks are what each of the model's caches was when the mutation was
+  // sent: its outcome is applied only to the hydration it was sent under.
   async function mutating<R>(
     key: string,
     call: () => Promise<R>,
-    apply: (r: R, marks: Marks) => { applied: boolean; key?: string },
+    apply: (r: R, marks: Marks<T>) => { applied: boolean; key?: string },
   ): Promise<R> {
-    const local = conn ? localWritesOf(conn) : undefined;
-    const marks: Marks = new Map(modelChannels().map((l) => [l, l.cache.mark(key)]));
-    const end = local?.begin(localId(model.name, key));
+    const marks = ws.markLocal(key);
+    const end = ws.beginLocal(key);
     let r: R;
     try {
       r = await call();
     } catch (err) {
-      end?.(false);
+      end(false);
       throw err;
     }
     const out = apply(r, marks);
-    end?.(out.applied, out.key === undefined ? undefined : localId(model.name, out.key));
+    end(out.applied, out.key);
     return r;
   }
 
@@ -112,48 +97,24 @@ export function createHybridClient<T extends Message, K extends Key>(
   const client: HybridClient<T, K> = {
     model,
     http,
+    webSocket: conn ? ws : undefined,
     connection: conn,
     get state(): ConnectionState {
-      return conn ? conn.state : "unavailable";
+      return ws.state;
     },
-
-    channelFor(params) {
-      const set = Object.entries(params?.filter ?? {}).filter(([, v]) => !isZero(v));
-      if (set.length === 0) return modelChannel(model);
-      if (set.length > 1) return undefined;
-      const [name, value] = set[0]!;
-      const f = fieldByName(model.schema, name);
-      if (!f || !model.scopes.includes(f.name)) return undefined;
-      return scopeChannel(model, f.name, value);
-    },
-
-    isLive(channel) {
-      return liveOf(channel) !== undefined;
-    },
-
-    peekList(params = {}) {
-      if (params.pageToken) return undefined;
-      const channel = client.channelFor(params);
-      const live = channel === undefined ? undefined : liveOf(channel);
-      if (!live || live.cache.truncated) return undefined;
-      const items = live.cache.list();
-      // The cache cannot mint a page token: a smaller page goes over HTTP.
-      if (params.pageSize && items.length > params.pageSize) return undefined;
-      return { items, nextPageToken: "" };
-    },
-
-    peekGet(key) {
-      const text = formatScalar(key);
-      const live = liveOf(itemChannel(model, key)) ?? liveOf(modelChannel(model));
-      return live ? { value: live.cache.get(text) } : undefined;
-    },
+    channelFor: (params) => ws.channelFor(params),
+    hydrated: (channel) => ws.hydrated(channel),
+    isLive: (channel) => ws.hydrated(channel),
+    peekList: (params) => ws.peekList(params),
+    peekGet: (key) => ws.peekGet(key),
+    subscribe: (channel, cb, opts) => ws.subscribe(channel, cb, opts),
 
     async list(params) {
-      return client.peekList(params) ?? http.list(params);
+      return ws.peekList(params) ?? http.list(params);
     },
 
     async get(key) {
-      const hit = client.peekGet(key);
+      const hit = ws.peekGet(key);
       return hit ? hit.value : http.get(key);
     },
 
@@ -163,7 +124,7 @@ export function createHybridClient<T extends Message, K extends Key>(
         initKey(data),
         () => http.create(data, { requestId }),
         (v, marks) => {
-          applyLocal(v, requestId, marks);
+          ws.applyLocal(v, requestId, marks);
           return { applied: true, key: keyText(model, v) };
         },
       );
@@ -175,7 +136,7 @@ export function createHybridClient<T extends Message, K extends Key>(
         formatScalar(key),
         () => http.update(key, data, paths, { requestId }),
         (v, marks) => {
-          applyLocal(v, requestId, marks);
+          ws.applyLocal(v, requestId, marks);
           return { applied: true };
         },
       );
@@ -188,45 +149,10 @@ export function createHybridClient<T extends Message, K extends Key>(
         text,
         () => http.delete(key, { requestId }),
         (ok, marks) => {
-          if (ok) for (const l of modelChannels()) l.applyLocalDelete(text, requestId, marks.get(l));
+          if (ok) ws.applyLocalDelete(text, requestId, marks);
           return { applied: ok };
         },
       );
-    },
-
-    subscribe(channel, cb, opts) {
-      if (!conn || !registry) return noop;
-      const parsed = parseChannel(channel);
-      if (parsed.model !== model.name) {
-        throw new Error(`ssotws: channel ${JSON.stringify(channel)} is not a ${model.name} channel`);
-      }
-      let live = registry.get(channel) as LiveChannel<T> | undefined;
-      const fresh = !live;
-      if (!live) {
-        live = new LiveChannel<T>(channel, http as HttpClient<T, Key>, conn, options);
-        registry.set(channel, live as unknown as LiveChannel<Message>);
-      }
-      const listener: Listener<T> = { cb, opts };
-      live.listeners.add(listener);
-      if (fresh) live.start();
-      else if (live.live && opts?.onSync) {
-        // Already hydrated: tell the newcomer it can read the cache.
-        const l = live;
-        queueMicrotask(() => {
-          if (l.listeners.has(listener)) opts.onSync?.();
-        });
-      }
-      let done = false;
-      return () => {
-        if (done) return;
-        done = true;
-        const l = live!;
-        l.listeners.delete(listener);
-        if (l.listeners.size === 0 && registry.get(channel) === (l as unknown as LiveChannel<Message>)) {
-          registry.delete(channel);
-          l.close();
-        }
-      };
     },
   };
   return client;
