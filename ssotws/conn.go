@@ -248,8 +248,10 @@ func (c *conn) logClosed(byClient bool, readErr error) {
 	by := "server"
 	if byClient {
 		by = "client"
-		code = websocket.CloseStatus(readErr)
-		if code == -1 {
+		var ce websocket.CloseError
+		if errors.As(readErr, &ce) {
+			code, reason = ce.Code, truncate(ce.Reason)
+		} else {
 			code = websocket.StatusAbnormalClosure // no close frame: the connection was lost
 			reason = "connection lost"
 		}

@@ -75,11 +75,11 @@ func (r refusal) closeCode() websocket.StatusCode { return websocket.StatusCode(
 type subRefusal uint8
 
 const (
-	subUnknownChannel subRefusal = iota // malformed name, unknown model or scope
-	subDuplicate                        // already subscribed
-	subTooMany                          // over Limits.MaxSubscriptions
-	subUnauthenticated                  // read access needs an identity, or Authorize said so
-	subForbidden                        // Authorize refused
+	subUnknownChannel  subRefusal = iota // malformed name, unknown model or scope
+	subDuplicate                         // already subscribed
+	subTooMany                           // over Limits.MaxSubscriptions
+	subUnauthenticated                   // read access needs an identity, or Authorize said so
+	subForbidden                         // Authorize refused
 	numSubRefusals
 )
 
