@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,8 +35,8 @@ type captured struct {
 }
 
 func (h *captured) Enabled(context.Context, slog.Level) bool { return true }
-func (h *captured) WithAttrs([]slog.Attr) slog.Handler        { return h }
-func (h *captured) WithGroup(string) slog.Handler             { return h }
+func (h *captured) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *captured) WithGroup(string) slog.Handler            { return h }
 
 func (h *captured) Handle(_ context.Context, r slog.Record) error {
 	rec := record{level: r.Level, msg: r.Message, attrs: make(map[string]any)}
@@ -187,7 +188,7 @@ func TestRefusalRecords(t *testing.T) {
 				// does not read: the network's buffers fill, then the queue.
 				data, err := proto.Marshal(&chatv1.Message{Id: "b", RoomId: "bulk", Text: strings.Repeat("x", 1<<20)})
 				require.NoError(t, err)
-				for i := 0; !slices_contains(e.closeCodes(), ssotws.CloseTooSlow); i++ {
+				for i := 0; !slices.Contains(e.closeCodes(), ssotws.CloseTooSlow); i++ {
 					require.Less(t, i, 10000, "never closed as too slow")
 					ev := &wsv1.Event{Channel: bulk, Type: wsv1.EventType_EVENT_TYPE_CREATED, Key: fmt.Sprint(i), Data: data}
 					require.NoError(t, e.broker.Publish(context.Background(), []*wsv1.Event{ev}))
@@ -221,15 +222,6 @@ func TestRefusalRecords(t *testing.T) {
 			}
 		})
 	}
-}
-
-func slices_contains(codes []websocket.StatusCode, code websocket.StatusCode) bool {
-	for _, c := range codes {
-		if c == code {
-			return true
-		}
-	}
-	return false
 }
 
 // TestSubscriptionRefusalRecords: every refused subscription gives one
