@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
@@ -368,11 +369,15 @@ func (c *Conn) run() {
 				return
 			}
 		}
-		c.log.Debug("ssotws/client: connection lost", "url", c.url, "err", err)
+		var delay time.Duration
+		if d.Do != redialNow {
+			delay = c.opts.Backoff.Delay(d.Backoff)
+		}
+		c.logDrop(err, accepted, st.Attempt, delay)
 		if d.Do == redialNow {
 			continue
 		}
-		t := time.NewTimer(c.opts.Backoff.Delay(d.Backoff))
+		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-c.wake:
@@ -382,6 +387,46 @@ func (c *Conn) run() {
 			return
 		}
 	}
+}
+
+// logDrop records a lost connection or a failed attempt in words a person
+// can act on: a connection that had been open is lost at Info, each
+// further failed attempt at Debug.
+func (c *Conn) logDrop(err error, accepted bool, attempt int, retryIn time.Duration) {
+	level := slog.LevelDebug
+	msg := "ssotws/client: connection attempt failed"
+	if accepted {
+		level, msg = slog.LevelInfo, "ssotws/client: connection lost"
+	}
+	attrs := []any{"url", c.url, "attempt", attempt, "retry_in", retryIn.Round(time.Millisecond)}
+	if code := websocket.CloseStatus(err); code >= 0 {
+		attrs = append(attrs, "code", int(code), "meaning", closeMeaning(int(code)))
+	}
+	c.log.Log(c.ctx, level, msg, append(attrs, "err", err)...)
+}
+
+// closeMeaning says what a close code means for this client.
+func closeMeaning(code int) string {
+	switch protocol.CloseCode(code) {
+	case protocol.CloseGoingAway:
+		return "the server is going away"
+	case protocol.CloseBadFrame:
+		return "the server refused a frame of this client"
+	case protocol.CloseTooLarge:
+		return "a frame was too large"
+	case protocol.CloseUnauthenticated:
+		return "the server refused the token"
+	case protocol.CloseForbidden:
+		return "the server refused a token of another user"
+	case protocol.CloseTokenExpired:
+		return "the token expired"
+	case protocol.CloseTooSlow:
+		return "a limit was exceeded (too many connections, frames too fast, or too slow to read)"
+	}
+	if code == int(websocket.StatusNormalClosure) {
+		return "closed normally"
+	}
+	return "connection closed"
 }
 
 // disconnected tells the handlers of the channels still subscribed that
