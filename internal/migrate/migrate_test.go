@@ -209,3 +209,15 @@ func TestMigrationsBuildWhatTheStoreExpects(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `table "messages" does not match model chat.v1.Message: column text is TEXT, field chat.v1.Message.text wants INTEGER`)
 }
+
+// TestSchemaFile: testdata/v2.proto is v2, for the stores' tests that apply
+// the goldens and open a store of its models.
+func TestSchemaFile(t *testing.T) {
+	file := filepath.Join("testdata", "v2.proto")
+	if *update {
+		require.NoError(t, os.WriteFile(file, []byte(v2), 0o644))
+	}
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, v2, string(b))
+}

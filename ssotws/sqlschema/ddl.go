@@ -163,11 +163,11 @@ END $$;
 CREATE OR REPLACE FUNCTION ssotws_after() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
-	model text := TG_ARGV[0];
+	v_model text := TG_ARGV[0];
 	kcol  text := TG_ARGV[1];
 	vcol  text := TG_ARGV[2];
 	rid   text := nullif(current_setting('ssotws.request_id', true), '');
-	now   bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+	v_now  bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 	img   jsonb;
 	oimg  jsonb;
 	moved boolean := false;
@@ -177,18 +177,18 @@ BEGIN
 	IF TG_OP = 'UPDATE' THEN moved := (oimg->>kcol) IS DISTINCT FROM (img->>kcol); END IF;
 	IF TG_OP = 'DELETE' OR moved THEN
 		INSERT INTO ssotws_tombstones AS t (model, key, version, image)
-		VALUES (model, oimg->>kcol, (oimg->>vcol)::bigint + 1, oimg)
+		VALUES (v_model, oimg->>kcol, (oimg->>vcol)::bigint + 1, oimg)
 		ON CONFLICT (model, key) DO UPDATE SET version = EXCLUDED.version, image = EXCLUDED.image;
 		INSERT INTO ssotws_changes (model, key, op, version, image, request_id, time_ms)
-		VALUES (model, oimg->>kcol, 3, (oimg->>vcol)::bigint + 1, oimg, rid, now);
+		VALUES (v_model, oimg->>kcol, 3, (oimg->>vcol)::bigint + 1, oimg, rid, v_now);
 	END IF;
 	IF TG_OP = 'INSERT' OR moved THEN
 		DELETE FROM ssotws_tombstones t WHERE t.model = TG_ARGV[0] AND t.key = img->>kcol;
 		INSERT INTO ssotws_changes (model, key, op, version, image, request_id, time_ms)
-		VALUES (model, img->>kcol, 1, (img->>vcol)::bigint, img, rid, now);
+		VALUES (v_model, img->>kcol, 1, (img->>vcol)::bigint, img, rid, v_now);
 	ELSIF TG_OP = 'UPDATE' THEN
 		INSERT INTO ssotws_changes (model, key, op, version, image, prev, request_id, time_ms)
-		VALUES (model, img->>kcol, 2, (img->>vcol)::bigint, img, oimg, rid, now);
+		VALUES (v_model, img->>kcol, 2, (img->>vcol)::bigint, img, oimg, rid, v_now);
 	END IF;
 	PERFORM pg_notify('` + NotifyChannel + `', current_schema());
 	RETURN NULL;
