@@ -12,3 +12,10 @@ import (
 func TestMemoryStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) ssotws.Store { return ssotws.NewMemoryStore() })
 }
+
+// TestMemoryStoreConformanceTables runs the suite's table form (records as
+// messages of a schema) against the reference store, which checks the
+// form itself.
+func TestMemoryStoreConformanceTables(t *testing.T) {
+	storetest.RunTables(t, func(t *testing.T, _ []*ssotws.Model) ssotws.Store { return ssotws.NewMemoryStore() })
+}

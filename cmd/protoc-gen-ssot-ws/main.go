@@ -44,6 +44,7 @@ import (
 	"os"
 
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
+	"github.com/ssot-codegen/ssot-ws/internal/migrate"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
@@ -58,6 +59,9 @@ Commands:
   scaffold [-I dir]... [-o out.proto] [-service Name] [-style standard|aip] file.proto...
 		Print the standard service of every model the files declare
 		(protoc-gen-ssot-ws scaffold -h for more).
+  migrate -dialect sqlite|postgres -dir DIR [-I dir]... files...
+		Write the next SQL migration of the models' tables into DIR
+		(protoc-gen-ssot-ws migrate -h for more).
   proto [-o dir]
 		Write the annotations, ssot/ws/v1/options.proto, under dir
 		(or print them) for protoc users and buf workspaces
@@ -88,6 +92,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return scaffold.Main(ctx, args[1:], stdout, stderr)
 	case args[0] == "proto":
 		return protoMain(args[1:], stdout, stderr)
+	case args[0] == "migrate":
+		return migrate.Main(ctx, args[1:], stdout, stderr)
 	case len(args) == 1 && (args[0] == "--version" || args[0] == "-version"):
 		fmt.Fprintln(stdout, versionLine())
 		return 0

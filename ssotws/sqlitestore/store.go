@@ -117,6 +117,16 @@ CREATE UNIQUE INDEX requests_model_request ON requests (model, request_id);
 // if needed. path is a file name; SQLite also creates path-wal and path-shm
 // beside it. opts may be nil.
 func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
+	o := withDefaults(opts)
+	w, r, err := openPools(ctx, path, o, migrate)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{w: w, r: r, maxRequests: int64(o.MaxRequests)}, nil
+}
+
+// withDefaults fills in the defaults of opts (which may be nil).
+func withDefaults(opts *Options) Options {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -130,12 +140,18 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if o.MaxReadConns <= 0 {
 		o.MaxReadConns = max(4, runtime.GOMAXPROCS(0))
 	}
+	return o
+}
+
+// openPools opens the writer (one connection, BEGIN IMMEDIATE
+// transactions), runs setup on it, then opens the read-only pool.
+func openPools(ctx context.Context, path string, o Options, setup func(context.Context, *sql.DB) error) (w, r *sql.DB, err error) {
 	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlitestore: path %q is not a file name", path)
+		return nil, nil, fmt.Errorf("sqlitestore: path %q is not a file name", path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %w", err)
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	sync := "NORMAL"
 	if o.FullSync {
@@ -154,34 +170,34 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	dsn := (&url.URL{Scheme: "file", Path: p}).String()
 
-	w, err := sql.Open("sqlite", dsn+"?"+q.Encode())
+	w, err = sql.Open("sqlite", dsn+"?"+q.Encode())
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %w", err)
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
+	if err := setup(ctx, w); err != nil {
 		w.Close()
-		return nil, err
+		return nil, nil, err
 	}
 
 	q.Del("_txlock")
 	q.Set("_query_only", "1")
-	r, err := sql.Open("sqlite", dsn+"?"+q.Encode())
+	r, err = sql.Open("sqlite", dsn+"?"+q.Encode())
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("sqlitestore: %w", err)
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	r.SetMaxOpenConns(o.MaxReadConns)
 	r.SetMaxIdleConns(o.MaxReadConns)
 	if err := r.PingContext(ctx); err != nil {
 		w.Close()
 		r.Close()
-		return nil, fmt.Errorf("sqlitestore: %w", err)
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
 	}
-	return &Store{w: w, r: r, maxRequests: int64(o.MaxRequests)}, nil
+	return w, r, nil
 }
 
 // migrate creates the schema or checks that the file's is known.
@@ -382,7 +398,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 		err        error
 	)
 	if w.RequestID != "" {
-		if remembered, err = replay(ctx, tx, w.Model, w.RequestID); err != nil {
+		if remembered, err = replay(ctx, tx, "requests", w.Model, w.RequestID); err != nil {
 			return nil, err
 		}
 	}
@@ -448,7 +464,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, w *ssotws.Write) (*ssotws
 		}
 	}
 	if plan.Remember {
-		if err := s.remember(ctx, tx, w, res); err != nil {
+		if err := remember(ctx, tx, "requests", s.maxRequests, w, res); err != nil {
 			return nil, err
 		}
 	}
@@ -495,7 +511,7 @@ func insertFields(ctx context.Context, tx *sql.Tx, id int64, model string, field
 }
 
 // replay returns the remembered result of (model, requestID), or nil.
-func replay(ctx context.Context, tx *sql.Tx, model, requestID string) (*ssotws.WriteResult, error) {
+func replay(ctx context.Context, tx *sql.Tx, table, model, requestID string) (*ssotws.WriteResult, error) {
 	var (
 		rec                ssotws.Record
 		fields, prevFields sql.NullString
@@ -506,7 +522,7 @@ func replay(ctx context.Context, tx *sql.Tx, model, requestID string) (*ssotws.W
 	)
 	err := tx.QueryRowContext(ctx,
 		`SELECT kind, key, version, deleted, data, fields, prev_version, prev_deleted, prev_data, prev_fields
-FROM requests WHERE model = ? AND request_id = ?`, model, requestID).Scan(
+FROM `+table+` WHERE model = ? AND request_id = ?`, model, requestID).Scan(
 		&kind, &rec.Key, &rec.Version, &rec.Deleted, &rec.Data, &fields,
 		&prevVersion, &prevDeleted, &prevData, &prevFields)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -533,7 +549,7 @@ FROM requests WHERE model = ? AND request_id = ?`, model, requestID).Scan(
 // results beyond the bound. Request rows are inserted with dense seq values
 // (rowid = max + 1, and only the oldest are ever deleted), so the rows to
 // forget are those at or below seq - maxRequests.
-func (s *Store) remember(ctx context.Context, tx *sql.Tx, w *ssotws.Write, res *ssotws.WriteResult) error {
+func remember(ctx context.Context, tx *sql.Tx, table string, maxRequests int64, w *ssotws.Write, res *ssotws.WriteResult) error {
 	fields, err := encodeFields(res.Record.Fields)
 	if err != nil {
 		return err
@@ -550,7 +566,7 @@ func (s *Store) remember(ctx context.Context, tx *sql.Tx, w *ssotws.Write, res *
 	}
 	var seq int64
 	err = tx.QueryRowContext(ctx,
-		`INSERT INTO requests (model, request_id, kind, key, version, deleted, data, fields,
+		`INSERT INTO `+table+` (model, request_id, kind, key, version, deleted, data, fields,
 	prev_version, prev_deleted, prev_data, prev_fields)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 		w.Model, w.RequestID, int(w.Kind), res.Record.Key, res.Record.Version, res.Record.Deleted,
@@ -558,8 +574,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 	if err != nil {
 		return fmt.Errorf("sqlitestore: apply: %w", err)
 	}
-	if seq > s.maxRequests {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM requests WHERE seq <= ?`, seq-s.maxRequests); err != nil {
+	if seq > maxRequests {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE seq <= ?`, seq-maxRequests); err != nil {
 			return fmt.Errorf("sqlitestore: apply: %w", err)
 		}
 	}

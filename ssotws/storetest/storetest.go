@@ -440,6 +440,9 @@ func testListFilters(t *testing.T, s ssotws.Store) {
 		// Contradictory filters match nothing.
 		{[]ssotws.Filter{{Field: "room", Value: "r1"}, {Field: "room", Value: "r2"}}, nil},
 	} {
+		if !arbitraryFields(s) && len(c.filters) == 1 && strings.ContainsAny(c.filters[0].Field, `". `) {
+			continue // a field name no schema can declare
+		}
 		for _, size := range []int{0, 1, 2} {
 			if got := listAll(t, s, ssotws.Query{Model: modelA, Filters: c.filters, PageSize: size}); !equal(got, c.want) {
 				t.Errorf("filters %v size %d: %v, want %v", c.filters, size, got, c.want)

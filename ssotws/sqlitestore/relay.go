@@ -1,0 +1,292 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+)
+
+// RelayOptions tunes a [Relay]. The zero value (or nil) is the default.
+type RelayOptions struct {
+	// Name identifies the relay's place in the change log, kept in the
+	// database (ssotws_relay), so that a restarted relay goes on where it
+	// stopped. Processes that publish to one shared broker use one name;
+	// processes with a broker each (the in-memory broker) use a name each,
+	// so that each publishes every change. Empty means "default". A new
+	// name starts after the changes committed before it first ran.
+	Name string
+	// PollInterval is how often the relay looks for changes that other
+	// processes (the sqlite3 shell, another service) committed; this
+	// store's own writes wake it at once. Zero means 50 ms.
+	PollInterval time.Duration
+	// BatchSize bounds the changes read and published at once. Zero
+	// means 256.
+	BatchSize int
+	// MaxChanges bounds the change log: older changes beyond it are
+	// deleted once published. Zero means 100,000.
+	MaxChanges int64
+	// Logger reports changes that cannot be published (a row a writer
+	// filled with values its model cannot hold) and publish failures.
+	Logger *slog.Logger
+}
+
+// Relay publishes the store's change log to a publisher, in commit order,
+// and remembers how far it got in the database: a change committed before
+// a crash is published after the restart. Start it with
+// [TableStore.StartRelay]; it is an [ssotws.ChangeRelay].
+type Relay struct {
+	s    *TableStore
+	pub  ssotws.Publisher
+	o    RelayOptions
+	wake chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
+
+	mu        sync.Mutex
+	published int64         // the last seq published
+	changed   chan struct{} // closed and replaced when published grows
+	err       error         // why the relay stopped, if it did
+
+	// beforeMark, when set (by tests), runs after a batch is published and
+	// before its place is saved.
+	beforeMark func()
+}
+
+// StartRelay starts publishing the change log to pub. Stop it with
+// [Relay.Close] before closing the store. opts may be nil.
+func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts *RelayOptions) (*Relay, error) {
+	var o RelayOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Name == "" {
+		o.Name = "default"
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 50 * time.Millisecond
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.MaxChanges <= 0 {
+		o.MaxChanges = 100_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	// A new relay starts after what is committed now.
+	var at int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO ssotws_relay (name, seq)
+VALUES (?, (SELECT coalesce(max(seq), 0) FROM ssotws_changes))
+ON CONFLICT (name) DO UPDATE SET seq = seq
+RETURNING seq`, o.Name).Scan(&at)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: start relay: %w", err)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}),
+		published: at, changed: make(chan struct{})}
+	s.mu.Lock()
+	s.wakers = append(s.wakers, r.wake)
+	s.mu.Unlock()
+	go r.run(rctx)
+	return r, nil
+}
+
+// wake tells the store's relays that a write committed.
+func (s *TableStore) wake() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.wakers {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Close stops the relay. Changes it has not published stay in the log for
+// the next relay of its name.
+func (r *Relay) Close() error {
+	r.stop()
+	<-r.done
+	r.s.mu.Lock()
+	for i, w := range r.s.wakers {
+		if w == r.wake {
+			r.s.wakers = append(r.s.wakers[:i], r.s.wakers[i+1:]...)
+			break
+		}
+	}
+	r.s.mu.Unlock()
+	return nil
+}
+
+// Sync implements [ssotws.ChangeRelay]: it returns once the changes
+// committed before the call are published.
+func (r *Relay) Sync(ctx context.Context) error {
+	var target int64
+	if err := r.s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ssotws_changes`).Scan(&target); err != nil {
+		return fmt.Errorf("sqlitestore: relay: %w", err)
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	for {
+		r.mu.Lock()
+		published, changed, err := r.published, r.changed, r.err
+		r.mu.Unlock()
+		if published >= target {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// Published returns the sequence number of the last change published.
+func (r *Relay) Published() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.published
+}
+
+func (r *Relay) run(ctx context.Context) {
+	defer close(r.done)
+	tick := time.NewTicker(r.o.PollInterval)
+	defer tick.Stop()
+	backoff := time.Duration(0)
+	for {
+		more, err := r.step(ctx)
+		switch {
+		case ctx.Err() != nil:
+			r.fail(ssotws.ErrBrokerClosed)
+			return
+		case err != nil:
+			r.o.Logger.Error("sqlitestore: relay", "relay", r.o.Name, "err", err)
+			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			continue
+		case more:
+			backoff = 0
+			continue
+		}
+		backoff = 0
+		select {
+		case <-ctx.Done():
+		case <-r.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *Relay) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.err = err
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// step publishes one batch; more reports a full batch (there may be more).
+func (r *Relay) step(ctx context.Context) (more bool, err error) {
+	r.mu.Lock()
+	after := r.published
+	r.mu.Unlock()
+	rows, err := r.s.r.QueryContext(ctx, `SELECT seq, model, key, op, version, image, prev, coalesce(request_id, ''), time_ms
+FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
+	if err != nil {
+		return false, err
+	}
+	var (
+		events []*wsv1.Event
+		last   int64
+		n      int
+	)
+	for rows.Next() {
+		var (
+			c           sqlschema.Change
+			image, prev sql.NullString
+		)
+		if err := rows.Scan(&c.Seq, &c.Model, &c.Key, &c.Op, &c.Version, &image, &prev, &c.RequestID, &c.TimeMs); err != nil {
+			rows.Close()
+			return false, err
+		}
+		n++
+		last = c.Seq
+		c.Image = []byte(image.String)
+		if prev.Valid {
+			c.Prev = []byte(prev.String)
+		}
+		t, ok := r.s.tables[c.Model]
+		if !ok {
+			continue // a model this store does not serve
+		}
+		evs, err := t.Events(&c)
+		if err != nil {
+			r.o.Logger.Error("sqlitestore: relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
+			continue
+		}
+		events = append(events, evs...)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if len(events) > 0 {
+		if err := r.pub.Publish(ctx, events); err != nil {
+			return false, fmt.Errorf("publish: %w", err)
+		}
+	}
+	if r.beforeMark != nil {
+		r.beforeMark()
+	}
+	if err := r.mark(ctx, last); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	r.published = last
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+	return n == r.o.BatchSize, nil
+}
+
+// mark saves the relay's place and trims the log beyond MaxChanges.
+func (r *Relay) mark(ctx context.Context, seq int64) error {
+	tx, err := r.s.w.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE ssotws_relay SET seq = ? WHERE name = ? AND seq < ?`, seq, r.o.Name, seq); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM ssotws_changes WHERE seq <= ?`, seq-r.o.MaxChanges); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
