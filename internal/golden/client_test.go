@@ -37,7 +37,7 @@ func (a asUser) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestGeneratedClientLibrary(t *testing.T) {
 	ctx := context.Background()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	srv := serve(t)(libraryv1connect.NewLibraryServiceHandler(libraryv1ssotws.NewLibraryService(store, rec), connect.WithInterceptors(identify)))
+	srv := serve(t)(libraryv1connect.NewLibraryServiceHandler(libraryv1ssotws.NewLibraryService(store, rec, nil), connect.WithInterceptors(identify)))
 	hc := srv.Client()
 	hc.Transport = asUser{"alice", hc.Transport}
 	api := libraryv1connect.NewLibraryServiceClient(hc, srv.URL)
@@ -139,7 +139,7 @@ func TestGeneratedClientLibrary(t *testing.T) {
 func TestGeneratedClientIntKey(t *testing.T) {
 	ctx := context.Background()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	srv := serve(t)(intkeyv1connect.NewTicketServiceHandler(intkeyv1ssotws.NewTicketService(store, rec)))
+	srv := serve(t)(intkeyv1connect.NewTicketServiceHandler(intkeyv1ssotws.NewTicketService(store, rec, nil)))
 	tickets := intkeyv1ssotws.NewTicketClient(intkeyv1connect.NewTicketServiceClient(srv.Client(), srv.URL), nil, nil)
 
 	created, err := tickets.Create(ctx, &intkeyv1.Ticket{QueueId: 7, Status: intkeyv1.Status_STATUS_OPEN, Subject: "printer"})

@@ -37,36 +37,38 @@ type chatService struct {
 
 func newChatService(store ssotws.Store, pub ssotws.Publisher) *chatService {
 	return &chatService{
-		Rooms:    ssotws.NewResource[*chatv1.Room](RoomModel, store, pub),
-		Messages: ssotws.NewResource[*chatv1.Message](MessageModel, store, pub),
+		Rooms:    ssotws.NewResource[*chatv1.Room](RoomModel, store, pub, nil),
+		Messages: ssotws.NewResource[*chatv1.Message](MessageModel, store, pub, nil),
 	}
 }
 
 func (s *chatService) GetRoom(ctx context.Context, req *connect.Request[chatv1.GetRoomRequest]) (*connect.Response[chatv1.Room], error) {
 	res := connect.NewResponse[chatv1.Room](nil)
-	msg, err := s.Rooms.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Rooms.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
+	pos.SetHeaders(res.Header())
 	res.Msg = msg
 	return res, nil
 }
 
 func (s *chatService) ListRooms(ctx context.Context, req *connect.Request[chatv1.ListRoomsRequest]) (*connect.Response[chatv1.ListRoomsResponse], error) {
 	res := connect.NewResponse[chatv1.ListRoomsResponse](nil)
-	page, err := s.Rooms.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Rooms.List(ctx, ssotws.ListRequest{
 		PageSize: req.Msg.GetPageSize(), PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	page.Position.SetHeaders(res.Header())
 	res.Msg = &chatv1.ListRoomsResponse{Rooms: page.Items, NextPageToken: page.NextPageToken}
 	return res, nil
 }
 
 func (s *chatService) CreateRoom(ctx context.Context, req *connect.Request[chatv1.CreateRoomRequest]) (*connect.Response[chatv1.Room], error) {
 	res := connect.NewResponse[chatv1.Room](nil)
-	msg, err := s.Rooms.Create(ctx, req.Header(), res.Header(), req.Msg.GetRoom(), "")
+	msg, err := s.Rooms.Create(ctx, req.Header(), req.Msg.GetRoom())
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,7 @@ func (s *chatService) CreateRoom(ctx context.Context, req *connect.Request[chatv
 
 func (s *chatService) UpdateRoom(ctx context.Context, req *connect.Request[chatv1.UpdateRoomRequest]) (*connect.Response[chatv1.Room], error) {
 	res := connect.NewResponse[chatv1.Room](nil)
-	msg, err := s.Rooms.Update(ctx, req.Header(), res.Header(), req.Msg.GetRoom(), req.Msg.GetUpdateMask())
+	msg, err := s.Rooms.Update(ctx, req.Header(), req.Msg.GetRoom(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +88,7 @@ func (s *chatService) UpdateRoom(ctx context.Context, req *connect.Request[chatv
 
 func (s *chatService) DeleteRoom(ctx context.Context, req *connect.Request[chatv1.DeleteRoomRequest]) (*connect.Response[emptypb.Empty], error) {
 	res := connect.NewResponse(&emptypb.Empty{})
-	if _, err := s.Rooms.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion()); err != nil {
+	if _, err := s.Rooms.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion()); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -94,30 +96,32 @@ func (s *chatService) DeleteRoom(ctx context.Context, req *connect.Request[chatv
 
 func (s *chatService) GetMessage(ctx context.Context, req *connect.Request[chatv1.GetMessageRequest]) (*connect.Response[chatv1.Message], error) {
 	res := connect.NewResponse[chatv1.Message](nil)
-	msg, err := s.Messages.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Messages.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
+	pos.SetHeaders(res.Header())
 	res.Msg = msg
 	return res, nil
 }
 
 func (s *chatService) ListMessages(ctx context.Context, req *connect.Request[chatv1.ListMessagesRequest]) (*connect.Response[chatv1.ListMessagesResponse], error) {
 	res := connect.NewResponse[chatv1.ListMessagesResponse](nil)
-	page, err := s.Messages.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Messages.List(ctx, ssotws.ListRequest{
 		Filters:  []ssotws.Filter{ssotws.Eq("room_id", req.Msg.GetRoomId())},
 		PageSize: req.Msg.GetPageSize(), PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	page.Position.SetHeaders(res.Header())
 	res.Msg = &chatv1.ListMessagesResponse{Messages: page.Items, NextPageToken: page.NextPageToken}
 	return res, nil
 }
 
 func (s *chatService) CreateMessage(ctx context.Context, req *connect.Request[chatv1.CreateMessageRequest]) (*connect.Response[chatv1.Message], error) {
 	res := connect.NewResponse[chatv1.Message](nil)
-	msg, err := s.Messages.Create(ctx, req.Header(), res.Header(), req.Msg.GetMessage(), "")
+	msg, err := s.Messages.Create(ctx, req.Header(), req.Msg.GetMessage())
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +131,7 @@ func (s *chatService) CreateMessage(ctx context.Context, req *connect.Request[ch
 
 func (s *chatService) UpdateMessage(ctx context.Context, req *connect.Request[chatv1.UpdateMessageRequest]) (*connect.Response[chatv1.Message], error) {
 	res := connect.NewResponse[chatv1.Message](nil)
-	msg, err := s.Messages.Update(ctx, req.Header(), res.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
+	msg, err := s.Messages.Update(ctx, req.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +141,7 @@ func (s *chatService) UpdateMessage(ctx context.Context, req *connect.Request[ch
 
 func (s *chatService) DeleteMessage(ctx context.Context, req *connect.Request[chatv1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error) {
 	res := connect.NewResponse(&emptypb.Empty{})
-	if _, err := s.Messages.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion()); err != nil {
+	if _, err := s.Messages.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion()); err != nil {
 		return nil, err
 	}
 	return res, nil

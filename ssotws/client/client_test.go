@@ -404,10 +404,10 @@ func TestResetAfterRestart(t *testing.T) {
 	// Written while the server is down: straight into the store, no event.
 	m2 := &chatv1.Message{Id: "m2", RoomId: "r1", Text: "changed offline"}
 	svc := newChatService(store, nil)
-	if _, err := svc.Messages.Update(context.Background(), http.Header{}, http.Header{}, m2, nil); err != nil {
+	if _, err := svc.Messages.Update(context.Background(), http.Header{}, m2, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Messages.Delete(context.Background(), http.Header{}, http.Header{}, "m1", 0); err != nil {
+	if _, err := svc.Messages.Delete(context.Background(), http.Header{}, "m1"); err != nil {
 		t.Fatal(err)
 	}
 	srv.start(srv.addr)

@@ -106,12 +106,14 @@ type NoteService struct {
 
 var _ editions2024v1connect.NoteServiceHandler = (*NoteService)(nil)
 
-// NewNoteService returns a NoteService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *NoteService {
+// NewNoteService returns a NoteService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *NoteService {
 	return &NoteService{
-		Notes:    ssotws.NewResource[*v1.Note](NoteModel, store, pub, opts...),
-		Counters: ssotws.NewResource[*v1.Counter](CounterModel, store, nil, opts...),
+		Notes:    ssotws.NewResource[*v1.Note](NoteModel, store, pub, opts),
+		Counters: ssotws.NewResource[*v1.Counter](CounterModel, store, pub, opts),
 	}
 }
 
@@ -133,19 +135,18 @@ func NewNoteServiceHandler(svc editions2024v1connect.NoteServiceHandler, opts ..
 // GetNote implements editions2024v1connect.NoteServiceHandler: the standard Get of
 // editions2024.v1.Note.
 func (s *NoteService) GetNote(ctx context.Context, req *connect.Request[v1.GetNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Notes.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListNotes implements editions2024v1connect.NoteServiceHandler: the standard List of
 // editions2024.v1.Note.
 func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
-	res := connect.NewResponse[v1.ListNotesResponse](nil)
 	var filters []ssotws.Filter
 	if req.Msg.HasRoomId() {
 		v := req.Msg.GetRoomId()
@@ -155,7 +156,7 @@ func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.Lis
 		v := req.Msg.GetPinned()
 		filters = append(filters, ssotws.EqOptional("pinned", &v))
 	}
-	page, err := s.Notes.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Notes.List(ctx, ssotws.ListRequest{
 		Filters:   filters,
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
@@ -166,70 +167,64 @@ func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.Lis
 	out := &v1.ListNotesResponse{}
 	out.SetNotes(page.Items)
 	out.SetNextPageToken(page.NextPageToken)
-	res.Msg = out
+	res := connect.NewResponse(out)
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateNote implements editions2024v1connect.NoteServiceHandler: the standard Create of
 // editions2024.v1.Note.
 func (s *NoteService) CreateNote(ctx context.Context, req *connect.Request[v1.CreateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Create(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
+	msg, err := s.Notes.CreateWithKey(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateNote implements editions2024v1connect.NoteServiceHandler: the standard Update of
 // editions2024.v1.Note.
 func (s *NoteService) UpdateNote(ctx context.Context, req *connect.Request[v1.UpdateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Update(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
+	msg, err := s.Notes.Update(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteNote implements editions2024v1connect.NoteServiceHandler: the standard Delete of
 // editions2024.v1.Note.
 func (s *NoteService) DeleteNote(ctx context.Context, req *connect.Request[v1.DeleteNoteRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Notes.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Notes.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // GetCounter implements editions2024v1connect.NoteServiceHandler: the standard Get of
 // editions2024.v1.Counter.
 func (s *NoteService) GetCounter(ctx context.Context, req *connect.Request[v1.GetCounterRequest]) (*connect.Response[v1.GetCounterResponse], error) {
-	res := connect.NewResponse[v1.GetCounterResponse](nil)
-	msg, err := s.Counters.Get(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()))
+	msg, pos, err := s.Counters.Get(ctx, ssotws.RequestKey(req.Msg.GetId()))
 	if err != nil {
 		return nil, err
 	}
 	out := &v1.GetCounterResponse{}
 	out.SetCounter(msg)
-	res.Msg = out
+	res := connect.NewResponse(out)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListCounters implements editions2024v1connect.NoteServiceHandler: the standard List of
 // editions2024.v1.Counter.
 func (s *NoteService) ListCounters(ctx context.Context, req *connect.Request[v1.ListCountersRequest]) (*connect.Response[v1.ListCountersResponse], error) {
-	res := connect.NewResponse[v1.ListCountersResponse](nil)
 	var filters []ssotws.Filter
 	if req.Msg.HasValue() {
 		v := req.Msg.GetValue()
 		filters = append(filters, ssotws.EqOptional("value", &v))
 	}
-	page, err := s.Counters.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Counters.List(ctx, ssotws.ListRequest{
 		Filters:   filters,
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
@@ -240,35 +235,32 @@ func (s *NoteService) ListCounters(ctx context.Context, req *connect.Request[v1.
 	out := &v1.ListCountersResponse{}
 	out.SetCounters(page.Items)
 	out.SetNextPageToken(page.NextPageToken)
-	res.Msg = out
+	res := connect.NewResponse(out)
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateCounter implements editions2024v1connect.NoteServiceHandler: the standard Create of
 // editions2024.v1.Counter.
 func (s *NoteService) CreateCounter(ctx context.Context, req *connect.Request[v1.CreateCounterRequest]) (*connect.Response[v1.CreateCounterResponse], error) {
-	res := connect.NewResponse[v1.CreateCounterResponse](nil)
-	msg, err := s.Counters.Create(ctx, req.Header(), res.Header(), req.Msg.GetCounter(), ssotws.RequestKey(req.Msg.GetCounterId()))
+	msg, err := s.Counters.CreateWithKey(ctx, req.Header(), req.Msg.GetCounter(), ssotws.RequestKey(req.Msg.GetCounterId()))
 	if err != nil {
 		return nil, err
 	}
 	out := &v1.CreateCounterResponse{}
 	out.SetCounter(msg)
-	res.Msg = out
-	return res, nil
+	return connect.NewResponse(out), nil
 }
 
 // DeleteCounter implements editions2024v1connect.NoteServiceHandler: the standard Delete of
 // editions2024.v1.Counter.
 func (s *NoteService) DeleteCounter(ctx context.Context, req *connect.Request[v1.DeleteCounterRequest]) (*connect.Response[v1.DeleteCounterResponse], error) {
-	res := connect.NewResponse[v1.DeleteCounterResponse](nil)
-	_, err := s.Counters.Delete(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()), 0)
+	_, err := s.Counters.Delete(ctx, req.Header(), ssotws.RequestKey(req.Msg.GetId()))
 	if err != nil {
 		return nil, err
 	}
 	out := &v1.DeleteCounterResponse{}
-	res.Msg = out
-	return res, nil
+	return connect.NewResponse(out), nil
 }
 
 // NoteHTTP adapts the connect-go NoteServiceClient to [client.HTTP] for

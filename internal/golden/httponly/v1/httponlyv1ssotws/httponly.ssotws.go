@@ -66,9 +66,12 @@ type NoteService struct {
 var _ httponlyv1connect.NoteServiceHandler = (*NoteService)(nil)
 
 // NewNoteService returns a NoteService that keeps its records in store.
-func NewNoteService(store ssotws.Store, opts ...ssotws.Option) *NoteService {
+// pub is for the models that turn realtime: none does yet, so it may be nil.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *NoteService {
 	return &NoteService{
-		Notes: ssotws.NewResource[*v1.Note](NoteModel, store, nil, opts...),
+		Notes: ssotws.NewResource[*v1.Note](NoteModel, store, pub, opts),
 	}
 }
 
@@ -90,20 +93,19 @@ func NewNoteServiceHandler(svc httponlyv1connect.NoteServiceHandler, opts ...con
 // GetNote implements httponlyv1connect.NoteServiceHandler: the standard Get of
 // httponly.v1.Note.
 func (s *NoteService) GetNote(ctx context.Context, req *connect.Request[v1.GetNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Notes.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListNotes implements httponlyv1connect.NoteServiceHandler: the standard List of
 // httponly.v1.Note.
 func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
-	res := connect.NewResponse[v1.ListNotesResponse](nil)
-	page, err := s.Notes.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Notes.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("folder", req.Msg.GetFolder()),
 		},
@@ -113,47 +115,42 @@ func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.Lis
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListNotesResponse{
+	res := connect.NewResponse(&v1.ListNotesResponse{
 		Notes:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateNote implements httponlyv1connect.NoteServiceHandler: the standard Create of
 // httponly.v1.Note.
 func (s *NoteService) CreateNote(ctx context.Context, req *connect.Request[v1.CreateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Create(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
+	msg, err := s.Notes.CreateWithKey(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateNote implements httponlyv1connect.NoteServiceHandler: the standard Update of
 // httponly.v1.Note.
 func (s *NoteService) UpdateNote(ctx context.Context, req *connect.Request[v1.UpdateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Update(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
+	msg, err := s.Notes.Update(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteNote implements httponlyv1connect.NoteServiceHandler: the standard Delete of
 // httponly.v1.Note.
 func (s *NoteService) DeleteNote(ctx context.Context, req *connect.Request[v1.DeleteNoteRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Notes.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Notes.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // NoteHTTP adapts the connect-go NoteServiceClient to [client.HTTP] for

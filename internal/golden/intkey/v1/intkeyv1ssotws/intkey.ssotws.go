@@ -93,11 +93,13 @@ type TicketService struct {
 
 var _ intkeyv1connect.TicketServiceHandler = (*TicketService)(nil)
 
-// NewTicketService returns a TicketService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewTicketService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *TicketService {
+// NewTicketService returns a TicketService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewTicketService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *TicketService {
 	return &TicketService{
-		Tickets: ssotws.NewResource[*v1.Ticket](TicketModel, store, pub, opts...),
+		Tickets: ssotws.NewResource[*v1.Ticket](TicketModel, store, pub, opts),
 	}
 }
 
@@ -119,20 +121,19 @@ func NewTicketServiceHandler(svc intkeyv1connect.TicketServiceHandler, opts ...c
 // GetTicket implements intkeyv1connect.TicketServiceHandler: the standard Get of
 // intkey.v1.Ticket.
 func (s *TicketService) GetTicket(ctx context.Context, req *connect.Request[v1.GetTicketRequest]) (*connect.Response[v1.Ticket], error) {
-	res := connect.NewResponse[v1.Ticket](nil)
-	msg, err := s.Tickets.Get(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()))
+	msg, pos, err := s.Tickets.Get(ctx, ssotws.RequestKey(req.Msg.GetId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListTickets implements intkeyv1connect.TicketServiceHandler: the standard List of
 // intkey.v1.Ticket.
 func (s *TicketService) ListTickets(ctx context.Context, req *connect.Request[v1.ListTicketsRequest]) (*connect.Response[v1.ListTicketsResponse], error) {
-	res := connect.NewResponse[v1.ListTicketsResponse](nil)
-	page, err := s.Tickets.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Tickets.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("queue_id", req.Msg.GetQueueId()),
 			ssotws.Eq("status", req.Msg.GetStatus()),
@@ -143,35 +144,32 @@ func (s *TicketService) ListTickets(ctx context.Context, req *connect.Request[v1
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListTicketsResponse{
+	res := connect.NewResponse(&v1.ListTicketsResponse{
 		Tickets:       page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateTicket implements intkeyv1connect.TicketServiceHandler: the standard Create of
 // intkey.v1.Ticket.
 func (s *TicketService) CreateTicket(ctx context.Context, req *connect.Request[v1.CreateTicketRequest]) (*connect.Response[v1.Ticket], error) {
-	res := connect.NewResponse[v1.Ticket](nil)
-	msg, err := s.Tickets.Create(ctx, req.Header(), res.Header(), req.Msg.GetTicket(), ssotws.RequestKey(req.Msg.GetTicketId()))
+	msg, err := s.Tickets.CreateWithKey(ctx, req.Header(), req.Msg.GetTicket(), ssotws.RequestKey(req.Msg.GetTicketId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateTicket implements intkeyv1connect.TicketServiceHandler: the standard Update of
 // intkey.v1.Ticket.
 func (s *TicketService) UpdateTicket(ctx context.Context, req *connect.Request[v1.UpdateTicketRequest]) (*connect.Response[v1.Ticket], error) {
-	res := connect.NewResponse[v1.Ticket](nil)
-	msg, err := s.Tickets.Update(ctx, req.Header(), res.Header(), req.Msg.GetTicket(), req.Msg.GetUpdateMask())
+	msg, err := s.Tickets.Update(ctx, req.Header(), req.Msg.GetTicket(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteTicket implements intkeyv1connect.TicketServiceHandler: the standard Delete of
@@ -181,13 +179,11 @@ func (s *TicketService) UpdateTicket(ctx context.Context, req *connect.Request[v
 //
 // Deprecated: do not use.
 func (s *TicketService) DeleteTicket(ctx context.Context, req *connect.Request[v1.DeleteTicketRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Tickets.Delete(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()), req.Msg.GetVersion())
+	_, err := s.Tickets.DeleteIfVersion(ctx, req.Header(), ssotws.RequestKey(req.Msg.GetId()), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // TicketHTTP adapts the connect-go TicketServiceClient to [client.HTTP] for

@@ -99,12 +99,14 @@ type LibraryService struct {
 
 var _ libraryv1connect.LibraryServiceHandler = (*LibraryService)(nil)
 
-// NewLibraryService returns a LibraryService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *LibraryService {
+// NewLibraryService returns a LibraryService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *LibraryService {
 	return &LibraryService{
-		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, nil, opts...),
-		Books:   ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, pub, opts),
+		Books:   ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -126,55 +128,51 @@ func NewLibraryServiceHandler(svc libraryv1connect.LibraryServiceHandler, opts .
 // GetShelf implements libraryv1connect.LibraryServiceHandler: the standard Get of
 // library.v1.Shelf.
 func (s *LibraryService) GetShelf(ctx context.Context, req *connect.Request[v1.GetShelfRequest]) (*connect.Response[v1.GetShelfResponse], error) {
-	res := connect.NewResponse[v1.GetShelfResponse](nil)
-	msg, err := s.Shelves.Get(ctx, req.Header(), res.Header(), req.Msg.GetName())
+	msg, pos, err := s.Shelves.Get(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.GetShelfResponse{Shelf: msg}
+	res := connect.NewResponse(&v1.GetShelfResponse{Shelf: msg})
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListShelves implements libraryv1connect.LibraryServiceHandler: the standard List of
 // library.v1.Shelf.
 func (s *LibraryService) ListShelves(ctx context.Context, req *connect.Request[v1.ListShelvesRequest]) (*connect.Response[v1.ListShelvesResponse], error) {
-	res := connect.NewResponse[v1.ListShelvesResponse](nil)
-	page, err := s.Shelves.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Shelves.List(ctx, ssotws.ListRequest{
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListShelvesResponse{
+	res := connect.NewResponse(&v1.ListShelvesResponse{
 		Shelves:       page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateShelf implements libraryv1connect.LibraryServiceHandler: the standard Create of
 // library.v1.Shelf.
 func (s *LibraryService) CreateShelf(ctx context.Context, req *connect.Request[v1.CreateShelfRequest]) (*connect.Response[v1.CreateShelfResponse], error) {
-	res := connect.NewResponse[v1.CreateShelfResponse](nil)
-	msg, err := s.Shelves.Create(ctx, req.Header(), res.Header(), req.Msg.GetShelf(), req.Msg.GetShelfId())
+	msg, err := s.Shelves.CreateWithKey(ctx, req.Header(), req.Msg.GetShelf(), req.Msg.GetShelfId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.CreateShelfResponse{Shelf: msg}
-	return res, nil
+	return connect.NewResponse(&v1.CreateShelfResponse{Shelf: msg}), nil
 }
 
 // DeleteShelf implements libraryv1connect.LibraryServiceHandler: the standard Delete of
 // library.v1.Shelf.
 func (s *LibraryService) DeleteShelf(ctx context.Context, req *connect.Request[v1.DeleteShelfRequest]) (*connect.Response[v1.DeleteShelfResponse], error) {
-	res := connect.NewResponse[v1.DeleteShelfResponse](nil)
-	_, err := s.Shelves.Delete(ctx, req.Header(), res.Header(), req.Msg.GetName(), 0)
+	_, err := s.Shelves.Delete(ctx, req.Header(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.DeleteShelfResponse{}
-	return res, nil
+	return connect.NewResponse(&v1.DeleteShelfResponse{}), nil
 }
 
 // GetBook implements libraryv1connect.LibraryServiceHandler: the standard Get of
@@ -182,20 +180,19 @@ func (s *LibraryService) DeleteShelf(ctx context.Context, req *connect.Request[v
 //
 // GetBook returns one book.
 func (s *LibraryService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.GetBookResponse], error) {
-	res := connect.NewResponse[v1.GetBookResponse](nil)
-	msg, err := s.Books.Get(ctx, req.Header(), res.Header(), req.Msg.GetName())
+	msg, pos, err := s.Books.Get(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.GetBookResponse{Book: msg}
+	res := connect.NewResponse(&v1.GetBookResponse{Book: msg})
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListBooks implements libraryv1connect.LibraryServiceHandler: the standard List of
 // library.v1.Book.
 func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.ListBooksRequest]) (*connect.Response[v1.ListBooksResponse], error) {
-	res := connect.NewResponse[v1.ListBooksResponse](nil)
-	page, err := s.Books.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Books.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("shelf", req.Msg.GetShelf()),
 			ssotws.EqOptional("read", req.Msg.Read),
@@ -206,35 +203,32 @@ func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListBooksResponse{
+	res := connect.NewResponse(&v1.ListBooksResponse{
 		Books:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateBook implements libraryv1connect.LibraryServiceHandler: the standard Create of
 // library.v1.Book.
 func (s *LibraryService) CreateBook(ctx context.Context, req *connect.Request[v1.CreateBookRequest]) (*connect.Response[v1.CreateBookResponse], error) {
-	res := connect.NewResponse[v1.CreateBookResponse](nil)
-	msg, err := s.Books.Create(ctx, req.Header(), res.Header(), req.Msg.GetBook(), "")
+	msg, err := s.Books.Create(ctx, req.Header(), req.Msg.GetBook())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.CreateBookResponse{Book: msg}
-	return res, nil
+	return connect.NewResponse(&v1.CreateBookResponse{Book: msg}), nil
 }
 
 // UpdateBook implements libraryv1connect.LibraryServiceHandler: the standard Update of
 // library.v1.Book.
 func (s *LibraryService) UpdateBook(ctx context.Context, req *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.UpdateBookResponse], error) {
-	res := connect.NewResponse[v1.UpdateBookResponse](nil)
-	msg, err := s.Books.Update(ctx, req.Header(), res.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
+	msg, err := s.Books.Update(ctx, req.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.UpdateBookResponse{Book: msg}
-	return res, nil
+	return connect.NewResponse(&v1.UpdateBookResponse{Book: msg}), nil
 }
 
 // RemoveBook implements libraryv1connect.LibraryServiceHandler: the standard Delete of
@@ -242,13 +236,11 @@ func (s *LibraryService) UpdateBook(ctx context.Context, req *connect.Request[v1
 //
 // RemoveBook deletes a book; it is bound to Delete explicitly.
 func (s *LibraryService) RemoveBook(ctx context.Context, req *connect.Request[v1.RemoveBookRequest]) (*connect.Response[v1.RemoveBookResponse], error) {
-	res := connect.NewResponse[v1.RemoveBookResponse](nil)
-	msg, err := s.Books.Delete(ctx, req.Header(), res.Header(), req.Msg.GetName(), int64(req.Msg.GetVersion()))
+	msg, err := s.Books.DeleteIfVersion(ctx, req.Header(), req.Msg.GetName(), int64(req.Msg.GetVersion()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.RemoveBookResponse{Book: msg}
-	return res, nil
+	return connect.NewResponse(&v1.RemoveBookResponse{Book: msg}), nil
 }
 
 // ShelfHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for

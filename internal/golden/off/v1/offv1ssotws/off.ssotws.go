@@ -47,9 +47,12 @@ type MessageService struct {
 var _ offv1connect.MessageServiceHandler = (*MessageService)(nil)
 
 // NewMessageService returns a MessageService that keeps its records in store.
-func NewMessageService(store ssotws.Store, opts ...ssotws.Option) *MessageService {
+// pub is for the models that turn realtime: none does yet, so it may be nil.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewMessageService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *MessageService {
 	return &MessageService{
-		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, nil, opts...),
+		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, pub, opts),
 	}
 }
 
@@ -71,25 +74,23 @@ func NewMessageServiceHandler(svc offv1connect.MessageServiceHandler, opts ...co
 // GetMessage implements offv1connect.MessageServiceHandler: the standard Get of
 // off.v1.Message.
 func (s *MessageService) GetMessage(ctx context.Context, req *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Messages.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // DeleteMessage implements offv1connect.MessageServiceHandler: the standard Delete of
 // off.v1.Message.
 func (s *MessageService) DeleteMessage(ctx context.Context, req *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Messages.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Messages.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // MessageHTTP adapts the connect-go MessageServiceClient to [client.HTTP] for

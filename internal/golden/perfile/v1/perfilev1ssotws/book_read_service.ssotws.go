@@ -34,11 +34,13 @@ type BookReadService struct {
 
 var _ perfilev1connect.BookReadServiceHandler = (*BookReadService)(nil)
 
-// NewBookReadService returns a BookReadService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewBookReadService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *BookReadService {
+// NewBookReadService returns a BookReadService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewBookReadService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *BookReadService {
 	return &BookReadService{
-		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -60,20 +62,19 @@ func NewBookReadServiceHandler(svc perfilev1connect.BookReadServiceHandler, opts
 // GetBook implements perfilev1connect.BookReadServiceHandler: the standard Get of
 // perfile.v1.Book.
 func (s *BookReadService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Books.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListBooks implements perfilev1connect.BookReadServiceHandler: the standard List of
 // perfile.v1.Book.
 func (s *BookReadService) ListBooks(ctx context.Context, req *connect.Request[v1.ListBooksRequest]) (*connect.Response[v1.ListBooksResponse], error) {
-	res := connect.NewResponse[v1.ListBooksResponse](nil)
-	page, err := s.Books.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Books.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("shelf_id", req.Msg.GetShelfId()),
 		},
@@ -83,10 +84,11 @@ func (s *BookReadService) ListBooks(ctx context.Context, req *connect.Request[v1
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListBooksResponse{
+	res := connect.NewResponse(&v1.ListBooksResponse{
 		Books:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 

@@ -36,11 +36,13 @@ type BookWriteService struct {
 
 var _ perfilev1connect.BookWriteServiceHandler = (*BookWriteService)(nil)
 
-// NewBookWriteService returns a BookWriteService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewBookWriteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *BookWriteService {
+// NewBookWriteService returns a BookWriteService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewBookWriteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *BookWriteService {
 	return &BookWriteService{
-		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -62,37 +64,31 @@ func NewBookWriteServiceHandler(svc perfilev1connect.BookWriteServiceHandler, op
 // CreateBook implements perfilev1connect.BookWriteServiceHandler: the standard Create of
 // perfile.v1.Book.
 func (s *BookWriteService) CreateBook(ctx context.Context, req *connect.Request[v1.CreateBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Create(ctx, req.Header(), res.Header(), req.Msg.GetBook(), req.Msg.GetBookId())
+	msg, err := s.Books.CreateWithKey(ctx, req.Header(), req.Msg.GetBook(), req.Msg.GetBookId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateBook implements perfilev1connect.BookWriteServiceHandler: the standard Update of
 // perfile.v1.Book.
 func (s *BookWriteService) UpdateBook(ctx context.Context, req *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Update(ctx, req.Header(), res.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
+	msg, err := s.Books.Update(ctx, req.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteBook implements perfilev1connect.BookWriteServiceHandler: the standard Delete of
 // perfile.v1.Book.
 func (s *BookWriteService) DeleteBook(ctx context.Context, req *connect.Request[v1.DeleteBookRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Books.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Books.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // BookHTTPForBookWriteService adapts the connect-go BookWriteServiceClient to [client.HTTP] for

@@ -62,11 +62,13 @@ type ShelfService struct {
 
 var _ perfilev1connect.ShelfServiceHandler = (*ShelfService)(nil)
 
-// NewShelfService returns a ShelfService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewShelfService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *ShelfService {
+// NewShelfService returns a ShelfService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewShelfService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *ShelfService {
 	return &ShelfService{
-		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, pub, opts...),
+		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, pub, opts),
 	}
 }
 
@@ -88,55 +90,51 @@ func NewShelfServiceHandler(svc perfilev1connect.ShelfServiceHandler, opts ...co
 // GetShelf implements perfilev1connect.ShelfServiceHandler: the standard Get of
 // perfile.v1.Shelf.
 func (s *ShelfService) GetShelf(ctx context.Context, req *connect.Request[v1.GetShelfRequest]) (*connect.Response[v1.Shelf], error) {
-	res := connect.NewResponse[v1.Shelf](nil)
-	msg, err := s.Shelves.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Shelves.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListShelves implements perfilev1connect.ShelfServiceHandler: the standard List of
 // perfile.v1.Shelf.
 func (s *ShelfService) ListShelves(ctx context.Context, req *connect.Request[v1.ListShelvesRequest]) (*connect.Response[v1.ListShelvesResponse], error) {
-	res := connect.NewResponse[v1.ListShelvesResponse](nil)
-	page, err := s.Shelves.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Shelves.List(ctx, ssotws.ListRequest{
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListShelvesResponse{
+	res := connect.NewResponse(&v1.ListShelvesResponse{
 		Shelves:       page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateShelf implements perfilev1connect.ShelfServiceHandler: the standard Create of
 // perfile.v1.Shelf.
 func (s *ShelfService) CreateShelf(ctx context.Context, req *connect.Request[v1.CreateShelfRequest]) (*connect.Response[v1.Shelf], error) {
-	res := connect.NewResponse[v1.Shelf](nil)
-	msg, err := s.Shelves.Create(ctx, req.Header(), res.Header(), req.Msg.GetShelf(), "")
+	msg, err := s.Shelves.Create(ctx, req.Header(), req.Msg.GetShelf())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteShelf implements perfilev1connect.ShelfServiceHandler: the standard Delete of
 // perfile.v1.Shelf.
 func (s *ShelfService) DeleteShelf(ctx context.Context, req *connect.Request[v1.DeleteShelfRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Shelves.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Shelves.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // ShelfHTTP adapts the connect-go ShelfServiceClient to [client.HTTP] for

@@ -115,12 +115,14 @@ type ChatService struct {
 
 var _ chatv1connect.ChatServiceHandler = (*ChatService)(nil)
 
-// NewChatService returns a ChatService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewChatService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *ChatService {
+// NewChatService returns a ChatService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewChatService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *ChatService {
 	return &ChatService{
-		Rooms:    ssotws.NewResource[*v1.Room](RoomModel, store, pub, opts...),
-		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, pub, opts...),
+		Rooms:    ssotws.NewResource[*v1.Room](RoomModel, store, pub, opts),
+		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, pub, opts),
 	}
 }
 
@@ -142,86 +144,79 @@ func NewChatServiceHandler(svc chatv1connect.ChatServiceHandler, opts ...connect
 // GetRoom implements chatv1connect.ChatServiceHandler: the standard Get of
 // chat.v1.Room.
 func (s *ChatService) GetRoom(ctx context.Context, req *connect.Request[v1.GetRoomRequest]) (*connect.Response[v1.Room], error) {
-	res := connect.NewResponse[v1.Room](nil)
-	msg, err := s.Rooms.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Rooms.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListRooms implements chatv1connect.ChatServiceHandler: the standard List of
 // chat.v1.Room.
 func (s *ChatService) ListRooms(ctx context.Context, req *connect.Request[v1.ListRoomsRequest]) (*connect.Response[v1.ListRoomsResponse], error) {
-	res := connect.NewResponse[v1.ListRoomsResponse](nil)
-	page, err := s.Rooms.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Rooms.List(ctx, ssotws.ListRequest{
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListRoomsResponse{
+	res := connect.NewResponse(&v1.ListRoomsResponse{
 		Rooms:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateRoom implements chatv1connect.ChatServiceHandler: the standard Create of
 // chat.v1.Room.
 func (s *ChatService) CreateRoom(ctx context.Context, req *connect.Request[v1.CreateRoomRequest]) (*connect.Response[v1.Room], error) {
-	res := connect.NewResponse[v1.Room](nil)
-	msg, err := s.Rooms.Create(ctx, req.Header(), res.Header(), req.Msg.GetRoom(), "")
+	msg, err := s.Rooms.Create(ctx, req.Header(), req.Msg.GetRoom())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateRoom implements chatv1connect.ChatServiceHandler: the standard Update of
 // chat.v1.Room.
 func (s *ChatService) UpdateRoom(ctx context.Context, req *connect.Request[v1.UpdateRoomRequest]) (*connect.Response[v1.Room], error) {
-	res := connect.NewResponse[v1.Room](nil)
-	msg, err := s.Rooms.Update(ctx, req.Header(), res.Header(), req.Msg.GetRoom(), req.Msg.GetUpdateMask())
+	msg, err := s.Rooms.Update(ctx, req.Header(), req.Msg.GetRoom(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteRoom implements chatv1connect.ChatServiceHandler: the standard Delete of
 // chat.v1.Room.
 func (s *ChatService) DeleteRoom(ctx context.Context, req *connect.Request[v1.DeleteRoomRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Rooms.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Rooms.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // GetMessage implements chatv1connect.ChatServiceHandler: the standard Get of
 // chat.v1.Message.
 func (s *ChatService) GetMessage(ctx context.Context, req *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Messages.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListMessages implements chatv1connect.ChatServiceHandler: the standard List of
 // chat.v1.Message.
 func (s *ChatService) ListMessages(ctx context.Context, req *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
-	res := connect.NewResponse[v1.ListMessagesResponse](nil)
-	page, err := s.Messages.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Messages.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("room_id", req.Msg.GetRoomId()),
 		},
@@ -231,47 +226,42 @@ func (s *ChatService) ListMessages(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListMessagesResponse{
+	res := connect.NewResponse(&v1.ListMessagesResponse{
 		Messages:      page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateMessage implements chatv1connect.ChatServiceHandler: the standard Create of
 // chat.v1.Message.
 func (s *ChatService) CreateMessage(ctx context.Context, req *connect.Request[v1.CreateMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Create(ctx, req.Header(), res.Header(), req.Msg.GetMessage(), "")
+	msg, err := s.Messages.Create(ctx, req.Header(), req.Msg.GetMessage())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateMessage implements chatv1connect.ChatServiceHandler: the standard Update of
 // chat.v1.Message.
 func (s *ChatService) UpdateMessage(ctx context.Context, req *connect.Request[v1.UpdateMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Update(ctx, req.Header(), res.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
+	msg, err := s.Messages.Update(ctx, req.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteMessage implements chatv1connect.ChatServiceHandler: the standard Delete of
 // chat.v1.Message.
 func (s *ChatService) DeleteMessage(ctx context.Context, req *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Messages.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Messages.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // RoomHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for

@@ -49,11 +49,13 @@ type LibraryService struct {
 
 var _ libraryv1connect.LibraryServiceHandler = (*LibraryService)(nil)
 
-// NewLibraryService returns a LibraryService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *LibraryService {
+// NewLibraryService returns a LibraryService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *LibraryService {
 	return &LibraryService{
-		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -75,20 +77,19 @@ func NewLibraryServiceHandler(svc libraryv1connect.LibraryServiceHandler, opts .
 // GetBook implements libraryv1connect.LibraryServiceHandler: the standard Get of
 // corpus.library.v1.Book.
 func (s *LibraryService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Books.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListBooks implements libraryv1connect.LibraryServiceHandler: the standard List of
 // corpus.library.v1.Book.
 func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.ListBooksRequest]) (*connect.Response[v1.ListBooksResponse], error) {
-	res := connect.NewResponse[v1.ListBooksResponse](nil)
-	page, err := s.Books.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Books.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.EqOptional("shelf", req.Msg.Shelf),
 		},
@@ -98,23 +99,22 @@ func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListBooksResponse{
+	res := connect.NewResponse(&v1.ListBooksResponse{
 		Books:         page.Items,
 		NextPageToken: proto.String(page.NextPageToken),
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // DeleteBook implements libraryv1connect.LibraryServiceHandler: the standard Delete of
 // corpus.library.v1.Book.
 func (s *LibraryService) DeleteBook(ctx context.Context, req *connect.Request[v1.DeleteBookRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Books.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Books.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // BookHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for

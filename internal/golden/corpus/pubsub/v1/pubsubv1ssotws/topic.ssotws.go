@@ -51,9 +51,12 @@ type Publisher struct {
 var _ pubsubv1connect.PublisherHandler = (*Publisher)(nil)
 
 // NewPublisher returns a Publisher that keeps its records in store.
-func NewPublisher(store ssotws.Store, opts ...ssotws.Option) *Publisher {
+// pub is for the models that turn realtime: none does yet, so it may be nil.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewPublisher(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *Publisher {
 	return &Publisher{
-		Topics: ssotws.NewResource[*v1.Topic](TopicModel, store, nil, opts...),
+		Topics: ssotws.NewResource[*v1.Topic](TopicModel, store, pub, opts),
 	}
 }
 
@@ -75,12 +78,12 @@ func NewPublisherHandler(svc pubsubv1connect.PublisherHandler, opts ...connect.H
 // GetTopic implements pubsubv1connect.PublisherHandler: the standard Get of
 // corpus.pubsub.v1.Topic.
 func (s *Publisher) GetTopic(ctx context.Context, req *connect.Request[v1.GetTopicRequest]) (*connect.Response[v1.Topic], error) {
-	res := connect.NewResponse[v1.Topic](nil)
-	msg, err := s.Topics.Get(ctx, req.Header(), res.Header(), req.Msg.GetName())
+	msg, pos, err := s.Topics.Get(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 

@@ -107,12 +107,14 @@ type NoteService struct {
 
 var _ ed2023v1connect.NoteServiceHandler = (*NoteService)(nil)
 
-// NewNoteService returns a NoteService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *NoteService {
+// NewNoteService returns a NoteService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *NoteService {
 	return &NoteService{
-		Notes:    ssotws.NewResource[*v1.Note](NoteModel, store, pub, opts...),
-		Counters: ssotws.NewResource[*v1.Counter](CounterModel, store, nil, opts...),
+		Notes:    ssotws.NewResource[*v1.Note](NoteModel, store, pub, opts),
+		Counters: ssotws.NewResource[*v1.Counter](CounterModel, store, pub, opts),
 	}
 }
 
@@ -134,20 +136,19 @@ func NewNoteServiceHandler(svc ed2023v1connect.NoteServiceHandler, opts ...conne
 // GetNote implements ed2023v1connect.NoteServiceHandler: the standard Get of
 // presence.ed2023.v1.Note.
 func (s *NoteService) GetNote(ctx context.Context, req *connect.Request[v1.GetNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Notes.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListNotes implements ed2023v1connect.NoteServiceHandler: the standard List of
 // presence.ed2023.v1.Note.
 func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
-	res := connect.NewResponse[v1.ListNotesResponse](nil)
-	page, err := s.Notes.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Notes.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.EqOptional("room_id", req.Msg.RoomId),
 			ssotws.EqOptional("pinned", req.Msg.Pinned),
@@ -158,66 +159,60 @@ func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.Lis
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListNotesResponse{
+	res := connect.NewResponse(&v1.ListNotesResponse{
 		Notes:         page.Items,
 		NextPageToken: proto.String(page.NextPageToken),
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateNote implements ed2023v1connect.NoteServiceHandler: the standard Create of
 // presence.ed2023.v1.Note.
 func (s *NoteService) CreateNote(ctx context.Context, req *connect.Request[v1.CreateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Create(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
+	msg, err := s.Notes.CreateWithKey(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateNote implements ed2023v1connect.NoteServiceHandler: the standard Update of
 // presence.ed2023.v1.Note.
 func (s *NoteService) UpdateNote(ctx context.Context, req *connect.Request[v1.UpdateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Update(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
+	msg, err := s.Notes.Update(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteNote implements ed2023v1connect.NoteServiceHandler: the standard Delete of
 // presence.ed2023.v1.Note.
 func (s *NoteService) DeleteNote(ctx context.Context, req *connect.Request[v1.DeleteNoteRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Notes.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Notes.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // GetCounter implements ed2023v1connect.NoteServiceHandler: the standard Get of
 // presence.ed2023.v1.Counter.
 func (s *NoteService) GetCounter(ctx context.Context, req *connect.Request[v1.GetCounterRequest]) (*connect.Response[v1.GetCounterResponse], error) {
-	res := connect.NewResponse[v1.GetCounterResponse](nil)
-	msg, err := s.Counters.Get(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()))
+	msg, pos, err := s.Counters.Get(ctx, ssotws.RequestKey(req.Msg.GetId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.GetCounterResponse{Counter: msg}
+	res := connect.NewResponse(&v1.GetCounterResponse{Counter: msg})
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListCounters implements ed2023v1connect.NoteServiceHandler: the standard List of
 // presence.ed2023.v1.Counter.
 func (s *NoteService) ListCounters(ctx context.Context, req *connect.Request[v1.ListCountersRequest]) (*connect.Response[v1.ListCountersResponse], error) {
-	res := connect.NewResponse[v1.ListCountersResponse](nil)
-	page, err := s.Counters.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Counters.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.EqOptional("value", req.Msg.Value),
 		},
@@ -227,35 +222,32 @@ func (s *NoteService) ListCounters(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListCountersResponse{
+	res := connect.NewResponse(&v1.ListCountersResponse{
 		Counters:      page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateCounter implements ed2023v1connect.NoteServiceHandler: the standard Create of
 // presence.ed2023.v1.Counter.
 func (s *NoteService) CreateCounter(ctx context.Context, req *connect.Request[v1.CreateCounterRequest]) (*connect.Response[v1.CreateCounterResponse], error) {
-	res := connect.NewResponse[v1.CreateCounterResponse](nil)
-	msg, err := s.Counters.Create(ctx, req.Header(), res.Header(), req.Msg.GetCounter(), ssotws.RequestKey(req.Msg.GetCounterId()))
+	msg, err := s.Counters.CreateWithKey(ctx, req.Header(), req.Msg.GetCounter(), ssotws.RequestKey(req.Msg.GetCounterId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.CreateCounterResponse{Counter: msg}
-	return res, nil
+	return connect.NewResponse(&v1.CreateCounterResponse{Counter: msg}), nil
 }
 
 // DeleteCounter implements ed2023v1connect.NoteServiceHandler: the standard Delete of
 // presence.ed2023.v1.Counter.
 func (s *NoteService) DeleteCounter(ctx context.Context, req *connect.Request[v1.DeleteCounterRequest]) (*connect.Response[v1.DeleteCounterResponse], error) {
-	res := connect.NewResponse[v1.DeleteCounterResponse](nil)
-	_, err := s.Counters.Delete(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()), 0)
+	_, err := s.Counters.Delete(ctx, req.Header(), ssotws.RequestKey(req.Msg.GetId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.DeleteCounterResponse{}
-	return res, nil
+	return connect.NewResponse(&v1.DeleteCounterResponse{}), nil
 }
 
 // NoteHTTP adapts the connect-go NoteServiceClient to [client.HTTP] for
