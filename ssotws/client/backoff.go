@@ -32,13 +32,18 @@ func (b Backoff) withDefaults() Backoff {
 // Delay returns the wait before attempt n (counting from 0), jitter
 // included.
 func (b Backoff) Delay(n int) time.Duration {
+	return b.delayAt(n, rand.Float64())
+}
+
+// delayAt is Delay with the random factor's source r in [0, 1).
+func (b Backoff) delayAt(n int, r float64) time.Duration {
 	b = b.withDefaults()
 	d := b.Base
 	for i := 0; i < n && d < b.Max; i++ {
 		d *= 2
 	}
 	d = min(d, b.Max)
-	return time.Duration(float64(d) * (0.5 + rand.Float64()/2))
+	return time.Duration(float64(d) * (0.5 + r/2))
 }
 
 // sleep waits d or until ctx ends.

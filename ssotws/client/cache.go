@@ -1,17 +1,22 @@
 package client
 
 import (
-	"context"
+	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
-	"connectrpc.com/connect"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
+
+// The cache of one subscribed channel: the version rule, tombstones and
+// gap-free hydration (docs/client-semantics.md). It does no I/O, starts no
+// goroutine and holds no lock: the channel (channel.go) feeds it what the
+// connection hears and what HTTP answered, and acts on the [step] it
+// returns (announce changes, fetch a snapshot, verify records). The twin of
+// ts/runtime/src/cache.ts.
 
 // phase is where a channel's cache stands in its subscription.
 type phase int
@@ -53,195 +58,154 @@ type snapshot[T proto.Message] struct {
 	complete bool
 }
 
-// channelCache is the cache of one subscribed channel. It implements the
-// hydration and resume of docs/client-semantics.md.
-type channelCache[T proto.Message] struct {
+// step is what the channel must do after feeding the cache.
+type step[T proto.Message] struct {
+	// changes are to be announced to the listeners, in order.
+	changes []Change[T]
+	// fetch: start fetching the snapshot for generation gen, giving up
+	// the fetch in flight.
+	fetch bool
+	// stopFetch: give up the fetch in flight.
+	stopFetch bool
+	// fetched: the fetch of generation gen is over.
+	fetched bool
+	gen     uint64
+	// verify lists the keys to read over HTTP for generation verifyGen,
+	// and to hand to cache.verified.
+	verify    []string
+	verifyGen uint64
+}
+
+// verifyWindow is how long after a snapshot a record that comes to life in
+// the channel is checked over HTTP. Late events of mutations that committed
+// before the snapshot was read arrive within it.
+const verifyWindow = 2 * time.Second
+
+// cache is the state of one channel's cache.
+type cache[T proto.Message] struct {
 	name   string
-	parsed ssotws.ChannelName
-	ws     *WebSocket[T]
-	disp   *dispatcher
-	ctx    context.Context // ends with close
-	stop   context.CancelFunc
+	parsed protocol.ChannelName
+	model  *protocol.Model
+	newT   func() T
+	log    *slog.Logger
 
-	mu           sync.Mutex
-	phase        phase
-	watch        chan struct{} // closed and replaced at each phase change
-	err          error
-	listeners    map[uint64]func(Change[T])
-	nextListener uint64
-	entries      map[string]*entry[T]
-	seq          int64
-	pos          *wsv1.Position // last position applied
-	subPos       *wsv1.Position // position of the current Ack or Reset
-	hydrated     bool           // a snapshot was installed once
-	complete     bool
-	buffer       []*wsv1.Event
-	verifyUntil  time.Time // see applyEventLocked
-	gen          uint64
-	cancelFetch  context.CancelFunc
+	phase       phase
+	err         error
+	entries     map[string]*entry[T]
+	seq         int64
+	pos         *wsv1.Position // last position applied
+	subPos      *wsv1.Position // position of the current Ack or Reset
+	hydrated    bool           // a snapshot was installed once
+	complete    bool
+	buffer      []*wsv1.Event
+	verifyUntil time.Time // see applyEvent
+	gen         uint64    // hydration generation: bumped by every fetch started or stopped
 }
 
-var _ channelHandler = (*channelCache[proto.Message])(nil)
-
-func newChannelCache[T proto.Message](ws *WebSocket[T], name string, parsed ssotws.ChannelName) *channelCache[T] {
-	c := &channelCache[T]{
-		name:      name,
-		parsed:    parsed,
-		ws:        ws,
-		disp:      ws.conn.disp,
-		watch:     make(chan struct{}),
-		listeners: make(map[uint64]func(Change[T])),
-		entries:   make(map[string]*entry[T]),
-	}
-	c.ctx, c.stop = context.WithCancel(context.Background())
-	return c
+func newCache[T proto.Message](name string, parsed protocol.ChannelName, model *protocol.Model, newT func() T, log *slog.Logger) *cache[T] {
+	return &cache[T]{name: name, parsed: parsed, model: model, newT: newT, log: log, entries: make(map[string]*entry[T])}
 }
 
-func (c *channelCache[T]) setPhaseLocked(p phase) {
-	c.phase = p
-	close(c.watch)
-	c.watch = make(chan struct{})
+// checking reports whether a verify of generation gen still counts.
+func (c *cache[T]) checking(gen uint64) bool {
+	return gen == c.gen && (c.phase == phaseLive || c.phase == phaseResuming)
 }
 
-func (c *channelCache[T]) addListener(fn func(Change[T])) uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.nextListener++
-	c.listeners[c.nextListener] = fn
-	return c.nextListener
+func (c *cache[T]) startFetch(s *step[T]) {
+	c.gen++
+	c.phase = phaseFetching
+	s.fetch, s.gen = true, c.gen
 }
 
-func (c *channelCache[T]) removeListener(id uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.listeners, id)
+func (c *cache[T]) stopFetch(s *step[T]) {
+	c.gen++
+	s.stopFetch = true
 }
 
-// notifyLocked posts changes to the listeners registered now; a listener
-// removed before its turn is skipped.
-func (c *channelCache[T]) notifyLocked(changes []Change[T]) {
-	if len(changes) == 0 || len(c.listeners) == 0 {
-		return
-	}
-	ids := make([]uint64, 0, len(c.listeners))
-	for id := range c.listeners {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	c.disp.post(func() {
-		for _, ch := range changes {
-			for _, id := range ids {
-				c.mu.Lock()
-				fn := c.listeners[id]
-				c.mu.Unlock()
-				if fn != nil {
-					fn(ch)
-				}
-			}
-		}
-	})
-}
-
-// since implements channelHandler.
-func (c *channelCache[T]) since() *wsv1.Position {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// since is the position to resume from, nil for a fresh subscription.
+func (c *cache[T]) since() *wsv1.Position {
 	if c.phase == phaseResuming && c.pos != nil {
 		return proto.Clone(c.pos).(*wsv1.Position)
 	}
 	return nil
 }
 
-// acked implements channelHandler.
-func (c *channelCache[T]) acked(pos *wsv1.Position) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// acked: the server acknowledged the subscription at pos.
+func (c *cache[T]) acked(pos *wsv1.Position) (s step[T]) {
 	c.subPos = pos
 	switch c.phase {
 	case phaseSubscribing:
-		c.startFetchLocked()
+		c.startFetch(&s)
 	case phaseResuming:
 		if c.pos == nil || pos.GetEpoch() != c.pos.GetEpoch() {
 			// The server's history is another epoch: it cannot replay
 			// (it should say Reset); refetch.
-			c.startFetchLocked()
-			return
+			c.startFetch(&s)
+			return s
 		}
 		// The server replays the missed events before the Ack, whose
 		// position is where the live events start: the cache is caught up.
 		if pos.GetOffset() > c.pos.GetOffset() {
 			c.pos = pos
 		}
-		c.setPhaseLocked(phaseLive)
+		c.phase = phaseLive
 	}
+	return s
 }
 
-// reset implements channelHandler: the server cannot replay from our
-// position; the subscription is active from pos on. Refetch.
-func (c *channelCache[T]) reset(pos *wsv1.Position) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// reset: the server cannot replay from our position; the subscription is
+// active from pos on. Refetch.
+func (c *cache[T]) reset(pos *wsv1.Position) (s step[T]) {
 	if c.phase == phaseClosed || c.phase == phaseFailed {
-		return
+		return s
 	}
 	c.subPos = pos
 	c.buffer = nil
-	c.startFetchLocked()
+	c.startFetch(&s)
+	return s
 }
 
-// failed implements channelHandler.
-func (c *channelCache[T]) failed(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// failed: the server refused or dropped the subscription.
+func (c *cache[T]) failed(err error) (s step[T]) {
 	if c.phase == phaseClosed {
-		return
+		return s
 	}
-	c.stopFetchLocked()
+	c.stopFetch(&s)
 	c.err = err
 	c.buffer = nil
-	c.setPhaseLocked(phaseFailed)
+	c.phase = phaseFailed
+	return s
 }
 
-// disconnected implements channelHandler.
-func (c *channelCache[T]) disconnected(resume bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// disconnected: the link dropped; see channelHandler.
+func (c *cache[T]) disconnected(resume bool) (s step[T]) {
 	switch {
 	case c.phase == phaseClosed:
 	case resume && (c.phase == phaseLive || c.phase == phaseResuming):
-		if c.phase != phaseResuming {
-			c.setPhaseLocked(phaseResuming)
-		}
+		c.phase = phaseResuming
 	default:
 		// Without a snapshot there is no position to resume from; and
 		// when resuming would replay what dropped the link, the position
 		// is given up. Start over on the next connection: its Ack
 		// refetches, as after a Reset.
-		c.stopFetchLocked()
+		c.stopFetch(&s)
 		c.buffer = nil
 		c.err = nil
-		c.setPhaseLocked(phaseSubscribing)
+		c.phase = phaseSubscribing
 	}
+	return s
 }
 
-// close implements channelHandler.
-func (c *channelCache[T]) close() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stopFetchLocked()
-	c.stop()
+// close: unsubscribed.
+func (c *cache[T]) close() (s step[T]) {
+	c.stopFetch(&s)
 	c.buffer = nil
-	c.listeners = map[uint64]func(Change[T]){}
-	if c.phase != phaseClosed {
-		c.setPhaseLocked(phaseClosed)
-	}
+	c.phase = phaseClosed
+	return s
 }
 
-// events implements channelHandler.
-func (c *channelCache[T]) events(evs []*wsv1.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var changes []Change[T]
+// events applies (or buffers) events of the channel heard at now.
+func (c *cache[T]) events(evs []*wsv1.Event, now time.Time) (s step[T]) {
 	for i, ev := range evs {
 		switch c.phase {
 		case phaseSubscribing, phaseFetching:
@@ -251,70 +215,26 @@ func (c *channelCache[T]) events(evs []*wsv1.Event) {
 				// The channel's history changed epoch under a live
 				// subscription: what happened in between is unknown.
 				c.subPos = &wsv1.Position{Epoch: ev.GetPosition().GetEpoch()}
-				c.startFetchLocked()
+				c.startFetch(&s)
 				c.buffer = append(c.buffer, evs[i:]...)
-				c.notifyLocked(changes)
-				return
+				return s
 			}
 			if ev.GetPosition().GetOffset() <= c.pos.GetOffset() {
 				continue // replayed twice
 			}
-			if ch, ok := c.applyEventLocked(ev); ok {
-				changes = append(changes, ch)
-			}
+			c.applyEvent(ev, now, &s)
 			c.pos = ev.GetPosition()
 		}
 	}
-	c.notifyLocked(changes)
+	return s
 }
 
-func (c *channelCache[T]) stopFetchLocked() {
-	c.gen++
-	if c.cancelFetch != nil {
-		c.cancelFetch()
-		c.cancelFetch = nil
-	}
-}
-
-// startFetchLocked starts fetching the snapshot; events are buffered
-// meanwhile.
-func (c *channelCache[T]) startFetchLocked() {
-	c.stopFetchLocked()
-	ctx, cancel := context.WithCancel(c.ctx)
-	c.cancelFetch = cancel
-	if c.phase != phaseFetching {
-		c.setPhaseLocked(phaseFetching)
-	}
-	go c.fetchLoop(ctx, c.gen)
-}
-
-func (c *channelCache[T]) fetchLoop(ctx context.Context, gen uint64) {
-	for attempt := 0; ; attempt++ {
-		snap, err := c.ws.fetch(ctx, c.name, c.parsed)
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			if c.install(gen, snap) {
-				return
-			}
-		} else {
-			c.ws.opts.logger.Debug("ssotws/client: snapshot fetch failed", "channel", c.name, "err", err)
-		}
-		if sleep(ctx, c.ws.opts.backoff.Delay(attempt)) != nil {
-			return
-		}
-	}
-}
-
-// install puts the snapshot in the cache and applies the buffered events
-// past its position. It reports false when the snapshot belongs to another
-// epoch than the subscription: the caller fetches again.
-func (c *channelCache[T]) install(gen uint64, snap snapshot[T]) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// install puts the snapshot of generation gen in the cache and applies the
+// buffered events past its position. retry is true when the snapshot
+// belongs to another epoch than the subscription: fetch again.
+func (c *cache[T]) install(gen uint64, snap snapshot[T], now time.Time) (s step[T], retry bool) {
 	if gen != c.gen || c.phase != phaseFetching {
-		return true // superseded
+		return s, false // superseded
 	}
 	pos := snap.pos
 	if pos == nil {
@@ -323,45 +243,40 @@ func (c *channelCache[T]) install(gen uint64, snap snapshot[T]) bool {
 		// overlap harmless.
 		pos = c.subPos
 	} else if pos.GetEpoch() != c.subPos.GetEpoch() {
-		return false
+		return s, true
 	}
-	changes := c.replaceLocked(snap.items, c.hydrated)
+	s.changes = c.replace(snap.items, c.hydrated)
 	c.hydrated = true
 	c.complete = snap.complete
 	c.pos = pos
 	// The window opens before the buffered events are applied: a late
 	// event of a record deleted before the snapshot was read is most
 	// likely among them.
-	c.verifyUntil = time.Now().Add(verifyWindow)
+	c.verifyUntil = now.Add(verifyWindow)
 	for _, ev := range c.buffer {
 		if ev.GetPosition().GetEpoch() != pos.GetEpoch() || ev.GetPosition().GetOffset() <= c.pos.GetOffset() {
 			continue
 		}
-		if ch, ok := c.applyEventLocked(ev); ok {
-			changes = append(changes, ch)
-		}
+		c.applyEvent(ev, now, &s)
 		c.pos = ev.GetPosition()
 	}
 	c.buffer = nil
-	c.cancelFetch()
-	c.cancelFetch = nil
-	c.setPhaseLocked(phaseLive)
-	c.notifyLocked(changes)
-	return true
+	s.fetched, s.gen = true, gen
+	c.phase = phaseLive
+	return s, false
 }
 
-// replaceLocked replaces the cache with a snapshot. Records that are gone
-// become tombstones at their last version; with notify, the differences
-// are returned as changes.
-func (c *channelCache[T]) replaceLocked(items []T, notify bool) []Change[T] {
+// replace replaces the cache with a snapshot. Records that are gone become
+// tombstones at their last version; with notify, the differences are
+// returned as changes.
+func (c *cache[T]) replace(items []T, notify bool) []Change[T] {
 	var changes []Change[T]
 	old := c.entries
 	c.entries = make(map[string]*entry[T], len(items))
-	m := c.ws.model
 	for _, item := range items {
 		pm := item.ProtoReflect()
-		key := m.KeyOf(pm)
-		v := versionOf(m, pm)
+		key := c.model.KeyOf(pm)
+		v := versionOf(c.model, pm)
 		c.seq++
 		e := &entry[T]{version: v, value: item, seq: c.seq}
 		o := old[key]
@@ -391,215 +306,34 @@ func (c *channelCache[T]) replaceLocked(items []T, notify bool) []Change[T] {
 	return changes
 }
 
-// applyEventLocked applies one event with the version rule.
-func (c *channelCache[T]) applyEventLocked(ev *wsv1.Event) (Change[T], bool) {
+// applyEvent applies one event with the version rule.
+func (c *cache[T]) applyEvent(ev *wsv1.Event, now time.Time, s *step[T]) {
 	key := ev.GetKey()
 	if e := c.entries[key]; e != nil && ev.GetVersion() <= e.version {
-		return Change[T]{}, false
+		return
 	}
-	val := c.ws.newT()
+	val := c.newT()
 	if err := proto.Unmarshal(ev.GetData(), val); err != nil {
-		c.ws.opts.logger.Warn("ssotws/client: undecodable event", "channel", c.name, "key", key, "err", err)
-		return Change[T]{}, false
+		c.log.Warn("ssotws/client: undecodable event", "channel", c.name, "key", key, "err", err)
+		return
 	}
 	deleted := ev.GetType() == wsv1.EventType_EVENT_TYPE_DELETED || !c.member(key, val)
-	if e := c.entries[key]; !deleted && (e == nil || e.deleted) && time.Now().Before(c.verifyUntil) {
+	if e := c.entries[key]; !deleted && (e == nil || e.deleted) && now.Before(c.verifyUntil) {
 		// A record the snapshot did not hold comes to life just after it.
 		// It may be new, or a late event of a record deleted before the
 		// snapshot was read (mutations publish after they commit, so two
 		// writers' events can reach a channel out of version order):
 		// check it with a Get.
-		go c.verify(c.gen, key)
+		s.verify, s.verifyGen = append(s.verify, key), c.gen
 	}
-	return c.setLocked(key, ev.GetVersion(), val, deleted, ev.GetRequestId())
-}
-
-// verifyWindow is how long after a snapshot a record that comes to life in
-// the channel is checked over HTTP. Late events of mutations that committed
-// before the snapshot was read arrive within it.
-const verifyWindow = 2 * time.Second
-
-// verify reads a record over HTTP and corrects the cache when an event made
-// it live but it is gone (a tombstone at the version the cache holds) or
-// newer. It never fights this client's own writes, nor an event that
-// changed the record while the Get was in flight:
-//
-//   - A local mutation of the record in flight during the Get (see
-//     localWrites) may have changed what the Get saw, and its response is
-//     not applied yet: the Get's answer is set aside until the mutation
-//     ends. If it succeeded, its response (and its event) is authoritative
-//     and the answer is dropped; if every such mutation failed, none
-//     changed the record, and the record is read again.
-//   - A record found carries its version: the version rule orders it
-//     against whatever the cache holds now.
-//   - "Not found" carries none, so it is applied as a compare-and-set: only
-//     when the cache still holds what it held when the Get was sent (every
-//     write the cache knew of then committed before the Get read the
-//     store, so the record's deletion is newer). When an event changed the
-//     record meanwhile, the record is read again.
-//   - A Get that fails otherwise (the network, a restarting server) is
-//     sent again after a backoff.
-func (c *channelCache[T]) verify(gen uint64, key string) {
-	lw := &c.ws.conn.local
-	id := localID(c.ws.model.Name(), key)
-	w := lw.watch(id)
-	defer lw.unwatch(id, w)
-	failures := 0
-	for {
-		c.mu.Lock()
-		e := c.entries[key]
-		if gen != c.gen || (c.phase != phaseLive && c.phase != phaseResuming) || e == nil {
-			c.mu.Unlock()
-			return
-		}
-		heldVersion, heldDeleted := e.version, e.deleted
-		lw.arm(id, w)
-		c.mu.Unlock()
-
-		item, _, err := c.ws.api.Get(c.ctx, key, nil)
-		gone := connect.CodeOf(err) == connect.CodeNotFound
-		if err != nil && !gone {
-			// A check that got no answer proves nothing (the record may
-			// be a ghost that no later event removes): read it again
-			// after a backoff, as a snapshot fetch does, until the
-			// subscription ends or a refetch supersedes the check.
-			c.ws.opts.logger.Debug("ssotws/client: verify", "channel", c.name, "key", key, "err", err)
-			if sleep(c.ctx, c.ws.opts.backoff.Delay(failures)) != nil {
-				return
-			}
-			failures++
-			continue
-		}
-		c.mu.Lock()
-		if lw.overlapped(w) {
-			// Checked under c.mu: a mutation that begins after this point
-			// is sent after the Get was answered, and its response is
-			// applied after this answer.
-			c.mu.Unlock()
-			if applied, err := lw.settle(c.ctx, id, w); err != nil || applied {
-				return
-			}
-			continue
-		}
-		again := c.verifiedLocked(gen, key, item, gone, heldVersion, heldDeleted)
-		c.mu.Unlock()
-		if !again {
-			return
-		}
+	if ch, ok := c.set(key, ev.GetVersion(), val, deleted, ev.GetRequestId()); ok {
+		s.changes = append(s.changes, ch)
 	}
 }
 
-// verifiedLocked applies a verify Get's answer (see verify); it reports
-// whether the record must be read again.
-func (c *channelCache[T]) verifiedLocked(gen uint64, key string, item T, gone bool, heldVersion int64, heldDeleted bool) bool {
-	e := c.entries[key]
-	if gen != c.gen || (c.phase != phaseLive && c.phase != phaseResuming) || e == nil {
-		return false
-	}
-	var ch Change[T]
-	var ok bool
-	if gone {
-		if e.deleted {
-			return false
-		}
-		if e.version != heldVersion || e.deleted != heldDeleted {
-			return true // an event changed it during the Get: look again
-		}
-		ch, ok = c.setLocked(key, e.version, e.value, true, "")
-	} else {
-		v := versionOf(c.ws.model, item.ProtoReflect())
-		if v <= e.version {
-			return false
-		}
-		ch, ok = c.setLocked(key, v, item, !c.member(key, item), "")
-	}
-	if ok {
-		c.notifyLocked([]Change[T]{ch})
-	}
-	return false
-}
-
-// sendMark is what a channel's cache was when one of this client's
-// mutations of a record was sent (see channelCache.mark): its reply is
-// applied only to that hydration, and a delete's tombstone only while the
-// record is as it was then.
-type sendMark struct {
-	gen     uint64 // the hydration generation (c.gen)
-	held    bool   // the cache held the record (live or a tombstone)
-	version int64  // its version then
-	deleted bool   // a tombstone then
-}
-
-// mark records, right before a mutation of key is sent, what the cache is
-// then. ok is false when the cache is not hydrated: the mutation's reply
-// is not applied to it (the snapshot, or the mutation's event after it,
-// brings the change).
-func (c *channelCache[T]) mark(key string) (m sendMark, ok bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.phase != phaseLive && c.phase != phaseResuming {
-		return sendMark{}, false
-	}
-	m.gen = c.gen
-	if e := c.entries[key]; e != nil {
-		m.held, m.version, m.deleted = true, e.version, e.deleted
-	}
-	return m, true
-}
-
-// applyLocal applies the result of this client's own mutation, with the
-// version rule, to a channel that is hydrated. version 0 on a delete means
-// "the version after the one cached when the delete was sent".
-//
-// m is what the cache was when the mutation was sent (mark). The result is
-// applied only to that hydration: a snapshot fetched since (a refetch, a
-// Reset, another epoch bump the generation) knows nothing of the record's
-// past, so a reply older than it (a retried create's replayed reply, the
-// record deleted since) would bring a deleted record back with no
-// tombstone to stop it; the snapshot, or the mutation's event after it,
-// carries the change instead. A delete's tombstone is set only while the
-// cache holds the record at the version it held when the delete was sent:
-// when an event changed it meanwhile (the delete's own DELETED event and
-// another writer's re-create after it) the cache may hold a state newer
-// than the deletion, and the events order it.
-func (c *channelCache[T]) applyLocal(key string, version int64, val T, deleted bool, reqID string, m sendMark) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.phase != phaseLive && c.phase != phaseResuming {
-		return // the snapshot or the replay will bring it
-	}
-	if m.gen != c.gen {
-		return // hydrated again since the mutation was sent
-	}
-	e := c.entries[key]
-	if deleted {
-		if e == nil || e.deleted || !m.held || m.deleted || e.version != m.version {
-			return
-		}
-		if version == 0 {
-			version = m.version + 1
-		}
-		val = e.value
-	} else if version == 0 {
-		return // no version field: events alone can order the change
-	}
-	if e != nil && version <= e.version {
-		return
-	}
-	if !deleted && !c.member(key, val) {
-		if e == nil || e.deleted {
-			return
-		}
-		deleted = true
-	}
-	if ch, ok := c.setLocked(key, version, val, deleted, reqID); ok {
-		c.notifyLocked([]Change[T]{ch})
-	}
-}
-
-// setLocked stores a record's new state and returns the change it makes
-// to the channel's content.
-func (c *channelCache[T]) setLocked(key string, version int64, val T, deleted bool, reqID string) (Change[T], bool) {
+// set stores a record's new state and returns the change it makes to the
+// channel's content.
+func (c *cache[T]) set(key string, version int64, val T, deleted bool, reqID string) (Change[T], bool) {
 	e := c.entries[key]
 	wasLive := e != nil && !e.deleted
 	if e == nil {
@@ -626,21 +360,19 @@ func (c *channelCache[T]) setLocked(key string, version int64, val T, deleted bo
 }
 
 // member reports whether a record belongs to the channel.
-func (c *channelCache[T]) member(key string, val T) bool {
+func (c *cache[T]) member(key string, val T) bool {
 	switch c.parsed.Kind {
-	case ssotws.ChannelItem:
+	case protocol.ChannelItem:
 		return key == c.parsed.Key
-	case ssotws.ChannelScope:
-		return slices.Contains(c.ws.model.Channels(val.ProtoReflect()), c.name)
+	case protocol.ChannelScope:
+		return slices.Contains(c.model.Channels(val.ProtoReflect()), c.name)
 	}
 	return true
 }
 
 // list returns the live records in channel order, and whether the cache
 // can answer a List: live and complete.
-func (c *channelCache[T]) list() ([]T, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *cache[T]) list() ([]T, bool) {
 	if c.phase != phaseLive || !c.complete {
 		return nil, false
 	}
@@ -664,9 +396,7 @@ func (c *channelCache[T]) list() ([]T, bool) {
 
 // get returns the record with key, whether it exists, and whether the
 // cache can answer (it is live).
-func (c *channelCache[T]) get(key string) (T, bool, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *cache[T]) get(key string) (T, bool, bool) {
 	var zero T
 	if c.phase != phaseLive || !c.complete {
 		return zero, false, false
@@ -678,17 +408,8 @@ func (c *channelCache[T]) get(key string) (T, bool, bool) {
 	return proto.Clone(e.value).(T), true, true
 }
 
-// state reports whether the channel is live, its failure, and a channel
-// closed at the next phase change.
-func (c *channelCache[T]) state() (live bool, err error, closed bool, watch <-chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.phase == phaseLive, c.err, c.phase == phaseClosed, c.watch
-}
-
-func (c *channelCache[T]) position() *wsv1.Position {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// position returns the position of the last event applied, nil if none.
+func (c *cache[T]) position() *wsv1.Position {
 	if c.pos == nil {
 		return nil
 	}
@@ -696,7 +417,7 @@ func (c *channelCache[T]) position() *wsv1.Position {
 }
 
 // versionOf reads a record's version field; 0 when the model has none.
-func versionOf(m *ssotws.Model, pm protoreflect.Message) int64 {
+func versionOf(m *protocol.Model, pm protoreflect.Message) int64 {
 	fd := m.VersionField()
 	if fd == nil {
 		return 0

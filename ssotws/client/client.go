@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -38,7 +38,7 @@ type DataClient[T proto.Message] interface {
 // ListParams is the query of a List.
 type ListParams struct {
 	// Filters are equality filters: a model field name and the canonical text
-	// form of the value ([ssotws.FormatKey] for integers, "true"/"false").
+	// form of the value ([protocol.FormatKey] for integers, "true"/"false").
 	Filters map[string]string
 	// PageSize bounds the page; zero lets the server choose.
 	PageSize int32
@@ -100,8 +100,8 @@ type Change[T proto.Message] struct {
 // Errors of this package.
 var (
 	// ErrNotFound matches the error of a Get whose record does not exist.
-	// It is [ssotws.ErrNotFound]; the error also carries connect.CodeNotFound.
-	ErrNotFound = ssotws.ErrNotFound
+	// It is [protocol.ErrNotFound]; the error also carries connect.CodeNotFound.
+	ErrNotFound = protocol.ErrNotFound
 	// ErrNotCached is returned by the [WebSocket] transport's reads when the
 	// cache cannot answer them (the channel is not subscribed, not hydrated,
 	// or the connection is not open).

@@ -12,7 +12,7 @@ import (
 	"syscall"
 
 	"connectrpc.com/connect"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -99,7 +99,7 @@ func SetFilters(req proto.Message, filters map[string]string) error {
 			return connect.NewError(connect.CodeInvalidArgument,
 				fmt.Errorf("ssotws/client: %s cannot filter on %q", m.Descriptor().FullName(), name))
 		}
-		v, err := ssotws.ParseValue(fd, text)
+		v, err := protocol.ParseValue(fd, text)
 		if err != nil {
 			return connect.NewError(connect.CodeInvalidArgument,
 				fmt.Errorf("ssotws/client: filter %s=%q: %w", name, text, err))
@@ -211,7 +211,7 @@ func (c *HTTPClient[T]) mutate(ctx context.Context, call func(h http.Header) err
 	id := newRequestID()
 	for attempt := 0; ; attempt++ {
 		h := http.Header{}
-		h.Set(ssotws.HeaderIdempotencyKey, id)
+		h.Set(protocol.HeaderIdempotencyKey, id)
 		err := call(h)
 		if err == nil || !retryable(ctx, err) || attempt+1 >= c.opts.attempts {
 			return id, err

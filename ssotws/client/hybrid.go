@@ -3,7 +3,7 @@ package client
 import (
 	"context"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -36,7 +36,7 @@ var _ DataClient[proto.Message] = (*Hybrid[proto.Message])(nil)
 
 // NewHybrid returns the hybrid client of model. conn may be nil (or an
 // unavailable Conn): everything then goes over HTTP. opts may be nil.
-func NewHybrid[T proto.Message](model *ssotws.Model, api HTTP[T], conn *Conn, opts *Options) *Hybrid[T] {
+func NewHybrid[T proto.Message](model *protocol.Model, api HTTP[T], conn *Conn, opts *Options) *Hybrid[T] {
 	h := &Hybrid[T]{http: NewHTTP(api, opts)}
 	if conn != nil && conn.State() != StateUnavailable {
 		h.ws = NewWebSocket(model, api, conn, opts)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
 
 // Token is a bearer token and, when the provider knows it, when it
@@ -190,7 +190,7 @@ func (t *tokenInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 			return res, err
 		}
 		reason := TokenRejected
-		if ce := new(connect.Error); errors.As(err, &ce) && ce.Message() == ssotws.ErrTokenExpired.Error() {
+		if ce := new(connect.Error); errors.As(err, &ce) && ce.Message() == protocol.ErrTokenExpired.Error() {
 			reason = TokenExpired
 		}
 		fresh, ferr := t.token(ctx, reason)

@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"connectrpc.com/connect"
-	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 )
@@ -21,7 +21,7 @@ import (
 // fail with [ErrUnsupported], as they always go over HTTP ([Hybrid] routes
 // them). It is safe for concurrent use.
 type WebSocket[T proto.Message] struct {
-	model *ssotws.Model
+	model *protocol.Model
 	api   HTTP[T]
 	conn  *Conn
 	opts  options
@@ -31,7 +31,7 @@ var _ DataClient[proto.Message] = (*WebSocket[proto.Message])(nil)
 
 // NewWebSocket returns the WebSocket transport of model on conn; api
 // fetches the snapshots. opts may be nil.
-func NewWebSocket[T proto.Message](model *ssotws.Model, api HTTP[T], conn *Conn, opts *Options) *WebSocket[T] {
+func NewWebSocket[T proto.Message](model *protocol.Model, api HTTP[T], conn *Conn, opts *Options) *WebSocket[T] {
 	return &WebSocket[T]{model: model, api: api.withDefaults(), conn: conn, opts: newOptions(opts)}
 }
 
@@ -45,15 +45,15 @@ func (w *WebSocket[T]) newT() T {
 
 // canonical parses a channel name of this model and returns its canonical
 // spelling.
-func (w *WebSocket[T]) canonical(channel string) (string, ssotws.ChannelName, error) {
-	p, err := ssotws.ParseChannel(channel)
+func (w *WebSocket[T]) canonical(channel string) (string, protocol.ChannelName, error) {
+	p, err := protocol.ParseChannel(channel)
 	if err != nil {
 		return "", p, err
 	}
 	if p.Model != w.model.Name() {
 		return "", p, fmt.Errorf("ssotws/client: channel %q is not a channel of %s", channel, w.model.Name())
 	}
-	if p.Kind == ssotws.ChannelScope && !w.isScope(p.Field) {
+	if p.Kind == protocol.ChannelScope && !w.isScope(p.Field) {
 		return "", p, fmt.Errorf("ssotws/client: %s has no scope %q", w.model.Name(), p.Field)
 	}
 	return p.String(), p, nil
@@ -197,11 +197,11 @@ func (w *WebSocket[T]) Position(channel string) *wsv1.Position {
 func (w *WebSocket[T]) listChannel(filters map[string]string) (string, bool) {
 	switch len(filters) {
 	case 0:
-		return ssotws.ModelChannel(w.model.Name()), true
+		return protocol.ModelChannel(w.model.Name()), true
 	case 1:
 		for f, v := range filters {
 			if w.isScope(f) {
-				return ssotws.ScopeChannel(w.model.Name(), f, v), true
+				return protocol.ScopeChannel(w.model.Name(), f, v), true
 			}
 		}
 	}
@@ -234,7 +234,7 @@ func (w *WebSocket[T]) cachedGet(key string) (T, bool, bool) {
 	if w.conn == nil || w.conn.State() != StateOpen {
 		return zero, false, false
 	}
-	for _, name := range []string{ssotws.ItemChannel(w.model.Name(), key), ssotws.ModelChannel(w.model.Name())} {
+	for _, name := range []string{protocol.ItemChannel(w.model.Name(), key), protocol.ModelChannel(w.model.Name())} {
 		if cc := w.cache(name); cc != nil {
 			if v, found, ok := cc.get(key); ok {
 				return v, found, true
@@ -265,7 +265,7 @@ func (w *WebSocket[T]) Get(ctx context.Context, key string) (T, error) {
 	return v, nil
 }
 
-func notFoundError(m *ssotws.Model, key string) error {
+func notFoundError(m *protocol.Model, key string) error {
 	return connect.NewError(connect.CodeNotFound, fmt.Errorf("%w: %s %q", ErrNotFound, m.FullName(), key))
 }
 
@@ -364,8 +364,8 @@ func (w *WebSocket[T]) beginLocalKey(key string) func(final string, applied bool
 }
 
 // fetch reads a channel's snapshot over HTTP.
-func (w *WebSocket[T]) fetch(ctx context.Context, name string, ch ssotws.ChannelName) (snapshot[T], error) {
-	if ch.Kind == ssotws.ChannelItem {
+func (w *WebSocket[T]) fetch(ctx context.Context, name string, ch protocol.ChannelName) (snapshot[T], error) {
+	if ch.Kind == protocol.ChannelItem {
 		item, hdr, err := w.api.Get(ctx, ch.Key, nil)
 		if err != nil {
 			var ce *connect.Error
@@ -377,7 +377,7 @@ func (w *WebSocket[T]) fetch(ctx context.Context, name string, ch ssotws.Channel
 		return snapshot[T]{items: []T{item}, pos: positionOf(hdr, name), complete: true}, nil
 	}
 	var filters map[string]string
-	if ch.Kind == ssotws.ChannelScope {
+	if ch.Kind == protocol.ChannelScope {
 		filters = map[string]string{ch.Field: ch.Value}
 	}
 	var snap snapshot[T]
@@ -412,10 +412,10 @@ func positionOf(h http.Header, channel string) *wsv1.Position {
 	if h == nil {
 		return nil
 	}
-	if c := h.Get(ssotws.HeaderChannel); c != "" && c != channel {
+	if c := h.Get(protocol.HeaderChannel); c != "" && c != channel {
 		return nil
 	}
-	p, err := ssotws.ParsePosition(h.Get(ssotws.HeaderPosition))
+	p, err := protocol.ParsePosition(h.Get(protocol.HeaderPosition))
 	if err != nil {
 		return nil
 	}

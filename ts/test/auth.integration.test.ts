@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAuthInterceptor } from "../runtime/src/auth.js";
 import type { TokenProvider, TokenReason } from "../runtime/src/auth.js";
 import { createHybridClient } from "../runtime/src/hybrid.js";
-import { createConnection } from "../runtime/src/ws.js";
-import type { Connection, ConnectionState, WebSocketCtor } from "../runtime/src/ws.js";
+import { createConnection } from "../runtime/src/conn.js";
+import type { Connection, ConnectionState, WebSocketCtor } from "../runtime/src/conn.js";
 import { MessageModel } from "./fake.js";
 
 const root = resolve(__dirname, "../..");

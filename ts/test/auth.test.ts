@@ -10,8 +10,8 @@ import type { ClientFrame } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
 import { createAuthInterceptor, normalizeToken, refreshAt } from "../runtime/src/auth.js";
 import type { TokenProvider, TokenResult } from "../runtime/src/auth.js";
 import { createHttpClient } from "../runtime/src/http.js";
-import { createConnection, tokenSubprotocol } from "../runtime/src/ws.js";
-import type { ChannelSink, CloseInfo, Connection, ConnectionState } from "../runtime/src/ws.js";
+import { createConnection, tokenSubprotocol } from "../runtime/src/conn.js";
+import type { ChannelSink, CloseInfo, Connection, ConnectionState } from "../runtime/src/conn.js";
 import { ChatService, MessageSchema } from "./gen/chat/v1/chat_pb.js";
 import { FakeWebSocket, MessageModel, pos } from "./fake.js";
 

@@ -19,7 +19,7 @@ import type { ClientFrame, Event, Position } from "../runtime/gen/ssot/ws/v1/fra
 import { ChatService, MessageSchema } from "./gen/chat/v1/chat_pb.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { defineModel, itemChannel, modelChannel, scopeChannel } from "../runtime/src/model.js";
-import type { WebSocketLike } from "../runtime/src/ws.js";
+import type { WebSocketLike } from "../runtime/src/conn.js";
 
 /** MessageModel is the descriptor generated code would emit for chat.v1.Message. */
 export const MessageModel = defineModel<Message, string>({

@@ -10,8 +10,8 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Change } from "../runtime/src/cache.js";
 import { createHybridClient } from "../runtime/src/hybrid.js";
-import { createConnection } from "../runtime/src/ws.js";
-import type { Connection, WebSocketCtor, WebSocketLike } from "../runtime/src/ws.js";
+import { createConnection } from "../runtime/src/conn.js";
+import type { Connection, WebSocketCtor, WebSocketLike } from "../runtime/src/conn.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { MessageModel } from "./fake.js";
 

@@ -6,8 +6,8 @@ import { createHybridClient } from "../runtime/src/hybrid.js";
 import type { HybridClient } from "../runtime/src/hybrid.js";
 import { SsotProvider, useConnectionState, useGet, useList } from "../runtime/src/react.js";
 import type { Source } from "../runtime/src/react.js";
-import { createConnection } from "../runtime/src/ws.js";
-import type { Connection } from "../runtime/src/ws.js";
+import { createConnection } from "../runtime/src/conn.js";
+import type { Connection } from "../runtime/src/conn.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { FakeBackend, FakeWebSocket, MessageModel } from "./fake.js";
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
-import { backoffDelay, createConnection, tokenSubprotocol } from "../runtime/src/ws.js";
-import type { ChannelSink, ConnectionState } from "../runtime/src/ws.js";
+import { backoffDelay, createConnection, tokenSubprotocol } from "../runtime/src/conn.js";
+import type { ChannelSink, ConnectionState } from "../runtime/src/conn.js";
 import { FakeWebSocket, pos } from "./fake.js";
 
 /** mulberry32: a seeded PRNG, so jitter is reproducible. */

@@ -26,8 +26,11 @@ import {
   versionOf,
 } from "./model.js";
 import type { ChannelName, Key, ModelDescriptor } from "./model.js";
-import { backoffDelay } from "./ws.js";
-import type { BackoffOptions, ChannelSink, Connection, ConnectionState } from "./ws.js";
+import { backoffDelay } from "./backoff.js";
+import type { BackoffOptions } from "./backoff.js";
+import type { Connection } from "./conn.js";
+import type { ChannelSink } from "./router.js";
+import type { ConnectionState } from "./state.js";
 
 /** HybridOptions configure {@link createHybridClient}. */
 export interface HybridOptions extends HttpClientOptions {

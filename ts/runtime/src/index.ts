@@ -71,7 +71,7 @@ export type {
   EnvironmentLike,
   WebSocketCtor,
   WebSocketLike,
-} from "./ws.js";
+} from "./conn.js";
 export {
   CloseCode,
   authSubprotocolPrefix,
@@ -79,6 +79,6 @@ export {
   createConnection,
   subprotocol,
   tokenSubprotocol,
-} from "./ws.js";
+} from "./conn.js";
 export type { Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
 export { ErrorCode, EventType } from "../gen/ssot/ws/v1/frame_pb.js";

@@ -19,7 +19,7 @@ import { createHybridClient } from "./hybrid.js";
 import type { HybridClient } from "./hybrid.js";
 import { itemChannel } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
-import type { Connection, ConnectionState } from "./ws.js";
+import type { Connection, ConnectionState } from "./conn.js";
 
 /** SsotContextValue is what {@link SsotProvider} shares. */
 export interface SsotContextValue {

@@ -1,0 +1,46 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// ConnOptions configures a [Conn]. nil means the defaults.
+type ConnOptions struct {
+	// TokenSource returns the bearer token offered on each (re)connect (in
+	// the Sec-WebSocket-Protocol header, never in the URL) and, when the
+	// token has an [Token].Expires, the fresh token sent in an Auth frame
+	// on the open socket [RefreshLead] before it expires. nil or a "" token
+	// means anonymous. Share it with [NewTokenInterceptor] so that both
+	// transports present the same token. The close codes the server
+	// answers with decide what happens next: see [Conn].
+	TokenSource TokenSource
+	// Token is the older form of TokenSource, for tokens without a known
+	// expiry; TokenSource wins when both are set.
+	Token func(ctx context.Context) (string, error)
+	// Dial is handed to websocket.Dial (HTTP client, headers, compression).
+	// The Conn sets its Subprotocols.
+	Dial *websocket.DialOptions
+	// Backoff spaces reconnects (default 1 s doubling to 16 s, jittered).
+	Backoff Backoff
+	// PingInterval is how often a WebSocket ping checks a quiet connection
+	// (default 20 s); negative disables pings.
+	PingInterval time.Duration
+	// ReadLimit bounds one server message (default 16 MiB). A message over
+	// it drops the connection ([ErrMessageTooLarge], logged); the channels
+	// then subscribe afresh and refetch, as after a Reset, rather than
+	// resume from their positions, which would replay the same message.
+	ReadLimit int64
+	// OnError, when set, hears the errors the server reports for a channel.
+	// A subscription the server refused (an unknown channel, a forbidden
+	// one, too many subscriptions) stays inactive until the next reconnect.
+	// One the server dropped after acknowledging it (a token refresh no
+	// longer allows it; the error matches [ErrSubscriptionDropped]) is not
+	// subscribed again: unsubscribe and subscribe again to retry.
+	OnError func(channel string, err error)
+	// Logger receives connection errors (default slog.Default()).
+	Logger *slog.Logger
+}
