@@ -42,9 +42,9 @@ func TestGeneratedClientLibrary(t *testing.T) {
 	hc.Transport = asUser{"alice", hc.Transport}
 	api := libraryv1connect.NewLibraryServiceClient(hc, srv.URL)
 
-	// Shelf is HTTP only: its constructor takes no connection and returns
-	// the HTTP transport.
-	var shelves client.DataClient[*libraryv1.Shelf] = libraryv1ssotws.NewShelfClient(api, nil)
+	// Shelf is HTTP only: its client is built as a realtime model's is,
+	// and goes over HTTP.
+	var shelves client.DataClient[*libraryv1.Shelf] = libraryv1ssotws.NewShelfClient(api, nil, nil)
 	shelf, err := shelves.Create(ctx, &libraryv1.Shelf{Name: "shelves/poetry", Theme: "poetry"})
 	if err != nil || shelf.GetName() != "shelves/poetry" || shelf.GetTheme() != "poetry" {
 		t.Fatalf("create shelf: %v, %v", shelf, err)
@@ -60,8 +60,8 @@ func TestGeneratedClientLibrary(t *testing.T) {
 	if err != nil || len(page.Items) != 1 || page.NextPageToken != "" {
 		t.Fatalf("list shelves: %v, %v", page, err)
 	}
-	if api := libraryv1ssotws.ShelfHTTP(api); api.Update != nil {
-		t.Fatal("ShelfHTTP has an Update, but LibraryService has no UpdateShelf")
+	if _, err := libraryv1ssotws.NewShelfHTTP(api).Update(ctx, shelf, nil, nil); !errors.Is(err, client.ErrNoMethod) {
+		t.Fatalf("ShelfHTTP's Update: %v, want ErrNoMethod, as LibraryService has no UpdateShelf", err)
 	}
 	wantEvents(t, rec)
 

@@ -65,7 +65,7 @@ func TestPresence(t *testing.T) {
 			return proto2v1ssotws.NewNoteClient(proto2v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*proto2v1.Counter] {
-			return proto2v1ssotws.NewCounterClient(proto2v1connect.NewNoteServiceClient(hc, url), nil)
+			return proto2v1ssotws.NewCounterClient(proto2v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *proto2v1.Note {
 			return &proto2v1.Note{Id: optString(id), RoomId: proto.String(room), Text: proto.String(text), Pinned: proto.Bool(pinned)}
@@ -81,7 +81,7 @@ func TestPresence(t *testing.T) {
 			return proto3v1ssotws.NewNoteClient(proto3v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*proto3v1.Counter] {
-			return proto3v1ssotws.NewCounterClient(proto3v1connect.NewNoteServiceClient(hc, url), nil)
+			return proto3v1ssotws.NewCounterClient(proto3v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *proto3v1.Note {
 			return &proto3v1.Note{Id: optString(id), RoomId: proto.String(room), Text: proto.String(text), Pinned: proto.Bool(pinned)}
@@ -97,7 +97,7 @@ func TestPresence(t *testing.T) {
 			return ed2023v1ssotws.NewNoteClient(ed2023v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*ed2023v1.Counter] {
-			return ed2023v1ssotws.NewCounterClient(ed2023v1connect.NewNoteServiceClient(hc, url), nil)
+			return ed2023v1ssotws.NewCounterClient(ed2023v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *ed2023v1.Note {
 			// text has implicit presence (a field override).
@@ -114,7 +114,7 @@ func TestPresence(t *testing.T) {
 			return editions2024v1ssotws.NewNoteClient(editions2024v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*editions2024v1.Counter] {
-			return editions2024v1ssotws.NewCounterClient(editions2024v1connect.NewNoteServiceClient(hc, url), nil)
+			return editions2024v1ssotws.NewCounterClient(editions2024v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *editions2024v1.Note {
 			n := &editions2024v1.Note{}

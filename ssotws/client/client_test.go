@@ -287,9 +287,9 @@ func TestHydrationOrdering(t *testing.T) {
 	create(t, writer, "before", "r1", "0")
 
 	api := MessageHTTP(srv.chatClient())
-	list := api.List
+	list := api.ListFunc
 	var once sync.Once
-	api.List = func(ctx context.Context, p client.ListParams, h http.Header) ([]*chatv1.Message, string, http.Header, error) {
+	api.ListFunc = func(ctx context.Context, p client.ListParams, h http.Header) ([]*chatv1.Message, string, http.Header, error) {
 		var items []*chatv1.Message
 		var next string
 		var hdr http.Header
@@ -442,8 +442,8 @@ func TestIdempotentRetry(t *testing.T) {
 	srv := startServer(t, ssotws.NewMemoryStore(), "127.0.0.1:0")
 	api := MessageHTTP(srv.chatClient())
 	var keys []string
-	create := api.Create
-	api.Create = func(ctx context.Context, item *chatv1.Message, h http.Header) (*chatv1.Message, error) {
+	create := api.CreateFunc
+	api.CreateFunc = func(ctx context.Context, item *chatv1.Message, h http.Header) (*chatv1.Message, error) {
 		keys = append(keys, h.Get(ssotws.HeaderIdempotencyKey))
 		out, err := create(ctx, item, h)
 		if len(keys) < 3 && err == nil {

@@ -264,110 +264,142 @@ func (s *ChatService) DeleteMessage(ctx context.Context, req *connect.Request[v1
 	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// RoomHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for
-// chat.v1.Room.
-func RoomHTTP(c chatv1connect.ChatServiceClient) client.HTTP[*v1.Room] {
-	return client.HTTP[*v1.Room]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Room, http.Header, error) {
-			res, err := c.GetRoom(ctx, client.NewRequest(&v1.GetRoomRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Room, string, http.Header, error) {
-			req := &v1.ListRoomsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListRooms(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetRooms(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Room, h http.Header) (*v1.Room, error) {
-			res, err := c.CreateRoom(ctx, client.NewRequest(&v1.CreateRoomRequest{Room: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Room, paths []string, h http.Header) (*v1.Room, error) {
-			req := &v1.UpdateRoomRequest{Room: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateRoom(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteRoom(ctx, client.NewRequest(&v1.DeleteRoomRequest{Id: key}, h))
-			return err
-		},
+// RoomHTTP calls the standard methods of chat.v1.Room on a connect-go
+// ChatServiceClient: the [client.HTTP] the Go clients of Room use.
+type RoomHTTP struct {
+	c chatv1connect.ChatServiceClient
+}
+
+var _ client.HTTP[*v1.Room] = (*RoomHTTP)(nil)
+
+// NewRoomHTTP returns the [client.HTTP] of chat.v1.Room over c.
+func NewRoomHTTP(c chatv1connect.ChatServiceClient) *RoomHTTP {
+	return &RoomHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetRoom.
+func (a *RoomHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Room, http.Header, error) {
+	res, err := a.c.GetRoom(ctx, client.NewRequest(&v1.GetRoomRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListRooms.
+func (a *RoomHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Room, string, http.Header, error) {
+	req := &v1.ListRoomsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListRooms(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetRooms(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateRoom.
+func (a *RoomHTTP) Create(ctx context.Context, item *v1.Room, h http.Header) (*v1.Room, error) {
+	res, err := a.c.CreateRoom(ctx, client.NewRequest(&v1.CreateRoomRequest{Room: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateRoom.
+func (a *RoomHTTP) Update(ctx context.Context, item *v1.Room, paths []string, h http.Header) (*v1.Room, error) {
+	req := &v1.UpdateRoomRequest{Room: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateRoom(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteRoom.
+func (a *RoomHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteRoom(ctx, client.NewRequest(&v1.DeleteRoomRequest{Id: key}, h))
+	return err
 }
 
 // NewRoomClient returns the hybrid [client.DataClient] of
 // chat.v1.Room: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewRoomClient(c chatv1connect.ChatServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Room] {
-	return client.NewHybrid(RoomModel, RoomHTTP(c), conn, opts)
+	return client.NewHybrid(RoomModel, NewRoomHTTP(c), conn, opts)
 }
 
-// MessageHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for
-// chat.v1.Message.
-func MessageHTTP(c chatv1connect.ChatServiceClient) client.HTTP[*v1.Message] {
-	return client.HTTP[*v1.Message]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
-			res, err := c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Message, string, http.Header, error) {
-			req := &v1.ListMessagesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListMessages(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetMessages(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Message, h http.Header) (*v1.Message, error) {
-			res, err := c.CreateMessage(ctx, client.NewRequest(&v1.CreateMessageRequest{Message: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Message, paths []string, h http.Header) (*v1.Message, error) {
-			req := &v1.UpdateMessageRequest{Message: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateMessage(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
-			return err
-		},
+// MessageHTTP calls the standard methods of chat.v1.Message on a connect-go
+// ChatServiceClient: the [client.HTTP] the Go clients of Message use.
+type MessageHTTP struct {
+	c chatv1connect.ChatServiceClient
+}
+
+var _ client.HTTP[*v1.Message] = (*MessageHTTP)(nil)
+
+// NewMessageHTTP returns the [client.HTTP] of chat.v1.Message over c.
+func NewMessageHTTP(c chatv1connect.ChatServiceClient) *MessageHTTP {
+	return &MessageHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetMessage.
+func (a *MessageHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
+	res, err := a.c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListMessages.
+func (a *MessageHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Message, string, http.Header, error) {
+	req := &v1.ListMessagesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListMessages(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetMessages(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateMessage.
+func (a *MessageHTTP) Create(ctx context.Context, item *v1.Message, h http.Header) (*v1.Message, error) {
+	res, err := a.c.CreateMessage(ctx, client.NewRequest(&v1.CreateMessageRequest{Message: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateMessage.
+func (a *MessageHTTP) Update(ctx context.Context, item *v1.Message, paths []string, h http.Header) (*v1.Message, error) {
+	req := &v1.UpdateMessageRequest{Message: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateMessage(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteMessage.
+func (a *MessageHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
+	return err
 }
 
 // NewMessageClient returns the hybrid [client.DataClient] of
 // chat.v1.Message: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewMessageClient(c chatv1connect.ChatServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Message] {
-	return client.NewHybrid(MessageModel, MessageHTTP(c), conn, opts)
+	return client.NewHybrid(MessageModel, NewMessageHTTP(c), conn, opts)
 }

@@ -153,56 +153,73 @@ func (s *NoteService) DeleteNote(ctx context.Context, req *connect.Request[v1.De
 	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// NoteHTTP adapts the connect-go NoteServiceClient to [client.HTTP] for
-// httponly.v1.Note.
-func NoteHTTP(c httponlyv1connect.NoteServiceClient) client.HTTP[*v1.Note] {
-	return client.HTTP[*v1.Note]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Note, http.Header, error) {
-			res, err := c.GetNote(ctx, client.NewRequest(&v1.GetNoteRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Note, string, http.Header, error) {
-			req := &v1.ListNotesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListNotes(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetNotes(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Note, h http.Header) (*v1.Note, error) {
-			res, err := c.CreateNote(ctx, client.NewRequest(&v1.CreateNoteRequest{Note: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Note, paths []string, h http.Header) (*v1.Note, error) {
-			req := &v1.UpdateNoteRequest{Note: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateNote(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteNote(ctx, client.NewRequest(&v1.DeleteNoteRequest{Id: key}, h))
-			return err
-		},
-	}
+// NoteHTTP calls the standard methods of httponly.v1.Note on a connect-go
+// NoteServiceClient: the [client.HTTP] the Go clients of Note use.
+type NoteHTTP struct {
+	c httponlyv1connect.NoteServiceClient
 }
 
-// NewNoteClient returns the HTTP [client.DataClient] of
-// httponly.v1.Note: Note is HTTP only, so every call goes over c.
-// opts may be nil.
-func NewNoteClient(c httponlyv1connect.NoteServiceClient, opts *client.Options) *client.HTTPClient[*v1.Note] {
-	return client.NewHTTP(NoteHTTP(c), opts)
+var _ client.HTTP[*v1.Note] = (*NoteHTTP)(nil)
+
+// NewNoteHTTP returns the [client.HTTP] of httponly.v1.Note over c.
+func NewNoteHTTP(c httponlyv1connect.NoteServiceClient) *NoteHTTP {
+	return &NoteHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetNote.
+func (a *NoteHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Note, http.Header, error) {
+	res, err := a.c.GetNote(ctx, client.NewRequest(&v1.GetNoteRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListNotes.
+func (a *NoteHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Note, string, http.Header, error) {
+	req := &v1.ListNotesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListNotes(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetNotes(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateNote.
+func (a *NoteHTTP) Create(ctx context.Context, item *v1.Note, h http.Header) (*v1.Note, error) {
+	res, err := a.c.CreateNote(ctx, client.NewRequest(&v1.CreateNoteRequest{Note: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateNote.
+func (a *NoteHTTP) Update(ctx context.Context, item *v1.Note, paths []string, h http.Header) (*v1.Note, error) {
+	req := &v1.UpdateNoteRequest{Note: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateNote(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteNote.
+func (a *NoteHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteNote(ctx, client.NewRequest(&v1.DeleteNoteRequest{Id: key}, h))
+	return err
+}
+
+// NewNoteClient returns the hybrid [client.DataClient] of
+// httponly.v1.Note: Note is HTTP only, so every call goes over c
+// and conn is not used until Note turns realtime; the signature stays
+// the same then. conn and opts may be nil.
+func NewNoteClient(c httponlyv1connect.NoteServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Note] {
+	return client.NewHybrid(NoteModel, NewNoteHTTP(c), conn, opts)
 }

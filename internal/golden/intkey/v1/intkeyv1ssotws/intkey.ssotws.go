@@ -186,64 +186,80 @@ func (s *TicketService) DeleteTicket(ctx context.Context, req *connect.Request[v
 	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// TicketHTTP adapts the connect-go TicketServiceClient to [client.HTTP] for
-// intkey.v1.Ticket.
-func TicketHTTP(c intkeyv1connect.TicketServiceClient) client.HTTP[*v1.Ticket] {
-	return client.HTTP[*v1.Ticket]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Ticket, http.Header, error) {
-			k, err := strconv.ParseInt(key, 10, 64)
-			if err != nil {
-				return nil, nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
-			}
-			res, err := c.GetTicket(ctx, client.NewRequest(&v1.GetTicketRequest{Id: k}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Ticket, string, http.Header, error) {
-			req := &v1.ListTicketsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListTickets(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetTickets(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Ticket, h http.Header) (*v1.Ticket, error) {
-			res, err := c.CreateTicket(ctx, client.NewRequest(&v1.CreateTicketRequest{Ticket: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Ticket, paths []string, h http.Header) (*v1.Ticket, error) {
-			req := &v1.UpdateTicketRequest{Ticket: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateTicket(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			k, err := strconv.ParseInt(key, 10, 64)
-			if err != nil {
-				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
-			}
-			_, err = c.DeleteTicket(ctx, client.NewRequest(&v1.DeleteTicketRequest{Id: k}, h))
-			return err
-		},
+// TicketHTTP calls the standard methods of intkey.v1.Ticket on a connect-go
+// TicketServiceClient: the [client.HTTP] the Go clients of Ticket use.
+type TicketHTTP struct {
+	c intkeyv1connect.TicketServiceClient
+}
+
+var _ client.HTTP[*v1.Ticket] = (*TicketHTTP)(nil)
+
+// NewTicketHTTP returns the [client.HTTP] of intkey.v1.Ticket over c.
+func NewTicketHTTP(c intkeyv1connect.TicketServiceClient) *TicketHTTP {
+	return &TicketHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetTicket.
+func (a *TicketHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Ticket, http.Header, error) {
+	k, err := strconv.ParseInt(key, 10, 64)
+	if err != nil {
+		return nil, nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
 	}
+	res, err := a.c.GetTicket(ctx, client.NewRequest(&v1.GetTicketRequest{Id: k}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListTickets.
+func (a *TicketHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Ticket, string, http.Header, error) {
+	req := &v1.ListTicketsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListTickets(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetTickets(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateTicket.
+func (a *TicketHTTP) Create(ctx context.Context, item *v1.Ticket, h http.Header) (*v1.Ticket, error) {
+	res, err := a.c.CreateTicket(ctx, client.NewRequest(&v1.CreateTicketRequest{Ticket: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateTicket.
+func (a *TicketHTTP) Update(ctx context.Context, item *v1.Ticket, paths []string, h http.Header) (*v1.Ticket, error) {
+	req := &v1.UpdateTicketRequest{Ticket: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateTicket(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteTicket.
+func (a *TicketHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	k, err := strconv.ParseInt(key, 10, 64)
+	if err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
+	}
+	_, err = a.c.DeleteTicket(ctx, client.NewRequest(&v1.DeleteTicketRequest{Id: k}, h))
+	return err
 }
 
 // NewTicketClient returns the hybrid [client.DataClient] of
 // intkey.v1.Ticket: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewTicketClient(c intkeyv1connect.TicketServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Ticket] {
-	return client.NewHybrid(TicketModel, TicketHTTP(c), conn, opts)
+	return client.NewHybrid(TicketModel, NewTicketHTTP(c), conn, opts)
 }

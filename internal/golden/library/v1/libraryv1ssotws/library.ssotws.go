@@ -243,102 +243,135 @@ func (s *LibraryService) RemoveBook(ctx context.Context, req *connect.Request[v1
 	return connect.NewResponse(&v1.RemoveBookResponse{Book: msg}), nil
 }
 
-// ShelfHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
-// library.v1.Shelf.
+// ShelfHTTP calls the standard methods of library.v1.Shelf on a connect-go
+// LibraryServiceClient: the [client.HTTP] the Go clients of Shelf use.
 //
 // LibraryService has no standard Update of Shelf:
-// the adapter leaves that function nil.
-func ShelfHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Shelf] {
-	return client.HTTP[*v1.Shelf]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
-			res, err := c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Name: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg.GetShelf(), res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
-			req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListShelves(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
-			res, err := c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg.GetShelf(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Name: key}, h))
-			return err
-		},
-	}
+// that method fails with [client.ErrNoMethod].
+type ShelfHTTP struct {
+	client.UnimplementedHTTP[*v1.Shelf]
+
+	c libraryv1connect.LibraryServiceClient
 }
 
-// NewShelfClient returns the HTTP [client.DataClient] of
-// library.v1.Shelf: Shelf is HTTP only, so every call goes over c.
-// opts may be nil.
-func NewShelfClient(c libraryv1connect.LibraryServiceClient, opts *client.Options) *client.HTTPClient[*v1.Shelf] {
-	return client.NewHTTP(ShelfHTTP(c), opts)
+var _ client.HTTP[*v1.Shelf] = (*ShelfHTTP)(nil)
+
+// NewShelfHTTP returns the [client.HTTP] of library.v1.Shelf over c.
+func NewShelfHTTP(c libraryv1connect.LibraryServiceClient) *ShelfHTTP {
+	return &ShelfHTTP{c: c}
 }
 
-// BookHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
-// library.v1.Book.
-func BookHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
-			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Name: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg.GetBook(), res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
-			req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
-			res, err := c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg.GetBook(), nil
-		},
-		Update: func(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
-			req := &v1.UpdateBookRequest{Book: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateBook(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg.GetBook(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.RemoveBook(ctx, client.NewRequest(&v1.RemoveBookRequest{Name: key}, h))
-			return err
-		},
+// Get implements [client.HTTP]: it calls GetShelf.
+func (a *ShelfHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
+	res, err := a.c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Name: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg.GetShelf(), res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListShelves.
+func (a *ShelfHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
+	req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListShelves(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateShelf.
+func (a *ShelfHTTP) Create(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
+	res, err := a.c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetShelf(), nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteShelf.
+func (a *ShelfHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Name: key}, h))
+	return err
+}
+
+// NewShelfClient returns the hybrid [client.DataClient] of
+// library.v1.Shelf: Shelf is HTTP only, so every call goes over c
+// and conn is not used until Shelf turns realtime; the signature stays
+// the same then. conn and opts may be nil.
+func NewShelfClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Shelf] {
+	return client.NewHybrid(ShelfModel, NewShelfHTTP(c), conn, opts)
+}
+
+// BookHTTP calls the standard methods of library.v1.Book on a connect-go
+// LibraryServiceClient: the [client.HTTP] the Go clients of Book use.
+type BookHTTP struct {
+	c libraryv1connect.LibraryServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTP)(nil)
+
+// NewBookHTTP returns the [client.HTTP] of library.v1.Book over c.
+func NewBookHTTP(c libraryv1connect.LibraryServiceClient) *BookHTTP {
+	return &BookHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetBook.
+func (a *BookHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+	res, err := a.c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Name: key}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg.GetBook(), res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListBooks.
+func (a *BookHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+	req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListBooks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateBook.
+func (a *BookHTTP) Create(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
+	res, err := a.c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetBook(), nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateBook.
+func (a *BookHTTP) Update(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
+	req := &v1.UpdateBookRequest{Book: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateBook(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetBook(), nil
+}
+
+// Delete implements [client.HTTP]: it calls RemoveBook.
+func (a *BookHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.RemoveBook(ctx, client.NewRequest(&v1.RemoveBookRequest{Name: key}, h))
+	return err
 }
 
 // NewBookClient returns the hybrid [client.DataClient] of
 // library.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTP(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTP(c), conn, opts)
 }

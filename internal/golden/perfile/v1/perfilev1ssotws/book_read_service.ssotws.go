@@ -92,37 +92,49 @@ func (s *BookReadService) ListBooks(ctx context.Context, req *connect.Request[v1
 	return res, nil
 }
 
-// BookHTTPForBookReadService adapts the connect-go BookReadServiceClient to [client.HTTP] for
-// perfile.v1.Book.
+// BookHTTPForBookReadService calls the standard methods of perfile.v1.Book on a connect-go
+// BookReadServiceClient: the [client.HTTP] the Go clients of Book use.
 //
 // BookReadService has no standard Create, Update and Delete of Book:
-// the adapter leaves those functions nil.
-func BookHTTPForBookReadService(c perfilev1connect.BookReadServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
-			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
-			req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
+// those methods fail with [client.ErrNoMethod].
+type BookHTTPForBookReadService struct {
+	client.UnimplementedHTTP[*v1.Book]
+
+	c perfilev1connect.BookReadServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTPForBookReadService)(nil)
+
+// NewBookHTTPForBookReadService returns the [client.HTTP] of perfile.v1.Book over c.
+func NewBookHTTPForBookReadService(c perfilev1connect.BookReadServiceClient) *BookHTTPForBookReadService {
+	return &BookHTTPForBookReadService{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetBook.
+func (a *BookHTTPForBookReadService) Get(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+	res, err := a.c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListBooks.
+func (a *BookHTTPForBookReadService) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+	req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListBooks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
 }
 
 // NewBookClientForBookReadService returns the hybrid [client.DataClient] of
 // perfile.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClientForBookReadService(c perfilev1connect.BookReadServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTPForBookReadService(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTPForBookReadService(c), conn, opts)
 }

@@ -137,48 +137,64 @@ func (s *ShelfService) DeleteShelf(ctx context.Context, req *connect.Request[v1.
 	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// ShelfHTTP adapts the connect-go ShelfServiceClient to [client.HTTP] for
-// perfile.v1.Shelf.
+// ShelfHTTP calls the standard methods of perfile.v1.Shelf on a connect-go
+// ShelfServiceClient: the [client.HTTP] the Go clients of Shelf use.
 //
 // ShelfService has no standard Update of Shelf:
-// the adapter leaves that function nil.
-func ShelfHTTP(c perfilev1connect.ShelfServiceClient) client.HTTP[*v1.Shelf] {
-	return client.HTTP[*v1.Shelf]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
-			res, err := c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
-			req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListShelves(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
-			res, err := c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Id: key}, h))
-			return err
-		},
+// that method fails with [client.ErrNoMethod].
+type ShelfHTTP struct {
+	client.UnimplementedHTTP[*v1.Shelf]
+
+	c perfilev1connect.ShelfServiceClient
+}
+
+var _ client.HTTP[*v1.Shelf] = (*ShelfHTTP)(nil)
+
+// NewShelfHTTP returns the [client.HTTP] of perfile.v1.Shelf over c.
+func NewShelfHTTP(c perfilev1connect.ShelfServiceClient) *ShelfHTTP {
+	return &ShelfHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetShelf.
+func (a *ShelfHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
+	res, err := a.c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListShelves.
+func (a *ShelfHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
+	req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListShelves(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateShelf.
+func (a *ShelfHTTP) Create(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
+	res, err := a.c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteShelf.
+func (a *ShelfHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Id: key}, h))
+	return err
 }
 
 // NewShelfClient returns the hybrid [client.DataClient] of
 // perfile.v1.Shelf: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewShelfClient(c perfilev1connect.ShelfServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Shelf] {
-	return client.NewHybrid(ShelfModel, ShelfHTTP(c), conn, opts)
+	return client.NewHybrid(ShelfModel, NewShelfHTTP(c), conn, opts)
 }

@@ -117,41 +117,55 @@ func (s *LibraryService) DeleteBook(ctx context.Context, req *connect.Request[v1
 	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// BookHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
-// corpus.library.v1.Book.
+// BookHTTP calls the standard methods of corpus.library.v1.Book on a connect-go
+// LibraryServiceClient: the [client.HTTP] the Go clients of Book use.
 //
 // LibraryService has no standard Create and Update of Book:
-// the adapter leaves those functions nil.
-func BookHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
-			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: proto.String(key)}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
-			req := &v1.ListBooksRequest{PageSize: proto.Int32(p.PageSize), PageToken: proto.String(p.PageToken)}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteBook(ctx, client.NewRequest(&v1.DeleteBookRequest{Id: proto.String(key)}, h))
-			return err
-		},
+// those methods fail with [client.ErrNoMethod].
+type BookHTTP struct {
+	client.UnimplementedHTTP[*v1.Book]
+
+	c libraryv1connect.LibraryServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTP)(nil)
+
+// NewBookHTTP returns the [client.HTTP] of corpus.library.v1.Book over c.
+func NewBookHTTP(c libraryv1connect.LibraryServiceClient) *BookHTTP {
+	return &BookHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetBook.
+func (a *BookHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+	res, err := a.c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: proto.String(key)}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListBooks.
+func (a *BookHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+	req := &v1.ListBooksRequest{PageSize: proto.Int32(p.PageSize), PageToken: proto.String(p.PageToken)}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListBooks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteBook.
+func (a *BookHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteBook(ctx, client.NewRequest(&v1.DeleteBookRequest{Id: proto.String(key)}, h))
+	return err
 }
 
 // NewBookClient returns the hybrid [client.DataClient] of
 // corpus.library.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTP(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTP(c), conn, opts)
 }
