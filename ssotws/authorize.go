@@ -55,20 +55,14 @@ type AccessRequest struct {
 	Filters []Filter
 }
 
-// An Authorizer adds custom rules to a [Resource]'s access checks. It is
-// called after the model's read or write access (PUBLIC, AUTHENTICATED,
-// OWNER) allowed the call, so it can only narrow them. A nil error allows
-// the call; a *connect.Error is returned as it is; an error wrapping
-// [ErrUnauthenticated] becomes CodeUnauthenticated, any other
-// CodePermissionDenied. A panic is recovered, logged, and denies the call.
+// An Authorizer adds custom rules to a [Resource]'s access checks (set it
+// in [ResourceOptions].Authorizer). It is called after the model's read or
+// write access (PUBLIC, AUTHENTICATED, OWNER) allowed the call, so it can
+// only narrow them. A nil error allows the call; a *connect.Error is
+// returned as it is; an error wrapping [ErrUnauthenticated] becomes
+// CodeUnauthenticated, any other CodePermissionDenied. A panic is recovered, logged, and denies the call.
 // The messages must not be modified. It must be safe for concurrent use.
 type Authorizer func(ctx context.Context, req *AccessRequest) error
-
-// WithAuthorizer adds fn to the access checks of a [Resource]'s standard
-// methods: the Go counterpart of [GatewayOptions].Authorize for HTTP.
-func WithAuthorizer(fn Authorizer) Option {
-	return optionFunc(func(o *resourceOptions) { o.authorizer = fn })
-}
 
 // authorizeCall runs the Authorizer, if any.
 func (o *resourceOptions) authorizeCall(ctx context.Context, req *AccessRequest) (err error) {

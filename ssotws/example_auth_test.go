@@ -108,7 +108,7 @@ func ExampleNewAuthInterceptor() {
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		panic(err)
 	}
-	svc := chatv1ssotws.NewChatService(ssotws.NewMemoryStore(), broker)
+	svc := chatv1ssotws.NewChatService(ssotws.NewMemoryStore(), broker, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", gateway)
 	mux.Handle(chatv1connect.NewChatServiceHandler(svc,

@@ -25,7 +25,7 @@ func ExampleGateway() {
 	store := ssotws.NewMemoryStore()
 	broker := ssotws.NewMemoryBroker(nil)
 	defer broker.Close()
-	messages := ssotws.NewResource[*chatv1.Message](model, store, broker)
+	messages := ssotws.NewResource[*chatv1.Message](model, store, broker, nil)
 
 	gateway := ssotws.NewGateway(broker, nil)
 	if err := gateway.RegisterModel(model); err != nil {
@@ -66,7 +66,7 @@ func ExampleGateway() {
 	fmt.Println("subscribed at offset", read().GetAck().GetPosition().GetOffset())
 
 	// A mutation publishes its events: no broadcast code by hand.
-	if _, err := messages.Create(ctx, nil, nil, &chatv1.Message{Id: "m1", RoomId: "r1", Text: "hello"}, ""); err != nil {
+	if _, err := messages.Create(ctx, nil, &chatv1.Message{Id: "m1", RoomId: "r1", Text: "hello"}); err != nil {
 		log.Fatal(err)
 	}
 	for _, ev := range read().GetEvents().GetEvents() {

@@ -30,40 +30,32 @@ type chatServer struct {
 }
 
 func (s *chatServer) CreateMessage(ctx context.Context, req *connect.Request[chatv1.CreateMessageRequest]) (*connect.Response[chatv1.Message], error) {
-	out := http.Header{}
-	m, err := s.messages.Create(ctx, req.Header(), out, req.Msg.GetMessage(), "")
+	m, err := s.messages.Create(ctx, req.Header(), req.Msg.GetMessage())
 	if err != nil {
 		return nil, err
 	}
-	return withHeader(connect.NewResponse(m), out), nil
+	return connect.NewResponse(m), nil
 }
 
 func (s *chatServer) UpdateMessage(ctx context.Context, req *connect.Request[chatv1.UpdateMessageRequest]) (*connect.Response[chatv1.Message], error) {
-	out := http.Header{}
-	m, err := s.messages.Update(ctx, req.Header(), out, req.Msg.GetMessage(), req.Msg.GetUpdateMask())
+	m, err := s.messages.Update(ctx, req.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	return withHeader(connect.NewResponse(m), out), nil
+	return connect.NewResponse(m), nil
 }
 
 func (s *chatServer) ListMessages(ctx context.Context, req *connect.Request[chatv1.ListMessagesRequest]) (*connect.Response[chatv1.ListMessagesResponse], error) {
-	out := http.Header{}
-	page, err := s.messages.List(ctx, req.Header(), out, ssotws.ListRequest{
+	page, err := s.messages.List(ctx, ssotws.ListRequest{
 		Filters:  []ssotws.Filter{ssotws.Eq("room_id", req.Msg.GetRoomId())},
 		PageSize: req.Msg.GetPageSize(), PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return withHeader(connect.NewResponse(&chatv1.ListMessagesResponse{Messages: page.Items, NextPageToken: page.NextPageToken}), out), nil
-}
-
-func withHeader[T any](r *connect.Response[T], h http.Header) *connect.Response[T] {
-	for k, v := range h {
-		r.Header()[k] = v
-	}
-	return r
+	res := connect.NewResponse(&chatv1.ListMessagesResponse{Messages: page.Items, NextPageToken: page.NextPageToken})
+	page.Position.SetHeaders(res.Header())
+	return res, nil
 }
 
 // env is a chat server on loopback: Connect handlers at /, the gateway at /ws.
@@ -106,7 +98,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	if err := e.gateway.RegisterModel(model); err != nil {
 		t.Fatal(err)
 	}
-	e.messages = ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), e.broker)
+	e.messages = ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), e.broker, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.gateway)
 	path, handler := chatv1connect.NewChatServiceHandler(&chatServer{messages: e.messages})

@@ -83,7 +83,7 @@ func TestDeleteRaceNoForeignDelete(t *testing.T) {
 	}
 	foreign := 0
 	for i := range rounds {
-		if _, err := e.messages.Get(aliceCtx, nil, nil, fmt.Sprintf("k%d", i)); err != nil {
+		if _, _, err := e.messages.Get(aliceCtx, fmt.Sprintf("k%d", i)); err != nil {
 			foreign++
 		}
 	}
@@ -129,7 +129,7 @@ func TestRecordSizeBound(t *testing.T) {
 	require.NoError(t, err)
 	small := newSecEnv(t, secConfig{
 		model: ssotws.ModelConfig{Read: wsv1.Access_AUTHENTICATED, Write: wsv1.Access_OWNER},
-		ropts: []ssotws.Option{ssotws.WithMaxRecordBytes(1000)},
+		ropts: ssotws.ResourceOptions{MaxRecordBytes: 1000},
 	})
 	_, err = small.chat(small.auth.issue("alice", 0, nil)).CreateMessage(context.Background(), connect.NewRequest(&chatv1.CreateMessageRequest{
 		Message: &chatv1.Message{RoomId: "r", Text: strings.Repeat("x", 1000)},
@@ -162,7 +162,7 @@ func TestWritePublicReadOwner(t *testing.T) {
 			assert.Empty(t, res.Msg.GetRoomId(), "%s's update response", name)
 		}
 	}
-	got, err := e.messages.Get(aliceCtx, nil, nil, m.GetId())
+	got, _, err := e.messages.Get(aliceCtx, m.GetId())
 	require.NoError(t, err)
 	assert.Equal(t, "alice's secret", got.GetText())
 
@@ -172,9 +172,9 @@ func TestWritePublicReadOwner(t *testing.T) {
 		Message: &chatv1.Message{RoomId: "r", Author: "alice", Text: "planted"},
 	}))
 	require.NoError(t, err)
-	_, err = e.messages.Get(aliceCtx, nil, nil, res.Msg.GetId())
+	_, _, err = e.messages.Get(aliceCtx, res.Msg.GetId())
 	assert.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err), "alice reads the planted record: %v", err)
-	page, err := e.messages.List(aliceCtx, nil, nil, ssotws.ListRequest{})
+	page, err := e.messages.List(aliceCtx, ssotws.ListRequest{})
 	require.NoError(t, err)
 	for _, it := range page.Items {
 		assert.NotEqual(t, "planted", it.GetText(), "alice's list holds a planted record")

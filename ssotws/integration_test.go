@@ -45,7 +45,7 @@ func TestScopeSubscriberReceivesChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := e.messages.Delete(ctx, nil, nil, created.GetId(), 0)
+	deleted, err := e.messages.Delete(ctx, nil, created.GetId())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestResumeUnderLoad(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := range total {
-			if _, err := e.messages.Create(ctx, nil, nil, &chatv1.Message{RoomId: "r1", Text: strconv.Itoa(i)}, ""); err != nil {
+			if _, err := e.messages.Create(ctx, nil, &chatv1.Message{RoomId: "r1", Text: strconv.Itoa(i)}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -293,7 +293,7 @@ func TestSlowConsumer(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the slow consumer was not closed after %d events", published)
 		}
-		m, err := e.messages.Create(ctx, nil, nil, &chatv1.Message{RoomId: "r1", Text: text}, "")
+		m, err := e.messages.Create(ctx, nil, &chatv1.Message{RoomId: "r1", Text: text})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -327,7 +327,7 @@ func TestPositionHeaderReadBeforeStore(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil && i < 400; i++ {
-				if _, err := e.messages.Create(ctx, nil, nil, &chatv1.Message{RoomId: "r1", Text: fmt.Sprint(w, i)}, ""); err != nil && ctx.Err() == nil {
+				if _, err := e.messages.Create(ctx, nil, &chatv1.Message{RoomId: "r1", Text: fmt.Sprint(w, i)}); err != nil && ctx.Err() == nil {
 					t.Error(err)
 				}
 			}
@@ -398,7 +398,7 @@ func TestAuthenticationAndOwnerFiltering(t *testing.T) {
 	asUser := func(user string) context.Context {
 		return ssotws.WithIdentity(context.Background(), &ssotws.Identity{Subject: user})
 	}
-	m, err := e.messages.Create(asUser("alice"), nil, nil, &chatv1.Message{RoomId: "r1", Text: "alice's"}, "")
+	m, err := e.messages.Create(asUser("alice"), nil, &chatv1.Message{RoomId: "r1", Text: "alice's"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestAuthenticationAndOwnerFiltering(t *testing.T) {
 	// Owner filtering applies on item channels too.
 	bobItem := dialAs("token-bob")
 	bobItem.ack(ssotws.ItemChannel("Message", m.GetId()), nil)
-	if _, err := e.messages.Delete(asUser("alice"), nil, nil, m.GetId(), 0); err != nil {
+	if _, err := e.messages.Delete(asUser("alice"), nil, m.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	if ev := aliceItem.events(1)[0]; ev.GetType() != wsv1.EventType_EVENT_TYPE_DELETED {

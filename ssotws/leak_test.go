@@ -78,7 +78,7 @@ func leakRound(t *testing.T, rng *rand.Rand) {
 	// Records to watch, of every user.
 	var keys []string
 	for range 12 {
-		m, err := e.messages.Create(as(pick(users)), nil, nil, &chatv1.Message{RoomId: pick(rooms), Text: "seed"}, "")
+		m, err := e.messages.Create(as(pick(users)), nil, &chatv1.Message{RoomId: pick(rooms), Text: "seed"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func leakRound(t *testing.T, rng *rand.Rand) {
 		u := pick(users)
 		switch op := rng.IntN(10); {
 		case op < 4:
-			m, err := e.messages.Create(as(u), nil, nil, &chatv1.Message{RoomId: pick(rooms), Text: "new"}, "")
+			m, err := e.messages.Create(as(u), nil, &chatv1.Message{RoomId: pick(rooms), Text: "new"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,9 +130,9 @@ func leakRound(t *testing.T, rng *rand.Rand) {
 			if rng.IntN(3) == 0 {
 				msg.RoomId, mask.Paths = pick(rooms), append(mask.Paths, "room_id")
 			}
-			_, _ = e.messages.Update(as(u), nil, nil, msg, mask)
+			_, _ = e.messages.Update(as(u), nil, msg, mask)
 		default:
-			_, _ = e.messages.Delete(as(u), nil, nil, pick(keys), 0)
+			_, _ = e.messages.Delete(as(u), nil, pick(keys))
 		}
 	}
 

@@ -141,7 +141,7 @@ func TestTraceLinksMutationToFanout(t *testing.T) {
 	pub := ssotws.TracingPublisher(e.broker, tp)
 	_, isPR := pub.(ssotws.PositionReader)
 	assert.True(t, isPR, "a traced Broker still reports positions")
-	messages := ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), pub)
+	messages := ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), pub, nil)
 
 	room := ssotws.ScopeChannel("Message", "room_id", "r1")
 	c := e.dial(nil)
@@ -150,7 +150,7 @@ func TestTraceLinksMutationToFanout(t *testing.T) {
 	ctx, request := tp.Tracer("test").Start(context.Background(), "CreateMessage")
 	in := http.Header{}
 	in.Set(ssotws.HeaderIdempotencyKey, "req-1")
-	_, err = messages.Create(ctx, in, http.Header{}, &chatv1.Message{RoomId: "r1", Text: "hi"}, "")
+	_, err = messages.Create(ctx, in, &chatv1.Message{RoomId: "r1", Text: "hi"})
 	require.NoError(t, err)
 	request.End()
 	ev := c.events(1)[0]

@@ -5,41 +5,29 @@ import (
 	"time"
 )
 
-// An Option configures a [Resource].
-type Option interface {
-	applyResource(*resourceOptions)
-}
-
-type resourceOptions struct {
-	maxPageSize     int
-	defaultPageSize int
-	logger          *slog.Logger
-	now             func() time.Time
-	authorizer      Authorizer
-	maxRecordBytes  int
-}
-
-type optionFunc func(*resourceOptions)
-
-func (f optionFunc) applyResource(o *resourceOptions) { f(o) }
-
-// WithPageSize sets the page size used when a List asks for none (default
-// 50) and the largest page a List may ask for (default 1000); larger
-// requests are coerced, as AIP-158 suggests.
-func WithPageSize(def, max int) Option {
-	return optionFunc(func(o *resourceOptions) {
-		if def > 0 {
-			o.defaultPageSize = def
-		}
-		if max > 0 {
-			o.maxPageSize = max
-		}
-	})
-}
-
-// WithLogger sets the logger for failures that do not reach the caller.
-func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(o *resourceOptions) { o.logger = l })
+// ResourceOptions configures a [Resource] and the generated services built
+// on it. nil means the defaults, as for [GatewayOptions].
+type ResourceOptions struct {
+	// DefaultPageSize is the page size of a List that asks for none
+	// (default [DefaultPageSize], 50).
+	DefaultPageSize int
+	// MaxPageSize is the largest page a List may ask for (default 1000);
+	// larger requests are coerced, as AIP-158 suggests.
+	MaxPageSize int
+	// MaxRecordBytes bounds the protobuf encoding of a record a Create or
+	// Update stores (default [DefaultMaxRecordBytes]); a larger one is
+	// refused with CodeInvalidArgument naming its size and the limit. Keep
+	// it below the gateway's [Limits].MaxBatchBytes and every client's read
+	// limit: a change event carries the whole record, and an event a
+	// client cannot receive cuts it off its channel. A negative value
+	// removes the bound.
+	MaxRecordBytes int
+	// Authorizer adds custom rules to the access checks of the standard
+	// methods: the Go counterpart of [GatewayOptions].Authorize for HTTP.
+	Authorizer Authorizer
+	// Logger receives the failures that do not reach the caller (default
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // DefaultMaxRecordBytes is the default bound of one record's encoding:
@@ -50,25 +38,34 @@ func WithLogger(l *slog.Logger) Option {
 // it.
 const DefaultMaxRecordBytes = 1<<20 - 16<<10
 
-// WithMaxRecordBytes bounds the protobuf encoding of a record a Create or
-// Update stores (default [DefaultMaxRecordBytes]); a larger one is refused
-// with CodeInvalidArgument naming its size and the limit. Keep it below
-// the gateway's [Limits].MaxBatchBytes and every client's read limit: a
-// change event carries the whole record, and an event a client cannot
-// receive cuts it off its channel. A negative n removes the bound.
-func WithMaxRecordBytes(n int) Option {
-	return optionFunc(func(o *resourceOptions) {
-		if n != 0 {
-			o.maxRecordBytes = n
-		}
-	})
+// resourceOptions are ResourceOptions with the defaults filled in.
+type resourceOptions struct {
+	maxPageSize     int
+	defaultPageSize int
+	logger          *slog.Logger
+	now             func() time.Time
+	authorizer      Authorizer
+	maxRecordBytes  int
 }
 
-func newResourceOptions(opts []Option) resourceOptions {
+func newResourceOptions(opts *ResourceOptions) resourceOptions {
 	o := resourceOptions{maxPageSize: 1000, defaultPageSize: DefaultPageSize, logger: slog.Default(), now: time.Now, maxRecordBytes: DefaultMaxRecordBytes}
-	for _, opt := range opts {
-		opt.applyResource(&o)
+	if opts == nil {
+		return o
 	}
+	if opts.DefaultPageSize > 0 {
+		o.defaultPageSize = opts.DefaultPageSize
+	}
+	if opts.MaxPageSize > 0 {
+		o.maxPageSize = opts.MaxPageSize
+	}
+	if opts.MaxRecordBytes != 0 {
+		o.maxRecordBytes = opts.MaxRecordBytes
+	}
+	if opts.Logger != nil {
+		o.logger = opts.Logger
+	}
+	o.authorizer = opts.Authorizer
 	if o.defaultPageSize > o.maxPageSize {
 		o.defaultPageSize = o.maxPageSize
 	}

@@ -41,10 +41,10 @@ func TestReplayRepublishesOnlyTheLatestState(t *testing.T) {
 	model := ssotws.MustModel((&chatv1.Message{}).ProtoReflect().Descriptor(),
 		ssotws.ModelConfig{Scopes: []string{"room_id"}, Realtime: true})
 	pub := &recorder{}
-	res := ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), pub)
+	res := ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), pub, nil)
 	key := func(k string) http.Header { return http.Header{ssotws.HeaderIdempotencyKey: {k}} }
 
-	created, err := res.Create(ctx, key("create-1"), nil, &chatv1.Message{RoomId: "r1", Text: "a"}, "")
+	created, err := res.Create(ctx, key("create-1"), &chatv1.Message{RoomId: "r1", Text: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,20 +52,20 @@ func TestReplayRepublishesOnlyTheLatestState(t *testing.T) {
 
 	// Nothing happened since: the retry republishes (the first publish may
 	// have been lost).
-	if _, err := res.Create(ctx, key("create-1"), nil, &chatv1.Message{RoomId: "r1", Text: "a"}, ""); err != nil {
+	if _, err := res.Create(ctx, key("create-1"), &chatv1.Message{RoomId: "r1", Text: "a"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := pub.take(); len(got) != 3 || got[0].GetVersion() != 1 || got[0].GetRequestId() != "create-1" {
 		t.Fatalf("retry of the latest write published %v, want its 3 events at version 1", got)
 	}
 
-	if _, err := res.Update(ctx, key("update-1"), nil, &chatv1.Message{Id: created.GetId(), Text: "b"}, nil); err != nil {
+	if _, err := res.Update(ctx, key("update-1"), &chatv1.Message{Id: created.GetId(), Text: "b"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	pub.take()
 	// The create is no longer the latest state: its retry answers as before
 	// and publishes nothing.
-	again, err := res.Create(ctx, key("create-1"), nil, &chatv1.Message{RoomId: "r1", Text: "a"}, "")
+	again, err := res.Create(ctx, key("create-1"), &chatv1.Message{RoomId: "r1", Text: "a"})
 	if err != nil || again.GetVersion() != 1 {
 		t.Fatalf("replayed create = %v, %v; want the first result", again, err)
 	}
@@ -73,20 +73,20 @@ func TestReplayRepublishesOnlyTheLatestState(t *testing.T) {
 		t.Fatalf("retry of a superseded create published %v", got)
 	}
 
-	if _, err := res.Delete(ctx, key("delete-1"), nil, created.GetId(), 0); err != nil {
+	if _, err := res.Delete(ctx, key("delete-1"), created.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	pub.take()
 	// A retry of an update whose record is gone finds nothing to update
 	// (the request is not applied twice either way).
-	if _, err := res.Update(ctx, key("update-1"), nil, &chatv1.Message{Id: created.GetId(), Text: "b"}, nil); connect.CodeOf(err) != connect.CodeNotFound {
+	if _, err := res.Update(ctx, key("update-1"), &chatv1.Message{Id: created.GetId(), Text: "b"}, nil); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("retry of an update whose record was deleted: %v, want NotFound", err)
 	}
 	if got := pub.take(); len(got) != 0 {
 		t.Fatalf("retry of an update superseded by a delete published %v", got)
 	}
 	// A delete stays current while the record stays deleted.
-	if _, err := res.Delete(ctx, key("delete-1"), nil, created.GetId(), 0); err != nil {
+	if _, err := res.Delete(ctx, key("delete-1"), created.GetId()); err != nil {
 		t.Fatal(err)
 	}
 	if got := pub.take(); len(got) != 3 || got[0].GetType() != wsv1.EventType_EVENT_TYPE_DELETED {
@@ -100,23 +100,23 @@ func TestIdempotencyKeyIsPerCaller(t *testing.T) {
 	model := ssotws.MustModel((&chatv1.Message{}).ProtoReflect().Descriptor(),
 		ssotws.ModelConfig{Owner: "author", Realtime: true})
 	pub := &recorder{}
-	res := ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), pub)
+	res := ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), pub, nil)
 	hdr := http.Header{ssotws.HeaderIdempotencyKey: {"same-key"}}
 	ann := ssotws.WithIdentity(context.Background(), &ssotws.Identity{Subject: "ann"})
 	bob := ssotws.WithIdentity(context.Background(), &ssotws.Identity{Subject: "bob"})
 
-	first, err := res.Create(ann, hdr, nil, &chatv1.Message{Text: "ann's"}, "")
+	first, err := res.Create(ann, hdr, &chatv1.Message{Text: "ann's"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := res.Create(bob, hdr, nil, &chatv1.Message{Text: "bob's"}, "")
+	other, err := res.Create(bob, hdr, &chatv1.Message{Text: "bob's"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.GetId() == first.GetId() || other.GetText() != "bob's" || other.GetAuthor() != "bob" {
 		t.Fatalf("bob's create with ann's key = %v, want a record of his own", other)
 	}
-	retry, err := res.Create(ann, hdr, nil, &chatv1.Message{Text: "ann's"}, "")
+	retry, err := res.Create(ann, hdr, &chatv1.Message{Text: "ann's"})
 	if err != nil || retry.GetId() != first.GetId() {
 		t.Fatalf("ann's retry = %v, %v; want her first record %q", retry, err, first.GetId())
 	}

@@ -18,6 +18,12 @@ import (
 // realtime model it publishes a change event on each of the record's
 // channels after every successful mutation. Generated handlers call it; it
 // is safe for concurrent use.
+//
+// Its methods take what a call needs as values (the request's key, record
+// or query, and for a mutation the request headers, which carry its
+// [HeaderIdempotencyKey]) and return what they produced: the record, and
+// for a read the [ReadPosition] the handler writes to its response
+// headers.
 type Resource[T proto.Message] struct {
 	model *Model
 	store Store
@@ -37,11 +43,16 @@ type ListRequest struct {
 type ListResult[T proto.Message] struct {
 	Items         []T
 	NextPageToken string
+	// Position is the position of the channel the List maps onto (the
+	// model's, or a scope's when a filter names a scope field), read
+	// before the store was.
+	Position ReadPosition
 }
 
-// NewResource returns the resource of model m. pub may be nil for a model
-// that is not realtime; a realtime model then publishes nothing.
-func NewResource[T proto.Message](m *Model, store Store, pub Publisher, opts ...Option) *Resource[T] {
+// NewResource returns the resource of model m. pub may be nil: a model
+// that is not realtime ignores it, and a realtime model then publishes
+// nothing. opts may be nil.
+func NewResource[T proto.Message](m *Model, store Store, pub Publisher, opts *ResourceOptions) *Resource[T] {
 	return &Resource[T]{model: m, store: store, pub: pub, opts: newResourceOptions(opts)}
 }
 
@@ -53,39 +64,41 @@ func (r *Resource[T]) newT() T {
 	return zero.ProtoReflect().Type().New().Interface().(T)
 }
 
-// Get returns the record with key. in and out are the request and response
-// headers.
-func (r *Resource[T]) Get(ctx context.Context, in, out http.Header, key string) (T, error) {
+// Get returns the record with key and the position of its item channel.
+// A NotFound error carries that position in its metadata too.
+func (r *Resource[T]) Get(ctx context.Context, key string) (T, ReadPosition, error) {
 	var zero T
 	if key == "" {
-		return zero, invalidArgument("%s is required", r.model.KeyField().Name())
+		return zero, ReadPosition{}, invalidArgument("%s is required", r.model.KeyField().Name())
 	}
 	id, err := r.authorize(ctx, r.model.ReadAccess())
 	if err != nil {
-		return zero, err
+		return zero, ReadPosition{}, err
 	}
-	if err := r.positionHeader(ctx, out, ItemChannel(r.model.Name(), key)); err != nil {
-		return zero, err
+	pos, err := r.readPosition(ctx, ItemChannel(r.model.Name(), key))
+	if err != nil {
+		return zero, ReadPosition{}, err
 	}
 	rec, err := r.store.Get(ctx, r.model.FullName(), key)
 	if err != nil {
-		return zero, withPosition(codeOf(err), out)
+		return zero, ReadPosition{}, withPosition(codeOf(err), pos)
 	}
 	msg, err := r.decode(rec)
 	if err != nil {
-		return zero, err
+		return zero, ReadPosition{}, err
 	}
 	if err := r.checkOwner(id, r.model.ReadAccess(), msg.ProtoReflect()); err != nil {
-		return zero, err
+		return zero, ReadPosition{}, err
 	}
 	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: key, Current: msg.ProtoReflect()}); err != nil {
-		return zero, err
+		return zero, ReadPosition{}, err
 	}
-	return msg, nil
+	return msg, pos, nil
 }
 
-// List returns one page of records matching req.
-func (r *Resource[T]) List(ctx context.Context, in, out http.Header, req ListRequest) (*ListResult[T], error) {
+// List returns one page of records matching req, and the position of the
+// channel it maps onto.
+func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T], error) {
 	id, err := r.authorize(ctx, r.model.ReadAccess())
 	if err != nil {
 		return nil, err
@@ -120,14 +133,15 @@ scopes:
 			}
 		}
 	}
-	if err := r.positionHeader(ctx, out, channel); err != nil {
+	pos, err := r.readPosition(ctx, channel)
+	if err != nil {
 		return nil, err
 	}
 	page, err := r.store.List(ctx, q)
 	if err != nil {
 		return nil, codeOf(err)
 	}
-	res := &ListResult[T]{Items: make([]T, 0, len(page.Records)), NextPageToken: page.NextPageToken}
+	res := &ListResult[T]{Items: make([]T, 0, len(page.Records)), NextPageToken: page.NextPageToken, Position: pos}
 	for _, rec := range page.Records {
 		msg, err := r.decode(rec)
 		if err != nil {
@@ -138,13 +152,23 @@ scopes:
 	return res, nil
 }
 
-// Create stores msg as a new record. key, when not empty, is the key the
-// request asked for (AIP-133's <model>_id field); otherwise msg's key field
-// is used, and when that is empty too a key is generated. The owner field,
-// if the model has one, is set to the caller whatever msg says (left empty
+// Create stores msg as a new record, under msg's key, or under a generated
+// key when msg holds none. in are the request headers. The owner field, if
+// the model has one, is set to the caller whatever msg says (left empty
 // for an anonymous caller). The result is the record, or only its key and
 // version when the caller may not read it; so are Update's and Delete's.
-func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, key string) (T, error) {
+func (r *Resource[T]) Create(ctx context.Context, in http.Header, msg T) (T, error) {
+	return r.create(ctx, in, msg, "")
+}
+
+// CreateWithKey is [Resource.Create] for a request that names the new
+// record's key apart (AIP-133's <model>_id field): key, when not empty,
+// wins over msg's key field.
+func (r *Resource[T]) CreateWithKey(ctx context.Context, in http.Header, msg T, key string) (T, error) {
+	return r.create(ctx, in, msg, key)
+}
+
+func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key string) (T, error) {
 	var zero T
 	if !msg.ProtoReflect().IsValid() {
 		return zero, invalidArgument("%s is required", snake(r.model.Name()))
@@ -214,8 +238,9 @@ func (r *Resource[T]) Create(ctx context.Context, in, out http.Header, msg T, ke
 // Update changes the record whose key msg holds. mask lists the fields to
 // change; an empty mask means every field populated in msg, "*" every
 // field. If the model has a version field and msg sets it, the update
-// applies only to that version (else it fails with Aborted).
-func (r *Resource[T]) Update(ctx context.Context, in, out http.Header, msg T, mask *fieldmaskpb.FieldMask) (T, error) {
+// applies only to that version (else it fails with Aborted). in are the
+// request headers.
+func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *fieldmaskpb.FieldMask) (T, error) {
 	var zero T
 	if !msg.ProtoReflect().IsValid() {
 		return zero, invalidArgument("%s is required", snake(r.model.Name()))
@@ -336,8 +361,8 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 	return out, nil
 }
 
-// Delete deletes the record with key. A non-zero version makes the delete
-// conditional on it. The result is the record's last state.
+// Delete deletes the record with key, whatever its version. in are the
+// request headers. The result is the record's last state.
 //
 // For an OWNER model, or with an Authorizer, the checks are made on the
 // record as read, and the delete is conditional on that record's version,
@@ -345,7 +370,15 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 // only by nobody: such a delete (a retry with an Idempotency-Key) expects
 // the record to stay absent, and succeeds only as the replay of the
 // caller's own earlier delete, whose result is then checked in turn.
-func (r *Resource[T]) Delete(ctx context.Context, in, out http.Header, key string, version int64) (T, error) {
+func (r *Resource[T]) Delete(ctx context.Context, in http.Header, key string) (T, error) {
+	return r.DeleteIfVersion(ctx, in, key, 0)
+}
+
+// DeleteIfVersion is [Resource.Delete] for a request that carries the
+// version it expects (AIP-154's etag): a non-zero version makes the delete
+// conditional on it (else it fails with Aborted); zero deletes whatever
+// the version.
+func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key string, version int64) (T, error) {
 	var zero T
 	if key == "" {
 		return zero, invalidArgument("%s is required", r.model.KeyField().Name())

@@ -60,7 +60,7 @@ func TestCommittedWriteIsPublishedAfterTheCallerLeft(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		r := ssotws.NewResource[*chatv1.Message](chatv1ssotws.MessageModel, leavingCaller{store, cancel}, pub)
+		r := ssotws.NewResource[*chatv1.Message](chatv1ssotws.MessageModel, leavingCaller{store, cancel}, pub, nil)
 		pub.mu.Lock()
 		before := len(pub.events)
 		pub.mu.Unlock()
@@ -75,15 +75,15 @@ func TestCommittedWriteIsPublishedAfterTheCallerLeft(t *testing.T) {
 	}
 	in := func() http.Header { return http.Header{ssotws.HeaderIdempotencyKey: {t.Name()}} }
 	write("Create", func(ctx context.Context, r *ssotws.Resource[*chatv1.Message]) error {
-		_, err := r.Create(ctx, http.Header{}, http.Header{}, &chatv1.Message{Id: "k", RoomId: "r0", Text: "a"}, "")
+		_, err := r.Create(ctx, http.Header{}, &chatv1.Message{Id: "k", RoomId: "r0", Text: "a"})
 		return err
 	})
 	write("Update", func(ctx context.Context, r *ssotws.Resource[*chatv1.Message]) error {
-		_, err := r.Update(ctx, in(), http.Header{}, &chatv1.Message{Id: "k", RoomId: "r1", Text: "b"}, &fieldmaskpb.FieldMask{Paths: []string{"room_id", "text"}})
+		_, err := r.Update(ctx, in(), &chatv1.Message{Id: "k", RoomId: "r1", Text: "b"}, &fieldmaskpb.FieldMask{Paths: []string{"room_id", "text"}})
 		return err
 	})
 	write("Delete", func(ctx context.Context, r *ssotws.Resource[*chatv1.Message]) error {
-		_, err := r.Delete(ctx, http.Header{}, http.Header{}, "k", 0)
+		_, err := r.Delete(ctx, http.Header{}, "k")
 		return err
 	})
 	rec, err := store.Get(context.Background(), chatv1ssotws.MessageModel.FullName(), "k")

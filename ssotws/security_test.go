@@ -100,9 +100,10 @@ type secConfig struct {
 	gateway    ssotws.GatewayOptions
 	authorizer ssotws.Authorizer
 	logger     *slog.Logger
-	// ropts are more options of the Message resource; requireAuth sets
-	// the interceptor's RequireAuth.
-	ropts       []ssotws.Option
+	// ropts are more options of the Message resource (its Authorizer and
+	// Logger are the fields above); requireAuth sets the interceptor's
+	// RequireAuth.
+	ropts       ssotws.ResourceOptions
 	requireAuth bool
 }
 
@@ -130,15 +131,12 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 	if err := e.gateway.RegisterModel(model); err != nil {
 		t.Fatal(err)
 	}
-	var ropts []ssotws.Option
-	if cfg.authorizer != nil {
-		ropts = append(ropts, ssotws.WithAuthorizer(cfg.authorizer))
-	}
-	ropts = append(ropts, ssotws.WithLogger(cfg.logger))
-	ropts = append(ropts, cfg.ropts...)
-	e.messages = ssotws.NewResource[*chatv1.Message](model, e.store, e.broker, ropts...)
+	ropts := cfg.ropts
+	ropts.Authorizer = cfg.authorizer
+	ropts.Logger = cfg.logger
+	e.messages = ssotws.NewResource[*chatv1.Message](model, e.store, e.broker, &ropts)
 	svc := &chatv1ssotws.ChatService{
-		Rooms:    ssotws.NewResource[*chatv1.Room](chatv1ssotws.RoomModel, e.store, e.broker),
+		Rooms:    ssotws.NewResource[*chatv1.Room](chatv1ssotws.RoomModel, e.store, e.broker, nil),
 		Messages: e.messages,
 	}
 	mux := http.NewServeMux()
@@ -426,7 +424,7 @@ func TestInterceptorOverHTTP(t *testing.T) {
 	}
 
 	// The store holds alice's record, still hers.
-	rec, err := e.messages.Get(ssotws.WithIdentity(context.Background(), &ssotws.Identity{Subject: "alice"}), nil, nil, m.GetId())
+	rec, _, err := e.messages.Get(ssotws.WithIdentity(context.Background(), &ssotws.Identity{Subject: "alice"}), m.GetId())
 	if err != nil || rec.GetAuthor() != "alice" || rec.GetText() != "edited" {
 		t.Fatalf("stored %v, %v", rec, err)
 	}

@@ -54,7 +54,7 @@ func newBenchServer(addr string, cfg serverConfig, logger *slog.Logger) (*benchS
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
 	}
-	chat := chatv1ssotws.NewChatService(store, broker, ssotws.WithLogger(logger))
+	chat := chatv1ssotws.NewChatService(store, broker, &ssotws.ResourceOptions{Logger: logger})
 	s := &benchServer{gateway: gateway, broker: broker, chat: chat, mux: http.NewServeMux()}
 	s.mux.Handle(chatv1ssotws.NewChatServiceHandler(chat))
 	s.mux.Handle("/ws", gateway)
@@ -143,7 +143,7 @@ func (s *benchServer) handlePublish(w http.ResponseWriter, r *http.Request) {
 	switch mode := q.Get("mode"); mode {
 	case "create":
 		pub = func(ctx context.Context, text string) error {
-			_, err := s.chat.Messages.Create(ctx, http.Header{}, nil, &chatv1.Message{RoomId: room, Author: "bench", Text: text}, "")
+			_, err := s.chat.Messages.Create(ctx, http.Header{}, &chatv1.Message{RoomId: room, Author: "bench", Text: text})
 			return err
 		}
 	case "broker":

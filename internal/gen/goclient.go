@@ -18,8 +18,9 @@ const (
 
 // genClients declares, for each model a service of the file serves, the
 // adapter between the generic client and the service's connect-go client
-// (<Model>HTTP) and the typed client constructor (New<Model>Client): the
-// hybrid DataClient of a realtime model, the HTTP one otherwise.
+// (the type <Model>HTTP, a client.HTTP) and the typed client constructor
+// (New<Model>Client), which returns the hybrid DataClient whether the
+// model is realtime or not.
 func genClients(g *protogen.GeneratedFile, f *File, p *Params) {
 	for _, s := range f.Services {
 		for _, m := range s.Models {
@@ -44,8 +45,8 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	ctxType := g.QualifiedGoIdent(contextPackage.Ident("Context"))
 	newRequest := g.QualifiedGoIdent(clientPackage.Ident("NewRequest"))
 
-	g.P("// ", n.HTTP, " adapts the connect-go ", connectClient.GoName, " to [", clientPackage.Ident("HTTP"), "] for")
-	g.P("// ", m.FullName(), ".")
+	g.P("// ", n.HTTP, " calls the standard methods of ", m.FullName(), " on a connect-go")
+	g.P("// ", connectClient.GoName, ": the [", clientPackage.Ident("HTTP"), "] the Go clients of ", m.Name(), " use.")
 	var missing []string
 	for std := Get; std <= Delete; std++ {
 		if methods[std] == nil {
@@ -55,23 +56,42 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	if len(missing) > 0 {
 		g.P("//")
 		g.P("// ", s.Proto.Desc.Name(), " has no standard ", joinAnd(missing), " of ", m.Name(), ":")
-		g.P("// the adapter leaves ", plainOr(missing, "that function", "those functions"), " nil.")
+		g.P("// ", plainOr(missing, "that method fails", "those methods fail"), " with [", clientPackage.Ident("ErrNoMethod"), "].")
 	}
-	g.P("func ", n.HTTP, "(c ", connectClient, ") ", api, " {")
-	g.P("return ", api, "{")
+	g.P("type ", n.HTTP, " struct {")
+	if len(missing) > 0 {
+		g.P(clientPackage.Ident("UnimplementedHTTP"), "[", typ, "]")
+		g.P()
+	}
+	g.P("c ", connectClient)
+	g.P("}")
+	g.P()
+	g.P("var _ ", api, " = (*", n.HTTP, ")(nil)")
+	g.P()
+	g.P("// ", n.NewHTTP, " returns the [", clientPackage.Ident("HTTP"), "] of ", m.FullName(), " over c.")
+	g.P("func ", n.NewHTTP, "(c ", connectClient, ") *", n.HTTP, " {")
+	g.P("return &", n.HTTP, "{c: c}")
+	g.P("}")
+	g.P()
+	method := func(bm *Method, name string) {
+		g.P("// ", name, " implements [", clientPackage.Ident("HTTP"), "]: it calls ", bm.Proto.GoName, ".")
+	}
 	if bm := methods[Get]; bm != nil {
-		g.P("Get: func(ctx ", ctxType, ", key string, h ", header, ") (", typ, ", ", header, ", error) {")
+		method(bm, "Get")
+		g.P("func (a *", n.HTTP, ") Get(ctx ", ctxType, ", key string, h ", header, ") (", typ, ", ", header, ", error) {")
 		key := parseKey(g, m, bm.KeyField, "nil, nil, ")
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
-		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
+		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
 		g.P("if err != nil {")
 		g.P("return nil, nil, err")
 		g.P("}")
 		g.P("return ", responseExpr(bm), ", res.Header(), nil")
-		g.P("},")
+		g.P("}")
+		g.P()
 	}
 	if bm := methods[List]; bm != nil {
-		g.P("List: func(ctx ", ctxType, ", p ", clientPackage.Ident("ListParams"), ", h ", header, ") ([]", typ, ", string, ", header, ", error) {")
+		method(bm, "List")
+		g.P("func (a *", n.HTTP, ") List(ctx ", ctxType, ", p ", clientPackage.Ident("ListParams"), ", h ", header, ") ([]", typ, ", string, ", header, ", error) {")
 		var init []fieldValue
 		if bm.PageSize != nil {
 			init = append(init, fieldValue{bm.PageSize, "p.PageSize"})
@@ -85,25 +105,29 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		g.P("if err := ", clientPackage.Ident("SetFilters"), "(req, p.Filters); err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
-		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
+		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
 		g.P("if err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
 		g.P("return ", getter("res.Msg", bm.ResponseField), ", ", getter("res.Msg", bm.NextPageToken), ", res.Header(), nil")
-		g.P("},")
+		g.P("}")
+		g.P()
 	}
 	if bm := methods[Create]; bm != nil {
-		g.P("Create: func(ctx ", ctxType, ", item ", typ, ", h ", header, ") (", typ, ", error) {")
+		method(bm, "Create")
+		g.P("func (a *", n.HTTP, ") Create(ctx ", ctxType, ", item ", typ, ", h ", header, ") (", typ, ", error) {")
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.ModelField, "item"})
-		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
+		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
 		g.P("if err != nil {")
 		g.P("return nil, err")
 		g.P("}")
 		g.P("return ", responseExpr(bm), ", nil")
-		g.P("},")
+		g.P("}")
+		g.P()
 	}
 	if bm := methods[Update]; bm != nil {
-		g.P("Update: func(ctx ", ctxType, ", item ", typ, ", paths []string, h ", header, ") (", typ, ", error) {")
+		method(bm, "Update")
+		g.P("func (a *", n.HTTP, ") Update(ctx ", ctxType, ", item ", typ, ", paths []string, h ", header, ") (", typ, ", error) {")
 		if in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.ModelField, "item"}); in != "req" {
 			g.P("req := ", in)
 		}
@@ -115,28 +139,28 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 			g.P("req.", bm.MaskField.GoName, " = &", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths}")
 		}
 		g.P("}")
-		g.P("res, err := c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
+		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
 		g.P("if err != nil {")
 		g.P("return nil, err")
 		g.P("}")
 		g.P("return ", responseExpr(bm), ", nil")
-		g.P("},")
+		g.P("}")
+		g.P()
 	}
 	if bm := methods[Delete]; bm != nil {
-		g.P("Delete: func(ctx ", ctxType, ", key string, h ", header, ") error {")
+		method(bm, "Delete")
+		g.P("func (a *", n.HTTP, ") Delete(ctx ", ctxType, ", key string, h ", header, ") error {")
 		key := parseKey(g, m, bm.KeyField, "")
 		assign := ":="
 		if key != "key" {
 			assign = "=" // err is declared by the key's parse
 		}
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
-		g.P("_, err ", assign, " c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
+		g.P("_, err ", assign, " a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
 		g.P("return err")
-		g.P("},")
+		g.P("}")
+		g.P()
 	}
-	g.P("}")
-	g.P("}")
-	g.P()
 }
 
 // responseExpr is the expression giving the model from res, a response of
@@ -184,19 +208,17 @@ func genClientConstructor(g *protogen.GeneratedFile, f *File, s *Service, m *Mod
 	modelVar := subPackage(m.File, p.PackageSuffix).Ident(newModelNames(m).Var)
 	cc := g.QualifiedGoIdent(subPackage(f.Proto, p.ConnectPackageSuffix).Ident(s.Proto.GoName + "Client"))
 	opts := g.QualifiedGoIdent(clientPackage.Ident("Options"))
+	g.P("// ", n.NewClient, " returns the hybrid [", clientPackage.Ident("DataClient"), "] of")
 	if m.Realtime {
-		g.P("// ", n.NewClient, " returns the hybrid [", clientPackage.Ident("DataClient"), "] of")
 		g.P("// ", m.FullName(), ": it reads from the cache of what conn subscribes when")
 		g.P("// it can and over c otherwise, and mutates over c. conn and opts may be nil.")
-		g.P("func ", n.NewClient, "(c ", cc, ", conn *", clientPackage.Ident("Conn"), ", opts *", opts, ") *", clientPackage.Ident("Hybrid"), "[", typ, "] {")
-		g.P("return ", clientPackage.Ident("NewHybrid"), "(", modelVar, ", ", n.HTTP, "(c), conn, opts)")
 	} else {
-		g.P("// ", n.NewClient, " returns the HTTP [", clientPackage.Ident("DataClient"), "] of")
-		g.P("// ", m.FullName(), ": ", m.Name(), " is HTTP only, so every call goes over c.")
-		g.P("// opts may be nil.")
-		g.P("func ", n.NewClient, "(c ", cc, ", opts *", opts, ") *", clientPackage.Ident("HTTPClient"), "[", typ, "] {")
-		g.P("return ", clientPackage.Ident("NewHTTP"), "(", n.HTTP, "(c), opts)")
+		g.P("// ", m.FullName(), ": ", m.Name(), " is HTTP only, so every call goes over c")
+		g.P("// and conn is not used until ", m.Name(), " turns realtime; the signature stays")
+		g.P("// the same then. conn and opts may be nil.")
 	}
+	g.P("func ", n.NewClient, "(c ", cc, ", conn *", clientPackage.Ident("Conn"), ", opts *", opts, ") *", clientPackage.Ident("Hybrid"), "[", typ, "] {")
+	g.P("return ", clientPackage.Ident("NewHybrid"), "(", modelVar, ", ", n.NewHTTP, "(c), conn, opts)")
 	g.P("}")
 	g.P()
 }

@@ -257,23 +257,20 @@ func genService(g *protogen.GeneratedFile, f *File, s *Service, p *Params) {
 	g.P()
 	g.P("var _ ", handler, " = (*", sn.Struct, ")(nil)")
 	g.P()
+	g.P("// ", sn.Constructor, " returns a ", sn.Struct, " that keeps its records in store.")
 	if realtime {
-		g.P("// ", sn.Constructor, " returns a ", sn.Struct, " that keeps its records in store and")
-		g.P("// publishes the change events of its realtime models to pub.")
-		g.P("func ", sn.Constructor, "(store ", ssotwsPackage.Ident("Store"), ", pub ", ssotwsPackage.Ident("Publisher"), ", opts ...", ssotwsPackage.Ident("Option"), ") *", sn.Struct, " {")
+		g.P("// Its realtime models publish their change events to pub.")
 	} else {
-		g.P("// ", sn.Constructor, " returns a ", sn.Struct, " that keeps its records in store.")
-		g.P("func ", sn.Constructor, "(store ", ssotwsPackage.Ident("Store"), ", opts ...", ssotwsPackage.Ident("Option"), ") *", sn.Struct, " {")
+		g.P("// pub is for the models that turn realtime: none does yet, so it may be nil.")
 	}
+	g.P("// Its signature stays the same when a model turns realtime or back.")
+	g.P("// opts may be nil.")
+	g.P("func ", sn.Constructor, "(store ", ssotwsPackage.Ident("Store"), ", pub ", ssotwsPackage.Ident("Publisher"), ", opts *", ssotwsPackage.Ident("ResourceOptions"), ") *", sn.Struct, " {")
 	g.P("return &", sn.Struct, "{")
 	for _, m := range s.Models {
 		n := newModelNames(m)
-		pub := "nil"
-		if m.Realtime {
-			pub = "pub"
-		}
 		modelVar := subPackage(m.File, p.PackageSuffix).Ident(n.Var)
-		g.P(n.Field, ": ", ssotwsPackage.Ident("NewResource"), "[*", m.Message.GoIdent, "](", modelVar, ", store, ", pub, ", opts...),")
+		g.P(n.Field, ": ", ssotwsPackage.Ident("NewResource"), "[*", m.Message.GoIdent, "](", modelVar, ", store, pub, opts),")
 	}
 	g.P("}")
 	g.P("}")
@@ -323,13 +320,13 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 	}
 	g.P("func (s *", sn.Struct, ") ", meth.GoName, "(ctx ", contextPackage.Ident("Context"), ", req *", connectPackage.Ident("Request"), "[", in, "]) (*",
 		connectPackage.Ident("Response"), "[", out, "], error) {")
-	g.P("res := ", connectPackage.Ident("NewResponse"), "[", out, "](nil)")
+	newResponse := g.QualifiedGoIdent(connectPackage.Ident("NewResponse"))
 	switch bm.Standard {
 	case Get:
-		g.P("msg, err := ", recv, ".Get(ctx, req.Header(), res.Header(), ", keyExpr(g, bm.KeyField), ")")
+		g.P("msg, pos, err := ", recv, ".Get(ctx, ", keyExpr(g, bm.KeyField), ")")
 	case List:
 		filters := listFilters(g, bm)
-		g.P("page, err := ", recv, ".List(ctx, req.Header(), res.Header(), ", ssotwsPackage.Ident("ListRequest"), "{")
+		g.P("page, err := ", recv, ".List(ctx, ", ssotwsPackage.Ident("ListRequest"), "{")
 		if filters != "" {
 			g.P("Filters: ", filters, ",")
 		}
@@ -341,47 +338,62 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 		}
 		g.P("})")
 	case Create:
-		key := `""`
+		record := getter("req.Msg", bm.ModelField)
 		if bm.IDField != nil {
-			key = keyExpr(g, bm.IDField)
+			g.P("msg, err := ", recv, ".CreateWithKey(ctx, req.Header(), ", record, ", ", keyExpr(g, bm.IDField), ")")
+		} else {
+			g.P("msg, err := ", recv, ".Create(ctx, req.Header(), ", record, ")")
 		}
-		g.P("msg, err := ", recv, ".Create(ctx, req.Header(), res.Header(), ", getter("req.Msg", bm.ModelField), ", ", key, ")")
 	case Update:
-		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), res.Header(), ", getter("req.Msg", bm.ModelField), ", ", getter("req.Msg", bm.MaskField), ")")
+		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), ", getter("req.Msg", bm.ModelField), ", ", getter("req.Msg", bm.MaskField), ")")
 	case Delete:
-		version := "0"
+		lhs := "msg, err := "
+		if bm.Response == ResponseEmpty {
+			lhs = "_, err := "
+		}
 		if v := bm.VersionField; v != nil {
-			version = getter("req.Msg", v)
+			version := getter("req.Msg", v)
 			switch v.Desc.Kind() {
 			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 			default:
 				version = "int64(" + version + ")"
 			}
+			g.P(lhs, recv, ".DeleteIfVersion(ctx, req.Header(), ", keyExpr(g, bm.KeyField), ", ", version, ")")
+		} else {
+			g.P(lhs, recv, ".Delete(ctx, req.Header(), ", keyExpr(g, bm.KeyField), ")")
 		}
-		lhs := "msg, err := "
-		if bm.Response == ResponseEmpty {
-			lhs = "_, err := "
-		}
-		g.P(lhs, recv, ".Delete(ctx, req.Header(), res.Header(), ", keyExpr(g, bm.KeyField), ", ", version, ")")
 	}
 	g.P("if err != nil {")
 	g.P("return nil, err")
 	g.P("}")
+	var body string
 	switch bm.Response {
 	case ResponseModel:
-		g.P("res.Msg = msg")
+		body = "msg"
 	case ResponseWrapper:
-		g.P("res.Msg = ", newMessage(g, "out", meth.Output, false, fieldValue{bm.ResponseField, "msg"}))
+		body = newMessage(g, "out", meth.Output, false, fieldValue{bm.ResponseField, "msg"})
 	case ResponseEmpty:
-		g.P("res.Msg = ", newMessage(g, "out", meth.Output, false))
+		body = newMessage(g, "out", meth.Output, false)
 	case ResponseList:
 		vals := []fieldValue{{bm.ResponseField, "page.Items"}}
 		if bm.NextPageToken != nil {
 			vals = append(vals, fieldValue{bm.NextPageToken, "page.NextPageToken"})
 		}
-		g.P("res.Msg = ", newMessage(g, "out", meth.Output, true, vals...))
+		body = newMessage(g, "out", meth.Output, true, vals...)
 	}
-	g.P("return res, nil")
+	switch bm.Standard {
+	case Get, List:
+		// A read returns its channel's position, for the response headers.
+		pos := "pos"
+		if bm.Standard == List {
+			pos = "page.Position"
+		}
+		g.P("res := ", newResponse, "(", body, ")")
+		g.P(pos, ".SetHeaders(res.Header())")
+		g.P("return res, nil")
+	default:
+		g.P("return ", newResponse, "(", body, "), nil")
+	}
 	g.P("}")
 	g.P()
 }

@@ -61,13 +61,15 @@ type modelNames struct {
 // clientNames are the Go identifiers of the client code generated for one
 // model served by one service.
 type clientNames struct {
-	// HTTP is the adapter to the service's connect-go client
-	// ("MessageHTTP") and NewClient the typed client constructor
-	// ("NewMessageClient"). When several services of the Go package serve
-	// the model (a read/write split, say), each pair is named after its
-	// service too: "MessageHTTPForMessageReadService",
+	// HTTP is the adapter type over the service's connect-go client
+	// ("MessageHTTP"), NewHTTP its constructor ("NewMessageHTTP") and
+	// NewClient the typed client constructor ("NewMessageClient"). When
+	// several services of the Go package serve the model (a read/write
+	// split, say), each is named after its service too:
+	// "MessageHTTPForMessageReadService",
 	// "NewMessageClientForMessageReadService".
 	HTTP      string
+	NewHTTP   string
 	NewClient string
 }
 
@@ -78,6 +80,7 @@ func newClientNames(m *Model, s *Service, shared bool) clientNames {
 		n.HTTP += "For" + s.Proto.GoName
 		n.NewClient += "For" + s.Proto.GoName
 	}
+	n.NewHTTP = "New" + n.HTTP
 	return n
 }
 

@@ -535,20 +535,20 @@ func (w *tsWriter) model(m *Model, b *tsServed) {
 	w.p(`});`)
 	w.p()
 
+	// One signature whether the model is realtime or not, so that user code
+	// compiles unchanged when the model turns live or back.
 	if m.Realtime {
 		w.jsdoc("", wrap(n.Create+" returns the hybrid DataClient of "+m.FullName()+": it reads "+
 			"from the cache of what options.connection subscribes when it can and "+
 			"over options.transport otherwise, and mutates over options.transport.", 78))
-		w.p("export function ", n.Create, "(options: ", w.runtime("HybridOptions", true), "): ",
-			w.runtime("HybridClient", true), "<", shape, ", ", keyType, "> {")
-		w.p("  return ", w.runtime("createHybridClient", false), "(", n.Model, ", options);")
 	} else {
-		w.jsdoc("", wrap(n.Create+" returns the HTTP DataClient of "+m.FullName()+": "+m.Name()+
-			" is HTTP only, so every call goes over transport.", 78))
-		w.p("export function ", n.Create, "(transport: ", w.use(tsConnectPkg, "Transport", true), ", options?: ",
-			w.runtime("HttpClientOptions", true), "): ", w.runtime("HttpClient", true), "<", shape, ", ", keyType, "> {")
-		w.p("  return ", w.runtime("createHttpClient", false), "(", n.Model, ", transport, options);")
+		w.jsdoc("", wrap(n.Create+" returns the hybrid DataClient of "+m.FullName()+": "+m.Name()+
+			" is HTTP only, so every call goes over options.transport and options.connection "+
+			"is not used until "+m.Name()+" turns realtime; the signature stays the same then.", 78))
 	}
+	w.p("export function ", n.Create, "(options: ", w.runtime("HybridOptions", true), "): ",
+		w.runtime("HybridClient", true), "<", shape, ", ", keyType, "> {")
+	w.p("  return ", w.runtime("createHybridClient", false), "(", n.Model, ", options);")
 	w.p("}")
 	w.p()
 }

@@ -18,7 +18,7 @@ import (
 func newChat(t *testing.T) (chatv1connect.ChatServiceClient, *ssotws.MemoryStore, *recorder) {
 	t.Helper()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	srv := serve(t)(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, rec, ssotws.WithPageSize(2, 10))))
+	srv := serve(t)(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, rec, &ssotws.ResourceOptions{DefaultPageSize: 2, MaxPageSize: 10})))
 	return chatv1connect.NewChatServiceClient(srv.Client(), srv.URL), store, rec
 }
 
@@ -222,7 +222,7 @@ func (s chatServer) CountMessages(ctx context.Context, req *connect.Request[chat
 	var n int64
 	token := ""
 	for {
-		page, err := s.Messages.List(ctx, req.Header(), nil, ssotws.ListRequest{
+		page, err := s.Messages.List(ctx, ssotws.ListRequest{
 			Filters:   []ssotws.Filter{ssotws.Eq("room_id", req.Msg.GetRoomId())},
 			PageToken: token,
 		})
@@ -239,7 +239,7 @@ func (s chatServer) CountMessages(ctx context.Context, req *connect.Request[chat
 func TestChatCustomMethod(t *testing.T) {
 	ctx := context.Background()
 	store := ssotws.NewMemoryStore()
-	svc := chatServer{chatv1ssotws.NewChatService(store, &recorder{}, ssotws.WithPageSize(2, 10))}
+	svc := chatServer{chatv1ssotws.NewChatService(store, &recorder{}, &ssotws.ResourceOptions{DefaultPageSize: 2, MaxPageSize: 10})}
 	srv := serve(t)(chatv1connect.NewChatServiceHandler(svc))
 	client := chatv1connect.NewChatServiceClient(srv.Client(), srv.URL)
 
@@ -257,7 +257,7 @@ func TestChatCustomMethod(t *testing.T) {
 	}
 
 	// Without the embedding struct the method is unimplemented.
-	plain := serve(t)(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, nil)))
+	plain := serve(t)(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, nil, nil)))
 	_, err = chatv1connect.NewChatServiceClient(http.DefaultClient, plain.URL).CountMessages(ctx, connect.NewRequest(&chatv1.CountMessagesRequest{}))
 	wantCode(t, err, connect.CodeUnimplemented, "")
 }

@@ -37,14 +37,14 @@ func (a asUser) RoundTrip(r *http.Request) (*http.Response, error) {
 func TestGeneratedClientLibrary(t *testing.T) {
 	ctx := context.Background()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	srv := serve(t)(libraryv1connect.NewLibraryServiceHandler(libraryv1ssotws.NewLibraryService(store, rec), connect.WithInterceptors(identify)))
+	srv := serve(t)(libraryv1connect.NewLibraryServiceHandler(libraryv1ssotws.NewLibraryService(store, rec, nil), connect.WithInterceptors(identify)))
 	hc := srv.Client()
 	hc.Transport = asUser{"alice", hc.Transport}
 	api := libraryv1connect.NewLibraryServiceClient(hc, srv.URL)
 
-	// Shelf is HTTP only: its constructor takes no connection and returns
-	// the HTTP transport.
-	var shelves client.DataClient[*libraryv1.Shelf] = libraryv1ssotws.NewShelfClient(api, nil)
+	// Shelf is HTTP only: its client is built as a realtime model's is,
+	// and goes over HTTP.
+	var shelves client.DataClient[*libraryv1.Shelf] = libraryv1ssotws.NewShelfClient(api, nil, nil)
 	shelf, err := shelves.Create(ctx, &libraryv1.Shelf{Name: "shelves/poetry", Theme: "poetry"})
 	if err != nil || shelf.GetName() != "shelves/poetry" || shelf.GetTheme() != "poetry" {
 		t.Fatalf("create shelf: %v, %v", shelf, err)
@@ -60,8 +60,8 @@ func TestGeneratedClientLibrary(t *testing.T) {
 	if err != nil || len(page.Items) != 1 || page.NextPageToken != "" {
 		t.Fatalf("list shelves: %v, %v", page, err)
 	}
-	if api := libraryv1ssotws.ShelfHTTP(api); api.Update != nil {
-		t.Fatal("ShelfHTTP has an Update, but LibraryService has no UpdateShelf")
+	if _, err := libraryv1ssotws.NewShelfHTTP(api).Update(ctx, shelf, nil, nil); !errors.Is(err, client.ErrNoMethod) {
+		t.Fatalf("ShelfHTTP's Update: %v, want ErrNoMethod, as LibraryService has no UpdateShelf", err)
 	}
 	wantEvents(t, rec)
 
@@ -139,7 +139,7 @@ func TestGeneratedClientLibrary(t *testing.T) {
 func TestGeneratedClientIntKey(t *testing.T) {
 	ctx := context.Background()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	srv := serve(t)(intkeyv1connect.NewTicketServiceHandler(intkeyv1ssotws.NewTicketService(store, rec)))
+	srv := serve(t)(intkeyv1connect.NewTicketServiceHandler(intkeyv1ssotws.NewTicketService(store, rec, nil)))
 	tickets := intkeyv1ssotws.NewTicketClient(intkeyv1connect.NewTicketServiceClient(srv.Client(), srv.URL), nil, nil)
 
 	created, err := tickets.Create(ctx, &intkeyv1.Ticket{QueueId: 7, Status: intkeyv1.Status_STATUS_OPEN, Subject: "printer"})

@@ -16,7 +16,7 @@ import (
 func TestHTTPOnly(t *testing.T) {
 	ctx := context.Background()
 	store := ssotws.NewMemoryStore()
-	srv := serve(t)(httponlyv1connect.NewNoteServiceHandler(httponlyv1ssotws.NewNoteService(store)))
+	srv := serve(t)(httponlyv1connect.NewNoteServiceHandler(httponlyv1ssotws.NewNoteService(store, nil, nil)))
 	client := httponlyv1connect.NewNoteServiceClient(srv.Client(), srv.URL)
 
 	created, err := client.CreateNote(ctx, connect.NewRequest(&httponlyv1.CreateNoteRequest{

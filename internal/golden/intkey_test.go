@@ -14,7 +14,7 @@ import (
 func TestIntKey(t *testing.T) {
 	ctx := context.Background()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	srv := serve(t)(intkeyv1connect.NewTicketServiceHandler(intkeyv1ssotws.NewTicketService(store, rec)))
+	srv := serve(t)(intkeyv1connect.NewTicketServiceHandler(intkeyv1ssotws.NewTicketService(store, rec, nil)))
 	client := intkeyv1connect.NewTicketServiceClient(srv.Client(), srv.URL)
 
 	// A zero key is generated from the store's sequence; ticket_id asks

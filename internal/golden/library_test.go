@@ -33,7 +33,7 @@ func as[T any](user string, msg *T) *connect.Request[T] {
 func TestLibrary(t *testing.T) {
 	ctx := context.Background()
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
-	svc := libraryv1ssotws.NewLibraryService(store, rec)
+	svc := libraryv1ssotws.NewLibraryService(store, rec, nil)
 	srv := serve(t)(libraryv1connect.NewLibraryServiceHandler(svc, connect.WithInterceptors(identify)))
 	client := libraryv1connect.NewLibraryServiceClient(srv.Client(), srv.URL)
 

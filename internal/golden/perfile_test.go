@@ -28,9 +28,9 @@ func TestPerFile(t *testing.T) {
 
 	store, rec := ssotws.NewMemoryStore(), &recorder{}
 	mux := http.NewServeMux()
-	mux.Handle(perfilev1connect.NewShelfServiceHandler(perfilev1ssotws.NewShelfService(store, rec)))
-	mux.Handle(perfilev1connect.NewBookReadServiceHandler(perfilev1ssotws.NewBookReadService(store, rec)))
-	mux.Handle(perfilev1connect.NewBookWriteServiceHandler(perfilev1ssotws.NewBookWriteService(store, rec)))
+	mux.Handle(perfilev1connect.NewShelfServiceHandler(perfilev1ssotws.NewShelfService(store, rec, nil)))
+	mux.Handle(perfilev1connect.NewBookReadServiceHandler(perfilev1ssotws.NewBookReadService(store, rec, nil)))
+	mux.Handle(perfilev1connect.NewBookWriteServiceHandler(perfilev1ssotws.NewBookWriteService(store, rec, nil)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 

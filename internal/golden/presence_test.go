@@ -59,13 +59,13 @@ func TestPresence(t *testing.T) {
 	runPresence(t, presenceCase[*proto2v1.Note, *proto2v1.Counter]{
 		name: "proto2",
 		serve: func(store ssotws.Store, pub ssotws.Publisher) (string, http.Handler) {
-			return proto2v1connect.NewNoteServiceHandler(proto2v1ssotws.NewNoteService(store, pub))
+			return proto2v1connect.NewNoteServiceHandler(proto2v1ssotws.NewNoteService(store, pub, nil))
 		},
 		notes: func(hc *http.Client, url string) client.DataClient[*proto2v1.Note] {
 			return proto2v1ssotws.NewNoteClient(proto2v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*proto2v1.Counter] {
-			return proto2v1ssotws.NewCounterClient(proto2v1connect.NewNoteServiceClient(hc, url), nil)
+			return proto2v1ssotws.NewCounterClient(proto2v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *proto2v1.Note {
 			return &proto2v1.Note{Id: optString(id), RoomId: proto.String(room), Text: proto.String(text), Pinned: proto.Bool(pinned)}
@@ -75,13 +75,13 @@ func TestPresence(t *testing.T) {
 	runPresence(t, presenceCase[*proto3v1.Note, *proto3v1.Counter]{
 		name: "proto3",
 		serve: func(store ssotws.Store, pub ssotws.Publisher) (string, http.Handler) {
-			return proto3v1connect.NewNoteServiceHandler(proto3v1ssotws.NewNoteService(store, pub))
+			return proto3v1connect.NewNoteServiceHandler(proto3v1ssotws.NewNoteService(store, pub, nil))
 		},
 		notes: func(hc *http.Client, url string) client.DataClient[*proto3v1.Note] {
 			return proto3v1ssotws.NewNoteClient(proto3v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*proto3v1.Counter] {
-			return proto3v1ssotws.NewCounterClient(proto3v1connect.NewNoteServiceClient(hc, url), nil)
+			return proto3v1ssotws.NewCounterClient(proto3v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *proto3v1.Note {
 			return &proto3v1.Note{Id: optString(id), RoomId: proto.String(room), Text: proto.String(text), Pinned: proto.Bool(pinned)}
@@ -91,13 +91,13 @@ func TestPresence(t *testing.T) {
 	runPresence(t, presenceCase[*ed2023v1.Note, *ed2023v1.Counter]{
 		name: "edition 2023",
 		serve: func(store ssotws.Store, pub ssotws.Publisher) (string, http.Handler) {
-			return ed2023v1connect.NewNoteServiceHandler(ed2023v1ssotws.NewNoteService(store, pub))
+			return ed2023v1connect.NewNoteServiceHandler(ed2023v1ssotws.NewNoteService(store, pub, nil))
 		},
 		notes: func(hc *http.Client, url string) client.DataClient[*ed2023v1.Note] {
 			return ed2023v1ssotws.NewNoteClient(ed2023v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*ed2023v1.Counter] {
-			return ed2023v1ssotws.NewCounterClient(ed2023v1connect.NewNoteServiceClient(hc, url), nil)
+			return ed2023v1ssotws.NewCounterClient(ed2023v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *ed2023v1.Note {
 			// text has implicit presence (a field override).
@@ -108,13 +108,13 @@ func TestPresence(t *testing.T) {
 	runPresence(t, presenceCase[*editions2024v1.Note, *editions2024v1.Counter]{
 		name: "edition 2024",
 		serve: func(store ssotws.Store, pub ssotws.Publisher) (string, http.Handler) {
-			return editions2024v1connect.NewNoteServiceHandler(editions2024v1ssotws.NewNoteService(store, pub))
+			return editions2024v1connect.NewNoteServiceHandler(editions2024v1ssotws.NewNoteService(store, pub, nil))
 		},
 		notes: func(hc *http.Client, url string) client.DataClient[*editions2024v1.Note] {
 			return editions2024v1ssotws.NewNoteClient(editions2024v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		counters: func(hc *http.Client, url string) client.DataClient[*editions2024v1.Counter] {
-			return editions2024v1ssotws.NewCounterClient(editions2024v1connect.NewNoteServiceClient(hc, url), nil)
+			return editions2024v1ssotws.NewCounterClient(editions2024v1connect.NewNoteServiceClient(hc, url), nil, nil)
 		},
 		newNote: func(id, room, text string, pinned bool) *editions2024v1.Note {
 			n := &editions2024v1.Note{}

@@ -148,7 +148,7 @@ func runNode(addr string) int {
 	}
 	pub := &delayedPublisher{Publisher: nb, rng: rand.New(rand.NewPCG(seed, 2))}
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, pub)))
+	mux.Handle(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, pub, nil)))
 	mux.Handle("/ws", gw)
 	var ws, lists, gets, writes atomic.Int64
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -21,7 +21,7 @@ import (
 func ServeChat(t *testing.T, store ssotws.Store) chatv1connect.ChatServiceClient {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle(chatv1ssotws.NewChatServiceHandler(chatv1ssotws.NewChatService(store, ssotws.NewMemoryBroker(nil))))
+	mux.Handle(chatv1ssotws.NewChatServiceHandler(chatv1ssotws.NewChatService(store, ssotws.NewMemoryBroker(nil), nil)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return chatv1connect.NewChatServiceClient(srv.Client(), srv.URL)

@@ -39,8 +39,8 @@ func TestDeleteReplyAfterRecreate(t *testing.T) {
 	create(t, writer, "m1", "r1", "first") // v1
 	rec := newRecorder()
 	api := MessageHTTP(srv.chatClient())
-	del := api.Delete
-	api.Delete = func(ctx context.Context, key string, h http.Header) error {
+	del := api.DeleteFunc
+	api.DeleteFunc = func(ctx context.Context, key string, h http.Header) error {
 		err := del(ctx, key, h) // v2: deleted
 		if err != nil {
 			return err
@@ -114,8 +114,8 @@ func TestCreateReplyAfterRefetch(t *testing.T) {
 	create(t, writer, "m0", "r1", "other")
 	api := MessageHTTP(srv.chatClient())
 	var c *client.Hybrid[*chatv1.Message]
-	cr := api.Create
-	api.Create = func(ctx context.Context, item *chatv1.Message, h http.Header) (*chatv1.Message, error) {
+	cr := api.CreateFunc
+	api.CreateFunc = func(ctx context.Context, item *chatv1.Message, h http.Header) (*chatv1.Message, error) {
 		out, err := cr(ctx, item, h) // v1, its event dropped
 		if err != nil {
 			return nil, err

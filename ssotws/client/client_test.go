@@ -287,9 +287,9 @@ func TestHydrationOrdering(t *testing.T) {
 	create(t, writer, "before", "r1", "0")
 
 	api := MessageHTTP(srv.chatClient())
-	list := api.List
+	list := api.ListFunc
 	var once sync.Once
-	api.List = func(ctx context.Context, p client.ListParams, h http.Header) ([]*chatv1.Message, string, http.Header, error) {
+	api.ListFunc = func(ctx context.Context, p client.ListParams, h http.Header) ([]*chatv1.Message, string, http.Header, error) {
 		var items []*chatv1.Message
 		var next string
 		var hdr http.Header
@@ -404,10 +404,10 @@ func TestResetAfterRestart(t *testing.T) {
 	// Written while the server is down: straight into the store, no event.
 	m2 := &chatv1.Message{Id: "m2", RoomId: "r1", Text: "changed offline"}
 	svc := newChatService(store, nil)
-	if _, err := svc.Messages.Update(context.Background(), http.Header{}, http.Header{}, m2, nil); err != nil {
+	if _, err := svc.Messages.Update(context.Background(), http.Header{}, m2, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Messages.Delete(context.Background(), http.Header{}, http.Header{}, "m1", 0); err != nil {
+	if _, err := svc.Messages.Delete(context.Background(), http.Header{}, "m1"); err != nil {
 		t.Fatal(err)
 	}
 	srv.start(srv.addr)
@@ -442,8 +442,8 @@ func TestIdempotentRetry(t *testing.T) {
 	srv := startServer(t, ssotws.NewMemoryStore(), "127.0.0.1:0")
 	api := MessageHTTP(srv.chatClient())
 	var keys []string
-	create := api.Create
-	api.Create = func(ctx context.Context, item *chatv1.Message, h http.Header) (*chatv1.Message, error) {
+	create := api.CreateFunc
+	api.CreateFunc = func(ctx context.Context, item *chatv1.Message, h http.Header) (*chatv1.Message, error) {
 		keys = append(keys, h.Get(ssotws.HeaderIdempotencyKey))
 		out, err := create(ctx, item, h)
 		if len(keys) < 3 && err == nil {

@@ -87,9 +87,6 @@ func NewConn(url string, opts *ConnOptions) *Conn {
 	}
 	c.opts.Backoff = c.opts.Backoff.withDefaults()
 	c.tokens = c.opts.TokenSource
-	if c.tokens == nil && c.opts.Token != nil {
-		c.tokens = TokenFunc(c.opts.Token)
-	}
 	if c.opts.PingInterval == 0 {
 		c.opts.PingInterval = 20 * time.Second
 	}

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
@@ -16,11 +15,10 @@ type ConnOptions struct {
 	// on the open socket [RefreshLead] before it expires. nil or a "" token
 	// means anonymous. Share it with [NewTokenInterceptor] so that both
 	// transports present the same token. The close codes the server
-	// answers with decide what happens next: see [Conn].
+	// answers with decide what happens next: see [Conn]. For tokens
+	// without a known expiry, [TokenFunc] adapts a func(ctx) (string,
+	// error).
 	TokenSource TokenSource
-	// Token is the older form of TokenSource, for tokens without a known
-	// expiry; TokenSource wins when both are set.
-	Token func(ctx context.Context) (string, error)
 	// Dial is handed to websocket.Dial (HTTP client, headers, compression).
 	// The Conn sets its Subprotocols.
 	Dial *websocket.DialOptions

@@ -17,62 +17,69 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// HTTP is the adapter between the generic client and a model's typed
-// connect-go client. Generated code fills one per model; each function
-// builds the request with [NewRequest] (which copies h, the headers the
-// client adds, such as Idempotency-Key) and returns what the service
-// answered.
+// HTTP is a model's standard methods on its Connect service, as the
+// generic clients call them. Generated code implements it once per model
+// with a small type over the service's connect-go client
+// (<Model>HTTP, built by New<Model>HTTP); each method builds the request
+// with [NewRequest], which copies h, the headers the client adds (such as
+// Idempotency-Key), and returns what the service answered.
 //
-// A nil function stands for a standard method the model's service does
-// not have: calling it fails with [ErrNoMethod] (connect.CodeUnimplemented).
-type HTTP[T proto.Message] struct {
+// A type for a service that lacks some standard methods embeds
+// [UnimplementedHTTP]: calling one of those fails with [ErrNoMethod]
+// (connect.CodeUnimplemented).
+type HTTP[T proto.Message] interface {
 	// Get calls Get<M> and returns the record and the response headers.
-	Get func(ctx context.Context, key string, h http.Header) (T, http.Header, error)
+	Get(ctx context.Context, key string, h http.Header) (T, http.Header, error)
 	// List calls List<Ms> with p's filters ([SetFilters] sets them on the
 	// request), page size and token, and returns the page's records, its
 	// next page token and the response headers.
-	List func(ctx context.Context, p ListParams, h http.Header) (items []T, next string, _ http.Header, _ error)
+	List(ctx context.Context, p ListParams, h http.Header) (items []T, next string, _ http.Header, _ error)
 	// Create calls Create<M>.
-	Create func(ctx context.Context, item T, h http.Header) (T, error)
+	Create(ctx context.Context, item T, h http.Header) (T, error)
 	// Update calls Update<M> with update_mask set to paths.
-	Update func(ctx context.Context, item T, paths []string, h http.Header) (T, error)
+	Update(ctx context.Context, item T, paths []string, h http.Header) (T, error)
 	// Delete calls Delete<M>.
-	Delete func(ctx context.Context, key string, h http.Header) error
+	Delete(ctx context.Context, key string, h http.Header) error
 }
 
-// withDefaults returns api with every nil function replaced by one that
-// fails with [ErrNoMethod].
-func (api HTTP[T]) withDefaults() HTTP[T] {
-	missing := func(method string) error {
-		return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("%w: %s", ErrNoMethod, method))
-	}
-	if api.Get == nil {
-		api.Get = func(context.Context, string, http.Header) (T, http.Header, error) {
-			var zero T
-			return zero, nil, missing("Get")
-		}
-	}
-	if api.List == nil {
-		api.List = func(context.Context, ListParams, http.Header) ([]T, string, http.Header, error) {
-			return nil, "", nil, missing("List")
-		}
-	}
-	if api.Create == nil {
-		api.Create = func(context.Context, T, http.Header) (T, error) {
-			var zero T
-			return zero, missing("Create")
-		}
-	}
-	if api.Update == nil {
-		api.Update = func(context.Context, T, []string, http.Header) (T, error) {
-			var zero T
-			return zero, missing("Update")
-		}
-	}
-	if api.Delete == nil {
-		api.Delete = func(context.Context, string, http.Header) error { return missing("Delete") }
-	}
-	return api
+// UnimplementedHTTP implements every method of [HTTP] with a failure,
+// [ErrNoMethod] with connect.CodeUnimplemented. Embed it in an [HTTP] of
+// a service that lacks some standard methods, as connect-go's
+// Unimplemented handlers are embedded.
+type UnimplementedHTTP[T proto.Message] struct{}
+
+var _ HTTP[proto.Message] = UnimplementedHTTP[proto.Message]{}
+
+func noMethod(method string) error {
+	return connect.NewError(connect.CodeUnimplemented, fmt.Errorf("%w: %s", ErrNoMethod, method))
+}
+
+// Get implements [HTTP]: it fails with [ErrNoMethod].
+func (UnimplementedHTTP[T]) Get(context.Context, string, http.Header) (T, http.Header, error) {
+	var zero T
+	return zero, nil, noMethod("Get")
+}
+
+// List implements [HTTP]: it fails with [ErrNoMethod].
+func (UnimplementedHTTP[T]) List(context.Context, ListParams, http.Header) ([]T, string, http.Header, error) {
+	return nil, "", nil, noMethod("List")
+}
+
+// Create implements [HTTP]: it fails with [ErrNoMethod].
+func (UnimplementedHTTP[T]) Create(context.Context, T, http.Header) (T, error) {
+	var zero T
+	return zero, noMethod("Create")
+}
+
+// Update implements [HTTP]: it fails with [ErrNoMethod].
+func (UnimplementedHTTP[T]) Update(context.Context, T, []string, http.Header) (T, error) {
+	var zero T
+	return zero, noMethod("Update")
+}
+
+// Delete implements [HTTP]: it fails with [ErrNoMethod].
+func (UnimplementedHTTP[T]) Delete(context.Context, string, http.Header) error {
+	return noMethod("Delete")
 }
 
 // NewRequest wraps msg in a connect.Request carrying the headers h.
@@ -120,7 +127,7 @@ var _ DataClient[proto.Message] = (*HTTPClient[proto.Message])(nil)
 
 // NewHTTP returns the HTTP transport over api. opts may be nil.
 func NewHTTP[T proto.Message](api HTTP[T], opts *Options) *HTTPClient[T] {
-	return &HTTPClient[T]{api: api.withDefaults(), opts: newOptions(opts)}
+	return &HTTPClient[T]{api: api, opts: newOptions(opts)}
 }
 
 // List implements [DataClient].

@@ -23,8 +23,9 @@ import (
 //     tombstone only while the record is as it was then). While one is in
 //     flight, the caches' check of a record that came to life just after a
 //     snapshot leaves that record to the mutation.
-//   - Subscribe goes over the WebSocket; without a connection it is a no-op
-//     and [Hybrid.State] reads [StateUnavailable].
+//   - Subscribe goes over the WebSocket; without a connection, or for a
+//     model that is not realtime, it is a no-op and [Hybrid.State] reads
+//     [StateUnavailable].
 //
 // It is safe for concurrent use.
 type Hybrid[T proto.Message] struct {
@@ -35,10 +36,13 @@ type Hybrid[T proto.Message] struct {
 var _ DataClient[proto.Message] = (*Hybrid[proto.Message])(nil)
 
 // NewHybrid returns the hybrid client of model. conn may be nil (or an
-// unavailable Conn): everything then goes over HTTP. opts may be nil.
+// unavailable Conn), and is not used for a model that is not realtime:
+// everything then goes over HTTP. So the client of a model is built the
+// same way whether the model is realtime or not, and turns live with it.
+// opts may be nil.
 func NewHybrid[T proto.Message](model *protocol.Model, api HTTP[T], conn *Conn, opts *Options) *Hybrid[T] {
 	h := &Hybrid[T]{http: NewHTTP(api, opts)}
-	if conn != nil && conn.State() != StateUnavailable {
+	if conn != nil && conn.State() != StateUnavailable && model.Realtime() {
 		h.ws = NewWebSocket(model, api, conn, opts)
 	}
 	return h

@@ -13,7 +13,7 @@ import (
 // A model whose service lacks a standard method gets a nil function in its
 // adapter; calling it must fail cleanly, not panic.
 func TestMissingMethodIsUnimplemented(t *testing.T) {
-	c := client.NewHTTP(client.HTTP[*chatv1.Message]{}, nil)
+	c := client.NewHTTP(client.UnimplementedHTTP[*chatv1.Message]{}, nil)
 	ctx := context.Background()
 	checks := map[string]error{}
 	_, checks["Get"] = c.Get(ctx, "k")

@@ -23,8 +23,8 @@ func TestVerifyBufferedGhost(t *testing.T) {
 	api := MessageHTTP(srv.chatClient())
 	witness := newRecorder()
 	var once sync.Once
-	list := api.List
-	api.List = func(ctx context.Context, p client.ListParams, h http.Header) ([]*chatv1.Message, string, http.Header, error) {
+	list := api.ListFunc
+	api.ListFunc = func(ctx context.Context, p client.ListParams, h http.Header) ([]*chatv1.Message, string, http.Header, error) {
 		items, next, hdr, err := list(ctx, p, h)
 		if err != nil || p.Filters["room_id"] != "r1" {
 			return items, next, hdr, err

@@ -37,9 +37,9 @@ func newVerifyGate(key string) *verifyGate {
 
 // install wraps api: the first Get of the key is the gated one; mutate
 // wraps a mutation of the key.
-func (g *verifyGate) install(api *client.HTTP[*chatv1.Message]) {
-	get := api.Get
-	api.Get = func(ctx context.Context, key string, h http.Header) (*chatv1.Message, http.Header, error) {
+func (g *verifyGate) install(api *httpFuncs[*chatv1.Message]) {
+	get := api.GetFunc
+	api.GetFunc = func(ctx context.Context, key string, h http.Header) (*chatv1.Message, http.Header, error) {
 		gated := false
 		if key == g.key {
 			g.once.Do(func() { gated = true })
@@ -122,7 +122,7 @@ func TestVerifyYieldsToOwnMutation(t *testing.T) {
 			})
 			writer := NewMessageClient(srv.chatClient(), nil, nil)
 			api := MessageHTTP(srv.chatClient())
-			gate.install(&api)
+			gate.install(api)
 			conn := dialConn(t, srv.WSURL())
 			c := client.NewHybrid(MessageModel, api, conn, &client.Options{Backoff: fast})
 			defer c.Subscribe("Message?room_id=r1", rec.fn)()
@@ -173,15 +173,15 @@ func TestVerifyTombstonesDespiteFailedOwnWrite(t *testing.T) {
 			srv := startServer(t, ssotws.NewMemoryStore(), "127.0.0.1:0")
 			api := MessageHTTP(srv.chatClient())
 			gate := newVerifyGate("m1")
-			gate.install(&api)
+			gate.install(api)
 			rec := newRecorder()
-			del, upd := api.Delete, api.Update
-			api.Delete = func(ctx context.Context, key string, h http.Header) error {
+			del, upd := api.DeleteFunc, api.UpdateFunc
+			api.DeleteFunc = func(ctx context.Context, key string, h http.Header) error {
 				err := del(ctx, key, h)
 				gate.mutated(t, rec, 1)
 				return err
 			}
-			api.Update = func(ctx context.Context, m *chatv1.Message, paths []string, h http.Header) (*chatv1.Message, error) {
+			api.UpdateFunc = func(ctx context.Context, m *chatv1.Message, paths []string, h http.Header) (*chatv1.Message, error) {
 				out, err := upd(ctx, m, paths, h)
 				gate.mutated(t, rec, 1)
 				return out, err
@@ -237,10 +237,10 @@ func TestVerifyTombstonesDespiteFailedOwnWrite(t *testing.T) {
 func TestVerifyRetriesAfterTransportError(t *testing.T) {
 	srv := startServer(t, ssotws.NewMemoryStore(), "127.0.0.1:0")
 	api := MessageHTTP(srv.chatClient())
-	get := api.Get
+	get := api.GetFunc
 	var mu sync.Mutex
 	failures := 0
-	api.Get = func(ctx context.Context, key string, h http.Header) (*chatv1.Message, http.Header, error) {
+	api.GetFunc = func(ctx context.Context, key string, h http.Header) (*chatv1.Message, http.Header, error) {
 		mu.Lock()
 		fail := key == "m1" && failures < 3
 		if fail {

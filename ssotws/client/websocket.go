@@ -32,7 +32,7 @@ var _ DataClient[proto.Message] = (*WebSocket[proto.Message])(nil)
 // NewWebSocket returns the WebSocket transport of model on conn; api
 // fetches the snapshots. opts may be nil.
 func NewWebSocket[T proto.Message](model *protocol.Model, api HTTP[T], conn *Conn, opts *Options) *WebSocket[T] {
-	return &WebSocket[T]{model: model, api: api.withDefaults(), conn: conn, opts: newOptions(opts)}
+	return &WebSocket[T]{model: model, api: api, conn: conn, opts: newOptions(opts)}
 }
 
 // Conn returns the shared connection.

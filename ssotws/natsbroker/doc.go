@@ -8,7 +8,7 @@
 //	js, err := jetstream.New(nc)
 //	broker, err := natsbroker.New(ctx, js, nil) // stream "SSOTWS"
 //	defer broker.Close()
-//	svc := chatv1ssotws.NewChatService(store, broker)
+//	svc := chatv1ssotws.NewChatService(store, broker, nil)
 //	gw := ssotws.NewGateway(broker, nil)
 //
 // # Layout

@@ -45,7 +45,7 @@ func startNode(t *testing.T, s *server.Server, store ssotws.Store) *node {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, broker)))
+	mux.Handle(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, broker, nil)))
 	mux.Handle("/ws", gw)
 	srv := httptest.NewServer(mux)
 	n := &node{

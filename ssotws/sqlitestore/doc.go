@@ -10,7 +10,7 @@
 //		return err
 //	}
 //	defer store.Close()
-//	svc := chatv1ssotws.NewChatService(store, ssotws.NewMemoryBroker(nil))
+//	svc := chatv1ssotws.NewChatService(store, ssotws.NewMemoryBroker(nil), nil)
 //
 // The store behaves as [ssotws.MemoryStore] does, and persists it: records
 // with versions that go on growing across delete and re-create (tombstones

@@ -212,17 +212,17 @@ func TestRelayedServiceEventsOnce(t *testing.T) {
 	sub := dialWS(t, url)
 	sub.subscribe("Message", nil)
 
-	svc := chatv1ssotws.NewChatService(store, ssotws.RelayedPublisher(relay, broker))
+	svc := chatv1ssotws.NewChatService(store, ssotws.RelayedPublisher(relay, broker), nil)
 	msgs := svc.Messages
 	in := http.Header{}
 	in.Set(ssotws.HeaderIdempotencyKey, "req-1")
-	created, err := msgs.Create(ctx, in, http.Header{}, &chatv1.Message{RoomId: "r1", Text: "hi"}, "")
+	created, err := msgs.Create(ctx, in, &chatv1.Message{RoomId: "r1", Text: "hi"})
 	require.NoError(t, err)
 	// Published before Create returned.
 	pos, err := broker.Position(ctx, "Message")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), pos.GetOffset())
-	_, err = msgs.Delete(ctx, http.Header{}, nil, created.GetId(), 0)
+	_, err = msgs.Delete(ctx, http.Header{}, created.GetId())
 	require.NoError(t, err)
 
 	evs := sub.events(2)

@@ -140,7 +140,7 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
 	}
-	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, broker, ssotws.WithLogger(logger))}
+	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, broker, &ssotws.ResourceOptions{Logger: logger})}
 
 	mux := http.NewServeMux()
 	// The generated constructor bounds every request (its body, and its
@@ -161,7 +161,7 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 // seed creates the rooms r1 and r2 if they do not exist.
 func (s *server) seed(ctx context.Context) error {
 	for _, room := range []*chatv1.Room{{Id: "r1", Title: "General"}, {Id: "r2", Title: "Random"}} {
-		_, err := s.chat.Rooms.Create(ctx, http.Header{}, nil, room, "")
+		_, err := s.chat.Rooms.Create(ctx, http.Header{}, room)
 		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
 			return err
 		}
@@ -180,7 +180,7 @@ func (s *chatService) CountMessages(ctx context.Context, req *connect.Request[ch
 	var count int64
 	token := ""
 	for {
-		page, err := s.Messages.List(ctx, req.Header(), nil, ssotws.ListRequest{
+		page, err := s.Messages.List(ctx, ssotws.ListRequest{
 			Filters:   []ssotws.Filter{ssotws.Eq("room_id", req.Msg.GetRoomId())},
 			PageSize:  1000,
 			PageToken: token,

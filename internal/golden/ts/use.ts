@@ -3,7 +3,7 @@
 // types they hand out, not only that they compile. Hand-written.
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createConnection } from "@ssot-ws/runtime";
-import type { HttpClient, HybridClient } from "@ssot-ws/runtime";
+import type { HybridClient } from "@ssot-ws/runtime";
 import { MessageChannels, createMessageClient } from "./chat/v1/chat_ssotws.js";
 import type { Message } from "./chat/v1/chat_pb.js";
 import { TicketChannels, TicketModel, createTicketClient } from "./intkey/v1/intkey_ssotws.js";
@@ -32,11 +32,12 @@ export async function use(): Promise<void> {
   const keyKind: "string" | "bigint" | "number" = TicketModel.keyKind;
   void keyKind;
 
-  const shelves = createShelfClient(transport);
+  const shelves = createShelfClient({ transport });
   await shelves.list({ pageSize: 10 });
   const books = createBookClient({ transport, connection });
   await books.update("shelves/1/books/2", { title: "Odes" }, ["title"]);
-  const notes: HttpClient<import("./httponly/v1/httponly_pb.js").Note, string> = createNoteClient(transport, {
+  const notes: HybridClient<import("./httponly/v1/httponly_pb.js").Note, string> = createNoteClient({
+    transport,
     retry: { attempts: 1 },
   });
   await notes.delete("n1");

@@ -71,7 +71,7 @@ func main() {
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		panic(err)
 	}
-	svc := chatService{chatv1ssotws.NewChatService(ssotws.NewMemoryStore(), broker, ssotws.WithLogger(logger))}
+	svc := chatService{chatv1ssotws.NewChatService(ssotws.NewMemoryStore(), broker, &ssotws.ResourceOptions{Logger: logger})}
 	mux := http.NewServeMux()
 	mux.Handle(chatv1ssotws.NewChatServiceHandler(svc,
 		connect.WithInterceptors(ssotws.NewAuthInterceptor(auth, &ssotws.AuthInterceptorOptions{RequireAuth: true, Logger: logger}))))

@@ -86,7 +86,7 @@ func (s *server) start() error {
 	if err := chatv1ssotws.RegisterChannels(s.gw); err != nil {
 		return err
 	}
-	svc := chatService{chatv1ssotws.NewChatService(s.store, s.broker, ssotws.WithLogger(s.logger))}
+	svc := chatService{chatv1ssotws.NewChatService(s.store, s.broker, &ssotws.ResourceOptions{Logger: s.logger})}
 	mux := http.NewServeMux()
 	mux.Handle(chatv1ssotws.NewChatServiceHandler(svc))
 	mux.Handle("/ws", s.gw)

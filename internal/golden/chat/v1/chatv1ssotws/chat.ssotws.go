@@ -115,12 +115,14 @@ type ChatService struct {
 
 var _ chatv1connect.ChatServiceHandler = (*ChatService)(nil)
 
-// NewChatService returns a ChatService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewChatService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *ChatService {
+// NewChatService returns a ChatService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewChatService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *ChatService {
 	return &ChatService{
-		Rooms:    ssotws.NewResource[*v1.Room](RoomModel, store, pub, opts...),
-		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, pub, opts...),
+		Rooms:    ssotws.NewResource[*v1.Room](RoomModel, store, pub, opts),
+		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, pub, opts),
 	}
 }
 
@@ -142,86 +144,79 @@ func NewChatServiceHandler(svc chatv1connect.ChatServiceHandler, opts ...connect
 // GetRoom implements chatv1connect.ChatServiceHandler: the standard Get of
 // chat.v1.Room.
 func (s *ChatService) GetRoom(ctx context.Context, req *connect.Request[v1.GetRoomRequest]) (*connect.Response[v1.Room], error) {
-	res := connect.NewResponse[v1.Room](nil)
-	msg, err := s.Rooms.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Rooms.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListRooms implements chatv1connect.ChatServiceHandler: the standard List of
 // chat.v1.Room.
 func (s *ChatService) ListRooms(ctx context.Context, req *connect.Request[v1.ListRoomsRequest]) (*connect.Response[v1.ListRoomsResponse], error) {
-	res := connect.NewResponse[v1.ListRoomsResponse](nil)
-	page, err := s.Rooms.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Rooms.List(ctx, ssotws.ListRequest{
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListRoomsResponse{
+	res := connect.NewResponse(&v1.ListRoomsResponse{
 		Rooms:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateRoom implements chatv1connect.ChatServiceHandler: the standard Create of
 // chat.v1.Room.
 func (s *ChatService) CreateRoom(ctx context.Context, req *connect.Request[v1.CreateRoomRequest]) (*connect.Response[v1.Room], error) {
-	res := connect.NewResponse[v1.Room](nil)
-	msg, err := s.Rooms.Create(ctx, req.Header(), res.Header(), req.Msg.GetRoom(), "")
+	msg, err := s.Rooms.Create(ctx, req.Header(), req.Msg.GetRoom())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateRoom implements chatv1connect.ChatServiceHandler: the standard Update of
 // chat.v1.Room.
 func (s *ChatService) UpdateRoom(ctx context.Context, req *connect.Request[v1.UpdateRoomRequest]) (*connect.Response[v1.Room], error) {
-	res := connect.NewResponse[v1.Room](nil)
-	msg, err := s.Rooms.Update(ctx, req.Header(), res.Header(), req.Msg.GetRoom(), req.Msg.GetUpdateMask())
+	msg, err := s.Rooms.Update(ctx, req.Header(), req.Msg.GetRoom(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteRoom implements chatv1connect.ChatServiceHandler: the standard Delete of
 // chat.v1.Room.
 func (s *ChatService) DeleteRoom(ctx context.Context, req *connect.Request[v1.DeleteRoomRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Rooms.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Rooms.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
 // GetMessage implements chatv1connect.ChatServiceHandler: the standard Get of
 // chat.v1.Message.
 func (s *ChatService) GetMessage(ctx context.Context, req *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Messages.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListMessages implements chatv1connect.ChatServiceHandler: the standard List of
 // chat.v1.Message.
 func (s *ChatService) ListMessages(ctx context.Context, req *connect.Request[v1.ListMessagesRequest]) (*connect.Response[v1.ListMessagesResponse], error) {
-	res := connect.NewResponse[v1.ListMessagesResponse](nil)
-	page, err := s.Messages.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Messages.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("room_id", req.Msg.GetRoomId()),
 		},
@@ -231,153 +226,180 @@ func (s *ChatService) ListMessages(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListMessagesResponse{
+	res := connect.NewResponse(&v1.ListMessagesResponse{
 		Messages:      page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateMessage implements chatv1connect.ChatServiceHandler: the standard Create of
 // chat.v1.Message.
 func (s *ChatService) CreateMessage(ctx context.Context, req *connect.Request[v1.CreateMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Create(ctx, req.Header(), res.Header(), req.Msg.GetMessage(), "")
+	msg, err := s.Messages.Create(ctx, req.Header(), req.Msg.GetMessage())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateMessage implements chatv1connect.ChatServiceHandler: the standard Update of
 // chat.v1.Message.
 func (s *ChatService) UpdateMessage(ctx context.Context, req *connect.Request[v1.UpdateMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Update(ctx, req.Header(), res.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
+	msg, err := s.Messages.Update(ctx, req.Header(), req.Msg.GetMessage(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteMessage implements chatv1connect.ChatServiceHandler: the standard Delete of
 // chat.v1.Message.
 func (s *ChatService) DeleteMessage(ctx context.Context, req *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Messages.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Messages.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// RoomHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for
-// chat.v1.Room.
-func RoomHTTP(c chatv1connect.ChatServiceClient) client.HTTP[*v1.Room] {
-	return client.HTTP[*v1.Room]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Room, http.Header, error) {
-			res, err := c.GetRoom(ctx, client.NewRequest(&v1.GetRoomRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Room, string, http.Header, error) {
-			req := &v1.ListRoomsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListRooms(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetRooms(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Room, h http.Header) (*v1.Room, error) {
-			res, err := c.CreateRoom(ctx, client.NewRequest(&v1.CreateRoomRequest{Room: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Room, paths []string, h http.Header) (*v1.Room, error) {
-			req := &v1.UpdateRoomRequest{Room: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateRoom(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteRoom(ctx, client.NewRequest(&v1.DeleteRoomRequest{Id: key}, h))
-			return err
-		},
+// RoomHTTP calls the standard methods of chat.v1.Room on a connect-go
+// ChatServiceClient: the [client.HTTP] the Go clients of Room use.
+type RoomHTTP struct {
+	c chatv1connect.ChatServiceClient
+}
+
+var _ client.HTTP[*v1.Room] = (*RoomHTTP)(nil)
+
+// NewRoomHTTP returns the [client.HTTP] of chat.v1.Room over c.
+func NewRoomHTTP(c chatv1connect.ChatServiceClient) *RoomHTTP {
+	return &RoomHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetRoom.
+func (a *RoomHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Room, http.Header, error) {
+	res, err := a.c.GetRoom(ctx, client.NewRequest(&v1.GetRoomRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListRooms.
+func (a *RoomHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Room, string, http.Header, error) {
+	req := &v1.ListRoomsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListRooms(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetRooms(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateRoom.
+func (a *RoomHTTP) Create(ctx context.Context, item *v1.Room, h http.Header) (*v1.Room, error) {
+	res, err := a.c.CreateRoom(ctx, client.NewRequest(&v1.CreateRoomRequest{Room: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateRoom.
+func (a *RoomHTTP) Update(ctx context.Context, item *v1.Room, paths []string, h http.Header) (*v1.Room, error) {
+	req := &v1.UpdateRoomRequest{Room: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateRoom(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteRoom.
+func (a *RoomHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteRoom(ctx, client.NewRequest(&v1.DeleteRoomRequest{Id: key}, h))
+	return err
 }
 
 // NewRoomClient returns the hybrid [client.DataClient] of
 // chat.v1.Room: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewRoomClient(c chatv1connect.ChatServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Room] {
-	return client.NewHybrid(RoomModel, RoomHTTP(c), conn, opts)
+	return client.NewHybrid(RoomModel, NewRoomHTTP(c), conn, opts)
 }
 
-// MessageHTTP adapts the connect-go ChatServiceClient to [client.HTTP] for
-// chat.v1.Message.
-func MessageHTTP(c chatv1connect.ChatServiceClient) client.HTTP[*v1.Message] {
-	return client.HTTP[*v1.Message]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
-			res, err := c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Message, string, http.Header, error) {
-			req := &v1.ListMessagesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListMessages(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetMessages(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Message, h http.Header) (*v1.Message, error) {
-			res, err := c.CreateMessage(ctx, client.NewRequest(&v1.CreateMessageRequest{Message: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Message, paths []string, h http.Header) (*v1.Message, error) {
-			req := &v1.UpdateMessageRequest{Message: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateMessage(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
-			return err
-		},
+// MessageHTTP calls the standard methods of chat.v1.Message on a connect-go
+// ChatServiceClient: the [client.HTTP] the Go clients of Message use.
+type MessageHTTP struct {
+	c chatv1connect.ChatServiceClient
+}
+
+var _ client.HTTP[*v1.Message] = (*MessageHTTP)(nil)
+
+// NewMessageHTTP returns the [client.HTTP] of chat.v1.Message over c.
+func NewMessageHTTP(c chatv1connect.ChatServiceClient) *MessageHTTP {
+	return &MessageHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetMessage.
+func (a *MessageHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
+	res, err := a.c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListMessages.
+func (a *MessageHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Message, string, http.Header, error) {
+	req := &v1.ListMessagesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListMessages(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetMessages(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateMessage.
+func (a *MessageHTTP) Create(ctx context.Context, item *v1.Message, h http.Header) (*v1.Message, error) {
+	res, err := a.c.CreateMessage(ctx, client.NewRequest(&v1.CreateMessageRequest{Message: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateMessage.
+func (a *MessageHTTP) Update(ctx context.Context, item *v1.Message, paths []string, h http.Header) (*v1.Message, error) {
+	req := &v1.UpdateMessageRequest{Message: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateMessage(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteMessage.
+func (a *MessageHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
+	return err
 }
 
 // NewMessageClient returns the hybrid [client.DataClient] of
 // chat.v1.Message: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewMessageClient(c chatv1connect.ChatServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Message] {
-	return client.NewHybrid(MessageModel, MessageHTTP(c), conn, opts)
+	return client.NewHybrid(MessageModel, NewMessageHTTP(c), conn, opts)
 }

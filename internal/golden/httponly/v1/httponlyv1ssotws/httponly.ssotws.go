@@ -66,9 +66,12 @@ type NoteService struct {
 var _ httponlyv1connect.NoteServiceHandler = (*NoteService)(nil)
 
 // NewNoteService returns a NoteService that keeps its records in store.
-func NewNoteService(store ssotws.Store, opts ...ssotws.Option) *NoteService {
+// pub is for the models that turn realtime: none does yet, so it may be nil.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *NoteService {
 	return &NoteService{
-		Notes: ssotws.NewResource[*v1.Note](NoteModel, store, nil, opts...),
+		Notes: ssotws.NewResource[*v1.Note](NoteModel, store, pub, opts),
 	}
 }
 
@@ -90,20 +93,19 @@ func NewNoteServiceHandler(svc httponlyv1connect.NoteServiceHandler, opts ...con
 // GetNote implements httponlyv1connect.NoteServiceHandler: the standard Get of
 // httponly.v1.Note.
 func (s *NoteService) GetNote(ctx context.Context, req *connect.Request[v1.GetNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Notes.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListNotes implements httponlyv1connect.NoteServiceHandler: the standard List of
 // httponly.v1.Note.
 func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.ListNotesRequest]) (*connect.Response[v1.ListNotesResponse], error) {
-	res := connect.NewResponse[v1.ListNotesResponse](nil)
-	page, err := s.Notes.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Notes.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("folder", req.Msg.GetFolder()),
 		},
@@ -113,99 +115,111 @@ func (s *NoteService) ListNotes(ctx context.Context, req *connect.Request[v1.Lis
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListNotesResponse{
+	res := connect.NewResponse(&v1.ListNotesResponse{
 		Notes:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateNote implements httponlyv1connect.NoteServiceHandler: the standard Create of
 // httponly.v1.Note.
 func (s *NoteService) CreateNote(ctx context.Context, req *connect.Request[v1.CreateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Create(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
+	msg, err := s.Notes.CreateWithKey(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetNoteId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateNote implements httponlyv1connect.NoteServiceHandler: the standard Update of
 // httponly.v1.Note.
 func (s *NoteService) UpdateNote(ctx context.Context, req *connect.Request[v1.UpdateNoteRequest]) (*connect.Response[v1.Note], error) {
-	res := connect.NewResponse[v1.Note](nil)
-	msg, err := s.Notes.Update(ctx, req.Header(), res.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
+	msg, err := s.Notes.Update(ctx, req.Header(), req.Msg.GetNote(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteNote implements httponlyv1connect.NoteServiceHandler: the standard Delete of
 // httponly.v1.Note.
 func (s *NoteService) DeleteNote(ctx context.Context, req *connect.Request[v1.DeleteNoteRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Notes.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Notes.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// NoteHTTP adapts the connect-go NoteServiceClient to [client.HTTP] for
-// httponly.v1.Note.
-func NoteHTTP(c httponlyv1connect.NoteServiceClient) client.HTTP[*v1.Note] {
-	return client.HTTP[*v1.Note]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Note, http.Header, error) {
-			res, err := c.GetNote(ctx, client.NewRequest(&v1.GetNoteRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Note, string, http.Header, error) {
-			req := &v1.ListNotesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListNotes(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetNotes(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Note, h http.Header) (*v1.Note, error) {
-			res, err := c.CreateNote(ctx, client.NewRequest(&v1.CreateNoteRequest{Note: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Note, paths []string, h http.Header) (*v1.Note, error) {
-			req := &v1.UpdateNoteRequest{Note: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateNote(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteNote(ctx, client.NewRequest(&v1.DeleteNoteRequest{Id: key}, h))
-			return err
-		},
+// NoteHTTP calls the standard methods of httponly.v1.Note on a connect-go
+// NoteServiceClient: the [client.HTTP] the Go clients of Note use.
+type NoteHTTP struct {
+	c httponlyv1connect.NoteServiceClient
+}
+
+var _ client.HTTP[*v1.Note] = (*NoteHTTP)(nil)
+
+// NewNoteHTTP returns the [client.HTTP] of httponly.v1.Note over c.
+func NewNoteHTTP(c httponlyv1connect.NoteServiceClient) *NoteHTTP {
+	return &NoteHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetNote.
+func (a *NoteHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Note, http.Header, error) {
+	res, err := a.c.GetNote(ctx, client.NewRequest(&v1.GetNoteRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
 }
 
-// NewNoteClient returns the HTTP [client.DataClient] of
-// httponly.v1.Note: Note is HTTP only, so every call goes over c.
-// opts may be nil.
-func NewNoteClient(c httponlyv1connect.NoteServiceClient, opts *client.Options) *client.HTTPClient[*v1.Note] {
-	return client.NewHTTP(NoteHTTP(c), opts)
+// List implements [client.HTTP]: it calls ListNotes.
+func (a *NoteHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Note, string, http.Header, error) {
+	req := &v1.ListNotesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListNotes(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetNotes(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateNote.
+func (a *NoteHTTP) Create(ctx context.Context, item *v1.Note, h http.Header) (*v1.Note, error) {
+	res, err := a.c.CreateNote(ctx, client.NewRequest(&v1.CreateNoteRequest{Note: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateNote.
+func (a *NoteHTTP) Update(ctx context.Context, item *v1.Note, paths []string, h http.Header) (*v1.Note, error) {
+	req := &v1.UpdateNoteRequest{Note: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateNote(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteNote.
+func (a *NoteHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteNote(ctx, client.NewRequest(&v1.DeleteNoteRequest{Id: key}, h))
+	return err
+}
+
+// NewNoteClient returns the hybrid [client.DataClient] of
+// httponly.v1.Note: Note is HTTP only, so every call goes over c
+// and conn is not used until Note turns realtime; the signature stays
+// the same then. conn and opts may be nil.
+func NewNoteClient(c httponlyv1connect.NoteServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Note] {
+	return client.NewHybrid(NoteModel, NewNoteHTTP(c), conn, opts)
 }

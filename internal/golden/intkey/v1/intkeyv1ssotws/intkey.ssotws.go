@@ -93,11 +93,13 @@ type TicketService struct {
 
 var _ intkeyv1connect.TicketServiceHandler = (*TicketService)(nil)
 
-// NewTicketService returns a TicketService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewTicketService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *TicketService {
+// NewTicketService returns a TicketService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewTicketService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *TicketService {
 	return &TicketService{
-		Tickets: ssotws.NewResource[*v1.Ticket](TicketModel, store, pub, opts...),
+		Tickets: ssotws.NewResource[*v1.Ticket](TicketModel, store, pub, opts),
 	}
 }
 
@@ -119,20 +121,19 @@ func NewTicketServiceHandler(svc intkeyv1connect.TicketServiceHandler, opts ...c
 // GetTicket implements intkeyv1connect.TicketServiceHandler: the standard Get of
 // intkey.v1.Ticket.
 func (s *TicketService) GetTicket(ctx context.Context, req *connect.Request[v1.GetTicketRequest]) (*connect.Response[v1.Ticket], error) {
-	res := connect.NewResponse[v1.Ticket](nil)
-	msg, err := s.Tickets.Get(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()))
+	msg, pos, err := s.Tickets.Get(ctx, ssotws.RequestKey(req.Msg.GetId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListTickets implements intkeyv1connect.TicketServiceHandler: the standard List of
 // intkey.v1.Ticket.
 func (s *TicketService) ListTickets(ctx context.Context, req *connect.Request[v1.ListTicketsRequest]) (*connect.Response[v1.ListTicketsResponse], error) {
-	res := connect.NewResponse[v1.ListTicketsResponse](nil)
-	page, err := s.Tickets.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Tickets.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("queue_id", req.Msg.GetQueueId()),
 			ssotws.Eq("status", req.Msg.GetStatus()),
@@ -143,35 +144,32 @@ func (s *TicketService) ListTickets(ctx context.Context, req *connect.Request[v1
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListTicketsResponse{
+	res := connect.NewResponse(&v1.ListTicketsResponse{
 		Tickets:       page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateTicket implements intkeyv1connect.TicketServiceHandler: the standard Create of
 // intkey.v1.Ticket.
 func (s *TicketService) CreateTicket(ctx context.Context, req *connect.Request[v1.CreateTicketRequest]) (*connect.Response[v1.Ticket], error) {
-	res := connect.NewResponse[v1.Ticket](nil)
-	msg, err := s.Tickets.Create(ctx, req.Header(), res.Header(), req.Msg.GetTicket(), ssotws.RequestKey(req.Msg.GetTicketId()))
+	msg, err := s.Tickets.CreateWithKey(ctx, req.Header(), req.Msg.GetTicket(), ssotws.RequestKey(req.Msg.GetTicketId()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateTicket implements intkeyv1connect.TicketServiceHandler: the standard Update of
 // intkey.v1.Ticket.
 func (s *TicketService) UpdateTicket(ctx context.Context, req *connect.Request[v1.UpdateTicketRequest]) (*connect.Response[v1.Ticket], error) {
-	res := connect.NewResponse[v1.Ticket](nil)
-	msg, err := s.Tickets.Update(ctx, req.Header(), res.Header(), req.Msg.GetTicket(), req.Msg.GetUpdateMask())
+	msg, err := s.Tickets.Update(ctx, req.Header(), req.Msg.GetTicket(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteTicket implements intkeyv1connect.TicketServiceHandler: the standard Delete of
@@ -181,73 +179,87 @@ func (s *TicketService) UpdateTicket(ctx context.Context, req *connect.Request[v
 //
 // Deprecated: do not use.
 func (s *TicketService) DeleteTicket(ctx context.Context, req *connect.Request[v1.DeleteTicketRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Tickets.Delete(ctx, req.Header(), res.Header(), ssotws.RequestKey(req.Msg.GetId()), req.Msg.GetVersion())
+	_, err := s.Tickets.DeleteIfVersion(ctx, req.Header(), ssotws.RequestKey(req.Msg.GetId()), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// TicketHTTP adapts the connect-go TicketServiceClient to [client.HTTP] for
-// intkey.v1.Ticket.
-func TicketHTTP(c intkeyv1connect.TicketServiceClient) client.HTTP[*v1.Ticket] {
-	return client.HTTP[*v1.Ticket]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Ticket, http.Header, error) {
-			k, err := strconv.ParseInt(key, 10, 64)
-			if err != nil {
-				return nil, nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
-			}
-			res, err := c.GetTicket(ctx, client.NewRequest(&v1.GetTicketRequest{Id: k}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Ticket, string, http.Header, error) {
-			req := &v1.ListTicketsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListTickets(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetTickets(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Ticket, h http.Header) (*v1.Ticket, error) {
-			res, err := c.CreateTicket(ctx, client.NewRequest(&v1.CreateTicketRequest{Ticket: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Ticket, paths []string, h http.Header) (*v1.Ticket, error) {
-			req := &v1.UpdateTicketRequest{Ticket: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateTicket(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			k, err := strconv.ParseInt(key, 10, 64)
-			if err != nil {
-				return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
-			}
-			_, err = c.DeleteTicket(ctx, client.NewRequest(&v1.DeleteTicketRequest{Id: k}, h))
-			return err
-		},
+// TicketHTTP calls the standard methods of intkey.v1.Ticket on a connect-go
+// TicketServiceClient: the [client.HTTP] the Go clients of Ticket use.
+type TicketHTTP struct {
+	c intkeyv1connect.TicketServiceClient
+}
+
+var _ client.HTTP[*v1.Ticket] = (*TicketHTTP)(nil)
+
+// NewTicketHTTP returns the [client.HTTP] of intkey.v1.Ticket over c.
+func NewTicketHTTP(c intkeyv1connect.TicketServiceClient) *TicketHTTP {
+	return &TicketHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetTicket.
+func (a *TicketHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Ticket, http.Header, error) {
+	k, err := strconv.ParseInt(key, 10, 64)
+	if err != nil {
+		return nil, nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
 	}
+	res, err := a.c.GetTicket(ctx, client.NewRequest(&v1.GetTicketRequest{Id: k}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListTickets.
+func (a *TicketHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Ticket, string, http.Header, error) {
+	req := &v1.ListTicketsRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListTickets(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetTickets(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateTicket.
+func (a *TicketHTTP) Create(ctx context.Context, item *v1.Ticket, h http.Header) (*v1.Ticket, error) {
+	res, err := a.c.CreateTicket(ctx, client.NewRequest(&v1.CreateTicketRequest{Ticket: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateTicket.
+func (a *TicketHTTP) Update(ctx context.Context, item *v1.Ticket, paths []string, h http.Header) (*v1.Ticket, error) {
+	req := &v1.UpdateTicketRequest{Ticket: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateTicket(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteTicket.
+func (a *TicketHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	k, err := strconv.ParseInt(key, 10, 64)
+	if err != nil {
+		return connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("intkey.v1.Ticket key %q is not a valid int64: %w", key, err))
+	}
+	_, err = a.c.DeleteTicket(ctx, client.NewRequest(&v1.DeleteTicketRequest{Id: k}, h))
+	return err
 }
 
 // NewTicketClient returns the hybrid [client.DataClient] of
 // intkey.v1.Ticket: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewTicketClient(c intkeyv1connect.TicketServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Ticket] {
-	return client.NewHybrid(TicketModel, TicketHTTP(c), conn, opts)
+	return client.NewHybrid(TicketModel, NewTicketHTTP(c), conn, opts)
 }

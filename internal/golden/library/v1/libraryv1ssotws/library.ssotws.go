@@ -99,12 +99,14 @@ type LibraryService struct {
 
 var _ libraryv1connect.LibraryServiceHandler = (*LibraryService)(nil)
 
-// NewLibraryService returns a LibraryService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *LibraryService {
+// NewLibraryService returns a LibraryService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *LibraryService {
 	return &LibraryService{
-		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, nil, opts...),
-		Books:   ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, pub, opts),
+		Books:   ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -126,55 +128,51 @@ func NewLibraryServiceHandler(svc libraryv1connect.LibraryServiceHandler, opts .
 // GetShelf implements libraryv1connect.LibraryServiceHandler: the standard Get of
 // library.v1.Shelf.
 func (s *LibraryService) GetShelf(ctx context.Context, req *connect.Request[v1.GetShelfRequest]) (*connect.Response[v1.GetShelfResponse], error) {
-	res := connect.NewResponse[v1.GetShelfResponse](nil)
-	msg, err := s.Shelves.Get(ctx, req.Header(), res.Header(), req.Msg.GetName())
+	msg, pos, err := s.Shelves.Get(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.GetShelfResponse{Shelf: msg}
+	res := connect.NewResponse(&v1.GetShelfResponse{Shelf: msg})
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListShelves implements libraryv1connect.LibraryServiceHandler: the standard List of
 // library.v1.Shelf.
 func (s *LibraryService) ListShelves(ctx context.Context, req *connect.Request[v1.ListShelvesRequest]) (*connect.Response[v1.ListShelvesResponse], error) {
-	res := connect.NewResponse[v1.ListShelvesResponse](nil)
-	page, err := s.Shelves.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Shelves.List(ctx, ssotws.ListRequest{
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListShelvesResponse{
+	res := connect.NewResponse(&v1.ListShelvesResponse{
 		Shelves:       page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateShelf implements libraryv1connect.LibraryServiceHandler: the standard Create of
 // library.v1.Shelf.
 func (s *LibraryService) CreateShelf(ctx context.Context, req *connect.Request[v1.CreateShelfRequest]) (*connect.Response[v1.CreateShelfResponse], error) {
-	res := connect.NewResponse[v1.CreateShelfResponse](nil)
-	msg, err := s.Shelves.Create(ctx, req.Header(), res.Header(), req.Msg.GetShelf(), req.Msg.GetShelfId())
+	msg, err := s.Shelves.CreateWithKey(ctx, req.Header(), req.Msg.GetShelf(), req.Msg.GetShelfId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.CreateShelfResponse{Shelf: msg}
-	return res, nil
+	return connect.NewResponse(&v1.CreateShelfResponse{Shelf: msg}), nil
 }
 
 // DeleteShelf implements libraryv1connect.LibraryServiceHandler: the standard Delete of
 // library.v1.Shelf.
 func (s *LibraryService) DeleteShelf(ctx context.Context, req *connect.Request[v1.DeleteShelfRequest]) (*connect.Response[v1.DeleteShelfResponse], error) {
-	res := connect.NewResponse[v1.DeleteShelfResponse](nil)
-	_, err := s.Shelves.Delete(ctx, req.Header(), res.Header(), req.Msg.GetName(), 0)
+	_, err := s.Shelves.Delete(ctx, req.Header(), req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.DeleteShelfResponse{}
-	return res, nil
+	return connect.NewResponse(&v1.DeleteShelfResponse{}), nil
 }
 
 // GetBook implements libraryv1connect.LibraryServiceHandler: the standard Get of
@@ -182,20 +180,19 @@ func (s *LibraryService) DeleteShelf(ctx context.Context, req *connect.Request[v
 //
 // GetBook returns one book.
 func (s *LibraryService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.GetBookResponse], error) {
-	res := connect.NewResponse[v1.GetBookResponse](nil)
-	msg, err := s.Books.Get(ctx, req.Header(), res.Header(), req.Msg.GetName())
+	msg, pos, err := s.Books.Get(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.GetBookResponse{Book: msg}
+	res := connect.NewResponse(&v1.GetBookResponse{Book: msg})
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListBooks implements libraryv1connect.LibraryServiceHandler: the standard List of
 // library.v1.Book.
 func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.ListBooksRequest]) (*connect.Response[v1.ListBooksResponse], error) {
-	res := connect.NewResponse[v1.ListBooksResponse](nil)
-	page, err := s.Books.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Books.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("shelf", req.Msg.GetShelf()),
 			ssotws.EqOptional("read", req.Msg.Read),
@@ -206,35 +203,32 @@ func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListBooksResponse{
+	res := connect.NewResponse(&v1.ListBooksResponse{
 		Books:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateBook implements libraryv1connect.LibraryServiceHandler: the standard Create of
 // library.v1.Book.
 func (s *LibraryService) CreateBook(ctx context.Context, req *connect.Request[v1.CreateBookRequest]) (*connect.Response[v1.CreateBookResponse], error) {
-	res := connect.NewResponse[v1.CreateBookResponse](nil)
-	msg, err := s.Books.Create(ctx, req.Header(), res.Header(), req.Msg.GetBook(), "")
+	msg, err := s.Books.Create(ctx, req.Header(), req.Msg.GetBook())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.CreateBookResponse{Book: msg}
-	return res, nil
+	return connect.NewResponse(&v1.CreateBookResponse{Book: msg}), nil
 }
 
 // UpdateBook implements libraryv1connect.LibraryServiceHandler: the standard Update of
 // library.v1.Book.
 func (s *LibraryService) UpdateBook(ctx context.Context, req *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.UpdateBookResponse], error) {
-	res := connect.NewResponse[v1.UpdateBookResponse](nil)
-	msg, err := s.Books.Update(ctx, req.Header(), res.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
+	msg, err := s.Books.Update(ctx, req.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.UpdateBookResponse{Book: msg}
-	return res, nil
+	return connect.NewResponse(&v1.UpdateBookResponse{Book: msg}), nil
 }
 
 // RemoveBook implements libraryv1connect.LibraryServiceHandler: the standard Delete of
@@ -242,111 +236,142 @@ func (s *LibraryService) UpdateBook(ctx context.Context, req *connect.Request[v1
 //
 // RemoveBook deletes a book; it is bound to Delete explicitly.
 func (s *LibraryService) RemoveBook(ctx context.Context, req *connect.Request[v1.RemoveBookRequest]) (*connect.Response[v1.RemoveBookResponse], error) {
-	res := connect.NewResponse[v1.RemoveBookResponse](nil)
-	msg, err := s.Books.Delete(ctx, req.Header(), res.Header(), req.Msg.GetName(), int64(req.Msg.GetVersion()))
+	msg, err := s.Books.DeleteIfVersion(ctx, req.Header(), req.Msg.GetName(), int64(req.Msg.GetVersion()))
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.RemoveBookResponse{Book: msg}
-	return res, nil
+	return connect.NewResponse(&v1.RemoveBookResponse{Book: msg}), nil
 }
 
-// ShelfHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
-// library.v1.Shelf.
+// ShelfHTTP calls the standard methods of library.v1.Shelf on a connect-go
+// LibraryServiceClient: the [client.HTTP] the Go clients of Shelf use.
 //
 // LibraryService has no standard Update of Shelf:
-// the adapter leaves that function nil.
-func ShelfHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Shelf] {
-	return client.HTTP[*v1.Shelf]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
-			res, err := c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Name: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg.GetShelf(), res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
-			req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListShelves(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
-			res, err := c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg.GetShelf(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Name: key}, h))
-			return err
-		},
-	}
+// that method fails with [client.ErrNoMethod].
+type ShelfHTTP struct {
+	client.UnimplementedHTTP[*v1.Shelf]
+
+	c libraryv1connect.LibraryServiceClient
 }
 
-// NewShelfClient returns the HTTP [client.DataClient] of
-// library.v1.Shelf: Shelf is HTTP only, so every call goes over c.
-// opts may be nil.
-func NewShelfClient(c libraryv1connect.LibraryServiceClient, opts *client.Options) *client.HTTPClient[*v1.Shelf] {
-	return client.NewHTTP(ShelfHTTP(c), opts)
+var _ client.HTTP[*v1.Shelf] = (*ShelfHTTP)(nil)
+
+// NewShelfHTTP returns the [client.HTTP] of library.v1.Shelf over c.
+func NewShelfHTTP(c libraryv1connect.LibraryServiceClient) *ShelfHTTP {
+	return &ShelfHTTP{c: c}
 }
 
-// BookHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
-// library.v1.Book.
-func BookHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
-			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Name: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg.GetBook(), res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
-			req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
-			res, err := c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg.GetBook(), nil
-		},
-		Update: func(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
-			req := &v1.UpdateBookRequest{Book: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateBook(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg.GetBook(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.RemoveBook(ctx, client.NewRequest(&v1.RemoveBookRequest{Name: key}, h))
-			return err
-		},
+// Get implements [client.HTTP]: it calls GetShelf.
+func (a *ShelfHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
+	res, err := a.c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Name: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg.GetShelf(), res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListShelves.
+func (a *ShelfHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
+	req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListShelves(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateShelf.
+func (a *ShelfHTTP) Create(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
+	res, err := a.c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetShelf(), nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteShelf.
+func (a *ShelfHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Name: key}, h))
+	return err
+}
+
+// NewShelfClient returns the hybrid [client.DataClient] of
+// library.v1.Shelf: Shelf is HTTP only, so every call goes over c
+// and conn is not used until Shelf turns realtime; the signature stays
+// the same then. conn and opts may be nil.
+func NewShelfClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Shelf] {
+	return client.NewHybrid(ShelfModel, NewShelfHTTP(c), conn, opts)
+}
+
+// BookHTTP calls the standard methods of library.v1.Book on a connect-go
+// LibraryServiceClient: the [client.HTTP] the Go clients of Book use.
+type BookHTTP struct {
+	c libraryv1connect.LibraryServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTP)(nil)
+
+// NewBookHTTP returns the [client.HTTP] of library.v1.Book over c.
+func NewBookHTTP(c libraryv1connect.LibraryServiceClient) *BookHTTP {
+	return &BookHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetBook.
+func (a *BookHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+	res, err := a.c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Name: key}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg.GetBook(), res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListBooks.
+func (a *BookHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+	req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListBooks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateBook.
+func (a *BookHTTP) Create(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
+	res, err := a.c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetBook(), nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateBook.
+func (a *BookHTTP) Update(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
+	req := &v1.UpdateBookRequest{Book: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateBook(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetBook(), nil
+}
+
+// Delete implements [client.HTTP]: it calls RemoveBook.
+func (a *BookHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.RemoveBook(ctx, client.NewRequest(&v1.RemoveBookRequest{Name: key}, h))
+	return err
 }
 
 // NewBookClient returns the hybrid [client.DataClient] of
 // library.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTP(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTP(c), conn, opts)
 }

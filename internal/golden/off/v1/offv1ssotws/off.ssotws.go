@@ -47,9 +47,12 @@ type MessageService struct {
 var _ offv1connect.MessageServiceHandler = (*MessageService)(nil)
 
 // NewMessageService returns a MessageService that keeps its records in store.
-func NewMessageService(store ssotws.Store, opts ...ssotws.Option) *MessageService {
+// pub is for the models that turn realtime: none does yet, so it may be nil.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewMessageService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *MessageService {
 	return &MessageService{
-		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, nil, opts...),
+		Messages: ssotws.NewResource[*v1.Message](MessageModel, store, pub, opts),
 	}
 }
 
@@ -71,51 +74,62 @@ func NewMessageServiceHandler(svc offv1connect.MessageServiceHandler, opts ...co
 // GetMessage implements offv1connect.MessageServiceHandler: the standard Get of
 // off.v1.Message.
 func (s *MessageService) GetMessage(ctx context.Context, req *connect.Request[v1.GetMessageRequest]) (*connect.Response[v1.Message], error) {
-	res := connect.NewResponse[v1.Message](nil)
-	msg, err := s.Messages.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Messages.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // DeleteMessage implements offv1connect.MessageServiceHandler: the standard Delete of
 // off.v1.Message.
 func (s *MessageService) DeleteMessage(ctx context.Context, req *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Messages.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Messages.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// MessageHTTP adapts the connect-go MessageServiceClient to [client.HTTP] for
-// off.v1.Message.
+// MessageHTTP calls the standard methods of off.v1.Message on a connect-go
+// MessageServiceClient: the [client.HTTP] the Go clients of Message use.
 //
 // MessageService has no standard List, Create and Update of Message:
-// the adapter leaves those functions nil.
-func MessageHTTP(c offv1connect.MessageServiceClient) client.HTTP[*v1.Message] {
-	return client.HTTP[*v1.Message]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
-			res, err := c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
-			return err
-		},
-	}
+// those methods fail with [client.ErrNoMethod].
+type MessageHTTP struct {
+	client.UnimplementedHTTP[*v1.Message]
+
+	c offv1connect.MessageServiceClient
 }
 
-// NewMessageClient returns the HTTP [client.DataClient] of
-// off.v1.Message: Message is HTTP only, so every call goes over c.
-// opts may be nil.
-func NewMessageClient(c offv1connect.MessageServiceClient, opts *client.Options) *client.HTTPClient[*v1.Message] {
-	return client.NewHTTP(MessageHTTP(c), opts)
+var _ client.HTTP[*v1.Message] = (*MessageHTTP)(nil)
+
+// NewMessageHTTP returns the [client.HTTP] of off.v1.Message over c.
+func NewMessageHTTP(c offv1connect.MessageServiceClient) *MessageHTTP {
+	return &MessageHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetMessage.
+func (a *MessageHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Message, http.Header, error) {
+	res, err := a.c.GetMessage(ctx, client.NewRequest(&v1.GetMessageRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg, res.Header(), nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteMessage.
+func (a *MessageHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteMessage(ctx, client.NewRequest(&v1.DeleteMessageRequest{Id: key}, h))
+	return err
+}
+
+// NewMessageClient returns the hybrid [client.DataClient] of
+// off.v1.Message: Message is HTTP only, so every call goes over c
+// and conn is not used until Message turns realtime; the signature stays
+// the same then. conn and opts may be nil.
+func NewMessageClient(c offv1connect.MessageServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Message] {
+	return client.NewHybrid(MessageModel, NewMessageHTTP(c), conn, opts)
 }

@@ -34,11 +34,13 @@ type BookReadService struct {
 
 var _ perfilev1connect.BookReadServiceHandler = (*BookReadService)(nil)
 
-// NewBookReadService returns a BookReadService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewBookReadService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *BookReadService {
+// NewBookReadService returns a BookReadService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewBookReadService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *BookReadService {
 	return &BookReadService{
-		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -60,20 +62,19 @@ func NewBookReadServiceHandler(svc perfilev1connect.BookReadServiceHandler, opts
 // GetBook implements perfilev1connect.BookReadServiceHandler: the standard Get of
 // perfile.v1.Book.
 func (s *BookReadService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Books.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListBooks implements perfilev1connect.BookReadServiceHandler: the standard List of
 // perfile.v1.Book.
 func (s *BookReadService) ListBooks(ctx context.Context, req *connect.Request[v1.ListBooksRequest]) (*connect.Response[v1.ListBooksResponse], error) {
-	res := connect.NewResponse[v1.ListBooksResponse](nil)
-	page, err := s.Books.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Books.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.Eq("shelf_id", req.Msg.GetShelfId()),
 		},
@@ -83,44 +84,57 @@ func (s *BookReadService) ListBooks(ctx context.Context, req *connect.Request[v1
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListBooksResponse{
+	res := connect.NewResponse(&v1.ListBooksResponse{
 		Books:         page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
-// BookHTTPForBookReadService adapts the connect-go BookReadServiceClient to [client.HTTP] for
-// perfile.v1.Book.
+// BookHTTPForBookReadService calls the standard methods of perfile.v1.Book on a connect-go
+// BookReadServiceClient: the [client.HTTP] the Go clients of Book use.
 //
 // BookReadService has no standard Create, Update and Delete of Book:
-// the adapter leaves those functions nil.
-func BookHTTPForBookReadService(c perfilev1connect.BookReadServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
-			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
-			req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
+// those methods fail with [client.ErrNoMethod].
+type BookHTTPForBookReadService struct {
+	client.UnimplementedHTTP[*v1.Book]
+
+	c perfilev1connect.BookReadServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTPForBookReadService)(nil)
+
+// NewBookHTTPForBookReadService returns the [client.HTTP] of perfile.v1.Book over c.
+func NewBookHTTPForBookReadService(c perfilev1connect.BookReadServiceClient) *BookHTTPForBookReadService {
+	return &BookHTTPForBookReadService{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetBook.
+func (a *BookHTTPForBookReadService) Get(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+	res, err := a.c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListBooks.
+func (a *BookHTTPForBookReadService) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+	req := &v1.ListBooksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListBooks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
 }
 
 // NewBookClientForBookReadService returns the hybrid [client.DataClient] of
 // perfile.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClientForBookReadService(c perfilev1connect.BookReadServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTPForBookReadService(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTPForBookReadService(c), conn, opts)
 }

@@ -36,11 +36,13 @@ type BookWriteService struct {
 
 var _ perfilev1connect.BookWriteServiceHandler = (*BookWriteService)(nil)
 
-// NewBookWriteService returns a BookWriteService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewBookWriteService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *BookWriteService {
+// NewBookWriteService returns a BookWriteService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewBookWriteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *BookWriteService {
 	return &BookWriteService{
-		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -62,74 +64,82 @@ func NewBookWriteServiceHandler(svc perfilev1connect.BookWriteServiceHandler, op
 // CreateBook implements perfilev1connect.BookWriteServiceHandler: the standard Create of
 // perfile.v1.Book.
 func (s *BookWriteService) CreateBook(ctx context.Context, req *connect.Request[v1.CreateBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Create(ctx, req.Header(), res.Header(), req.Msg.GetBook(), req.Msg.GetBookId())
+	msg, err := s.Books.CreateWithKey(ctx, req.Header(), req.Msg.GetBook(), req.Msg.GetBookId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // UpdateBook implements perfilev1connect.BookWriteServiceHandler: the standard Update of
 // perfile.v1.Book.
 func (s *BookWriteService) UpdateBook(ctx context.Context, req *connect.Request[v1.UpdateBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Update(ctx, req.Header(), res.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
+	msg, err := s.Books.Update(ctx, req.Header(), req.Msg.GetBook(), req.Msg.GetUpdateMask())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteBook implements perfilev1connect.BookWriteServiceHandler: the standard Delete of
 // perfile.v1.Book.
 func (s *BookWriteService) DeleteBook(ctx context.Context, req *connect.Request[v1.DeleteBookRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Books.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), req.Msg.GetVersion())
+	_, err := s.Books.DeleteIfVersion(ctx, req.Header(), req.Msg.GetId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// BookHTTPForBookWriteService adapts the connect-go BookWriteServiceClient to [client.HTTP] for
-// perfile.v1.Book.
+// BookHTTPForBookWriteService calls the standard methods of perfile.v1.Book on a connect-go
+// BookWriteServiceClient: the [client.HTTP] the Go clients of Book use.
 //
 // BookWriteService has no standard Get and List of Book:
-// the adapter leaves those functions nil.
-func BookHTTPForBookWriteService(c perfilev1connect.BookWriteServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Create: func(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
-			res, err := c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Update: func(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
-			req := &v1.UpdateBookRequest{Book: item}
-			if len(paths) > 0 {
-				req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
-			}
-			res, err := c.UpdateBook(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteBook(ctx, client.NewRequest(&v1.DeleteBookRequest{Id: key}, h))
-			return err
-		},
+// those methods fail with [client.ErrNoMethod].
+type BookHTTPForBookWriteService struct {
+	client.UnimplementedHTTP[*v1.Book]
+
+	c perfilev1connect.BookWriteServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTPForBookWriteService)(nil)
+
+// NewBookHTTPForBookWriteService returns the [client.HTTP] of perfile.v1.Book over c.
+func NewBookHTTPForBookWriteService(c perfilev1connect.BookWriteServiceClient) *BookHTTPForBookWriteService {
+	return &BookHTTPForBookWriteService{c: c}
+}
+
+// Create implements [client.HTTP]: it calls CreateBook.
+func (a *BookHTTPForBookWriteService) Create(ctx context.Context, item *v1.Book, h http.Header) (*v1.Book, error) {
+	res, err := a.c.CreateBook(ctx, client.NewRequest(&v1.CreateBookRequest{Book: item}, h))
+	if err != nil {
+		return nil, err
 	}
+	return res.Msg, nil
+}
+
+// Update implements [client.HTTP]: it calls UpdateBook.
+func (a *BookHTTPForBookWriteService) Update(ctx context.Context, item *v1.Book, paths []string, h http.Header) (*v1.Book, error) {
+	req := &v1.UpdateBookRequest{Book: item}
+	if len(paths) > 0 {
+		req.UpdateMask = &fieldmaskpb.FieldMask{Paths: paths}
+	}
+	res, err := a.c.UpdateBook(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteBook.
+func (a *BookHTTPForBookWriteService) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteBook(ctx, client.NewRequest(&v1.DeleteBookRequest{Id: key}, h))
+	return err
 }
 
 // NewBookClientForBookWriteService returns the hybrid [client.DataClient] of
 // perfile.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClientForBookWriteService(c perfilev1connect.BookWriteServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTPForBookWriteService(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTPForBookWriteService(c), conn, opts)
 }

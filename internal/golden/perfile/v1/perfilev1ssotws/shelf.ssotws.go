@@ -62,11 +62,13 @@ type ShelfService struct {
 
 var _ perfilev1connect.ShelfServiceHandler = (*ShelfService)(nil)
 
-// NewShelfService returns a ShelfService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewShelfService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *ShelfService {
+// NewShelfService returns a ShelfService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewShelfService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *ShelfService {
 	return &ShelfService{
-		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, pub, opts...),
+		Shelves: ssotws.NewResource[*v1.Shelf](ShelfModel, store, pub, opts),
 	}
 }
 
@@ -88,99 +90,111 @@ func NewShelfServiceHandler(svc perfilev1connect.ShelfServiceHandler, opts ...co
 // GetShelf implements perfilev1connect.ShelfServiceHandler: the standard Get of
 // perfile.v1.Shelf.
 func (s *ShelfService) GetShelf(ctx context.Context, req *connect.Request[v1.GetShelfRequest]) (*connect.Response[v1.Shelf], error) {
-	res := connect.NewResponse[v1.Shelf](nil)
-	msg, err := s.Shelves.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Shelves.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListShelves implements perfilev1connect.ShelfServiceHandler: the standard List of
 // perfile.v1.Shelf.
 func (s *ShelfService) ListShelves(ctx context.Context, req *connect.Request[v1.ListShelvesRequest]) (*connect.Response[v1.ListShelvesResponse], error) {
-	res := connect.NewResponse[v1.ListShelvesResponse](nil)
-	page, err := s.Shelves.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Shelves.List(ctx, ssotws.ListRequest{
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListShelvesResponse{
+	res := connect.NewResponse(&v1.ListShelvesResponse{
 		Shelves:       page.Items,
 		NextPageToken: page.NextPageToken,
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // CreateShelf implements perfilev1connect.ShelfServiceHandler: the standard Create of
 // perfile.v1.Shelf.
 func (s *ShelfService) CreateShelf(ctx context.Context, req *connect.Request[v1.CreateShelfRequest]) (*connect.Response[v1.Shelf], error) {
-	res := connect.NewResponse[v1.Shelf](nil)
-	msg, err := s.Shelves.Create(ctx, req.Header(), res.Header(), req.Msg.GetShelf(), "")
+	msg, err := s.Shelves.Create(ctx, req.Header(), req.Msg.GetShelf())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
-	return res, nil
+	return connect.NewResponse(msg), nil
 }
 
 // DeleteShelf implements perfilev1connect.ShelfServiceHandler: the standard Delete of
 // perfile.v1.Shelf.
 func (s *ShelfService) DeleteShelf(ctx context.Context, req *connect.Request[v1.DeleteShelfRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Shelves.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Shelves.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// ShelfHTTP adapts the connect-go ShelfServiceClient to [client.HTTP] for
-// perfile.v1.Shelf.
+// ShelfHTTP calls the standard methods of perfile.v1.Shelf on a connect-go
+// ShelfServiceClient: the [client.HTTP] the Go clients of Shelf use.
 //
 // ShelfService has no standard Update of Shelf:
-// the adapter leaves that function nil.
-func ShelfHTTP(c perfilev1connect.ShelfServiceClient) client.HTTP[*v1.Shelf] {
-	return client.HTTP[*v1.Shelf]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
-			res, err := c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Id: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
-			req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListShelves(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Create: func(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
-			res, err := c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
-			if err != nil {
-				return nil, err
-			}
-			return res.Msg, nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Id: key}, h))
-			return err
-		},
+// that method fails with [client.ErrNoMethod].
+type ShelfHTTP struct {
+	client.UnimplementedHTTP[*v1.Shelf]
+
+	c perfilev1connect.ShelfServiceClient
+}
+
+var _ client.HTTP[*v1.Shelf] = (*ShelfHTTP)(nil)
+
+// NewShelfHTTP returns the [client.HTTP] of perfile.v1.Shelf over c.
+func NewShelfHTTP(c perfilev1connect.ShelfServiceClient) *ShelfHTTP {
+	return &ShelfHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetShelf.
+func (a *ShelfHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Shelf, http.Header, error) {
+	res, err := a.c.GetShelf(ctx, client.NewRequest(&v1.GetShelfRequest{Id: key}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListShelves.
+func (a *ShelfHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Shelf, string, http.Header, error) {
+	req := &v1.ListShelvesRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListShelves(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetShelves(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Create implements [client.HTTP]: it calls CreateShelf.
+func (a *ShelfHTTP) Create(ctx context.Context, item *v1.Shelf, h http.Header) (*v1.Shelf, error) {
+	res, err := a.c.CreateShelf(ctx, client.NewRequest(&v1.CreateShelfRequest{Shelf: item}, h))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg, nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteShelf.
+func (a *ShelfHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteShelf(ctx, client.NewRequest(&v1.DeleteShelfRequest{Id: key}, h))
+	return err
 }
 
 // NewShelfClient returns the hybrid [client.DataClient] of
 // perfile.v1.Shelf: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewShelfClient(c perfilev1connect.ShelfServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Shelf] {
-	return client.NewHybrid(ShelfModel, ShelfHTTP(c), conn, opts)
+	return client.NewHybrid(ShelfModel, NewShelfHTTP(c), conn, opts)
 }

@@ -2,9 +2,8 @@
 // @generated from file editions2024/v1/notes.proto (package editions2024.v1, syntax editions)
 /* eslint-disable */
 
-import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions, HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHttpClient, createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Counter, Note } from "./notes_pb.js";
 import { CounterSchema, NoteSchema, NoteService } from "./notes_pb.js";
 
@@ -110,9 +109,11 @@ export const CounterModel = defineModel<Counter, bigint>({
 });
 
 /**
- * createCounterClient returns the HTTP DataClient of editions2024.v1.Counter:
- * Counter is HTTP only, so every call goes over transport.
+ * createCounterClient returns the hybrid DataClient of editions2024.v1.Counter:
+ * Counter is HTTP only, so every call goes over options.transport and
+ * options.connection is not used until Counter turns realtime; the signature
+ * stays the same then.
  */
-export function createCounterClient(transport: Transport, options?: HttpClientOptions): HttpClient<Counter, bigint> {
-  return createHttpClient(CounterModel, transport, options);
+export function createCounterClient(options: HybridOptions): HybridClient<Counter, bigint> {
+  return createHybridClient(CounterModel, options);
 }

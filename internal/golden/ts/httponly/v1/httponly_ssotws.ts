@@ -2,9 +2,8 @@
 // @generated from file httponly/v1/httponly.proto (package httponly.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions } from "@ssot-ws/runtime/codegen";
-import { createHttpClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
+import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
 import type { Note } from "./httponly_pb.js";
 import { NoteSchema, NoteService } from "./httponly_pb.js";
 
@@ -45,11 +44,12 @@ export const NoteModel = defineModel<Note, string>({
 });
 
 /**
- * createNoteClient returns the HTTP DataClient of httponly.v1.Note: Note is HTTP
- * only, so every call goes over transport.
+ * createNoteClient returns the hybrid DataClient of httponly.v1.Note: Note is
+ * HTTP only, so every call goes over options.transport and options.connection is
+ * not used until Note turns realtime; the signature stays the same then.
  */
-export function createNoteClient(transport: Transport, options?: HttpClientOptions): HttpClient<Note, string> {
-  return createHttpClient(NoteModel, transport, options);
+export function createNoteClient(options: HybridOptions): HybridClient<Note, string> {
+  return createHybridClient(NoteModel, options);
 }
 
 // httponly.v1.Profile has no service with its standard methods in this request:

@@ -2,9 +2,8 @@
 // @generated from file library/v1/library.proto (package library.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions, HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHttpClient, createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Book, Shelf } from "./library_pb.js";
 import { BookSchema, LibraryService, ShelfSchema } from "./library_pb.js";
 
@@ -41,11 +40,12 @@ export const ShelfModel = defineModel<Shelf, string>({
 });
 
 /**
- * createShelfClient returns the HTTP DataClient of library.v1.Shelf: Shelf is
- * HTTP only, so every call goes over transport.
+ * createShelfClient returns the hybrid DataClient of library.v1.Shelf: Shelf is
+ * HTTP only, so every call goes over options.transport and options.connection is
+ * not used until Shelf turns realtime; the signature stays the same then.
  */
-export function createShelfClient(transport: Transport, options?: HttpClientOptions): HttpClient<Shelf, string> {
-  return createHttpClient(ShelfModel, transport, options);
+export function createShelfClient(options: HybridOptions): HybridClient<Shelf, string> {
+  return createHybridClient(ShelfModel, options);
 }
 
 /**

@@ -2,9 +2,8 @@
 // @generated from file off/v1/off.proto (package off.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions } from "@ssot-ws/runtime/codegen";
-import { createHttpClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
+import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
 import type { Message } from "./off_pb.js";
 import { MessageSchema, MessageService } from "./off_pb.js";
 
@@ -33,9 +32,10 @@ export const MessageModel = defineModel<Message, string>({
 });
 
 /**
- * createMessageClient returns the HTTP DataClient of off.v1.Message: Message is
- * HTTP only, so every call goes over transport.
+ * createMessageClient returns the hybrid DataClient of off.v1.Message: Message
+ * is HTTP only, so every call goes over options.transport and options.connection
+ * is not used until Message turns realtime; the signature stays the same then.
  */
-export function createMessageClient(transport: Transport, options?: HttpClientOptions): HttpClient<Message, string> {
-  return createHttpClient(MessageModel, transport, options);
+export function createMessageClient(options: HybridOptions): HybridClient<Message, string> {
+  return createHybridClient(MessageModel, options);
 }

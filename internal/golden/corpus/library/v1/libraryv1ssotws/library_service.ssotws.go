@@ -49,11 +49,13 @@ type LibraryService struct {
 
 var _ libraryv1connect.LibraryServiceHandler = (*LibraryService)(nil)
 
-// NewLibraryService returns a LibraryService that keeps its records in store and
-// publishes the change events of its realtime models to pub.
-func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts ...ssotws.Option) *LibraryService {
+// NewLibraryService returns a LibraryService that keeps its records in store.
+// Its realtime models publish their change events to pub.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *LibraryService {
 	return &LibraryService{
-		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts...),
+		Books: ssotws.NewResource[*v1.Book](BookModel, store, pub, opts),
 	}
 }
 
@@ -75,20 +77,19 @@ func NewLibraryServiceHandler(svc libraryv1connect.LibraryServiceHandler, opts .
 // GetBook implements libraryv1connect.LibraryServiceHandler: the standard Get of
 // corpus.library.v1.Book.
 func (s *LibraryService) GetBook(ctx context.Context, req *connect.Request[v1.GetBookRequest]) (*connect.Response[v1.Book], error) {
-	res := connect.NewResponse[v1.Book](nil)
-	msg, err := s.Books.Get(ctx, req.Header(), res.Header(), req.Msg.GetId())
+	msg, pos, err := s.Books.Get(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
 // ListBooks implements libraryv1connect.LibraryServiceHandler: the standard List of
 // corpus.library.v1.Book.
 func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.ListBooksRequest]) (*connect.Response[v1.ListBooksResponse], error) {
-	res := connect.NewResponse[v1.ListBooksResponse](nil)
-	page, err := s.Books.List(ctx, req.Header(), res.Header(), ssotws.ListRequest{
+	page, err := s.Books.List(ctx, ssotws.ListRequest{
 		Filters: []ssotws.Filter{
 			ssotws.EqOptional("shelf", req.Msg.Shelf),
 		},
@@ -98,60 +99,73 @@ func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &v1.ListBooksResponse{
+	res := connect.NewResponse(&v1.ListBooksResponse{
 		Books:         page.Items,
 		NextPageToken: proto.String(page.NextPageToken),
-	}
+	})
+	page.Position.SetHeaders(res.Header())
 	return res, nil
 }
 
 // DeleteBook implements libraryv1connect.LibraryServiceHandler: the standard Delete of
 // corpus.library.v1.Book.
 func (s *LibraryService) DeleteBook(ctx context.Context, req *connect.Request[v1.DeleteBookRequest]) (*connect.Response[emptypb.Empty], error) {
-	res := connect.NewResponse[emptypb.Empty](nil)
-	_, err := s.Books.Delete(ctx, req.Header(), res.Header(), req.Msg.GetId(), 0)
+	_, err := s.Books.Delete(ctx, req.Header(), req.Msg.GetId())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = &emptypb.Empty{}
-	return res, nil
+	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
-// BookHTTP adapts the connect-go LibraryServiceClient to [client.HTTP] for
-// corpus.library.v1.Book.
+// BookHTTP calls the standard methods of corpus.library.v1.Book on a connect-go
+// LibraryServiceClient: the [client.HTTP] the Go clients of Book use.
 //
 // LibraryService has no standard Create and Update of Book:
-// the adapter leaves those functions nil.
-func BookHTTP(c libraryv1connect.LibraryServiceClient) client.HTTP[*v1.Book] {
-	return client.HTTP[*v1.Book]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
-			res, err := c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: proto.String(key)}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-		List: func(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
-			req := &v1.ListBooksRequest{PageSize: proto.Int32(p.PageSize), PageToken: proto.String(p.PageToken)}
-			if err := client.SetFilters(req, p.Filters); err != nil {
-				return nil, "", nil, err
-			}
-			res, err := c.ListBooks(ctx, client.NewRequest(req, h))
-			if err != nil {
-				return nil, "", nil, err
-			}
-			return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
-		},
-		Delete: func(ctx context.Context, key string, h http.Header) error {
-			_, err := c.DeleteBook(ctx, client.NewRequest(&v1.DeleteBookRequest{Id: proto.String(key)}, h))
-			return err
-		},
+// those methods fail with [client.ErrNoMethod].
+type BookHTTP struct {
+	client.UnimplementedHTTP[*v1.Book]
+
+	c libraryv1connect.LibraryServiceClient
+}
+
+var _ client.HTTP[*v1.Book] = (*BookHTTP)(nil)
+
+// NewBookHTTP returns the [client.HTTP] of corpus.library.v1.Book over c.
+func NewBookHTTP(c libraryv1connect.LibraryServiceClient) *BookHTTP {
+	return &BookHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetBook.
+func (a *BookHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Book, http.Header, error) {
+	res, err := a.c.GetBook(ctx, client.NewRequest(&v1.GetBookRequest{Id: proto.String(key)}, h))
+	if err != nil {
+		return nil, nil, err
 	}
+	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListBooks.
+func (a *BookHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Book, string, http.Header, error) {
+	req := &v1.ListBooksRequest{PageSize: proto.Int32(p.PageSize), PageToken: proto.String(p.PageToken)}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListBooks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetBooks(), res.Msg.GetNextPageToken(), res.Header(), nil
+}
+
+// Delete implements [client.HTTP]: it calls DeleteBook.
+func (a *BookHTTP) Delete(ctx context.Context, key string, h http.Header) error {
+	_, err := a.c.DeleteBook(ctx, client.NewRequest(&v1.DeleteBookRequest{Id: proto.String(key)}, h))
+	return err
 }
 
 // NewBookClient returns the hybrid [client.DataClient] of
 // corpus.library.v1.Book: it reads from the cache of what conn subscribes when
 // it can and over c otherwise, and mutates over c. conn and opts may be nil.
 func NewBookClient(c libraryv1connect.LibraryServiceClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Book] {
-	return client.NewHybrid(BookModel, BookHTTP(c), conn, opts)
+	return client.NewHybrid(BookModel, NewBookHTTP(c), conn, opts)
 }

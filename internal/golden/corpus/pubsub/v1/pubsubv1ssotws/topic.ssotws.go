@@ -51,9 +51,12 @@ type Publisher struct {
 var _ pubsubv1connect.PublisherHandler = (*Publisher)(nil)
 
 // NewPublisher returns a Publisher that keeps its records in store.
-func NewPublisher(store ssotws.Store, opts ...ssotws.Option) *Publisher {
+// pub is for the models that turn realtime: none does yet, so it may be nil.
+// Its signature stays the same when a model turns realtime or back.
+// opts may be nil.
+func NewPublisher(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.ResourceOptions) *Publisher {
 	return &Publisher{
-		Topics: ssotws.NewResource[*v1.Topic](TopicModel, store, nil, opts...),
+		Topics: ssotws.NewResource[*v1.Topic](TopicModel, store, pub, opts),
 	}
 }
 
@@ -75,35 +78,46 @@ func NewPublisherHandler(svc pubsubv1connect.PublisherHandler, opts ...connect.H
 // GetTopic implements pubsubv1connect.PublisherHandler: the standard Get of
 // corpus.pubsub.v1.Topic.
 func (s *Publisher) GetTopic(ctx context.Context, req *connect.Request[v1.GetTopicRequest]) (*connect.Response[v1.Topic], error) {
-	res := connect.NewResponse[v1.Topic](nil)
-	msg, err := s.Topics.Get(ctx, req.Header(), res.Header(), req.Msg.GetName())
+	msg, pos, err := s.Topics.Get(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, err
 	}
-	res.Msg = msg
+	res := connect.NewResponse(msg)
+	pos.SetHeaders(res.Header())
 	return res, nil
 }
 
-// TopicHTTP adapts the connect-go PublisherClient to [client.HTTP] for
-// corpus.pubsub.v1.Topic.
+// TopicHTTP calls the standard methods of corpus.pubsub.v1.Topic on a connect-go
+// PublisherClient: the [client.HTTP] the Go clients of Topic use.
 //
 // Publisher has no standard List, Create, Update and Delete of Topic:
-// the adapter leaves those functions nil.
-func TopicHTTP(c pubsubv1connect.PublisherClient) client.HTTP[*v1.Topic] {
-	return client.HTTP[*v1.Topic]{
-		Get: func(ctx context.Context, key string, h http.Header) (*v1.Topic, http.Header, error) {
-			res, err := c.GetTopic(ctx, client.NewRequest(&v1.GetTopicRequest{Name: key}, h))
-			if err != nil {
-				return nil, nil, err
-			}
-			return res.Msg, res.Header(), nil
-		},
-	}
+// those methods fail with [client.ErrNoMethod].
+type TopicHTTP struct {
+	client.UnimplementedHTTP[*v1.Topic]
+
+	c pubsubv1connect.PublisherClient
 }
 
-// NewTopicClient returns the HTTP [client.DataClient] of
-// corpus.pubsub.v1.Topic: Topic is HTTP only, so every call goes over c.
-// opts may be nil.
-func NewTopicClient(c pubsubv1connect.PublisherClient, opts *client.Options) *client.HTTPClient[*v1.Topic] {
-	return client.NewHTTP(TopicHTTP(c), opts)
+var _ client.HTTP[*v1.Topic] = (*TopicHTTP)(nil)
+
+// NewTopicHTTP returns the [client.HTTP] of corpus.pubsub.v1.Topic over c.
+func NewTopicHTTP(c pubsubv1connect.PublisherClient) *TopicHTTP {
+	return &TopicHTTP{c: c}
+}
+
+// Get implements [client.HTTP]: it calls GetTopic.
+func (a *TopicHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Topic, http.Header, error) {
+	res, err := a.c.GetTopic(ctx, client.NewRequest(&v1.GetTopicRequest{Name: key}, h))
+	if err != nil {
+		return nil, nil, err
+	}
+	return res.Msg, res.Header(), nil
+}
+
+// NewTopicClient returns the hybrid [client.DataClient] of
+// corpus.pubsub.v1.Topic: Topic is HTTP only, so every call goes over c
+// and conn is not used until Topic turns realtime; the signature stays
+// the same then. conn and opts may be nil.
+func NewTopicClient(c pubsubv1connect.PublisherClient, conn *client.Conn, opts *client.Options) *client.Hybrid[*v1.Topic] {
+	return client.NewHybrid(TopicModel, NewTopicHTTP(c), conn, opts)
 }

@@ -2,9 +2,8 @@
 // @generated from file corpus/pubsub/v1/topic.proto (package corpus.pubsub.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Transport } from "@connectrpc/connect";
-import type { HttpClient, HttpClientOptions } from "@ssot-ws/runtime/codegen";
-import { createHttpClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
+import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
 import type { Topic } from "./topic_pb.js";
 import { Publisher, TopicSchema } from "./topic_pb.js";
 
@@ -32,9 +31,11 @@ export const TopicModel = defineModel<Topic, string>({
 });
 
 /**
- * createTopicClient returns the HTTP DataClient of corpus.pubsub.v1.Topic: Topic
- * is HTTP only, so every call goes over transport.
+ * createTopicClient returns the hybrid DataClient of corpus.pubsub.v1.Topic:
+ * Topic is HTTP only, so every call goes over options.transport and
+ * options.connection is not used until Topic turns realtime; the signature stays
+ * the same then.
  */
-export function createTopicClient(transport: Transport, options?: HttpClientOptions): HttpClient<Topic, string> {
-  return createHttpClient(TopicModel, transport, options);
+export function createTopicClient(options: HybridOptions): HybridClient<Topic, string> {
+  return createHybridClient(TopicModel, options);
 }
