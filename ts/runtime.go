@@ -11,7 +11,8 @@
 //
 // which keeps the runtime's relative import "../gen/ssot/ws/v1/frame_pb.js"
 // valid. The runtime imports nothing else but @bufbuild/protobuf and
-// @connectrpc/connect; react.ts alone imports React. The sources are
+// @connectrpc/connect; react.ts alone imports React, query.ts alone
+// TanStack Query and connect-query (optional peers). The sources are
 // type-checked and unit-tested in this directory (npm run typecheck,
 // npm run test:ts).
 package tsruntime
