@@ -39,8 +39,7 @@ func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 				continue
 			}
 			spec := strings.TrimSuffix(strings.TrimSuffix(line[i+len(` from "`):], ";"), `"`)
-			ok := spec == "react" && e.Name() == "react.ts" ||
-				(spec == "@tanstack/query-core" || spec == "@connectrpc/connect-query-core") && e.Name() == "query.ts"
+			ok := spec == "react" && e.Name() == "react.ts"
 			for _, a := range allowed {
 				if spec == a || strings.HasPrefix(spec, a) && (strings.HasSuffix(a, "/") || strings.HasPrefix(spec[len(a):], "/")) {
 					ok = true
@@ -53,6 +52,17 @@ func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 				t.Errorf("%s imports %q", e.Name(), spec)
 			}
 		}
+	}
+}
+
+// TestQueryIsNpmOnly checks that runtime=emit leaves out the live
+// connect-query mode, whose imports its projects may lack.
+func TestQueryIsNpmOnly(t *testing.T) {
+	if _, err := fs.ReadFile(FS(), RuntimeDir+"/query.ts"); err == nil {
+		t.Error("FS holds query.ts")
+	}
+	if _, err := os.Stat("runtime/src/query.ts"); err != nil {
+		t.Errorf("the npm package's query.ts: %v", err)
 	}
 }
 
