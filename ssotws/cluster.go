@@ -161,8 +161,10 @@ func startCluster(g *Gateway, o ClusterOptions) *cluster {
 	if cl.lease <= 0 {
 		cl.lease = DefaultLease
 	}
-	cl.stopListen = cb.ListenControl(cl.receive)
+	// Before listening: from then on another node's message may reach
+	// receive, which writes asks under cl.mu, at once.
 	cl.asks[""] = true // every node: send me your counts
+	cl.stopListen = cb.ListenControl(cl.receive)
 	go cl.run()
 	cl.poke()
 	return cl

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -43,6 +44,11 @@ type conn struct {
 	// any goroutine (hooks, timers, Revoke).
 	identity atomic.Pointer[Identity]
 
+	// set before serve, read-only after
+	seq     uint64    // numbers the connection in log records
+	remote  string    // the client's address, for log records
+	started time.Time // when it was accepted
+
 	// read loop only
 	subs         map[string]*subscription // by channel name
 	user         string                   // the subject counted in Gateway.users
@@ -76,7 +82,11 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 		cancel: cancel,
 		q:      newSendQueue(g.opts.Limits.SendQueue),
 		writer: writer{writerDone: make(chan struct{})},
+
+		seq:     g.connSeq.Add(1),
+		started: time.Now(),
 	}
+	c.q.tel = g.tel
 	c.q.start = func() { go c.writeLoop() }
 	return c
 }
@@ -85,11 +95,15 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 // holds: when serve returns, none of the connection's goroutines is left.
 func (c *conn) serve(cred credentials) {
 	c.ws.SetReadLimit(c.g.opts.Limits.MaxMessageBytes)
+	var readErr error
 	if c.admit(cred) {
-		c.readLoop()
+		readErr = c.readLoop()
 	}
-	c.closeWith(0, "") // a no-op when a close is already under way
+	// A no-op when a close is already under way; otherwise the client
+	// closed, or the network failed.
+	byClient := c.closeWith(0, "")
 	<-c.writerDone
+	c.logClosed(byClient, readErr)
 	c.cancel()
 	c.pings.Wait()
 	for _, t := range []*time.Timer{c.expiry, c.authDeadline} {
@@ -101,8 +115,7 @@ func (c *conn) serve(cred credentials) {
 		c.g.releaseUser(c.user)
 	}
 	for name, s := range c.subs {
-		s.active.Store(false)
-		c.g.hub.remove(name, s)
+		c.endSubscription(name, s)
 	}
 	c.subs = nil
 }
@@ -158,17 +171,17 @@ func (c *conn) admit(cred credentials) bool {
 	o := &c.g.opts
 	switch {
 	case o.RequireAuth && o.Authenticator == nil:
-		c.closeWith(CloseUnauthenticated, "authentication required")
+		c.refuse(refuseAuthRequired, "", "authentication required", slog.String("detail", "RequireAuth without an Authenticator"))
 		return false
 	case cred.queryRefused:
-		c.closeWith(CloseUnauthenticated, "a token in the URL is not accepted")
+		c.refuse(refuseTokenInURL, "", "a token in the URL is not accepted")
 		return false
 	case cred.hasToken:
 		return c.authenticate(cred.token)
 	case o.RequireAuth:
 		c.authDeadline = time.AfterFunc(o.AuthTimeout, func() {
 			if c.identity.Load() == nil {
-				c.closeWith(CloseUnauthenticated, "no Auth frame in time")
+				c.refuse(refuseAuthRequired, "", "no Auth frame in time")
 			}
 		})
 	}
@@ -196,37 +209,94 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) bool {
 	return true
 }
 
+// refuse closes the connection because of what the client did or was, and
+// records it: one log record and one count, unless a close was already
+// under way. user is the subject concerned ("" for the connection's own);
+// reason goes to the client in the close frame and to the record; attrs
+// are added to the record. It reports whether this call closed.
+func (c *conn) refuse(r refusal, user, reason string, attrs ...slog.Attr) bool {
+	if !c.closeWith(r.closeCode(), reason) {
+		return false
+	}
+	if user == "" {
+		user = c.subject()
+	}
+	c.g.tel.refusal(c.g.logger, r, append([]slog.Attr{
+		slog.String("user", user), slog.String("close_reason", reason),
+		slog.Uint64("conn", c.seq), slog.String("remote", c.remote),
+	}, attrs...)...)
+	return true
+}
+
+// subject returns the subject of the connection's identity, or "".
+func (c *conn) subject() string {
+	if id := c.identity.Load(); id != nil {
+		return id.Subject
+	}
+	return ""
+}
+
+// logClosed writes the debug record of a connection's end. byClient: the
+// client closed it (or the network failed), with the close code in
+// readErr if it sent one.
+func (c *conn) logClosed(byClient bool, readErr error) {
+	logger := c.g.logger
+	if logger == nil || !logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	code, reason, _ := c.closeRequested()
+	by := "server"
+	if byClient {
+		by = "client"
+		var ce websocket.CloseError
+		if errors.As(readErr, &ce) {
+			code, reason = ce.Code, truncate(ce.Reason)
+		} else {
+			code = websocket.StatusAbnormalClosure // no close frame: the connection was lost
+			reason = "connection lost"
+		}
+	} else if code == 0 {
+		code = websocket.StatusAbnormalClosure
+	}
+	logger.LogAttrs(context.Background(), slog.LevelDebug, "ssotws: connection closed",
+		slog.Uint64("conn", c.seq), slog.String("user", c.subject()), slog.String("remote", c.remote),
+		slog.Int("code", int(code)), slog.String("reason", reason), slog.String("by", by),
+		slog.Duration("duration", time.Since(c.started)))
+}
+
 func (c *conn) closeRequested() (websocket.StatusCode, string, bool) {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	return c.closeCode, c.closeReason, c.closing
 }
 
-func (c *conn) readLoop() {
+// readLoop reads and serves client frames until the connection closes. It
+// returns the error that ended it, nil when the gateway closed it.
+func (c *conn) readLoop() error {
 	for {
 		typ, data, err := c.ws.Read(context.Background())
 		if errors.Is(err, websocket.ErrMessageTooBig) {
 			// The library sent the close frame; the handshake drains the rest.
-			c.closeWith(CloseTooLarge, "frame too large")
-			return
+			c.refuse(refuseTooLarge, "", "frame too large", slog.Int64("limit", c.g.opts.Limits.MaxMessageBytes))
+			return nil
 		}
 		if err != nil {
 			// Closed by the peer or by us, or over the frame rate: the
 			// frames are counted as they are read (see frameCounter),
 			// which closed with CloseTooSlow.
-			return
+			return err
 		}
 		if typ != websocket.MessageBinary {
-			c.closeWith(CloseBadFrame, "binary frames only")
-			return
+			c.refuse(refuseBadFrame, "", "binary frames only")
+			return nil
 		}
 		var f wsv1.ClientFrame
 		if err := proto.Unmarshal(data, &f); err != nil {
-			c.closeWith(CloseBadFrame, "malformed frame")
-			return
+			c.refuse(refuseBadFrame, "", "malformed frame")
+			return nil
 		}
 		if !c.handle(&f) {
-			return
+			return nil
 		}
 	}
 }
@@ -236,7 +306,7 @@ func (c *conn) readLoop() {
 func (c *conn) handle(f *wsv1.ClientFrame) bool {
 	if c.g.opts.RequireAuth && c.identity.Load() == nil {
 		if _, ok := f.Frame.(*wsv1.ClientFrame_Auth); !ok {
-			c.closeWith(CloseUnauthenticated, "authenticate first")
+			c.refuse(refuseAuthRequired, "", "authenticate first")
 			return false
 		}
 	}
@@ -277,25 +347,38 @@ func (c *conn) authenticate(token string) bool {
 	})
 	switch {
 	case errors.Is(err, ErrTokenExpired) || err == nil && id.Expired(time.Now()):
-		c.closeWith(CloseTokenExpired, "token expired")
+		user := ""
+		if id != nil {
+			user = id.Subject
+		}
+		c.refuse(refuseExpired, user, "token expired", errAttr(err, token))
 		return false
 	case err != nil || id == nil || id.Subject == "":
-		c.closeWith(CloseUnauthenticated, "unauthenticated")
+		c.refuse(refuseToken, "", "unauthenticated", errAttr(err, token))
 		return false
 	}
 	prev := c.identity.Load()
 	if prev != nil && prev.Subject != id.Subject {
-		c.closeWith(CloseForbidden, "identity changed")
+		c.refuse(refuseIdentityChanged, prev.Subject, "identity changed", slog.String("new_user", id.Subject))
 		return false
 	}
 	if prev == nil {
 		if !c.g.acquireUser(id.Subject) {
-			c.closeWith(CloseTooSlow, "too many connections for this user")
+			c.refuse(refuseUserLimit, id.Subject, "too many connections for this user",
+				slog.Int("limit", c.g.opts.Limits.MaxConnsPerUser))
 			return false
 		}
 		c.user = id.Subject
 	}
 	c.identity.Store(id)
+	if logger := c.g.logger; logger != nil && logger.Enabled(context.Background(), slog.LevelDebug) {
+		msg := "ssotws: connection authenticated"
+		if prev != nil {
+			msg = "ssotws: connection reauthenticated"
+		}
+		logger.LogAttrs(context.Background(), slog.LevelDebug, msg,
+			slog.Uint64("conn", c.seq), slog.String("user", id.Subject), slog.Time("expires", id.Expires))
+	}
 	c.armExpiry(id)
 	c.recheck()
 	return true
@@ -313,7 +396,7 @@ func (c *conn) armExpiry(id *Identity) {
 	}
 	c.expiry = time.AfterFunc(time.Until(id.Expires), func() {
 		if c.identity.Load() == id {
-			c.closeWith(CloseTokenExpired, "token expired")
+			c.refuse(refuseExpired, "", "token expired")
 		}
 	})
 }
@@ -345,8 +428,21 @@ func (c *conn) send(f *wsv1.ServerFrame, force bool) {
 		return
 	}
 	if !c.q.push(queueItem{frame: b}, force) {
-		c.closeWith(CloseTooSlow, "too slow")
+		c.refuse(refuseTooSlow, "", "too slow", slog.String("detail", "send queue overflow"))
 	}
+}
+
+// errAttr is the Authenticator's err as a record's attribute ("" for nil),
+// with token cut out should the error quote it: tokens are never logged.
+func errAttr(err error, token string) slog.Attr {
+	if err == nil {
+		return slog.String("err", "")
+	}
+	msg := err.Error()
+	if len(token) >= 4 {
+		msg = strings.ReplaceAll(msg, token, "[token]")
+	}
+	return slog.String("err", msg)
 }
 
 func (c *conn) sendError(id uint32, code wsv1.ErrorCode, msg string) {

@@ -8,10 +8,13 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // GatewayOptions configures a [Gateway]. A nil *GatewayOptions means the
@@ -81,8 +84,22 @@ type GatewayOptions struct {
 	// every 50 ms still gets one message per event. Zero (the default)
 	// writes at once; see docs/decisions.md, "Gateway performance".
 	WriteDelay time.Duration
-	// Logger receives failures that reach no client. Nil means slog.Default.
+	// Logger receives failures that reach no client, every refusal (at
+	// Warn when it points at an attack or a misconfiguration, at Info
+	// otherwise) and, at Debug, each connection's lifecycle; tokens are
+	// never logged. Nil means slog.Default. docs/operations.md lists the
+	// records.
 	Logger *slog.Logger
+	// MeterProvider receives the gateway's metrics (connections,
+	// subscriptions, deliveries, drops, queue depth, commit-to-write
+	// latency, refusals; see docs/operations.md). Nil means the global
+	// provider of go.opentelemetry.io/otel, a no-op unless the
+	// application set one.
+	MeterProvider metric.MeterProvider
+	// TracerProvider, when events were published through a
+	// [TracingPublisher], gets one span per event's fan-out, a child of
+	// its publish span (see tracing.go). Nil means the global provider.
+	TracerProvider trace.TracerProvider
 	// Cluster configures how revocations and MaxConnsPerUser reach the
 	// gateways of other nodes, when the broker is a [ControlBroker]
 	// (cluster.go); the zero value is the default.
@@ -108,6 +125,8 @@ type Gateway struct {
 	opts       GatewayOptions
 	accept     *websocket.AcceptOptions
 	logger     *slog.Logger
+	tel        *telemetry   // metrics (telemetry.go); nil in tests that build a Gateway by hand
+	tracer     trace.Tracer // fan-out spans (tracing.go)
 	hub        *hub
 	encoded    *eventCache // replayed events, encoded once for every subscription
 	stopListen func()
@@ -133,6 +152,8 @@ type Gateway struct {
 	pinging  bool          // the keep-alive goroutine runs
 	nextSlot uint32        // keep-alive slot of the next connection
 	stopPing chan struct{} // closed by shutdown
+
+	connSeq atomic.Uint64 // numbers connections in log records
 
 	// onClose, when set (by tests), hears every close the gateway starts.
 	onClose func(code websocket.StatusCode)
@@ -173,6 +194,8 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		opts:    o,
 		accept:  &accept,
 		logger:  o.Logger,
+		tel:     newTelemetry(o.MeterProvider, o.Logger),
+		tracer:  newTracer(o.TracerProvider),
 		hub:     newHub(),
 		encoded: newEventCache(),
 		models:  make(map[string]*Model),
@@ -189,9 +212,11 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		g.logger.Error("ssotws: GatewayOptions.RequireAuth without an Authenticator: every connection will be refused")
 	}
 	g.stopListen = broker.Listen(func(events []*wsv1.Event) {
+		spans := g.startFanout(events)
 		g.hub.publish(events, func(ev *wsv1.Event, err error) {
 			g.logger.Error("ssotws: encoding event", "channel", ev.Channel, "err", err)
 		})
+		g.endFanout(events, spans)
 	})
 	g.cluster = startCluster(g, o.Cluster)
 	return g
@@ -250,13 +275,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sb := &smallBuffers{ResponseWriter: w, limits: g.opts.Limits}
 	ws, err := websocket.Accept(sb, r, g.accept)
 	if err != nil {
-		return // Accept wrote the response
+		// Accept wrote the response.
+		g.handshakeFailed(r, sb.status, err)
+		return
 	}
 	// r.Context() must not be used after Accept.
 	c := newConn(g, ws)
+	c.remote = r.RemoteAddr
 	if sb.counter != nil {
 		// Set before the connection's first read (in c.serve).
-		sb.counter.over = func() { c.closeWith(CloseTooSlow, "too many frames") }
+		sb.counter.over = func() { c.refuse(refuseFrameRate, "", "too many frames") }
 	}
 	g.mu.Lock()
 	closing := g.closing
@@ -274,6 +302,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = ws.Close(CloseGoingAway, "server shutting down")
 		return
 	}
+	g.tel.connOpened(1)
+	if g.logger.Enabled(context.Background(), slog.LevelDebug) {
+		g.logger.LogAttrs(context.Background(), slog.LevelDebug, "ssotws: connection accepted",
+			slog.Uint64("conn", c.seq), slog.String("remote", c.remote))
+	}
 	// The goroutine inherits this ServeHTTP's count in g.wg.
 	served = true
 	go func() {
@@ -282,7 +315,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		delete(g.conns, c)
 		g.mu.Unlock()
+		g.tel.connOpened(-1)
 	}()
+}
+
+// handshakeFailed records a handshake that websocket.Accept refused with
+// status: a refusal when the origin was not allowed, a debug record
+// otherwise (not a WebSocket request, an unsupported version).
+func (g *Gateway) handshakeFailed(r *http.Request, status int, err error) {
+	if status == http.StatusForbidden {
+		g.tel.refusal(g.logger, refuseOrigin,
+			slog.String("user", ""), slog.String("remote", r.RemoteAddr),
+			slog.String("origin", truncate(r.Header.Get("Origin"))), slog.String("detail", err.Error()))
+		return
+	}
+	g.logger.LogAttrs(context.Background(), slog.LevelDebug, "ssotws: handshake failed",
+		slog.Int("status", status), slog.String("remote", r.RemoteAddr), slog.String("err", err.Error()))
 }
 
 // Shutdown stops accepting connections, closes every open one with

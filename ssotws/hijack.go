@@ -26,9 +26,19 @@ type smallBuffers struct {
 	// counter is the hijacked connection as the WebSocket reads it, once
 	// Hijack returned.
 	counter *frameCounter
+	// status is the status of the response websocket.Accept wrote (0
+	// until it wrote one), so that a refused handshake can be reported.
+	status int
 }
 
 func (w *smallBuffers) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *smallBuffers) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
 
 // Hijack implements [http.Hijacker]. Bytes the client sent after the
 // handshake and net/http already read stay first in the new reader.

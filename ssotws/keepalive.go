@@ -70,7 +70,7 @@ func (c *conn) ping() {
 		ctx, cancel := context.WithTimeout(c.ctx, c.g.opts.KeepAlive)
 		defer cancel()
 		if err := c.ws.Ping(ctx); err != nil {
-			c.closeWith(0, "")
+			c.closeWith(0, "no pong to the keep-alive ping")
 		}
 	}()
 }

@@ -32,7 +32,8 @@ type queueItem struct {
 // It is safe for concurrent use.
 type sendQueue struct {
 	max   int
-	start func() // starts the consumer; nil: nobody consumes (tests)
+	start func()     // starts the consumer; nil: nobody consumes (tests)
+	tel   *telemetry // counts coalesced and dropped events; nil: none
 
 	// mu guards the fields below and the delivery state of every
 	// subscription of the connection ([delivery]), so that a delivery
@@ -82,6 +83,7 @@ func (q *sendQueue) pushLocked(it queueItem, force bool) (ok, start bool) {
 	} else if len(q.items)-q.forced > q.max {
 		q.coalesce()
 		if len(q.items)-q.forced > q.max {
+			q.tel.dropped(dropOverflow, len(q.items))
 			q.closed = true
 			q.items = nil
 			return false, q.wakeLocked()
@@ -119,6 +121,7 @@ func (q *sendQueue) pushLive(s *subscription, e *sharedEvent) bool {
 	if s.pending {
 		if len(s.buf) >= q.max {
 			s.overflow = true
+			q.tel.dropped(dropOverflow, 1)
 		} else {
 			s.buf = append(s.buf, e)
 		}
@@ -218,6 +221,7 @@ func (q *sendQueue) coalesce() {
 		kept = append(kept, it)
 	}
 	clear(q.items[len(kept):])
+	q.tel.coalescedN(len(q.items) - len(kept))
 	q.items = kept
 }
 

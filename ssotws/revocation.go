@@ -210,7 +210,7 @@ func (g *Gateway) revoke(match func(*Identity) bool) int {
 	g.mu.Unlock()
 	n := 0
 	for _, c := range hit {
-		if c.closeWith(CloseUnauthenticated, "revoked") {
+		if c.refuse(refuseRevoked, "", "revoked") {
 			n++
 		}
 	}

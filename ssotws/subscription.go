@@ -3,6 +3,7 @@ package ssotws
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 
@@ -40,22 +41,23 @@ type subscription struct {
 // starts it.
 func (c *conn) subscribe(req *wsv1.Subscribe) {
 	id := req.GetId()
+	refuse := func(code wsv1.ErrorCode, msg string) { c.refuseSubscription(id, req.GetChannel(), code, msg) }
 	if hasControl(req.GetChannel()) {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("%v: control characters in %q", ErrBadChannel, truncate(req.GetChannel())))
+		refuse(wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("%v: control characters in %q", ErrBadChannel, truncate(req.GetChannel())))
 		return
 	}
 	name, err := ParseChannel(req.GetChannel())
 	if err != nil {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, err.Error())
+		refuse(wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, err.Error())
 		return
 	}
 	m := c.g.model(name.Model)
 	if m == nil {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("unknown channel %q: no model %q", truncate(req.GetChannel()), name.Model))
+		refuse(wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("unknown channel %q: no model %q", truncate(req.GetChannel()), name.Model))
 		return
 	}
 	if name.Kind == ChannelScope && !hasScope(m, name.Field) {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("unknown channel %q: %s has no scope %q", truncate(req.GetChannel()), name.Model, name.Field))
+		refuse(wsv1.ErrorCode_ERROR_CODE_UNKNOWN_CHANNEL, fmt.Sprintf("unknown channel %q: %s has no scope %q", truncate(req.GetChannel()), name.Model, name.Field))
 		return
 	}
 	channel := name.String()
@@ -63,15 +65,15 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 		c.subs = make(map[string]*subscription)
 	}
 	if c.subs[channel] != nil {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, fmt.Sprintf("already subscribed to %q", channel))
+		refuse(wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, fmt.Sprintf("already subscribed to %q", channel))
 		return
 	}
 	if len(c.subs) >= c.g.opts.Limits.MaxSubscriptions {
-		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_TOO_MANY_SUBSCRIPTIONS, fmt.Sprintf("at most %d subscriptions per connection", c.g.opts.Limits.MaxSubscriptions))
+		refuse(wsv1.ErrorCode_ERROR_CODE_TOO_MANY_SUBSCRIPTIONS, fmt.Sprintf("at most %d subscriptions per connection", c.g.opts.Limits.MaxSubscriptions))
 		return
 	}
 	if code, msg, ok := c.mayRead(m, name); !ok {
-		c.sendError(id, code, msg)
+		refuse(code, msg)
 		return
 	}
 	ident := c.identity.Load()
@@ -84,6 +86,7 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 	// meanwhile lands in s.buf, and offsets drop the overlap.
 	c.subs[channel] = s
 	c.g.hub.add(channel, s)
+	c.g.tel.subsChanged(1)
 
 	var (
 		replay []*wsv1.Event
@@ -107,9 +110,7 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 	}
 	if err != nil {
 		c.g.logger.Error("ssotws: subscribe", "channel", channel, "err", err)
-		s.active.Store(false)
-		c.g.hub.remove(channel, s)
-		delete(c.subs, channel)
+		c.endSubscription(channel, s)
 		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_INTERNAL, "the broker failed; retry")
 		return
 	}
@@ -139,9 +140,7 @@ func (c *conn) unsubscribe(req *wsv1.Unsubscribe) {
 		channel = name.String()
 	}
 	if s := c.subs[channel]; s != nil {
-		s.active.Store(false)
-		c.g.hub.remove(channel, s)
-		delete(c.subs, channel)
+		c.endSubscription(channel, s)
 	}
 	c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: req.GetId()}}}, false)
 }
@@ -155,11 +154,28 @@ func (c *conn) recheck() {
 		if ok {
 			continue
 		}
-		s.active.Store(false)
-		c.g.hub.remove(channel, s)
-		delete(c.subs, channel)
-		c.sendError(s.id, code, msg)
+		c.endSubscription(channel, s)
+		c.refuseSubscription(s.id, channel, code, msg)
 	}
+}
+
+// endSubscription ends s, the subscription of channel, on the read loop:
+// the write loop drops what is still queued of it.
+func (c *conn) endSubscription(channel string, s *subscription) {
+	s.active.Store(false)
+	c.g.hub.remove(channel, s)
+	delete(c.subs, channel)
+	c.g.tel.subsChanged(-1)
+}
+
+// refuseSubscription answers the Subscribe id for channel with an Error
+// frame, and records the refusal.
+func (c *conn) refuseSubscription(id uint32, channel string, code wsv1.ErrorCode, msg string) {
+	c.g.tel.subRefusal(c.g.logger, subRefusalOf(code),
+		slog.String("user", c.subject()), slog.String("channel", truncate(channel)),
+		slog.String("error_code", code.String()), slog.String("detail", msg),
+		slog.Uint64("conn", c.seq), slog.Uint64("id", uint64(id)))
+	c.sendError(id, code, msg)
 }
 
 // mayRead applies the model's read access and the Authorize hook to a
@@ -194,7 +210,7 @@ func (s *subscription) deliver(e *sharedEvent) {
 		return
 	}
 	if !s.c.q.pushLive(s, e) {
-		s.c.closeWith(CloseTooSlow, "too slow")
+		s.c.refuse(refuseTooSlow, "", "too slow", slog.String("detail", "send queue overflow"))
 	}
 }
 
@@ -243,21 +259,21 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 		return
 	}
 	if !c.q.goLive(s, shared, frame, pos.GetOffset()) {
-		c.closeWith(CloseTooSlow, "too slow")
+		c.refuse(refuseTooSlow, "", "too slow", slog.String("detail", "send queue overflow"))
 	}
 }
 
-// passes reports whether e, queued for s, still goes out: s is active and
-// the Filter hook lets e through. It runs on the write loop. A hook that
-// panics drops the event.
-func (s *subscription) passes(e *sharedEvent) bool {
+// passes reports whether e, queued for s, still goes out (dropNone): s is
+// active and the Filter hook lets e through; otherwise why not. It runs on
+// the write loop. A hook that panics drops the event.
+func (s *subscription) passes(e *sharedEvent) dropReason {
 	if !s.active.Load() {
-		return false
+		return dropUnsubscribed
 	}
 	c := s.c
 	hook := c.g.opts.Filter
 	if hook == nil {
-		return true
+		return dropNone
 	}
 	ctx, id := c.hookContext()
 	ok := false
@@ -265,5 +281,8 @@ func (s *subscription) passes(e *sharedEvent) bool {
 		ok = hook(ctx, id, s.model, e.ev)
 		return nil
 	})
-	return err == nil && ok
+	if err != nil || !ok {
+		return dropFiltered
+	}
+	return dropNone
 }

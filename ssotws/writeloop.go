@@ -21,6 +21,9 @@ type writer struct {
 
 	chunks [][]byte // the Events chunks of the frame being built
 	buf    []byte   // the frame being built
+	// stamps are the commit times (Unix ms) of the live events in the
+	// frame being built, for the commit-to-write latency.
+	stamps []int64
 	// writeTimer closes the connection when one write outlasts
 	// WriteTimeout; the write loop arms it around each write. One timer
 	// per connection, made on the first write, instead of a context and a
@@ -54,6 +57,7 @@ func (c *conn) writeLoop() {
 			runtime.Gosched()
 			continue
 		}
+		c.g.tel.depth(len(items))
 		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {
 				c.finish(c.closeRequested())
@@ -77,6 +81,9 @@ func (c *conn) trimBuffers() {
 	if cap(c.chunks) > idleQueueCap {
 		c.chunks = nil
 	}
+	if cap(c.stamps) > idleQueueCap {
+		c.stamps = nil
+	}
 }
 
 // finish closes the WebSocket: with the closing handshake (which waits a
@@ -95,20 +102,41 @@ func (c *conn) finish(code websocket.StatusCode, reason string, _ bool) {
 
 // write sends items: each run of events as one Events frame (split at
 // MaxBatchBytes), each control frame as its own message.
+//
+// It counts the events written and dropped, and records the commit-to-write
+// latency of the live ones once their frame is written.
 func (c *conn) write(items []queueItem) error {
 	chunks, size := c.chunks[:0], 0
+	stamps := c.stamps[:0]
+	var written int
+	var drops [numDropReasons]int
+	tel := c.g.tel
 	defer func() {
 		clear(chunks)
 		c.chunks = chunks[:0]
+		c.stamps = stamps[:0]
+		tel.delivered(written)
+		for r := dropNone + 1; r < numDropReasons; r++ {
+			tel.dropped(r, drops[r])
+		}
 	}()
 	flush := func() error {
 		if len(chunks) == 0 {
 			return nil
 		}
 		c.buf = appendEventsFrame(c.buf[:0], chunks)
+		n := len(chunks)
 		clear(chunks)
 		chunks, size = chunks[:0], 0
-		return c.writeMessage(c.buf)
+		if err := c.writeMessage(c.buf); err != nil {
+			return err
+		}
+		written += n
+		if tel != nil && len(stamps) > 0 {
+			tel.written(time.Now(), stamps)
+		}
+		stamps = stamps[:0]
+		return nil
 	}
 	for i := range items {
 		it := &items[i]
@@ -121,7 +149,8 @@ func (c *conn) write(items []queueItem) error {
 			}
 			continue
 		}
-		if !it.sub.passes(it.ev) {
+		if r := it.sub.passes(it.ev); r != dropNone {
+			drops[r]++
 			continue
 		}
 		if len(chunks) > 0 && size+len(it.ev.chunk) > c.g.opts.Limits.MaxBatchBytes {
@@ -131,6 +160,11 @@ func (c *conn) write(items []queueItem) error {
 		}
 		chunks = append(chunks, it.ev.chunk)
 		size += len(it.ev.chunk)
+		if t := it.ev.ev.GetTimeUnixMs(); t > 0 && !it.forced && tel != nil {
+			// Live events only: a replay's commit is as old as the
+			// client's absence.
+			stamps = append(stamps, t)
+		}
 	}
 	err := flush()
 	if cap(c.buf) > 4*c.g.opts.Limits.MaxBatchBytes {

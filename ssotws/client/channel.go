@@ -16,7 +16,7 @@ import (
 // its cache (cache.go, pure) what the Conn hears and acts on what the cache
 // returns: it announces changes to the listeners through the dispatcher,
 // fetches snapshots and verifies records over HTTP. The TypeScript
-// runtime's twin is LiveChannel in ts/runtime/src/hybrid.ts.
+// runtime's twin is LiveChannel in ts/runtime/src/channel.ts.
 
 // channelCache is one subscribed channel: its cache, its listeners and its
 // HTTP I/O. It implements the hydration and resume of

@@ -10,6 +10,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Change } from "../runtime/src/cache.js";
 import { createHybridClient } from "../runtime/src/hybrid.js";
+import { ErrNotCached, ErrUnsupported, createWebSocketClient } from "../runtime/src/websocket.js";
 import { createConnection } from "../runtime/src/conn.js";
 import type { Connection, WebSocketCtor, WebSocketLike } from "../runtime/src/conn.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
@@ -41,13 +42,18 @@ afterAll(() => {
   server?.kill();
 });
 
-function connect(WebSocket?: WebSocketCtor) {
+function dial(WebSocket?: WebSocketCtor) {
   const conn = createConnection({
     url: base.replace(/^http/, "ws") + "/ws",
     backoff: { baseMs: 50, capMs: 100 },
     ...(WebSocket ? { WebSocket } : {}),
   });
   conns.push(conn);
+  return conn;
+}
+
+function connect(WebSocket?: WebSocketCtor) {
+  const conn = dial(WebSocket);
   return createHybridClient(MessageModel, { transport: createConnectTransport({ baseUrl: base }), connection: conn });
 }
 
@@ -104,5 +110,51 @@ describe("against the Go chat server", () => {
     expect(await a.delete(first.id)).toBe(true);
     await vi.waitFor(() => expect(seen.at(-1)?.type).toBe("deleted"), { timeout: 5000 });
     expect(b.peekList({ filter: { roomId: room } })?.items.map((m) => m.text)).toEqual(["one", "two", "three"]);
+  }, 30_000);
+});
+
+describe("the WebSocket client on its own, against the Go chat server", () => {
+  it("reads only from its caches, hears live updates, and refuses mutations", async () => {
+    const room = `ws-${Date.now()}`;
+    const channel = `Message?room_id=${room}`;
+    const writer = connect();
+    const first = await writer.create({ roomId: room, author: "w", text: "before" });
+
+    const ws = createWebSocketClient(MessageModel, {
+      transport: createConnectTransport({ baseUrl: base }),
+      connection: dial(),
+    });
+    // Nothing subscribed: nothing cached, as Go's ErrNotCached.
+    await expect(ws.list({ filter: { roomId: room } })).rejects.toBeInstanceOf(ErrNotCached);
+    await expect(ws.get(first.id)).rejects.toBeInstanceOf(ErrNotCached);
+
+    const seen: Change<Message>[] = [];
+    ws.subscribe(channel, (c) => seen.push(c));
+    ws.subscribe(`Message/${first.id}`, () => {});
+    await ws.waitHydrated(channel);
+    await ws.waitHydrated(`Message/${first.id}`);
+    expect(ws.hydrated(channel)).toBe(true);
+    expect(ws.position(channel)).toBeDefined();
+    expect((await ws.list({ filter: { roomId: room } })).items.map((m) => m.text)).toEqual(["before"]);
+    expect((await ws.get(first.id))?.text).toBe("before"); // from the item channel's cache
+    // A scope channel cannot answer a get: a record that left it is a tombstone there.
+    const other = await writer.create({ roomId: room, author: "w", text: "second" });
+    await vi.waitFor(() => expect(seen.map((c) => `${c.type} ${c.value.text}`)).toEqual(["created second"]), {
+      timeout: 5000,
+    });
+    await expect(ws.get(other.id)).rejects.toBeInstanceOf(ErrNotCached);
+
+    await writer.update(first.id, { text: "after" }, ["text"]);
+    await vi.waitFor(() => expect(seen.at(-1)?.type).toBe("updated"), { timeout: 5000 });
+    expect(seen.at(-1)?.value.text).toBe("after");
+    expect(seen.at(-1)?.requestId).not.toBe("");
+    expect((await ws.list({ filter: { roomId: room } })).items.map((m) => m.text)).toEqual(["after", "second"]);
+    expect((await ws.get(first.id))?.text).toBe("after");
+
+    // Mutations go over HTTP, as Go's ErrUnsupported.
+    await expect(ws.create({ roomId: room, author: "ws", text: "no" })).rejects.toBeInstanceOf(ErrUnsupported);
+    await expect(ws.update(first.id, { text: "no" }, ["text"])).rejects.toBeInstanceOf(ErrUnsupported);
+    await expect(ws.delete(first.id)).rejects.toBeInstanceOf(ErrUnsupported);
+    expect((await writer.get(first.id))?.text).toBe("after");
   }, 30_000);
 });

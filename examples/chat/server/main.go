@@ -5,6 +5,9 @@
 //
 //	go run ./examples/chat/server [-addr 127.0.0.1:8080] [-web examples/chat/web/dist] [-db chat.db] [-nats nats://127.0.0.1:4222]
 //
+// The gateway's metrics are served at /metrics in Prometheus's text format
+// (see docs/operations.md).
+//
 // With -db the records live in that SQLite file and survive restarts. With
 // -nats the events travel through NATS JetStream (started with
 // `nats-server -js`), so several servers sharing one database serve the same
@@ -27,11 +30,15 @@ import (
 	"connectrpc.com/connect"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/natsbroker"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlitestore"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 func main() {
@@ -120,7 +127,16 @@ type server struct {
 }
 
 func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slog.Logger) (*server, error) {
-	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{Logger: logger})
+	// The gateway's metrics, exported for Prometheus to scrape at
+	// /metrics. A registry of the server's own rather than Prometheus's
+	// global one, so that several servers may live in one process (tests).
+	registry := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(registry))
+	if err != nil {
+		return nil, err
+	}
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{Logger: logger, MeterProvider: meters})
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
 	}
@@ -131,6 +147,7 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 	// message once decompressed) before anything decodes it.
 	mux.Handle(chatv1ssotws.NewChatServiceHandler(chat))
 	mux.Handle("/ws", gateway)
+	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	if st, err := os.Stat(web); err == nil && st.IsDir() {
 		mux.Handle("/", http.FileServer(http.Dir(web)))
 	} else {

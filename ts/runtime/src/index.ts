@@ -33,8 +33,12 @@ export {
   newRequestId,
   parsePosition,
 } from "./http.js";
-export type { HybridClient, HybridOptions, SubscribeOptions } from "./hybrid.js";
-export { SubscribeError, createHybridClient } from "./hybrid.js";
+export type { ChannelOptions, SubscribeOptions } from "./channel.js";
+export { SubscribeError, SubscriptionError } from "./channel.js";
+export type { HybridClient, HybridOptions } from "./hybrid.js";
+export { createHybridClient } from "./hybrid.js";
+export type { WebSocketClient, WebSocketOptions } from "./websocket.js";
+export { ErrNotCached, ErrUnsupported, createWebSocketClient } from "./websocket.js";
 export type {
   ChannelName,
   CreateMethod,
