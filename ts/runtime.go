@@ -11,7 +11,8 @@
 //
 // which keeps the runtime's relative import "../gen/ssot/ws/v1/frame_pb.js"
 // valid. The runtime imports nothing else but @bufbuild/protobuf and
-// @connectrpc/connect; react.ts alone imports React. The sources are
+// @connectrpc/connect; react.ts alone imports React. query.ts (TanStack
+// Query and connect-query, optional peers) is in the npm package only. The sources are
 // type-checked and unit-tested in this directory (npm run typecheck,
 // npm run test:ts).
 package tsruntime
@@ -26,7 +27,34 @@ var files embed.FS
 
 // FS returns the embedded runtime files, rooted at this directory: paths
 // are "runtime/src/index.ts", "runtime/gen/ssot/ws/v1/frame_pb.ts", ….
-func FS() fs.FS { return files }
+// It leaves out [npmOnly]: runtime=emit copies FS whole into projects that
+// may not have what those files import.
+func FS() fs.FS { return without{files} }
+
+// npmOnly are the runtime sources shipped in the npm package only: the live
+// connect-query mode needs TanStack Query and connect-query.
+var npmOnly = map[string]bool{RuntimeDir + "/query.ts": true}
+
+// without is the embedded files minus npmOnly.
+type without struct{ fs embed.FS }
+
+func (w without) Open(name string) (fs.File, error) {
+	if npmOnly[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return w.fs.Open(name)
+}
+
+func (w without) ReadDir(name string) ([]fs.DirEntry, error) {
+	all, err := w.fs.ReadDir(name)
+	out := all[:0:0]
+	for _, e := range all {
+		if !npmOnly[name+"/"+e.Name()] {
+			out = append(out, e)
+		}
+	}
+	return out, err
+}
 
 // RuntimeDir and FrameFile are the paths of the runtime's sources and of
 // the frame code inside [FS].

@@ -55,6 +55,17 @@ func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 	}
 }
 
+// TestQueryIsNpmOnly checks that runtime=emit leaves out the live
+// connect-query mode, whose imports its projects may lack.
+func TestQueryIsNpmOnly(t *testing.T) {
+	if _, err := fs.ReadFile(FS(), RuntimeDir+"/query.ts"); err == nil {
+		t.Error("FS holds query.ts")
+	}
+	if _, err := os.Stat("runtime/src/query.ts"); err != nil {
+		t.Errorf("the npm package's query.ts: %v", err)
+	}
+}
+
 // TestVersionLockstep checks that @ssot-ws/runtime is versioned with the
 // plugin and the Go runtime: one release, one version.
 func TestVersionLockstep(t *testing.T) {

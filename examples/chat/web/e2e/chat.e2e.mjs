@@ -260,3 +260,62 @@ test("two pages in one room: live messages, and a cut socket catches up once, in
   assert.deepEqual(one.errors, []);
   assert.deepEqual(two.errors, []);
 });
+
+test("the connect-query page (/query/): useQuery lists patched live from the socket, no refetch", { timeout: 60_000 }, async () => {
+  assert.ok(browser);
+  /**
+   * opens the connect-query page in room r2 and counts its List calls (a
+   * refetch of the query would be one). Gets are not counted: a record
+   * that comes to life in the 2 s after a snapshot is checked with one
+   * (docs/client-semantics.md, "Gap-free hydration").
+   */
+  async function openQueryPage() {
+    const page = await (await browser.newContext()).newPage();
+    const errors = [];
+    const reads = [];
+    page.on("pageerror", (e) => errors.push(e));
+    page.on("request", (r) => {
+      if (/\/chat\.v1\.ChatService\/ListMessages$/.test(new URL(r.url()).pathname)) reads.push(r.url());
+    });
+    await page.goto(`${base}/query/?room=r2`);
+    await page.locator("[data-testid=room-title]").filter({ hasText: "Random" }).waitFor({ timeout: 10_000 });
+    await page.locator("[data-testid=message-list][data-live=true]").waitFor({ state: "attached", timeout: 10_000 });
+    await waitState(page, "open");
+    return { page, errors, reads };
+  }
+  const one = await openQueryPage();
+  const two = await openQueryPage();
+  assert.match(await one.page.locator("h1").innerText(), /connect-query/);
+  const before = await texts(one.page);
+  assert.deepEqual(await texts(two.page), before);
+  const readsOne = one.reads.length;
+  const readsTwo = two.reads.length;
+  assert.ok(readsTwo >= 1, "the page hydrated its query over HTTP");
+
+  // useMutation in page one; page two's useQuery data is patched in place.
+  await send(one.page, "query one");
+  await expectTexts(one.page, [...before, "query one"]);
+  await expectTexts(two.page, [...before, "query one"]);
+  await send(two.page, "query two", "bob");
+  await expectTexts(one.page, [...before, "query one", "query two"]);
+  await expectTexts(two.page, [...before, "query one", "query two"]);
+  // Let a late echo or refetch land, then look again: once each, no List call.
+  await two.page.waitForTimeout(500);
+  assert.deepEqual(await texts(one.page), [...before, "query one", "query two"], "own write shown once");
+  assert.deepEqual(await texts(two.page), [...before, "query one", "query two"]);
+  assert.equal(one.reads.length, readsOne, `page one refetched: ${one.reads.slice(readsOne).join(", ")}`);
+  assert.equal(two.reads.length, readsTwo, `page two refetched: ${two.reads.slice(readsTwo).join(", ")}`);
+
+  // The other page (the DataClient hooks) sees the same room.
+  const classic = await openRoom(await browser.newContext(), base);
+  await classic.page.getByTestId("room-r2").click();
+  await expectTexts(classic.page, [...before, "query one", "query two"]);
+  await send(classic.page, "from the hooks page");
+  await expectTexts(two.page, [...before, "query one", "query two", "from the hooks page"]);
+  assert.equal(two.reads.length, readsTwo);
+
+  mkdirSync(dirname(screenshot), { recursive: true });
+  await two.page.screenshot({ path: screenshot.replace(/\.png$/, "-query.png") });
+  assert.deepEqual(one.errors, []);
+  assert.deepEqual(two.errors, []);
+});
