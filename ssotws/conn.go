@@ -100,6 +100,7 @@ func (c *conn) serve(cred credentials) {
 	if c.user != "" {
 		c.g.releaseUser(c.user)
 	}
+	c.g.presence.drop(c)
 	for name, s := range c.subs {
 		s.active.Store(false)
 		c.g.hub.remove(name, s)
@@ -251,6 +252,12 @@ func (c *conn) handle(f *wsv1.ClientFrame) bool {
 		}
 	case *wsv1.ClientFrame_Ping:
 		c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Pong{Pong: &wsv1.Pong{Nonce: f.Ping.GetNonce()}}}, false)
+	case *wsv1.ClientFrame_PresenceJoin: // presence.go
+		c.g.presence.join(c, f.PresenceJoin)
+	case *wsv1.ClientFrame_PresenceLeave:
+		c.g.presence.leave(c, f.PresenceLeave)
+	case *wsv1.ClientFrame_SendSignal: // signal.go
+		c.g.presence.signal(c, f.SendSignal)
 	default:
 		c.sendError(0, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, "empty or unknown frame")
 	}
@@ -298,6 +305,7 @@ func (c *conn) authenticate(token string) bool {
 	c.identity.Store(id)
 	c.armExpiry(id)
 	c.recheck()
+	c.g.presence.recheck(c)
 	return true
 }
 
