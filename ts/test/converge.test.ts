@@ -244,6 +244,8 @@ function tap(conn: Connection, sinks: Map<string, ChannelSink>): Connection {
       sinks.set(channel, sink);
       return conn.subscribe(channel, sink);
     },
+    join: (channel, options) => conn.join(channel, options),
+    signal: (channel, name, data, options) => conn.signal(channel, name, data, options),
     connect: () => conn.connect(),
     setToken: (t, e) => conn.setToken(t, e),
     reconnect: () => conn.reconnect(),
