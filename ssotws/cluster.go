@@ -360,8 +360,8 @@ func (cl *cluster) receive(b []byte) {
 		cl.g.logger.Warn("ssotws: undecodable control message", "err", err)
 		return
 	}
-	if m.Node == cl.node && m.Inc == cl.inc {
-		return // my own
+	if m.Node == cl.node && m.Inc == cl.inc || isPresenceControl(m.Kind) {
+		return // my own, or presence's (presence_cluster.go)
 	}
 	now := time.Now()
 	lease := time.Duration(m.Lease) * time.Millisecond

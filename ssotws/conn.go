@@ -114,6 +114,7 @@ func (c *conn) serve(cred credentials) {
 	if c.user != "" {
 		c.g.releaseUser(c.user)
 	}
+	c.g.presence.drop(c)
 	for name, s := range c.subs {
 		c.endSubscription(name, s)
 	}
@@ -321,6 +322,12 @@ func (c *conn) handle(f *wsv1.ClientFrame) bool {
 		}
 	case *wsv1.ClientFrame_Ping:
 		c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Pong{Pong: &wsv1.Pong{Nonce: f.Ping.GetNonce()}}}, false)
+	case *wsv1.ClientFrame_PresenceJoin: // presence.go
+		c.g.presence.join(c, f.PresenceJoin)
+	case *wsv1.ClientFrame_PresenceLeave:
+		c.g.presence.leave(c, f.PresenceLeave)
+	case *wsv1.ClientFrame_SendSignal: // signal.go
+		c.g.presence.signal(c, f.SendSignal)
 	default:
 		c.sendError(0, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, "empty or unknown frame")
 	}
@@ -381,6 +388,7 @@ func (c *conn) authenticate(token string) bool {
 	}
 	c.armExpiry(id)
 	c.recheck()
+	c.g.presence.recheck(c)
 	return true
 }
 

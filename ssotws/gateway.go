@@ -104,6 +104,8 @@ type GatewayOptions struct {
 	// gateways of other nodes, when the broker is a [ControlBroker]
 	// (cluster.go); the zero value is the default.
 	Cluster ClusterOptions
+	// Presence bounds presence and ephemeral signals (presence.go).
+	Presence PresenceOptions
 }
 
 // Gateway serves the WebSocket protocol of ssot-ws: clients subscribe to
@@ -132,6 +134,7 @@ type Gateway struct {
 	stopListen func()
 	cluster    *cluster     // nil: revocations and counts stay on this node (cluster.go)
 	revoked    *revocations // recent revocations (revocation.go)
+	presence   *presence    // who is in which channel; signals (presence.go)
 
 	// modelsMu guards models: RegisterModel writes them, read loops look
 	// them up (subscribe).
@@ -219,6 +222,7 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		g.endFanout(events, spans)
 	})
 	g.cluster = startCluster(g, o.Cluster)
+	g.presence = newPresence(g)
 	return g
 }
 
@@ -369,6 +373,7 @@ func (g *Gateway) shutdown(ctx context.Context, code websocket.StatusCode) error
 	}()
 	defer g.stopListen()
 	defer g.cluster.stop()
+	defer g.presence.stop()
 	select {
 	case <-done:
 		return nil

@@ -66,6 +66,7 @@ type Conn struct {
 	nextID   uint32
 	link     *link
 	lastErr  error
+	pres     presenceState // presence.go
 }
 
 // NewConn returns a connection to the gateway at url ("ws://host/ws"). It

@@ -97,6 +97,7 @@ func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 			c.subscribeLocked(name, e)
 		}
 	}
+	c.rejoinLocked() // presence.go
 	c.mu.Unlock()
 
 	var wg sync.WaitGroup

@@ -68,6 +68,9 @@ func (c *Conn) sendLocked(f *wsv1.ClientFrame) {
 
 // handle routes one server frame to the handlers of its channels.
 func (c *Conn) handle(f *wsv1.ServerFrame) {
+	if c.handlePresence(f) { // presence.go
+		return
+	}
 	switch fr := f.Frame.(type) {
 	case *wsv1.ServerFrame_Ack:
 		if h := c.byID(fr.Ack.GetId()); h != nil {

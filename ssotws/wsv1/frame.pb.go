@@ -41,6 +41,10 @@ const (
 	ErrorCode_ERROR_CODE_UNAUTHENTICATED ErrorCode = 5
 	// ERROR_CODE_INTERNAL: the server failed; retrying may help.
 	ErrorCode_ERROR_CODE_INTERNAL ErrorCode = 6
+	// ERROR_CODE_RATE_LIMITED: too many signals; this one was dropped.
+	ErrorCode_ERROR_CODE_RATE_LIMITED ErrorCode = 7
+	// ERROR_CODE_TOO_LARGE: a presence payload or a signal over its limit.
+	ErrorCode_ERROR_CODE_TOO_LARGE ErrorCode = 8
 )
 
 // Enum value maps for ErrorCode.
@@ -53,6 +57,8 @@ var (
 		4: "ERROR_CODE_TOO_MANY_SUBSCRIPTIONS",
 		5: "ERROR_CODE_UNAUTHENTICATED",
 		6: "ERROR_CODE_INTERNAL",
+		7: "ERROR_CODE_RATE_LIMITED",
+		8: "ERROR_CODE_TOO_LARGE",
 	}
 	ErrorCode_value = map[string]int32{
 		"ERROR_CODE_UNSPECIFIED":            0,
@@ -62,6 +68,8 @@ var (
 		"ERROR_CODE_TOO_MANY_SUBSCRIPTIONS": 4,
 		"ERROR_CODE_UNAUTHENTICATED":        5,
 		"ERROR_CODE_INTERNAL":               6,
+		"ERROR_CODE_RATE_LIMITED":           7,
+		"ERROR_CODE_TOO_LARGE":              8,
 	}
 )
 
@@ -291,6 +299,9 @@ type ClientFrame struct {
 	//	*ClientFrame_Unsubscribe
 	//	*ClientFrame_Auth
 	//	*ClientFrame_Ping
+	//	*ClientFrame_PresenceJoin
+	//	*ClientFrame_PresenceLeave
+	//	*ClientFrame_SendSignal
 	Frame         isClientFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -369,6 +380,33 @@ func (x *ClientFrame) GetPing() *Ping {
 	return nil
 }
 
+func (x *ClientFrame) GetPresenceJoin() *PresenceJoin {
+	if x != nil {
+		if x, ok := x.Frame.(*ClientFrame_PresenceJoin); ok {
+			return x.PresenceJoin
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetPresenceLeave() *PresenceLeave {
+	if x != nil {
+		if x, ok := x.Frame.(*ClientFrame_PresenceLeave); ok {
+			return x.PresenceLeave
+		}
+	}
+	return nil
+}
+
+func (x *ClientFrame) GetSendSignal() *SendSignal {
+	if x != nil {
+		if x, ok := x.Frame.(*ClientFrame_SendSignal); ok {
+			return x.SendSignal
+		}
+	}
+	return nil
+}
+
 type isClientFrame_Frame interface {
 	isClientFrame_Frame()
 }
@@ -389,6 +427,18 @@ type ClientFrame_Ping struct {
 	Ping *Ping `protobuf:"bytes,4,opt,name=ping,proto3,oneof"`
 }
 
+type ClientFrame_PresenceJoin struct {
+	PresenceJoin *PresenceJoin `protobuf:"bytes,5,opt,name=presence_join,json=presenceJoin,proto3,oneof"`
+}
+
+type ClientFrame_PresenceLeave struct {
+	PresenceLeave *PresenceLeave `protobuf:"bytes,6,opt,name=presence_leave,json=presenceLeave,proto3,oneof"`
+}
+
+type ClientFrame_SendSignal struct {
+	SendSignal *SendSignal `protobuf:"bytes,7,opt,name=send_signal,json=sendSignal,proto3,oneof"`
+}
+
 func (*ClientFrame_Subscribe) isClientFrame_Frame() {}
 
 func (*ClientFrame_Unsubscribe) isClientFrame_Frame() {}
@@ -396,6 +446,12 @@ func (*ClientFrame_Unsubscribe) isClientFrame_Frame() {}
 func (*ClientFrame_Auth) isClientFrame_Frame() {}
 
 func (*ClientFrame_Ping) isClientFrame_Frame() {}
+
+func (*ClientFrame_PresenceJoin) isClientFrame_Frame() {}
+
+func (*ClientFrame_PresenceLeave) isClientFrame_Frame() {}
+
+func (*ClientFrame_SendSignal) isClientFrame_Frame() {}
 
 // Subscribe asks for the events of one channel.
 type Subscribe struct {
@@ -605,6 +661,223 @@ func (x *Ping) GetNonce() uint64 {
 	return 0
 }
 
+// PresenceJoin enters the presence of a channel, or changes this
+// connection's payload there when it is in already. It needs read access
+// to the channel. The server answers Ack{id} (or Error{id}), then a
+// Presence snapshot, then Presence changes and the channel's Signal frames
+// until PresenceLeave. A client that never sends it never receives
+// Presence or Signal frames.
+type PresenceJoin struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Channel string                 `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	// payload is what the other members see of this user (a name, a status),
+	// opaque to the server and bounded in size. When a user is present from
+	// several connections, the payload of the latest join is shown.
+	Payload []byte `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	// observe receives the channel's presence and signals without appearing
+	// in it.
+	Observe       bool `protobuf:"varint,4,opt,name=observe,proto3" json:"observe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceJoin) Reset() {
+	*x = PresenceJoin{}
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceJoin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceJoin) ProtoMessage() {}
+
+func (x *PresenceJoin) ProtoReflect() protoreflect.Message {
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceJoin.ProtoReflect.Descriptor instead.
+func (*PresenceJoin) Descriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PresenceJoin) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PresenceJoin) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *PresenceJoin) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *PresenceJoin) GetObserve() bool {
+	if x != nil {
+		return x.Observe
+	}
+	return false
+}
+
+// PresenceLeave leaves the presence of a channel; Ack{id} answers it,
+// present or not.
+type PresenceLeave struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Channel       string                 `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceLeave) Reset() {
+	*x = PresenceLeave{}
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceLeave) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceLeave) ProtoMessage() {}
+
+func (x *PresenceLeave) ProtoReflect() protoreflect.Message {
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceLeave.ProtoReflect.Descriptor instead.
+func (*PresenceLeave) Descriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PresenceLeave) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *PresenceLeave) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+// SendSignal publishes an ephemeral message on a channel (a typing
+// indicator): it is not stored, not replayed, and reaches the connections
+// that joined the channel's presence at that moment. It needs write access
+// to the channel and is rate-limited per connection.
+type SendSignal struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id, when not 0, asks for an Ack{id} or Error{id}; 0 sends and forgets
+	// (a refusal is then silent).
+	Id      uint32 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Channel string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	// name says what the signal means ("typing"); data is its payload.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Data []byte `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	// echo delivers the signal to this connection too, when it is a member.
+	Echo          bool `protobuf:"varint,5,opt,name=echo,proto3" json:"echo,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendSignal) Reset() {
+	*x = SendSignal{}
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendSignal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendSignal) ProtoMessage() {}
+
+func (x *SendSignal) ProtoReflect() protoreflect.Message {
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendSignal.ProtoReflect.Descriptor instead.
+func (*SendSignal) Descriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SendSignal) GetId() uint32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SendSignal) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *SendSignal) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SendSignal) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *SendSignal) GetEcho() bool {
+	if x != nil {
+		return x.Echo
+	}
+	return false
+}
+
 // ServerFrame is a message from server to client.
 type ServerFrame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -615,6 +888,8 @@ type ServerFrame struct {
 	//	*ServerFrame_Events
 	//	*ServerFrame_Reset_
 	//	*ServerFrame_Pong
+	//	*ServerFrame_Presence
+	//	*ServerFrame_Signal
 	Frame         isServerFrame_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -622,7 +897,7 @@ type ServerFrame struct {
 
 func (x *ServerFrame) Reset() {
 	*x = ServerFrame{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[6]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +909,7 @@ func (x *ServerFrame) String() string {
 func (*ServerFrame) ProtoMessage() {}
 
 func (x *ServerFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[6]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +922,7 @@ func (x *ServerFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerFrame.ProtoReflect.Descriptor instead.
 func (*ServerFrame) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{6}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ServerFrame) GetFrame() isServerFrame_Frame {
@@ -702,6 +977,24 @@ func (x *ServerFrame) GetPong() *Pong {
 	return nil
 }
 
+func (x *ServerFrame) GetPresence() *Presence {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_Presence); ok {
+			return x.Presence
+		}
+	}
+	return nil
+}
+
+func (x *ServerFrame) GetSignal() *Signal {
+	if x != nil {
+		if x, ok := x.Frame.(*ServerFrame_Signal); ok {
+			return x.Signal
+		}
+	}
+	return nil
+}
+
 type isServerFrame_Frame interface {
 	isServerFrame_Frame()
 }
@@ -726,6 +1019,14 @@ type ServerFrame_Pong struct {
 	Pong *Pong `protobuf:"bytes,5,opt,name=pong,proto3,oneof"`
 }
 
+type ServerFrame_Presence struct {
+	Presence *Presence `protobuf:"bytes,6,opt,name=presence,proto3,oneof"`
+}
+
+type ServerFrame_Signal struct {
+	Signal *Signal `protobuf:"bytes,7,opt,name=signal,proto3,oneof"`
+}
+
 func (*ServerFrame_Ack) isServerFrame_Frame() {}
 
 func (*ServerFrame_Error) isServerFrame_Frame() {}
@@ -735,6 +1036,10 @@ func (*ServerFrame_Events) isServerFrame_Frame() {}
 func (*ServerFrame_Reset_) isServerFrame_Frame() {}
 
 func (*ServerFrame_Pong) isServerFrame_Frame() {}
+
+func (*ServerFrame_Presence) isServerFrame_Frame() {}
+
+func (*ServerFrame_Signal) isServerFrame_Frame() {}
 
 // Ack confirms a Subscribe or Unsubscribe.
 type Ack struct {
@@ -749,7 +1054,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[7]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +1066,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[7]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +1079,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{7}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Ack) GetId() uint32 {
@@ -804,7 +1109,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[8]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +1121,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[8]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +1134,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{8}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Error) GetId() uint32 {
@@ -863,7 +1168,7 @@ type Events struct {
 
 func (x *Events) Reset() {
 	*x = Events{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[9]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +1180,7 @@ func (x *Events) String() string {
 func (*Events) ProtoMessage() {}
 
 func (x *Events) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[9]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1193,7 @@ func (x *Events) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Events.ProtoReflect.Descriptor instead.
 func (*Events) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{9}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Events) GetEvents() []*Event {
@@ -922,7 +1227,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[10]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1239,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[10]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1252,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{10}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Event) GetChannel() string {
@@ -1020,7 +1325,7 @@ type Reset struct {
 
 func (x *Reset) Reset() {
 	*x = Reset{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[11]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1337,7 @@ func (x *Reset) String() string {
 func (*Reset) ProtoMessage() {}
 
 func (x *Reset) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[11]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1350,7 @@ func (x *Reset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reset.ProtoReflect.Descriptor instead.
 func (*Reset) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{11}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Reset) GetId() uint32 {
@@ -1069,6 +1374,204 @@ func (x *Reset) GetPosition() *Position {
 	return nil
 }
 
+// PresenceMember is one user present in a channel, however many
+// connections (on however many nodes) they joined it from.
+type PresenceMember struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user is the authenticated subject, or "anon:<id>" for an anonymous
+	// connection (each its own member).
+	User          string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Payload       []byte `protobuf:"bytes,2,opt,name=payload,proto3" json:"payload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PresenceMember) Reset() {
+	*x = PresenceMember{}
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PresenceMember) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PresenceMember) ProtoMessage() {}
+
+func (x *PresenceMember) ProtoReflect() protoreflect.Message {
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PresenceMember.ProtoReflect.Descriptor instead.
+func (*PresenceMember) Descriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PresenceMember) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PresenceMember) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+// Presence tells a member who is in a channel: the whole presence
+// (snapshot, after each PresenceJoin), or what changed since.
+type Presence struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Channel string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	// snapshot: joined is everyone present, replacing what the client held.
+	Snapshot bool `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// joined are the members who arrived or whose payload changed.
+	Joined []*PresenceMember `protobuf:"bytes,3,rep,name=joined,proto3" json:"joined,omitempty"`
+	// left are the users who are no longer present.
+	Left          []string `protobuf:"bytes,4,rep,name=left,proto3" json:"left,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Presence) Reset() {
+	*x = Presence{}
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Presence) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Presence) ProtoMessage() {}
+
+func (x *Presence) ProtoReflect() protoreflect.Message {
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Presence.ProtoReflect.Descriptor instead.
+func (*Presence) Descriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Presence) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *Presence) GetSnapshot() bool {
+	if x != nil {
+		return x.Snapshot
+	}
+	return false
+}
+
+func (x *Presence) GetJoined() []*PresenceMember {
+	if x != nil {
+		return x.Joined
+	}
+	return nil
+}
+
+func (x *Presence) GetLeft() []string {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+// Signal is an ephemeral message published on a channel by a user.
+type Signal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	User          string                 `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Signal) Reset() {
+	*x = Signal{}
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Signal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Signal) ProtoMessage() {}
+
+func (x *Signal) ProtoReflect() protoreflect.Message {
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Signal.ProtoReflect.Descriptor instead.
+func (*Signal) Descriptor() ([]byte, []int) {
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Signal) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *Signal) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *Signal) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Signal) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // Pong answers a Ping.
 type Pong struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1079,7 +1582,7 @@ type Pong struct {
 
 func (x *Pong) Reset() {
 	*x = Pong{}
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[12]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1594,7 @@ func (x *Pong) String() string {
 func (*Pong) ProtoMessage() {}
 
 func (x *Pong) ProtoReflect() protoreflect.Message {
-	mi := &file_ssot_ws_v1_frame_proto_msgTypes[12]
+	mi := &file_ssot_ws_v1_frame_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1607,7 @@ func (x *Pong) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pong.ProtoReflect.Descriptor instead.
 func (*Pong) Descriptor() ([]byte, []int) {
-	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{12}
+	return file_ssot_ws_v1_frame_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Pong) GetNonce() uint64 {
@@ -1122,12 +1625,16 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"ssot.ws.v1\"8\n" +
 	"\bPosition\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
-	"\x06offset\x18\x02 \x01(\x04R\x06offset\"\xda\x01\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\"\x9a\x03\n" +
 	"\vClientFrame\x125\n" +
 	"\tsubscribe\x18\x01 \x01(\v2\x15.ssot.ws.v1.SubscribeH\x00R\tsubscribe\x12;\n" +
 	"\vunsubscribe\x18\x02 \x01(\v2\x17.ssot.ws.v1.UnsubscribeH\x00R\vunsubscribe\x12&\n" +
 	"\x04auth\x18\x03 \x01(\v2\x10.ssot.ws.v1.AuthH\x00R\x04auth\x12&\n" +
-	"\x04ping\x18\x04 \x01(\v2\x10.ssot.ws.v1.PingH\x00R\x04pingB\a\n" +
+	"\x04ping\x18\x04 \x01(\v2\x10.ssot.ws.v1.PingH\x00R\x04ping\x12?\n" +
+	"\rpresence_join\x18\x05 \x01(\v2\x18.ssot.ws.v1.PresenceJoinH\x00R\fpresenceJoin\x12B\n" +
+	"\x0epresence_leave\x18\x06 \x01(\v2\x19.ssot.ws.v1.PresenceLeaveH\x00R\rpresenceLeave\x129\n" +
+	"\vsend_signal\x18\a \x01(\v2\x16.ssot.ws.v1.SendSignalH\x00R\n" +
+	"sendSignalB\a\n" +
 	"\x05frame\"a\n" +
 	"\tSubscribe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
@@ -1139,13 +1646,30 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\x04Auth\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\"\x1c\n" +
 	"\x04Ping\x12\x14\n" +
-	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\"\xe7\x01\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce\"l\n" +
+	"\fPresenceJoin\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x18\n" +
+	"\apayload\x18\x03 \x01(\fR\apayload\x12\x18\n" +
+	"\aobserve\x18\x04 \x01(\bR\aobserve\"9\n" +
+	"\rPresenceLeave\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\"r\n" +
+	"\n" +
+	"SendSignal\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x12\n" +
+	"\x04echo\x18\x05 \x01(\bR\x04echo\"\xc9\x02\n" +
 	"\vServerFrame\x12#\n" +
 	"\x03ack\x18\x01 \x01(\v2\x0f.ssot.ws.v1.AckH\x00R\x03ack\x12)\n" +
 	"\x05error\x18\x02 \x01(\v2\x11.ssot.ws.v1.ErrorH\x00R\x05error\x12,\n" +
 	"\x06events\x18\x03 \x01(\v2\x12.ssot.ws.v1.EventsH\x00R\x06events\x12)\n" +
 	"\x05reset\x18\x04 \x01(\v2\x11.ssot.ws.v1.ResetH\x00R\x05reset\x12&\n" +
-	"\x04pong\x18\x05 \x01(\v2\x10.ssot.ws.v1.PongH\x00R\x04pongB\a\n" +
+	"\x04pong\x18\x05 \x01(\v2\x10.ssot.ws.v1.PongH\x00R\x04pong\x122\n" +
+	"\bpresence\x18\x06 \x01(\v2\x14.ssot.ws.v1.PresenceH\x00R\bpresence\x12,\n" +
+	"\x06signal\x18\a \x01(\v2\x12.ssot.ws.v1.SignalH\x00R\x06signalB\a\n" +
 	"\x05frame\"G\n" +
 	"\x03Ack\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x120\n" +
@@ -1170,9 +1694,22 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\x05Reset\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\x120\n" +
-	"\bposition\x18\x03 \x01(\v2\x14.ssot.ws.v1.PositionR\bposition\"\x1c\n" +
+	"\bposition\x18\x03 \x01(\v2\x14.ssot.ws.v1.PositionR\bposition\">\n" +
+	"\x0ePresenceMember\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x18\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"\x88\x01\n" +
+	"\bPresence\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1a\n" +
+	"\bsnapshot\x18\x02 \x01(\bR\bsnapshot\x122\n" +
+	"\x06joined\x18\x03 \x03(\v2\x1a.ssot.ws.v1.PresenceMemberR\x06joined\x12\x12\n" +
+	"\x04left\x18\x04 \x03(\tR\x04left\"^\n" +
+	"\x06Signal\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\"\x1c\n" +
 	"\x04Pong\x12\x14\n" +
-	"\x05nonce\x18\x01 \x01(\x04R\x05nonce*\xdd\x01\n" +
+	"\x05nonce\x18\x01 \x01(\x04R\x05nonce*\x94\x02\n" +
 	"\tErrorCode\x12\x1a\n" +
 	"\x16ERROR_CODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_CODE_BAD_REQUEST\x10\x01\x12\x1e\n" +
@@ -1180,7 +1717,9 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\x14ERROR_CODE_FORBIDDEN\x10\x03\x12%\n" +
 	"!ERROR_CODE_TOO_MANY_SUBSCRIPTIONS\x10\x04\x12\x1e\n" +
 	"\x1aERROR_CODE_UNAUTHENTICATED\x10\x05\x12\x17\n" +
-	"\x13ERROR_CODE_INTERNAL\x10\x06*o\n" +
+	"\x13ERROR_CODE_INTERNAL\x10\x06\x12\x1b\n" +
+	"\x17ERROR_CODE_RATE_LIMITED\x10\a\x12\x18\n" +
+	"\x14ERROR_CODE_TOO_LARGE\x10\b*o\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_CREATED\x10\x01\x12\x16\n" +
@@ -1209,47 +1748,59 @@ func file_ssot_ws_v1_frame_proto_rawDescGZIP() []byte {
 }
 
 var file_ssot_ws_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_ssot_ws_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_ssot_ws_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_ssot_ws_v1_frame_proto_goTypes = []any{
-	(ErrorCode)(0),      // 0: ssot.ws.v1.ErrorCode
-	(EventType)(0),      // 1: ssot.ws.v1.EventType
-	(CloseCode)(0),      // 2: ssot.ws.v1.CloseCode
-	(*Position)(nil),    // 3: ssot.ws.v1.Position
-	(*ClientFrame)(nil), // 4: ssot.ws.v1.ClientFrame
-	(*Subscribe)(nil),   // 5: ssot.ws.v1.Subscribe
-	(*Unsubscribe)(nil), // 6: ssot.ws.v1.Unsubscribe
-	(*Auth)(nil),        // 7: ssot.ws.v1.Auth
-	(*Ping)(nil),        // 8: ssot.ws.v1.Ping
-	(*ServerFrame)(nil), // 9: ssot.ws.v1.ServerFrame
-	(*Ack)(nil),         // 10: ssot.ws.v1.Ack
-	(*Error)(nil),       // 11: ssot.ws.v1.Error
-	(*Events)(nil),      // 12: ssot.ws.v1.Events
-	(*Event)(nil),       // 13: ssot.ws.v1.Event
-	(*Reset)(nil),       // 14: ssot.ws.v1.Reset
-	(*Pong)(nil),        // 15: ssot.ws.v1.Pong
+	(ErrorCode)(0),         // 0: ssot.ws.v1.ErrorCode
+	(EventType)(0),         // 1: ssot.ws.v1.EventType
+	(CloseCode)(0),         // 2: ssot.ws.v1.CloseCode
+	(*Position)(nil),       // 3: ssot.ws.v1.Position
+	(*ClientFrame)(nil),    // 4: ssot.ws.v1.ClientFrame
+	(*Subscribe)(nil),      // 5: ssot.ws.v1.Subscribe
+	(*Unsubscribe)(nil),    // 6: ssot.ws.v1.Unsubscribe
+	(*Auth)(nil),           // 7: ssot.ws.v1.Auth
+	(*Ping)(nil),           // 8: ssot.ws.v1.Ping
+	(*PresenceJoin)(nil),   // 9: ssot.ws.v1.PresenceJoin
+	(*PresenceLeave)(nil),  // 10: ssot.ws.v1.PresenceLeave
+	(*SendSignal)(nil),     // 11: ssot.ws.v1.SendSignal
+	(*ServerFrame)(nil),    // 12: ssot.ws.v1.ServerFrame
+	(*Ack)(nil),            // 13: ssot.ws.v1.Ack
+	(*Error)(nil),          // 14: ssot.ws.v1.Error
+	(*Events)(nil),         // 15: ssot.ws.v1.Events
+	(*Event)(nil),          // 16: ssot.ws.v1.Event
+	(*Reset)(nil),          // 17: ssot.ws.v1.Reset
+	(*PresenceMember)(nil), // 18: ssot.ws.v1.PresenceMember
+	(*Presence)(nil),       // 19: ssot.ws.v1.Presence
+	(*Signal)(nil),         // 20: ssot.ws.v1.Signal
+	(*Pong)(nil),           // 21: ssot.ws.v1.Pong
 }
 var file_ssot_ws_v1_frame_proto_depIdxs = []int32{
 	5,  // 0: ssot.ws.v1.ClientFrame.subscribe:type_name -> ssot.ws.v1.Subscribe
 	6,  // 1: ssot.ws.v1.ClientFrame.unsubscribe:type_name -> ssot.ws.v1.Unsubscribe
 	7,  // 2: ssot.ws.v1.ClientFrame.auth:type_name -> ssot.ws.v1.Auth
 	8,  // 3: ssot.ws.v1.ClientFrame.ping:type_name -> ssot.ws.v1.Ping
-	3,  // 4: ssot.ws.v1.Subscribe.since:type_name -> ssot.ws.v1.Position
-	10, // 5: ssot.ws.v1.ServerFrame.ack:type_name -> ssot.ws.v1.Ack
-	11, // 6: ssot.ws.v1.ServerFrame.error:type_name -> ssot.ws.v1.Error
-	12, // 7: ssot.ws.v1.ServerFrame.events:type_name -> ssot.ws.v1.Events
-	14, // 8: ssot.ws.v1.ServerFrame.reset:type_name -> ssot.ws.v1.Reset
-	15, // 9: ssot.ws.v1.ServerFrame.pong:type_name -> ssot.ws.v1.Pong
-	3,  // 10: ssot.ws.v1.Ack.position:type_name -> ssot.ws.v1.Position
-	0,  // 11: ssot.ws.v1.Error.code:type_name -> ssot.ws.v1.ErrorCode
-	13, // 12: ssot.ws.v1.Events.events:type_name -> ssot.ws.v1.Event
-	1,  // 13: ssot.ws.v1.Event.type:type_name -> ssot.ws.v1.EventType
-	3,  // 14: ssot.ws.v1.Event.position:type_name -> ssot.ws.v1.Position
-	3,  // 15: ssot.ws.v1.Reset.position:type_name -> ssot.ws.v1.Position
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 4: ssot.ws.v1.ClientFrame.presence_join:type_name -> ssot.ws.v1.PresenceJoin
+	10, // 5: ssot.ws.v1.ClientFrame.presence_leave:type_name -> ssot.ws.v1.PresenceLeave
+	11, // 6: ssot.ws.v1.ClientFrame.send_signal:type_name -> ssot.ws.v1.SendSignal
+	3,  // 7: ssot.ws.v1.Subscribe.since:type_name -> ssot.ws.v1.Position
+	13, // 8: ssot.ws.v1.ServerFrame.ack:type_name -> ssot.ws.v1.Ack
+	14, // 9: ssot.ws.v1.ServerFrame.error:type_name -> ssot.ws.v1.Error
+	15, // 10: ssot.ws.v1.ServerFrame.events:type_name -> ssot.ws.v1.Events
+	17, // 11: ssot.ws.v1.ServerFrame.reset:type_name -> ssot.ws.v1.Reset
+	21, // 12: ssot.ws.v1.ServerFrame.pong:type_name -> ssot.ws.v1.Pong
+	19, // 13: ssot.ws.v1.ServerFrame.presence:type_name -> ssot.ws.v1.Presence
+	20, // 14: ssot.ws.v1.ServerFrame.signal:type_name -> ssot.ws.v1.Signal
+	3,  // 15: ssot.ws.v1.Ack.position:type_name -> ssot.ws.v1.Position
+	0,  // 16: ssot.ws.v1.Error.code:type_name -> ssot.ws.v1.ErrorCode
+	16, // 17: ssot.ws.v1.Events.events:type_name -> ssot.ws.v1.Event
+	1,  // 18: ssot.ws.v1.Event.type:type_name -> ssot.ws.v1.EventType
+	3,  // 19: ssot.ws.v1.Event.position:type_name -> ssot.ws.v1.Position
+	3,  // 20: ssot.ws.v1.Reset.position:type_name -> ssot.ws.v1.Position
+	18, // 21: ssot.ws.v1.Presence.joined:type_name -> ssot.ws.v1.PresenceMember
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_ssot_ws_v1_frame_proto_init() }
@@ -1262,13 +1813,18 @@ func file_ssot_ws_v1_frame_proto_init() {
 		(*ClientFrame_Unsubscribe)(nil),
 		(*ClientFrame_Auth)(nil),
 		(*ClientFrame_Ping)(nil),
+		(*ClientFrame_PresenceJoin)(nil),
+		(*ClientFrame_PresenceLeave)(nil),
+		(*ClientFrame_SendSignal)(nil),
 	}
-	file_ssot_ws_v1_frame_proto_msgTypes[6].OneofWrappers = []any{
+	file_ssot_ws_v1_frame_proto_msgTypes[9].OneofWrappers = []any{
 		(*ServerFrame_Ack)(nil),
 		(*ServerFrame_Error)(nil),
 		(*ServerFrame_Events)(nil),
 		(*ServerFrame_Reset_)(nil),
 		(*ServerFrame_Pong)(nil),
+		(*ServerFrame_Presence)(nil),
+		(*ServerFrame_Signal)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1276,7 +1832,7 @@ func file_ssot_ws_v1_frame_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ssot_ws_v1_frame_proto_rawDesc), len(file_ssot_ws_v1_frame_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   13,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

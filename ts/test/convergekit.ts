@@ -252,6 +252,8 @@ export function tap(conn: Connection, sinks: Map<string, ChannelSink>): Connecti
       sinks.set(channel, sink);
       return conn.subscribe(channel, sink);
     },
+    join: (channel, options) => conn.join(channel, options),
+    signal: (channel, name, data, options) => conn.signal(channel, name, data, options),
     connect: () => conn.connect(),
     setToken: (t, e) => conn.setToken(t, e),
     reconnect: () => conn.reconnect(),

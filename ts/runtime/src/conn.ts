@@ -14,6 +14,8 @@ import { openLink } from "./link.js";
 import type { CloseInfo, Link, WebSocketCtor } from "./link.js";
 import { policy } from "./policy.js";
 import type { Drop } from "./policy.js";
+import { createPresenceRouter } from "./presence.js";
+import type { JoinOptions, Presence, SignalOptions } from "./presence.js";
 import { createRouter } from "./router.js";
 import type { ChannelSink } from "./router.js";
 import type { ConnectionState } from "./state.js";
@@ -24,6 +26,8 @@ export type { ConnectionOptions, EnvironmentLike } from "./conn_options.js";
 export type { CloseInfo, WebSocketCtor, WebSocketLike } from "./link.js";
 export { CloseCode, authSubprotocolPrefix, subprotocol, tokenSubprotocol } from "./link.js";
 export type { ChannelSink } from "./router.js";
+export type { JoinOptions, Member, Presence, Signal, SignalOptions } from "./presence.js";
+export { SignalError } from "./presence.js";
 export type { ConnectionState } from "./state.js";
 
 /** Connection is the one shared WebSocket connection of an app. */
@@ -36,6 +40,18 @@ export interface Connection {
   onState(listener: (state: ConnectionState) => void): () => void;
   /** subscribe adds a sink to a channel; it returns the unsubscribe function. */
   subscribe(channel: string, sink: ChannelSink): () => void;
+  /**
+   * join enters the presence of channel (presence.ts): its members and
+   * signals reach the options' callbacks until leave(). It connects, as
+   * subscribe does, and joins again after every reconnect.
+   */
+  join(channel: string, options?: JoinOptions): Presence;
+  /**
+   * signal publishes an ephemeral message on channel and resolves when the
+   * gateway accepted it; it rejects with a SignalError when refused or not
+   * connected (signals are not kept for later).
+   */
+  signal(channel: string, name: string, data?: Uint8Array, options?: SignalOptions): Promise<void>;
   /** connect opens the connection now; subscribe does it on its own. */
   connect(): void;
   /**
@@ -88,6 +104,11 @@ export function createConnection(options: ConnectionOptions): Connection {
   let connecting = 0; // generation of the connect in progress
   const listeners = new Set<(s: ConnectionState) => void>();
   const router = createRouter((frame) => link?.send(frame));
+  const presence = createPresenceRouter((frame) => {
+    if (!link?.isOpen) return false;
+    link.send(frame);
+    return true;
+  });
 
   function setState(s: ConnectionState) {
     if (s === state) return;
@@ -134,6 +155,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     link = undefined;
     lastClose = info;
     router.disconnected();
+    presence.disconnected();
     if (state === "closed") return;
     afterDrop({ code: info.code, accepted: answered }, info);
   }
@@ -180,11 +202,16 @@ export function createConnection(options: ConnectionOptions): Connection {
     let l: Link;
     try {
       l = openLink(linkOptions, tok, {
-        opened: () => router.subscribeAll(),
+        opened: () => {
+          router.subscribeAll();
+          presence.rejoinAll();
+        },
         // The first server frame: the server accepted the token, the
         // connection is open.
         answered: () => setState("open"),
-        frame: (f) => router.route(f),
+        frame: (f) => {
+          if (!presence.route(f)) router.route(f);
+        },
         dropped: (info, answered) => dropped(l, info, answered),
       });
     } catch {
@@ -267,6 +294,14 @@ export function createConnection(options: ConnectionOptions): Connection {
         router.remove(channel, e, link?.isOpen ?? false);
       };
     },
+    join(channel, options) {
+      const p = presence.join(channel, options ?? {});
+      if (!started && state !== "closed") start();
+      return p;
+    },
+    signal(channel, name, data, options) {
+      return presence.signal(channel, name, data ?? new Uint8Array(), options ?? {});
+    },
     connect() {
       start();
     },
@@ -293,6 +328,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       link = undefined;
       l?.close(1000, "closed");
       router.disconnected();
+      presence.disconnected();
     },
   };
   return conn;

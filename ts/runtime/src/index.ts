@@ -76,6 +76,8 @@ export type {
   WebSocketCtor,
   WebSocketLike,
 } from "./conn.js";
+export type { JoinOptions, Member, Presence, Signal, SignalOptions } from "./presence.js";
+export { SignalError } from "./presence.js";
 export {
   CloseCode,
   authSubprotocolPrefix,

@@ -318,4 +318,61 @@ test("the connect-query page (/query/): useQuery lists patched live from the soc
   await two.page.screenshot({ path: screenshot.replace(/\.png$/, "-query.png") });
   assert.deepEqual(one.errors, []);
   assert.deepEqual(two.errors, []);
+  // Close the pages: the next test counts who is online in this room.
+  await one.page.context().close();
+  await two.page.context().close();
+  await classic.page.context().close();
+});
+
+/** openRandom opens a page in the room "Random" (r2), in a context of its own. */
+async function openRandom(name) {
+  assert.ok(browser);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(`${base}/?room=r2`);
+  await page.locator("[data-testid=room-title]").filter({ hasText: "Random" }).waitFor({ timeout: 10_000 });
+  await waitState(page, "open");
+  await page.getByTestId("author-input").fill(name);
+  return { context, page, errors };
+}
+
+/** expectOnline waits until a page shows exactly these names online (sorted). */
+async function expectOnline(page, want, timeout = 15_000) {
+  const deadline = Date.now() + timeout;
+  let got = [];
+  while (Date.now() < deadline) {
+    got = (await page.getByTestId("online-member").allTextContents()).sort();
+    if (JSON.stringify(got) === JSON.stringify(want)) return;
+    await page.waitForTimeout(50);
+  }
+  assert.deepEqual(got, want);
+}
+
+test("presence and typing: each page sees the other online, and who is typing", { timeout: 60_000 }, async () => {
+  const ann = await openRandom("ann");
+  const ben = await openRandom("ben");
+  await expectOnline(ann.page, ["ann", "ben"]);
+  await expectOnline(ben.page, ["ann", "ben"]);
+
+  // ben types: ann sees it; ben does not see himself typing.
+  await ben.page.getByTestId("text-input").fill("hel");
+  await ann.page.getByTestId("typing").filter({ hasText: "ben typing…" }).waitFor({ timeout: 10_000 });
+  assert.equal(await ben.page.getByTestId("typing").innerText(), "");
+
+  // ben sends: the indicator goes at once (a "stopped" signal), not after its timeout.
+  await send(ben.page, "hello", "ben");
+  await ann.page.locator("[data-testid=typing]").filter({ hasNotText: "typing" }).waitFor({ timeout: 3_000 });
+  await ann.page.getByTestId("message-text").filter({ hasText: /^hello$/ }).waitFor({ timeout: 10_000 });
+
+  mkdirSync(dirname(screenshot), { recursive: true });
+  await ann.page.screenshot({ path: screenshot.replace(/chat\.png$/, "presence.png") });
+
+  // ben closes his page: he leaves ann's list.
+  await ben.context.close();
+  await expectOnline(ann.page, ["ann"]);
+  assert.deepEqual(ann.errors, []);
+  assert.deepEqual(ben.errors, []);
+  await ann.context.close();
 });

@@ -1,9 +1,10 @@
-// The chat page: pick a room, read its messages live, send one.
+// The chat page: pick a room, read its messages live, see who is online
+// and who is typing, send one.
 import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 // Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
-import { MessageModel, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
-import { useClient, useConnectionState, useList } from "@ssot-ws/runtime/react";
+import { MessageChannels, MessageModel, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
+import { useClient, useConnectionState, useList, usePresence, useTyping } from "@ssot-ws/runtime/react";
 
 /** App is the whole page. The room can be preselected with ?room=<id>. */
 export function App() {
@@ -64,9 +65,26 @@ function ConnectionBadge() {
 function Room(props: { roomId: string; title: string }) {
   const { roomId } = props;
   const messages = useList(MessageModel, { filter: { roomId } }, { subscribe: true });
+  // Who is here and who is typing: ephemeral, not records (docs/presence.md).
+  const [author, setAuthor] = useState("guest");
+  const channel = MessageChannels.room(roomId);
+  const online = usePresence(channel, { payload: author.trim() || "guest" });
+  const typing = useTyping(channel);
+  const nameOf = (user: string) => {
+    const m = online.members.find((x) => x.user === user);
+    return m ? decoder.decode(m.payload) : "someone";
+  };
   return (
     <section className="room" data-testid="room" data-room-id={roomId}>
       <h2 data-testid="room-title">{props.title}</h2>
+      <p className="muted" data-testid="online" data-count={online.members.length}>
+        Online:{" "}
+        {online.members.map((m) => (
+          <span key={m.user} className="member" data-testid="online-member">
+            {decoder.decode(m.payload)}
+          </span>
+        ))}
+      </p>
       {messages.error !== undefined && (
         <p className="error" data-testid="messages-error">
           {String(messages.error)}
@@ -85,14 +103,19 @@ function Room(props: { roomId: string; title: string }) {
         ))}
       </ol>
       {!messages.loading && messages.items.length === 0 && <p className="muted">No messages yet.</p>}
-      <SendForm roomId={roomId} />
+      <p className="muted typing" data-testid="typing">
+        {typing.typing.length > 0 && `${typing.typing.map(nameOf).join(", ")} typing…`}
+      </p>
+      <SendForm roomId={roomId} author={author} setAuthor={setAuthor} setTyping={typing.setTyping} />
     </section>
   );
 }
 
-function SendForm(props: { roomId: string }) {
+const decoder = new TextDecoder();
+
+function SendForm(props: { roomId: string; author: string; setAuthor(a: string): void; setTyping(on: boolean): void }) {
+  const { author, setAuthor, setTyping } = props;
   const client = useClient(MessageModel);
-  const [author, setAuthor] = useState("guest");
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   const [error, setError] = useState<string>();
@@ -105,6 +128,7 @@ function SendForm(props: { roomId: string }) {
     try {
       await client.create({ roomId: props.roomId, author: author.trim(), text });
       setText("");
+      setTyping(false);
     } catch (err) {
       setError(String(err));
     } finally {
@@ -126,7 +150,10 @@ function SendForm(props: { roomId: string }) {
         aria-label="Message"
         placeholder="Write a message"
         value={text}
-        onChange={(e) => setText(e.target.value)}
+        onChange={(e) => {
+          setText(e.target.value);
+          setTyping(e.target.value !== "");
+        }}
         autoFocus
       />
       <button type="submit" data-testid="send-button" disabled={sending || text.trim() === ""}>

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ssot/ws/v1/frame.proto.
  */
 export const file_ssot_ws_v1_frame: GenFile = /*@__PURE__*/
-  fileDesc("ChZzc290L3dzL3YxL2ZyYW1lLnByb3RvEgpzc290LndzLnYxIikKCFBvc2l0aW9uEg0KBWVwb2NoGAEgASgEEg4KBm9mZnNldBgCIAEoBCK2AQoLQ2xpZW50RnJhbWUSKgoJc3Vic2NyaWJlGAEgASgLMhUuc3NvdC53cy52MS5TdWJzY3JpYmVIABIuCgt1bnN1YnNjcmliZRgCIAEoCzIXLnNzb3Qud3MudjEuVW5zdWJzY3JpYmVIABIgCgRhdXRoGAMgASgLMhAuc3NvdC53cy52MS5BdXRoSAASIAoEcGluZxgEIAEoCzIQLnNzb3Qud3MudjEuUGluZ0gAQgcKBWZyYW1lIk0KCVN1YnNjcmliZRIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJEiMKBXNpbmNlGAMgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbiIqCgtVbnN1YnNjcmliZRIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJIhUKBEF1dGgSDQoFdG9rZW4YASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoBCLGAQoLU2VydmVyRnJhbWUSHgoDYWNrGAEgASgLMg8uc3NvdC53cy52MS5BY2tIABIiCgVlcnJvchgCIAEoCzIRLnNzb3Qud3MudjEuRXJyb3JIABIkCgZldmVudHMYAyABKAsyEi5zc290LndzLnYxLkV2ZW50c0gAEiIKBXJlc2V0GAQgASgLMhEuc3NvdC53cy52MS5SZXNldEgAEiAKBHBvbmcYBSABKAsyEC5zc290LndzLnYxLlBvbmdIAEIHCgVmcmFtZSI5CgNBY2sSCgoCaWQYASABKA0SJgoIcG9zaXRpb24YAiABKAsyFC5zc290LndzLnYxLlBvc2l0aW9uIkkKBUVycm9yEgoKAmlkGAEgASgNEiMKBGNvZGUYAiABKA4yFS5zc290LndzLnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAMgASgJIisKBkV2ZW50cxIhCgZldmVudHMYASADKAsyES5zc290LndzLnYxLkV2ZW50IrsBCgVFdmVudBIPCgdjaGFubmVsGAEgASgJEiMKBHR5cGUYAiABKA4yFS5zc290LndzLnYxLkV2ZW50VHlwZRILCgNrZXkYAyABKAkSDwoHdmVyc2lvbhgEIAEoAxImCghwb3NpdGlvbhgFIAEoCzIULnNzb3Qud3MudjEuUG9zaXRpb24SFAoMdGltZV91bml4X21zGAYgASgDEhIKCnJlcXVlc3RfaWQYByABKAkSDAoEZGF0YRgIIAEoDCJMCgVSZXNldBIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJEiYKCHBvc2l0aW9uGAMgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbiIVCgRQb25nEg0KBW5vbmNlGAEgASgEKt0BCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhoKFkVSUk9SX0NPREVfQkFEX1JFUVVFU1QQARIeChpFUlJPUl9DT0RFX1VOS05PV05fQ0hBTk5FTBACEhgKFEVSUk9SX0NPREVfRk9SQklEREVOEAMSJQohRVJST1JfQ09ERV9UT09fTUFOWV9TVUJTQ1JJUFRJT05TEAQSHgoaRVJST1JfQ09ERV9VTkFVVEhFTlRJQ0FURUQQBRIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEAYqbwoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9UWVBFX0NSRUFURUQQARIWChJFVkVOVF9UWVBFX1VQREFURUQQAhIWChJFVkVOVF9UWVBFX0RFTEVURUQQAyruAQoJQ2xvc2VDb2RlEhoKFkNMT1NFX0NPREVfVU5TUEVDSUZJRUQQABIaChVDTE9TRV9DT0RFX0dPSU5HX0FXQVkQ6QcSGQoUQ0xPU0VfQ09ERV9CQURfRlJBTUUQ8AcSGQoUQ0xPU0VfQ09ERV9UT09fTEFSR0UQ8QcSHwoaQ0xPU0VfQ09ERV9VTkFVVEhFTlRJQ0FURUQQsSISGQoUQ0xPU0VfQ09ERV9GT1JCSURERU4QsyISHQoYQ0xPU0VfQ09ERV9UT0tFTl9FWFBJUkVEELgiEhgKE0NMT1NFX0NPREVfVE9PX1NMT1cQzSJCMlowZ2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9zc290d3Mvd3N2MTt3c3YxYgZwcm90bzM");
+  fileDesc("ChZzc290L3dzL3YxL2ZyYW1lLnByb3RvEgpzc290LndzLnYxIikKCFBvc2l0aW9uEg0KBWVwb2NoGAEgASgEEg4KBm9mZnNldBgCIAEoBCLNAgoLQ2xpZW50RnJhbWUSKgoJc3Vic2NyaWJlGAEgASgLMhUuc3NvdC53cy52MS5TdWJzY3JpYmVIABIuCgt1bnN1YnNjcmliZRgCIAEoCzIXLnNzb3Qud3MudjEuVW5zdWJzY3JpYmVIABIgCgRhdXRoGAMgASgLMhAuc3NvdC53cy52MS5BdXRoSAASIAoEcGluZxgEIAEoCzIQLnNzb3Qud3MudjEuUGluZ0gAEjEKDXByZXNlbmNlX2pvaW4YBSABKAsyGC5zc290LndzLnYxLlByZXNlbmNlSm9pbkgAEjMKDnByZXNlbmNlX2xlYXZlGAYgASgLMhkuc3NvdC53cy52MS5QcmVzZW5jZUxlYXZlSAASLQoLc2VuZF9zaWduYWwYByABKAsyFi5zc290LndzLnYxLlNlbmRTaWduYWxIAEIHCgVmcmFtZSJNCglTdWJzY3JpYmUSCgoCaWQYASABKA0SDwoHY2hhbm5lbBgCIAEoCRIjCgVzaW5jZRgDIAEoCzIULnNzb3Qud3MudjEuUG9zaXRpb24iKgoLVW5zdWJzY3JpYmUSCgoCaWQYASABKA0SDwoHY2hhbm5lbBgCIAEoCSIVCgRBdXRoEg0KBXRva2VuGAEgASgJIhUKBFBpbmcSDQoFbm9uY2UYASABKAQiTQoMUHJlc2VuY2VKb2luEgoKAmlkGAEgASgNEg8KB2NoYW5uZWwYAiABKAkSDwoHcGF5bG9hZBgDIAEoDBIPCgdvYnNlcnZlGAQgASgIIiwKDVByZXNlbmNlTGVhdmUSCgoCaWQYASABKA0SDwoHY2hhbm5lbBgCIAEoCSJTCgpTZW5kU2lnbmFsEgoKAmlkGAEgASgNEg8KB2NoYW5uZWwYAiABKAkSDAoEbmFtZRgDIAEoCRIMCgRkYXRhGAQgASgMEgwKBGVjaG8YBSABKAgilgIKC1NlcnZlckZyYW1lEh4KA2FjaxgBIAEoCzIPLnNzb3Qud3MudjEuQWNrSAASIgoFZXJyb3IYAiABKAsyES5zc290LndzLnYxLkVycm9ySAASJAoGZXZlbnRzGAMgASgLMhIuc3NvdC53cy52MS5FdmVudHNIABIiCgVyZXNldBgEIAEoCzIRLnNzb3Qud3MudjEuUmVzZXRIABIgCgRwb25nGAUgASgLMhAuc3NvdC53cy52MS5Qb25nSAASKAoIcHJlc2VuY2UYBiABKAsyFC5zc290LndzLnYxLlByZXNlbmNlSAASJAoGc2lnbmFsGAcgASgLMhIuc3NvdC53cy52MS5TaWduYWxIAEIHCgVmcmFtZSI5CgNBY2sSCgoCaWQYASABKA0SJgoIcG9zaXRpb24YAiABKAsyFC5zc290LndzLnYxLlBvc2l0aW9uIkkKBUVycm9yEgoKAmlkGAEgASgNEiMKBGNvZGUYAiABKA4yFS5zc290LndzLnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAMgASgJIisKBkV2ZW50cxIhCgZldmVudHMYASADKAsyES5zc290LndzLnYxLkV2ZW50IrsBCgVFdmVudBIPCgdjaGFubmVsGAEgASgJEiMKBHR5cGUYAiABKA4yFS5zc290LndzLnYxLkV2ZW50VHlwZRILCgNrZXkYAyABKAkSDwoHdmVyc2lvbhgEIAEoAxImCghwb3NpdGlvbhgFIAEoCzIULnNzb3Qud3MudjEuUG9zaXRpb24SFAoMdGltZV91bml4X21zGAYgASgDEhIKCnJlcXVlc3RfaWQYByABKAkSDAoEZGF0YRgIIAEoDCJMCgVSZXNldBIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJEiYKCHBvc2l0aW9uGAMgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbiIvCg5QcmVzZW5jZU1lbWJlchIMCgR1c2VyGAEgASgJEg8KB3BheWxvYWQYAiABKAwiZwoIUHJlc2VuY2USDwoHY2hhbm5lbBgBIAEoCRIQCghzbmFwc2hvdBgCIAEoCBIqCgZqb2luZWQYAyADKAsyGi5zc290LndzLnYxLlByZXNlbmNlTWVtYmVyEgwKBGxlZnQYBCADKAkiQwoGU2lnbmFsEg8KB2NoYW5uZWwYASABKAkSDAoEdXNlchgCIAEoCRIMCgRuYW1lGAMgASgJEgwKBGRhdGEYBCABKAwiFQoEUG9uZxINCgVub25jZRgBIAEoBCqUAgoJRXJyb3JDb2RlEhoKFkVSUk9SX0NPREVfVU5TUEVDSUZJRUQQABIaChZFUlJPUl9DT0RFX0JBRF9SRVFVRVNUEAESHgoaRVJST1JfQ09ERV9VTktOT1dOX0NIQU5ORUwQAhIYChRFUlJPUl9DT0RFX0ZPUkJJRERFThADEiUKIUVSUk9SX0NPREVfVE9PX01BTllfU1VCU0NSSVBUSU9OUxAEEh4KGkVSUk9SX0NPREVfVU5BVVRIRU5USUNBVEVEEAUSFwoTRVJST1JfQ09ERV9JTlRFUk5BTBAGEhsKF0VSUk9SX0NPREVfUkFURV9MSU1JVEVEEAcSGAoURVJST1JfQ09ERV9UT09fTEFSR0UQCCpvCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX1RZUEVfQ1JFQVRFRBABEhYKEkVWRU5UX1RZUEVfVVBEQVRFRBACEhYKEkVWRU5UX1RZUEVfREVMRVRFRBADKu4BCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEhoKFUNMT1NFX0NPREVfR09JTkdfQVdBWRDpBxIZChRDTE9TRV9DT0RFX0JBRF9GUkFNRRDwBxIZChRDTE9TRV9DT0RFX1RPT19MQVJHRRDxBxIfChpDTE9TRV9DT0RFX1VOQVVUSEVOVElDQVRFRBCxIhIZChRDTE9TRV9DT0RFX0ZPUkJJRERFThCzIhIdChhDTE9TRV9DT0RFX1RPS0VOX0VYUElSRUQQuCISGAoTQ0xPU0VfQ09ERV9UT09fU0xPVxDNIkIyWjBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL3Nzb3R3cy93c3YxO3dzdjFiBnByb3RvMw");
 
 /**
  * Position is a point in a channel's history.
@@ -78,6 +78,24 @@ export type ClientFrame = Message<"ssot.ws.v1.ClientFrame"> & {
      */
     value: Ping;
     case: "ping";
+  } | {
+    /**
+     * @generated from field: ssot.ws.v1.PresenceJoin presence_join = 5;
+     */
+    value: PresenceJoin;
+    case: "presenceJoin";
+  } | {
+    /**
+     * @generated from field: ssot.ws.v1.PresenceLeave presence_leave = 6;
+     */
+    value: PresenceLeave;
+    case: "presenceLeave";
+  } | {
+    /**
+     * @generated from field: ssot.ws.v1.SendSignal send_signal = 7;
+     */
+    value: SendSignal;
+    case: "sendSignal";
   } | { case: undefined; value?: undefined };
 };
 
@@ -187,6 +205,126 @@ export const PingSchema: GenMessage<Ping> = /*@__PURE__*/
   messageDesc(file_ssot_ws_v1_frame, 5);
 
 /**
+ * PresenceJoin enters the presence of a channel, or changes this
+ * connection's payload there when it is in already. It needs read access
+ * to the channel. The server answers Ack{id} (or Error{id}), then a
+ * Presence snapshot, then Presence changes and the channel's Signal frames
+ * until PresenceLeave. A client that never sends it never receives
+ * Presence or Signal frames.
+ *
+ * @generated from message ssot.ws.v1.PresenceJoin
+ */
+export type PresenceJoin = Message<"ssot.ws.v1.PresenceJoin"> & {
+  /**
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: string channel = 2;
+   */
+  channel: string;
+
+  /**
+   * payload is what the other members see of this user (a name, a status),
+   * opaque to the server and bounded in size. When a user is present from
+   * several connections, the payload of the latest join is shown.
+   *
+   * @generated from field: bytes payload = 3;
+   */
+  payload: Uint8Array;
+
+  /**
+   * observe receives the channel's presence and signals without appearing
+   * in it.
+   *
+   * @generated from field: bool observe = 4;
+   */
+  observe: boolean;
+};
+
+/**
+ * Describes the message ssot.ws.v1.PresenceJoin.
+ * Use `create(PresenceJoinSchema)` to create a new message.
+ */
+export const PresenceJoinSchema: GenMessage<PresenceJoin> = /*@__PURE__*/
+  messageDesc(file_ssot_ws_v1_frame, 6);
+
+/**
+ * PresenceLeave leaves the presence of a channel; Ack{id} answers it,
+ * present or not.
+ *
+ * @generated from message ssot.ws.v1.PresenceLeave
+ */
+export type PresenceLeave = Message<"ssot.ws.v1.PresenceLeave"> & {
+  /**
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: string channel = 2;
+   */
+  channel: string;
+};
+
+/**
+ * Describes the message ssot.ws.v1.PresenceLeave.
+ * Use `create(PresenceLeaveSchema)` to create a new message.
+ */
+export const PresenceLeaveSchema: GenMessage<PresenceLeave> = /*@__PURE__*/
+  messageDesc(file_ssot_ws_v1_frame, 7);
+
+/**
+ * SendSignal publishes an ephemeral message on a channel (a typing
+ * indicator): it is not stored, not replayed, and reaches the connections
+ * that joined the channel's presence at that moment. It needs write access
+ * to the channel and is rate-limited per connection.
+ *
+ * @generated from message ssot.ws.v1.SendSignal
+ */
+export type SendSignal = Message<"ssot.ws.v1.SendSignal"> & {
+  /**
+   * id, when not 0, asks for an Ack{id} or Error{id}; 0 sends and forgets
+   * (a refusal is then silent).
+   *
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: string channel = 2;
+   */
+  channel: string;
+
+  /**
+   * name says what the signal means ("typing"); data is its payload.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bytes data = 4;
+   */
+  data: Uint8Array;
+
+  /**
+   * echo delivers the signal to this connection too, when it is a member.
+   *
+   * @generated from field: bool echo = 5;
+   */
+  echo: boolean;
+};
+
+/**
+ * Describes the message ssot.ws.v1.SendSignal.
+ * Use `create(SendSignalSchema)` to create a new message.
+ */
+export const SendSignalSchema: GenMessage<SendSignal> = /*@__PURE__*/
+  messageDesc(file_ssot_ws_v1_frame, 8);
+
+/**
  * ServerFrame is a message from server to client.
  *
  * @generated from message ssot.ws.v1.ServerFrame
@@ -225,6 +363,18 @@ export type ServerFrame = Message<"ssot.ws.v1.ServerFrame"> & {
      */
     value: Pong;
     case: "pong";
+  } | {
+    /**
+     * @generated from field: ssot.ws.v1.Presence presence = 6;
+     */
+    value: Presence;
+    case: "presence";
+  } | {
+    /**
+     * @generated from field: ssot.ws.v1.Signal signal = 7;
+     */
+    value: Signal;
+    case: "signal";
   } | { case: undefined; value?: undefined };
 };
 
@@ -233,7 +383,7 @@ export type ServerFrame = Message<"ssot.ws.v1.ServerFrame"> & {
  * Use `create(ServerFrameSchema)` to create a new message.
  */
 export const ServerFrameSchema: GenMessage<ServerFrame> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 6);
+  messageDesc(file_ssot_ws_v1_frame, 9);
 
 /**
  * Ack confirms a Subscribe or Unsubscribe.
@@ -260,7 +410,7 @@ export type Ack = Message<"ssot.ws.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 7);
+  messageDesc(file_ssot_ws_v1_frame, 10);
 
 /**
  * Error reports a failed client request.
@@ -291,7 +441,7 @@ export type Error = Message<"ssot.ws.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 8);
+  messageDesc(file_ssot_ws_v1_frame, 11);
 
 /**
  * Events carries every event queued for the connection, in order.
@@ -310,7 +460,7 @@ export type Events = Message<"ssot.ws.v1.Events"> & {
  * Use `create(EventsSchema)` to create a new message.
  */
 export const EventsSchema: GenMessage<Events> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 9);
+  messageDesc(file_ssot_ws_v1_frame, 12);
 
 /**
  * Event is one change of one record, as seen on one channel.
@@ -377,7 +527,7 @@ export type Event = Message<"ssot.ws.v1.Event"> & {
  * Use `create(EventSchema)` to create a new message.
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 10);
+  messageDesc(file_ssot_ws_v1_frame, 13);
 
 /**
  * Reset says the server's history cannot cover a Subscribe's since: the
@@ -409,7 +559,110 @@ export type Reset = Message<"ssot.ws.v1.Reset"> & {
  * Use `create(ResetSchema)` to create a new message.
  */
 export const ResetSchema: GenMessage<Reset> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 11);
+  messageDesc(file_ssot_ws_v1_frame, 14);
+
+/**
+ * PresenceMember is one user present in a channel, however many
+ * connections (on however many nodes) they joined it from.
+ *
+ * @generated from message ssot.ws.v1.PresenceMember
+ */
+export type PresenceMember = Message<"ssot.ws.v1.PresenceMember"> & {
+  /**
+   * user is the authenticated subject, or "anon:<id>" for an anonymous
+   * connection (each its own member).
+   *
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: bytes payload = 2;
+   */
+  payload: Uint8Array;
+};
+
+/**
+ * Describes the message ssot.ws.v1.PresenceMember.
+ * Use `create(PresenceMemberSchema)` to create a new message.
+ */
+export const PresenceMemberSchema: GenMessage<PresenceMember> = /*@__PURE__*/
+  messageDesc(file_ssot_ws_v1_frame, 15);
+
+/**
+ * Presence tells a member who is in a channel: the whole presence
+ * (snapshot, after each PresenceJoin), or what changed since.
+ *
+ * @generated from message ssot.ws.v1.Presence
+ */
+export type Presence = Message<"ssot.ws.v1.Presence"> & {
+  /**
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * snapshot: joined is everyone present, replacing what the client held.
+   *
+   * @generated from field: bool snapshot = 2;
+   */
+  snapshot: boolean;
+
+  /**
+   * joined are the members who arrived or whose payload changed.
+   *
+   * @generated from field: repeated ssot.ws.v1.PresenceMember joined = 3;
+   */
+  joined: PresenceMember[];
+
+  /**
+   * left are the users who are no longer present.
+   *
+   * @generated from field: repeated string left = 4;
+   */
+  left: string[];
+};
+
+/**
+ * Describes the message ssot.ws.v1.Presence.
+ * Use `create(PresenceSchema)` to create a new message.
+ */
+export const PresenceSchema: GenMessage<Presence> = /*@__PURE__*/
+  messageDesc(file_ssot_ws_v1_frame, 16);
+
+/**
+ * Signal is an ephemeral message published on a channel by a user.
+ *
+ * @generated from message ssot.ws.v1.Signal
+ */
+export type Signal = Message<"ssot.ws.v1.Signal"> & {
+  /**
+   * @generated from field: string channel = 1;
+   */
+  channel: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: bytes data = 4;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message ssot.ws.v1.Signal.
+ * Use `create(SignalSchema)` to create a new message.
+ */
+export const SignalSchema: GenMessage<Signal> = /*@__PURE__*/
+  messageDesc(file_ssot_ws_v1_frame, 17);
 
 /**
  * Pong answers a Ping.
@@ -428,7 +681,7 @@ export type Pong = Message<"ssot.ws.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_ssot_ws_v1_frame, 12);
+  messageDesc(file_ssot_ws_v1_frame, 18);
 
 /**
  * ErrorCode classifies an Error frame.
@@ -482,6 +735,20 @@ export enum ErrorCode {
    * @generated from enum value: ERROR_CODE_INTERNAL = 6;
    */
   INTERNAL = 6,
+
+  /**
+   * ERROR_CODE_RATE_LIMITED: too many signals; this one was dropped.
+   *
+   * @generated from enum value: ERROR_CODE_RATE_LIMITED = 7;
+   */
+  RATE_LIMITED = 7,
+
+  /**
+   * ERROR_CODE_TOO_LARGE: a presence payload or a signal over its limit.
+   *
+   * @generated from enum value: ERROR_CODE_TOO_LARGE = 8;
+   */
+  TOO_LARGE = 8,
 }
 
 /**

@@ -1,0 +1,111 @@
+// Presence and signals of the TS runtime against the chat example's Go
+// server over a real WebSocket (as integration.test.ts). The chat server
+// authenticates nobody: each connection is its own "anon:<id>" member.
+import { execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createConnection } from "../runtime/src/conn.js";
+import type { Connection } from "../runtime/src/conn.js";
+import { SignalError } from "../runtime/src/presence.js";
+import type { Member, Signal } from "../runtime/src/presence.js";
+import { ErrorCode } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+
+const root = resolve(__dirname, "../..");
+let server: ChildProcess | undefined;
+let base = "";
+const conns: Connection[] = [];
+const text = new TextEncoder();
+const untext = new TextDecoder();
+
+beforeAll(async () => {
+  const bin = join(mkdtempSync(join(tmpdir(), "ssotws-")), "chat-server");
+  execFileSync("go", ["build", "-o", bin, "./examples/chat/server"], { cwd: root, stdio: "inherit" });
+  const proc = spawn(bin, ["-addr", "127.0.0.1:0"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+  server = proc;
+  base = await new Promise<string>((ok, fail) => {
+    let log = "";
+    proc.stderr!.on("data", (b: Buffer) => {
+      log += b.toString();
+      const m = /http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (m) ok(m[1]!);
+    });
+    proc.on("exit", (code) => fail(new Error(`chat server exited with ${code}: ${log}`)));
+  });
+}, 180_000);
+
+afterAll(() => {
+  for (const c of conns) c.close();
+  server?.kill();
+});
+
+function dial() {
+  const conn = createConnection({ url: base.replace(/^http/, "ws") + "/ws", backoff: { baseMs: 50, capMs: 100 } });
+  conns.push(conn);
+  return conn;
+}
+
+/** watch joins channel on conn and keeps what it hears. */
+function watch(conn: Connection, channel: string, name: string) {
+  const seen = { members: [] as Member[], signals: [] as Signal[], errors: [] as string[] };
+  const presence = conn.join(channel, {
+    payload: text.encode(name),
+    onMembers: (m) => (seen.members = m),
+    onSignal: (s) => seen.signals.push(s),
+    onError: (_code, message) => seen.errors.push(message),
+  });
+  const names = () => seen.members.map((m) => untext.decode(m.payload)).sort();
+  return { seen, presence, names };
+}
+
+const until = { timeout: 5_000, interval: 10 };
+
+describe("presence and signals against the Go chat server", () => {
+  it("two connections see each other join, signal, and leave", async () => {
+    const channel = `Message?room_id=presence-${Date.now()}`;
+    const a = dial();
+    const b = dial();
+    const wa = watch(a, channel, "ann");
+    await vi.waitFor(() => expect(wa.names()).toEqual(["ann"]), until);
+    const wb = watch(b, channel, "ben");
+    await vi.waitFor(() => expect(wa.names()).toEqual(["ann", "ben"]), until);
+    await vi.waitFor(() => expect(wb.names()).toEqual(["ann", "ben"]), until);
+    expect(wa.seen.members.every((m) => m.user.startsWith("anon:"))).toBe(true);
+
+    // A signal reaches the others, not its sender (unless it asks).
+    await b.signal(channel, "typing", new Uint8Array([1]));
+    await b.signal(channel, "typing", new Uint8Array([2]), { echo: true });
+    await vi.waitFor(() => expect(wb.seen.signals.map((s) => s.data[0])).toEqual([2]), until);
+    await vi.waitFor(() => expect(wa.seen.signals.map((s) => s.data[0])).toEqual([1, 2]), until);
+    expect(wa.seen.signals[0]).toMatchObject({ channel, name: "typing", user: wb.seen.members.find((m) => untext.decode(m.payload) === "ben")!.user });
+
+    // A payload change is a change, not a second member.
+    wb.presence.setPayload(text.encode("ben (away)"));
+    await vi.waitFor(() => expect(wa.names()).toEqual(["ann", "ben (away)"]), until);
+
+    b.close();
+    await vi.waitFor(() => expect(wa.names()).toEqual(["ann"]), until);
+  });
+
+  it("refuses a signal over the rate, and an unknown channel", async () => {
+    const channel = `Message?room_id=rate-${Date.now()}`;
+    const a = dial();
+    watch(a, channel, "ann");
+    await vi.waitFor(() => expect(a.state).toBe("open"), until);
+    // 30 at once: the default bucket holds 10 and refills 5 per second.
+    const results = await Promise.allSettled(Array.from({ length: 30 }, () => a.signal(channel, "typing")));
+    const refused = results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason as SignalError);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((e) => e instanceof SignalError && e.code === ErrorCode.RATE_LIMITED)).toBe(true);
+    expect(a.state).toBe("open");
+
+    const err = await a.signal("Nope", "typing").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SignalError);
+    expect((err as SignalError).code).toBe(ErrorCode.UNKNOWN_CHANNEL);
+
+    const w = watch(a, "Nope?x=1", "ann");
+    await vi.waitFor(() => expect(w.seen.errors.length).toBe(1), until);
+  });
+});
