@@ -17,10 +17,9 @@ type ResourceOptions struct {
 	// MaxRecordBytes bounds the protobuf encoding of a record a Create or
 	// Update stores (default [DefaultMaxRecordBytes]); a larger one is
 	// refused with CodeInvalidArgument naming its size and the limit. Keep
-	// it below the gateway's [Limits].MaxBatchBytes and every client's read
-	// limit: a change event carries the whole record, and an event a
-	// client cannot receive cuts it off its channel. A negative value
-	// removes the bound.
+	// it below every client's read limit: a change event carries the whole
+	// record, and an event a client cannot receive cuts it off its channel.
+	// A negative value removes the bound.
 	MaxRecordBytes int
 	// Authorizer adds custom rules to the access checks of the standard
 	// methods: the Go counterpart of [GatewayOptions].Authorize for HTTP.
@@ -32,10 +31,10 @@ type ResourceOptions struct {
 
 // DefaultMaxRecordBytes is the default bound of one record's encoding:
 // 1 MiB less 16 KiB, so that a record's change event (the record, its
-// channel name, key and request id) fits in one Events frame of the
-// gateway's default [Limits].MaxBatchBytes (1 MiB), far below the Go
+// channel name, key and request id) stays within 1 MiB, far below the Go
 // client's default read limit (16 MiB), and every subscriber can receive
-// it.
+// it. An event larger than the gateway's [Limits].MaxBatchBytes (64 KiB)
+// is sent alone in its frame.
 const DefaultMaxRecordBytes = 1<<20 - 16<<10
 
 // resourceOptions are ResourceOptions with the defaults filled in.
