@@ -7,13 +7,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { FieldMask } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ssot/ws/v1/frame.proto.
  */
 export const file_ssot_ws_v1_frame: GenFile = /*@__PURE__*/
-  fileDesc("ChZzc290L3dzL3YxL2ZyYW1lLnByb3RvEgpzc290LndzLnYxIikKCFBvc2l0aW9uEg0KBWVwb2NoGAEgASgEEg4KBm9mZnNldBgCIAEoBCK2AQoLQ2xpZW50RnJhbWUSKgoJc3Vic2NyaWJlGAEgASgLMhUuc3NvdC53cy52MS5TdWJzY3JpYmVIABIuCgt1bnN1YnNjcmliZRgCIAEoCzIXLnNzb3Qud3MudjEuVW5zdWJzY3JpYmVIABIgCgRhdXRoGAMgASgLMhAuc3NvdC53cy52MS5BdXRoSAASIAoEcGluZxgEIAEoCzIQLnNzb3Qud3MudjEuUGluZ0gAQgcKBWZyYW1lIk0KCVN1YnNjcmliZRIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJEiMKBXNpbmNlGAMgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbiIqCgtVbnN1YnNjcmliZRIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJIhUKBEF1dGgSDQoFdG9rZW4YASABKAkiFQoEUGluZxINCgVub25jZRgBIAEoBCLGAQoLU2VydmVyRnJhbWUSHgoDYWNrGAEgASgLMg8uc3NvdC53cy52MS5BY2tIABIiCgVlcnJvchgCIAEoCzIRLnNzb3Qud3MudjEuRXJyb3JIABIkCgZldmVudHMYAyABKAsyEi5zc290LndzLnYxLkV2ZW50c0gAEiIKBXJlc2V0GAQgASgLMhEuc3NvdC53cy52MS5SZXNldEgAEiAKBHBvbmcYBSABKAsyEC5zc290LndzLnYxLlBvbmdIAEIHCgVmcmFtZSI5CgNBY2sSCgoCaWQYASABKA0SJgoIcG9zaXRpb24YAiABKAsyFC5zc290LndzLnYxLlBvc2l0aW9uIkkKBUVycm9yEgoKAmlkGAEgASgNEiMKBGNvZGUYAiABKA4yFS5zc290LndzLnYxLkVycm9yQ29kZRIPCgdtZXNzYWdlGAMgASgJIisKBkV2ZW50cxIhCgZldmVudHMYASADKAsyES5zc290LndzLnYxLkV2ZW50IrsBCgVFdmVudBIPCgdjaGFubmVsGAEgASgJEiMKBHR5cGUYAiABKA4yFS5zc290LndzLnYxLkV2ZW50VHlwZRILCgNrZXkYAyABKAkSDwoHdmVyc2lvbhgEIAEoAxImCghwb3NpdGlvbhgFIAEoCzIULnNzb3Qud3MudjEuUG9zaXRpb24SFAoMdGltZV91bml4X21zGAYgASgDEhIKCnJlcXVlc3RfaWQYByABKAkSDAoEZGF0YRgIIAEoDCJMCgVSZXNldBIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJEiYKCHBvc2l0aW9uGAMgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbiIVCgRQb25nEg0KBW5vbmNlGAEgASgEKt0BCglFcnJvckNvZGUSGgoWRVJST1JfQ09ERV9VTlNQRUNJRklFRBAAEhoKFkVSUk9SX0NPREVfQkFEX1JFUVVFU1QQARIeChpFUlJPUl9DT0RFX1VOS05PV05fQ0hBTk5FTBACEhgKFEVSUk9SX0NPREVfRk9SQklEREVOEAMSJQohRVJST1JfQ09ERV9UT09fTUFOWV9TVUJTQ1JJUFRJT05TEAQSHgoaRVJST1JfQ09ERV9VTkFVVEhFTlRJQ0FURUQQBRIXChNFUlJPUl9DT0RFX0lOVEVSTkFMEAYqbwoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIWChJFVkVOVF9UWVBFX0NSRUFURUQQARIWChJFVkVOVF9UWVBFX1VQREFURUQQAhIWChJFVkVOVF9UWVBFX0RFTEVURUQQAyruAQoJQ2xvc2VDb2RlEhoKFkNMT1NFX0NPREVfVU5TUEVDSUZJRUQQABIaChVDTE9TRV9DT0RFX0dPSU5HX0FXQVkQ6QcSGQoUQ0xPU0VfQ09ERV9CQURfRlJBTUUQ8AcSGQoUQ0xPU0VfQ09ERV9UT09fTEFSR0UQ8QcSHwoaQ0xPU0VfQ09ERV9VTkFVVEhFTlRJQ0FURUQQsSISGQoUQ0xPU0VfQ09ERV9GT1JCSURERU4QsyISHQoYQ0xPU0VfQ09ERV9UT0tFTl9FWFBJUkVEELgiEhgKE0NMT1NFX0NPREVfVE9PX1NMT1cQzSJCMlowZ2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9zc290d3Mvd3N2MTt3c3YxYgZwcm90bzM");
+  fileDesc("ChZzc290L3dzL3YxL2ZyYW1lLnByb3RvEgpzc290LndzLnYxIikKCFBvc2l0aW9uEg0KBWVwb2NoGAEgASgEEg4KBm9mZnNldBgCIAEoBCK2AQoLQ2xpZW50RnJhbWUSKgoJc3Vic2NyaWJlGAEgASgLMhUuc3NvdC53cy52MS5TdWJzY3JpYmVIABIuCgt1bnN1YnNjcmliZRgCIAEoCzIXLnNzb3Qud3MudjEuVW5zdWJzY3JpYmVIABIgCgRhdXRoGAMgASgLMhAuc3NvdC53cy52MS5BdXRoSAASIAoEcGluZxgEIAEoCzIQLnNzb3Qud3MudjEuUGluZ0gAQgcKBWZyYW1lIl0KCVN1YnNjcmliZRIKCgJpZBgBIAEoDRIPCgdjaGFubmVsGAIgASgJEiMKBXNpbmNlGAMgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbhIOCgZkZWx0YXMYFCABKAgiKgoLVW5zdWJzY3JpYmUSCgoCaWQYASABKA0SDwoHY2hhbm5lbBgCIAEoCSIVCgRBdXRoEg0KBXRva2VuGAEgASgJIhUKBFBpbmcSDQoFbm9uY2UYASABKAQixgEKC1NlcnZlckZyYW1lEh4KA2FjaxgBIAEoCzIPLnNzb3Qud3MudjEuQWNrSAASIgoFZXJyb3IYAiABKAsyES5zc290LndzLnYxLkVycm9ySAASJAoGZXZlbnRzGAMgASgLMhIuc3NvdC53cy52MS5FdmVudHNIABIiCgVyZXNldBgEIAEoCzIRLnNzb3Qud3MudjEuUmVzZXRIABIgCgRwb25nGAUgASgLMhAuc3NvdC53cy52MS5Qb25nSABCBwoFZnJhbWUiOQoDQWNrEgoKAmlkGAEgASgNEiYKCHBvc2l0aW9uGAIgASgLMhQuc3NvdC53cy52MS5Qb3NpdGlvbiJJCgVFcnJvchIKCgJpZBgBIAEoDRIjCgRjb2RlGAIgASgOMhUuc3NvdC53cy52MS5FcnJvckNvZGUSDwoHbWVzc2FnZRgDIAEoCSIrCgZFdmVudHMSIQoGZXZlbnRzGAEgAygLMhEuc3NvdC53cy52MS5FdmVudCKBAgoFRXZlbnQSDwoHY2hhbm5lbBgBIAEoCRIjCgR0eXBlGAIgASgOMhUuc3NvdC53cy52MS5FdmVudFR5cGUSCwoDa2V5GAMgASgJEg8KB3ZlcnNpb24YBCABKAMSJgoIcG9zaXRpb24YBSABKAsyFC5zc290LndzLnYxLlBvc2l0aW9uEhQKDHRpbWVfdW5peF9tcxgGIAEoAxISCgpyZXF1ZXN0X2lkGAcgASgJEgwKBGRhdGEYCCABKAwSLgoKZGVsdGFfbWFzaxgUIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sSFAoMYmFzZV92ZXJzaW9uGBUgASgDIkwKBVJlc2V0EgoKAmlkGAEgASgNEg8KB2NoYW5uZWwYAiABKAkSJgoIcG9zaXRpb24YAyABKAsyFC5zc290LndzLnYxLlBvc2l0aW9uIhUKBFBvbmcSDQoFbm9uY2UYASABKAQq3QEKCUVycm9yQ29kZRIaChZFUlJPUl9DT0RFX1VOU1BFQ0lGSUVEEAASGgoWRVJST1JfQ09ERV9CQURfUkVRVUVTVBABEh4KGkVSUk9SX0NPREVfVU5LTk9XTl9DSEFOTkVMEAISGAoURVJST1JfQ09ERV9GT1JCSURERU4QAxIlCiFFUlJPUl9DT0RFX1RPT19NQU5ZX1NVQlNDUklQVElPTlMQBBIeChpFUlJPUl9DT0RFX1VOQVVUSEVOVElDQVRFRBAFEhcKE0VSUk9SX0NPREVfSU5URVJOQUwQBipvCglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhYKEkVWRU5UX1RZUEVfQ1JFQVRFRBABEhYKEkVWRU5UX1RZUEVfVVBEQVRFRBACEhYKEkVWRU5UX1RZUEVfREVMRVRFRBADKu4BCglDbG9zZUNvZGUSGgoWQ0xPU0VfQ09ERV9VTlNQRUNJRklFRBAAEhoKFUNMT1NFX0NPREVfR09JTkdfQVdBWRDpBxIZChRDTE9TRV9DT0RFX0JBRF9GUkFNRRDwBxIZChRDTE9TRV9DT0RFX1RPT19MQVJHRRDxBxIfChpDTE9TRV9DT0RFX1VOQVVUSEVOVElDQVRFRBCxIhIZChRDTE9TRV9DT0RFX0ZPUkJJRERFThCzIhIdChhDTE9TRV9DT0RFX1RPS0VOX0VYUElSRUQQuCISGAoTQ0xPU0VfQ09ERV9UT09fU0xPVxDNIkIyWjBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL3Nzb3R3cy93c3YxO3dzdjFiBnByb3RvMw", [file_google_protobuf_field_mask]);
 
 /**
  * Position is a point in a channel's history.
@@ -115,6 +117,16 @@ export type Subscribe = Message<"ssot.ws.v1.Subscribe"> & {
    * @generated from field: ssot.ws.v1.Position since = 3;
    */
   since?: Position | undefined;
+
+  /**
+   * deltas, when true, lets the server send an UPDATED event of this
+   * subscription as a delta (Event.delta_mask) when that is smaller than
+   * the whole record. A client that does not set it (every client written
+   * before deltas) always gets whole records.
+   *
+   * @generated from field: bool deltas = 20;
+   */
+  deltas: boolean;
 };
 
 /**
@@ -366,10 +378,33 @@ export type Event = Message<"ssot.ws.v1.Event"> & {
 
   /**
    * data is the model's protobuf encoding; for DELETED, the last state.
+   * In a delta (delta_mask set) it holds only the fields the mask names.
    *
    * @generated from field: bytes data = 8;
    */
   data: Uint8Array;
+
+  /**
+   * delta_mask, when set, makes the event a delta: data is a partial
+   * record, and the record at version is the record at base_version with
+   * each top-level field the mask names replaced by data's (cleared when
+   * data lacks it). Only an UPDATED event is ever a delta, and only for a
+   * subscription that asked for deltas (Subscribe.deltas). A client that
+   * holds another version than base_version reads the record again.
+   * Between the server's nodes (the broker and its history) data is always
+   * the whole record and delta_mask lists the fields the update changed:
+   * each gateway cuts the delta from it.
+   *
+   * @generated from field: google.protobuf.FieldMask delta_mask = 20;
+   */
+  deltaMask?: FieldMask | undefined;
+
+  /**
+   * base_version is the version a delta applies to (version - 1).
+   *
+   * @generated from field: int64 base_version = 21;
+   */
+  baseVersion: bigint;
 };
 
 /**
