@@ -87,7 +87,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   let started = false;
   let connecting = 0; // generation of the connect in progress
   const listeners = new Set<(s: ConnectionState) => void>();
-  const router = createRouter((frame) => link?.send(frame));
+  const router = createRouter((frame) => link?.send(frame), { noDeltas: options.noDeltas ?? false });
 
   function setState(s: ConnectionState) {
     if (s === state) return;
