@@ -29,10 +29,12 @@ import (
 // the model desc): the mask of the top-level fields whose encodings differ
 // and the version the delta applies to. ok is false when no delta can be
 // given: the update is not one write after a live record, or an encoding
-// holds a field the descriptor does not name. The version field is always
-// in the mask (the stored encoding may hold any value in it).
+// holds a field the descriptor does not name, or the model has no version
+// field (a client could not order the read a missed base makes it do). The
+// version field is always in the mask (the stored encoding may hold any
+// value in it).
 func deltaOf(desc protoreflect.MessageDescriptor, versionField protoreflect.FieldDescriptor, prev *Record, next *Record, nextData []byte) (*fieldmaskpb.FieldMask, int64, bool) {
-	if prev == nil || prev.Deleted || next == nil || prev.Version != next.Version-1 {
+	if versionField == nil || prev == nil || prev.Deleted || next == nil || prev.Version != next.Version-1 {
 		return nil, 0, false
 	}
 	a, ok := fieldsOf(desc, prev.Data)
