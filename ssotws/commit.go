@@ -121,11 +121,16 @@ func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *Writ
 	}
 	now := r.opts.now().UnixMilli()
 	pm := msg.ProtoReflect()
+	mask, base, delta := deltaOf(r.model.Descriptor(), r.model.VersionField(), res.Previous, res.Record, data)
 	event := func(channel string, t wsv1.EventType) *wsv1.Event {
-		return &wsv1.Event{
+		e := &wsv1.Event{
 			Channel: channel, Type: t, Key: res.Record.Key, Version: res.Record.Version,
 			TimeUnixMs: now, RequestId: reqID, Data: data,
 		}
+		if delta && t == wsv1.EventType_EVENT_TYPE_UPDATED {
+			e.DeltaMask, e.BaseVersion = mask, base // delta.go
+		}
+		return e
 	}
 	channels := r.model.Channels(pm)
 	events := make([]*wsv1.Event, 0, len(channels)+len(r.model.ScopeFields()))

@@ -17,7 +17,7 @@ func TestEventsFrameIsAServerFrame(t *testing.T) {
 	}
 	var chunks [][]byte
 	for _, e := range events {
-		se, err := newSharedEvent(e)
+		se, err := newSharedEvent(e, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,17 +93,17 @@ func TestHubEncodesOnce(t *testing.T) {
 func TestReplayEncodedOnce(t *testing.T) {
 	c := newEventCache()
 	ev := &wsv1.Event{Channel: "Message", Key: "a", Version: 1, Position: &wsv1.Position{Epoch: 1, Offset: 5}, Data: []byte("payload")}
-	a, err := c.get(ev)
+	a, err := c.get(ev, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A broker that decodes its history per call (NATS) hands another
 	// *Event of the same position: still the same bytes.
-	b, _ := c.get(proto.Clone(ev).(*wsv1.Event))
+	b, _ := c.get(proto.Clone(ev).(*wsv1.Event), nil)
 	if a != b {
 		t.Fatal("the same history event was encoded twice")
 	}
-	other, _ := c.get(&wsv1.Event{Channel: "Message", Position: &wsv1.Position{Epoch: 1, Offset: 6}})
+	other, _ := c.get(&wsv1.Event{Channel: "Message", Position: &wsv1.Position{Epoch: 1, Offset: 6}}, nil)
 	if other == a {
 		t.Fatal("two positions share an encoding")
 	}

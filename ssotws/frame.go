@@ -7,7 +7,6 @@ import (
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -24,21 +23,26 @@ type sharedEvent struct {
 	// the Event's encoding. A write loop packs chunks into one ServerFrame
 	// by concatenation.
 	chunk []byte
+	// delta is the encoding written to subscriptions that asked for
+	// deltas (delta.go); the same bytes as chunk when ev is no delta.
+	delta []byte
 
 	ownerOnce sync.Once
 	owner     string
 }
 
-func newSharedEvent(ev *wsv1.Event) (*sharedEvent, error) {
-	size := proto.Size(ev)
-	b := make([]byte, 0, protowire.SizeTag(eventsEventField)+protowire.SizeVarint(uint64(size))+size)
-	b = protowire.AppendTag(b, eventsEventField, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(size))
-	b, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, ev)
+// newSharedEvent encodes ev once whole and, for an update that carries a
+// delta mask, once as a delta; m is the channel's model (nil: no delta).
+func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
+	var desc protoreflect.MessageDescriptor
+	if m != nil {
+		desc = m.Descriptor()
+	}
+	full, delta, err := encodeEvent(ev, desc)
 	if err != nil {
 		return nil, err
 	}
-	return &sharedEvent{ev: ev, chunk: b}, nil
+	return &sharedEvent{ev: ev, chunk: full, delta: delta}, nil
 }
 
 // ownerOf returns the event's owner, decoded from its data once.
@@ -114,7 +118,7 @@ func newEventCache() *eventCache {
 }
 
 // get returns ev encoded, encoding it unless a queue holds its encoding.
-func (c *eventCache) get(ev *wsv1.Event) (*sharedEvent, error) {
+func (c *eventCache) get(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 	k := eventKey{ev.GetChannel(), ev.GetPosition().GetEpoch(), ev.GetPosition().GetOffset()}
 	c.mu.Lock()
 	e := c.m[k].Value()
@@ -122,7 +126,7 @@ func (c *eventCache) get(ev *wsv1.Event) (*sharedEvent, error) {
 	if e != nil {
 		return e, nil
 	}
-	e, err := newSharedEvent(ev)
+	e, err := newSharedEvent(ev, m)
 	if err != nil {
 		return nil, err
 	}

@@ -89,7 +89,7 @@ func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
 		sh.mu.RLock()
 		subs := sh.subs[ev.Channel]
 		if len(subs) > 0 {
-			se, err := newSharedEvent(ev)
+			se, err := newSharedEvent(ev, subs[0].model)
 			if err != nil {
 				onError(ev, err)
 			} else {

@@ -15,6 +15,9 @@ type queueItem struct {
 	// forced items were pushed past the bound; they do not count against
 	// it and are never coalesced.
 	forced bool
+	// full: the event goes out whole even to a subscription that asked
+	// for deltas, as coalescing dropped an older update of its record.
+	full bool
 }
 
 // sendQueue is a connection's bounded send queue. Producers (the fan-out and
@@ -213,13 +216,19 @@ func (q *sendQueue) coalesce() {
 		}
 	}
 	kept := q.items[:0]
+	var dropped map[recordKey]bool
 	for _, it := range q.items {
 		if it.ev != nil && !it.forced && it.ev.ev.Type == wsv1.EventType_EVENT_TYPE_UPDATED &&
 			it.ev.ev.Version < latest[recordKey{it.sub, it.ev.ev.Key}] {
+			if dropped == nil {
+				dropped = make(map[recordKey]bool)
+			}
+			dropped[recordKey{it.sub, it.ev.ev.Key}] = true
 			continue
 		}
 		kept = append(kept, it)
 	}
+	markFull(kept, dropped)
 	clear(q.items[len(kept):])
 	q.tel.coalescedN(len(q.items) - len(kept))
 	q.items = kept

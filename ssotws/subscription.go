@@ -26,6 +26,8 @@ type subscription struct {
 	// subject (OWNER read access).
 	owner   protoreflect.FieldDescriptor
 	subject string
+	// deltas: the client asked for deltas (Subscribe.deltas, delta.go).
+	deltas bool
 
 	// active is cleared by the read loop when the subscription ends; the
 	// write loop then drops its queued events.
@@ -77,7 +79,7 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 		return
 	}
 	ident := c.identity.Load()
-	s := &subscription{c: c, id: id, name: name, channel: channel, model: m, delivery: delivery{pending: true}}
+	s := &subscription{c: c, id: id, name: name, channel: channel, model: m, delivery: delivery{pending: true}, deltas: req.GetDeltas()}
 	if m.ReadAccess() == wsv1.Access_OWNER && m.OwnerField() != nil {
 		s.owner, s.subject = m.OwnerField(), ident.Subject
 	}
@@ -234,7 +236,7 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 	// subscriptions that replay the same history.
 	shared := make([]*sharedEvent, 0, len(replay))
 	for _, ev := range replay {
-		e, err := c.g.encoded.get(ev)
+		e, err := c.g.encoded.get(ev, s.model)
 		if err != nil {
 			c.g.logger.Error("ssotws: encoding event", "channel", ev.Channel, "err", err)
 			continue

@@ -153,13 +153,14 @@ func (c *conn) write(items []queueItem) error {
 			drops[r]++
 			continue
 		}
-		if len(chunks) > 0 && size+len(it.ev.chunk) > c.g.opts.Limits.MaxBatchBytes {
+		chunk := it.chunk()
+		if len(chunks) > 0 && size+len(chunk) > c.g.opts.Limits.MaxBatchBytes {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		chunks = append(chunks, it.ev.chunk)
-		size += len(it.ev.chunk)
+		chunks = append(chunks, chunk)
+		size += len(chunk)
 		if t := it.ev.ev.GetTimeUnixMs(); t > 0 && !it.forced && tel != nil {
 			// Live events only: a replay's commit is as old as the
 			// client's absence.

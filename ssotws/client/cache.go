@@ -74,6 +74,11 @@ type step[T proto.Message] struct {
 	// and to hand to cache.verified.
 	verify    []string
 	verifyGen uint64
+	// reread lists the keys to read over HTTP for generation rereadGen,
+	// and to hand to cache.reread: a delta arrived for a version the cache
+	// does not hold (delta.go).
+	reread    []string
+	rereadGen uint64
 }
 
 // verifyWindow is how long after a snapshot a record that comes to life in
@@ -310,6 +315,10 @@ func (c *cache[T]) replace(items []T, notify bool) []Change[T] {
 func (c *cache[T]) applyEvent(ev *wsv1.Event, now time.Time, s *step[T]) {
 	key := ev.GetKey()
 	if e := c.entries[key]; e != nil && ev.GetVersion() <= e.version {
+		return
+	}
+	if ev.GetDeltaMask() != nil {
+		c.applyDelta(ev, s) // delta.go
 		return
 	}
 	val := c.newT()

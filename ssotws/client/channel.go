@@ -74,6 +74,9 @@ func (c *channelCache[T]) actLocked(s step[T]) {
 	for _, key := range s.verify {
 		go c.verify(s.verifyGen, key)
 	}
+	for _, key := range s.reread {
+		go c.reread(s.rereadGen, key)
+	}
 	c.notifyLocked(s.changes)
 }
 
@@ -263,6 +266,40 @@ func (c *channelCache[T]) verify(gen uint64, key string) {
 		})
 		c.mu.Unlock()
 		if !again {
+			return
+		}
+	}
+}
+
+// reread reads a record over HTTP after a delta the cache could not apply
+// (it held another version than the delta's base) and applies the answer
+// by the version rule (cache.reread). "Not found" changes nothing: the
+// record was deleted after the delta, and the delete's event follows. A Get
+// that got no answer is sent again after a backoff until the subscription
+// ends or a refetch (whose snapshot holds the record) supersedes it; one
+// the server refuses (the client may no longer read the record) is given
+// up.
+func (c *channelCache[T]) reread(gen uint64, key string) {
+	for failures := 0; ; failures++ {
+		c.mu.Lock()
+		current := c.c.checking(gen)
+		c.mu.Unlock()
+		if !current {
+			return
+		}
+		item, _, err := c.ws.api.Get(c.ctx, key, nil)
+		switch connect.CodeOf(err) {
+		case connect.CodeNotFound, connect.CodePermissionDenied, connect.CodeUnauthenticated, connect.CodeInvalidArgument:
+			c.ws.opts.logger.Debug("ssotws/client: reread after a delta", "channel", c.c.name, "key", key, "err", err)
+			return
+		}
+		if err == nil {
+			c.mu.Lock()
+			c.feedLocked(func(k *cache[T]) step[T] { return k.reread(gen, key, item) })
+			c.mu.Unlock()
+			return
+		}
+		if sleep(c.ctx, c.ws.opts.backoff.Delay(failures)) != nil {
 			return
 		}
 	}

@@ -32,6 +32,10 @@ type ConnOptions struct {
 	// then subscribe afresh and refetch, as after a Reset, rather than
 	// resume from their positions, which would replay the same message.
 	ReadLimit int64
+	// NoDeltas asks the gateway for whole records in every event, as
+	// clients before field-level deltas did (see delta.go). By default a
+	// channel asks for deltas: an update of a few fields sends those.
+	NoDeltas bool
 	// OnError, when set, hears the errors the server reports for a channel.
 	// A subscription the server refused (an unknown channel, a forbidden
 	// one, too many subscriptions) stays inactive until the next reconnect.

@@ -86,8 +86,10 @@ func convergeRound(t *testing.T, seed uint64) bool {
 	var clients []*convergeClient
 	for i := range convergeClients {
 		cc := &convergeClient{
-			name:   fmt.Sprintf("client%d", i),
-			conn:   client.NewConn("ws://"+px.addr()+"/ws", &client.ConnOptions{Backoff: fast}),
+			name: fmt.Sprintf("client%d", i),
+			// The last client is one written before deltas: whole records
+			// only, on the same channels as the others.
+			conn:   client.NewConn("ws://"+px.addr()+"/ws", &client.ConnOptions{Backoff: fast, NoDeltas: i == convergeClients-1}),
 			signal: make(chan struct{}, 1),
 		}
 		t.Cleanup(func() { cc.conn.Close() })

@@ -49,7 +49,7 @@ func (c *Conn) subscribeLocked(channel string, e *chanEntry) {
 	e.acked = false
 	c.acks[e.subID] = channel
 	c.sendLocked(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{
-		Subscribe: &wsv1.Subscribe{Id: e.subID, Channel: channel, Since: e.h.since()}}})
+		Subscribe: &wsv1.Subscribe{Id: e.subID, Channel: channel, Since: e.h.since(), Deltas: !c.opts.NoDeltas}}})
 }
 
 // sendLocked queues f on the current link.

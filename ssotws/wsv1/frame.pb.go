@@ -12,6 +12,7 @@ package wsv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -462,7 +463,12 @@ type Subscribe struct {
 	Channel string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
 	// since, when set, asks for every event after this position first; the
 	// server replays them or answers Reset when its history cannot.
-	Since         *Position `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	Since *Position `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	// deltas, when true, lets the server send an UPDATED event of this
+	// subscription as a delta (Event.delta_mask) when that is smaller than
+	// the whole record. A client that does not set it (every client written
+	// before deltas) always gets whole records.
+	Deltas        bool `protobuf:"varint,20,opt,name=deltas,proto3" json:"deltas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +522,13 @@ func (x *Subscribe) GetSince() *Position {
 		return x.Since
 	}
 	return nil
+}
+
+func (x *Subscribe) GetDeltas() bool {
+	if x != nil {
+		return x.Deltas
+	}
+	return false
 }
 
 // Unsubscribe stops the events of one channel.
@@ -1220,7 +1233,20 @@ type Event struct {
 	// request_id is the request id of the mutation that caused the change.
 	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// data is the model's protobuf encoding; for DELETED, the last state.
-	Data          []byte `protobuf:"bytes,8,opt,name=data,proto3" json:"data,omitempty"`
+	// In a delta (delta_mask set) it holds only the fields the mask names.
+	Data []byte `protobuf:"bytes,8,opt,name=data,proto3" json:"data,omitempty"`
+	// delta_mask, when set, makes the event a delta: data is a partial
+	// record, and the record at version is the record at base_version with
+	// each top-level field the mask names replaced by data's (cleared when
+	// data lacks it). Only an UPDATED event is ever a delta, and only for a
+	// subscription that asked for deltas (Subscribe.deltas). A client that
+	// holds another version than base_version reads the record again.
+	// Between the server's nodes (the broker and its history) data is always
+	// the whole record and delta_mask lists the fields the update changed:
+	// each gateway cuts the delta from it.
+	DeltaMask *fieldmaskpb.FieldMask `protobuf:"bytes,20,opt,name=delta_mask,json=deltaMask,proto3" json:"delta_mask,omitempty"`
+	// base_version is the version a delta applies to (version - 1).
+	BaseVersion   int64 `protobuf:"varint,21,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1309,6 +1335,20 @@ func (x *Event) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *Event) GetDeltaMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.DeltaMask
+	}
+	return nil
+}
+
+func (x *Event) GetBaseVersion() int64 {
+	if x != nil {
+		return x.BaseVersion
+	}
+	return 0
 }
 
 // Reset says the server's history cannot cover a Subscribe's since: the
@@ -1622,7 +1662,7 @@ var File_ssot_ws_v1_frame_proto protoreflect.FileDescriptor
 const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\n" +
 	"\x16ssot/ws/v1/frame.proto\x12\n" +
-	"ssot.ws.v1\"8\n" +
+	"ssot.ws.v1\x1a google/protobuf/field_mask.proto\"8\n" +
 	"\bPosition\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\"\x9a\x03\n" +
@@ -1635,11 +1675,12 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\x0epresence_leave\x18\x06 \x01(\v2\x19.ssot.ws.v1.PresenceLeaveH\x00R\rpresenceLeave\x129\n" +
 	"\vsend_signal\x18\a \x01(\v2\x16.ssot.ws.v1.SendSignalH\x00R\n" +
 	"sendSignalB\a\n" +
-	"\x05frame\"a\n" +
+	"\x05frame\"y\n" +
 	"\tSubscribe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\x12*\n" +
-	"\x05since\x18\x03 \x01(\v2\x14.ssot.ws.v1.PositionR\x05since\"7\n" +
+	"\x05since\x18\x03 \x01(\v2\x14.ssot.ws.v1.PositionR\x05since\x12\x16\n" +
+	"\x06deltas\x18\x14 \x01(\bR\x06deltas\"7\n" +
 	"\vUnsubscribe\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\"\x1c\n" +
@@ -1679,7 +1720,7 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"\x04code\x18\x02 \x01(\x0e2\x15.ssot.ws.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"3\n" +
 	"\x06Events\x12)\n" +
-	"\x06events\x18\x01 \x03(\v2\x11.ssot.ws.v1.EventR\x06events\"\xff\x01\n" +
+	"\x06events\x18\x01 \x03(\v2\x11.ssot.ws.v1.EventR\x06events\"\xdd\x02\n" +
 	"\x05Event\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.ssot.ws.v1.EventTypeR\x04type\x12\x10\n" +
@@ -1690,7 +1731,10 @@ const file_ssot_ws_v1_frame_proto_rawDesc = "" +
 	"timeUnixMs\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\a \x01(\tR\trequestId\x12\x12\n" +
-	"\x04data\x18\b \x01(\fR\x04data\"c\n" +
+	"\x04data\x18\b \x01(\fR\x04data\x129\n" +
+	"\n" +
+	"delta_mask\x18\x14 \x01(\v2\x1a.google.protobuf.FieldMaskR\tdeltaMask\x12!\n" +
+	"\fbase_version\x18\x15 \x01(\x03R\vbaseVersion\"c\n" +
 	"\x05Reset\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\x120\n" +
@@ -1750,28 +1794,29 @@ func file_ssot_ws_v1_frame_proto_rawDescGZIP() []byte {
 var file_ssot_ws_v1_frame_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_ssot_ws_v1_frame_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_ssot_ws_v1_frame_proto_goTypes = []any{
-	(ErrorCode)(0),         // 0: ssot.ws.v1.ErrorCode
-	(EventType)(0),         // 1: ssot.ws.v1.EventType
-	(CloseCode)(0),         // 2: ssot.ws.v1.CloseCode
-	(*Position)(nil),       // 3: ssot.ws.v1.Position
-	(*ClientFrame)(nil),    // 4: ssot.ws.v1.ClientFrame
-	(*Subscribe)(nil),      // 5: ssot.ws.v1.Subscribe
-	(*Unsubscribe)(nil),    // 6: ssot.ws.v1.Unsubscribe
-	(*Auth)(nil),           // 7: ssot.ws.v1.Auth
-	(*Ping)(nil),           // 8: ssot.ws.v1.Ping
-	(*PresenceJoin)(nil),   // 9: ssot.ws.v1.PresenceJoin
-	(*PresenceLeave)(nil),  // 10: ssot.ws.v1.PresenceLeave
-	(*SendSignal)(nil),     // 11: ssot.ws.v1.SendSignal
-	(*ServerFrame)(nil),    // 12: ssot.ws.v1.ServerFrame
-	(*Ack)(nil),            // 13: ssot.ws.v1.Ack
-	(*Error)(nil),          // 14: ssot.ws.v1.Error
-	(*Events)(nil),         // 15: ssot.ws.v1.Events
-	(*Event)(nil),          // 16: ssot.ws.v1.Event
-	(*Reset)(nil),          // 17: ssot.ws.v1.Reset
-	(*PresenceMember)(nil), // 18: ssot.ws.v1.PresenceMember
-	(*Presence)(nil),       // 19: ssot.ws.v1.Presence
-	(*Signal)(nil),         // 20: ssot.ws.v1.Signal
-	(*Pong)(nil),           // 21: ssot.ws.v1.Pong
+	(ErrorCode)(0),                // 0: ssot.ws.v1.ErrorCode
+	(EventType)(0),                // 1: ssot.ws.v1.EventType
+	(CloseCode)(0),                // 2: ssot.ws.v1.CloseCode
+	(*Position)(nil),              // 3: ssot.ws.v1.Position
+	(*ClientFrame)(nil),           // 4: ssot.ws.v1.ClientFrame
+	(*Subscribe)(nil),             // 5: ssot.ws.v1.Subscribe
+	(*Unsubscribe)(nil),           // 6: ssot.ws.v1.Unsubscribe
+	(*Auth)(nil),                  // 7: ssot.ws.v1.Auth
+	(*Ping)(nil),                  // 8: ssot.ws.v1.Ping
+	(*PresenceJoin)(nil),          // 9: ssot.ws.v1.PresenceJoin
+	(*PresenceLeave)(nil),         // 10: ssot.ws.v1.PresenceLeave
+	(*SendSignal)(nil),            // 11: ssot.ws.v1.SendSignal
+	(*ServerFrame)(nil),           // 12: ssot.ws.v1.ServerFrame
+	(*Ack)(nil),                   // 13: ssot.ws.v1.Ack
+	(*Error)(nil),                 // 14: ssot.ws.v1.Error
+	(*Events)(nil),                // 15: ssot.ws.v1.Events
+	(*Event)(nil),                 // 16: ssot.ws.v1.Event
+	(*Reset)(nil),                 // 17: ssot.ws.v1.Reset
+	(*PresenceMember)(nil),        // 18: ssot.ws.v1.PresenceMember
+	(*Presence)(nil),              // 19: ssot.ws.v1.Presence
+	(*Signal)(nil),                // 20: ssot.ws.v1.Signal
+	(*Pong)(nil),                  // 21: ssot.ws.v1.Pong
+	(*fieldmaskpb.FieldMask)(nil), // 22: google.protobuf.FieldMask
 }
 var file_ssot_ws_v1_frame_proto_depIdxs = []int32{
 	5,  // 0: ssot.ws.v1.ClientFrame.subscribe:type_name -> ssot.ws.v1.Subscribe
@@ -1794,13 +1839,14 @@ var file_ssot_ws_v1_frame_proto_depIdxs = []int32{
 	16, // 17: ssot.ws.v1.Events.events:type_name -> ssot.ws.v1.Event
 	1,  // 18: ssot.ws.v1.Event.type:type_name -> ssot.ws.v1.EventType
 	3,  // 19: ssot.ws.v1.Event.position:type_name -> ssot.ws.v1.Position
-	3,  // 20: ssot.ws.v1.Reset.position:type_name -> ssot.ws.v1.Position
-	18, // 21: ssot.ws.v1.Presence.joined:type_name -> ssot.ws.v1.PresenceMember
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	22, // 20: ssot.ws.v1.Event.delta_mask:type_name -> google.protobuf.FieldMask
+	3,  // 21: ssot.ws.v1.Reset.position:type_name -> ssot.ws.v1.Position
+	18, // 22: ssot.ws.v1.Presence.joined:type_name -> ssot.ws.v1.PresenceMember
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ssot_ws_v1_frame_proto_init() }

@@ -109,7 +109,13 @@ async function round(seed: number): Promise<void> {
     for (let i = 0; i < hybrids; i++) {
       const sinks = new Map<string, ChannelSink>();
       const dials = watchDials();
-      const conn = createConnection({ url: `ws://${px.addr}/ws`, backoff: fast, WebSocket: dials.Ctor });
+      const conn = createConnection({
+        url: `ws://${px.addr}/ws`,
+        backoff: fast,
+        WebSocket: dials.Ctor,
+        // The last client is one written before deltas: whole records only.
+        noDeltas: i === hybrids - 1,
+      });
       const client = createHybridClient(MessageModel, {
         transport: createConnectTransport({ baseUrl: viaProxy }),
         connection: tap(conn, sinks),

@@ -37,6 +37,12 @@ export interface CacheCodec<T> {
    * its scope field has the channel's value); every record by default.
    */
   member?(value: T): boolean;
+  /**
+   * merge applies a delta: a copy of base with the top-level fields paths
+   * names taken from partial (delta.ts); undefined when it cannot. Without
+   * it a delta is never merged: the record is read again.
+   */
+  merge?(base: T, partial: T, paths: readonly string[]): T | undefined;
   /** equals compares two records; used when a refetch looks for differences. */
   equals?(a: T, b: T): boolean;
   /** now returns the time in milliseconds; Date.now by default. */
@@ -95,6 +101,11 @@ export interface CacheResult<T> {
   readonly refetch: boolean;
   /** verify lists records to read over HTTP and pass to {@link ChannelCache.verified}. */
   readonly verify?: Verify[];
+  /**
+   * reread lists records to read over HTTP and pass to {@link ChannelCache.reread}:
+   * a delta arrived for a version the cache does not hold.
+   */
+  readonly reread?: string[];
 }
 
 /** Snapshot is what an HTTP fetch of a channel returned. */
@@ -117,6 +128,7 @@ export class ChannelCache<T> {
   private everHydrated = false;
   private verifyUntil = 0;
   private toVerify: Verify[] = [];
+  private toReread: string[] = [];
   /** generation counts the hydrations begun (and resets): see {@link mark}. */
   private generation = 0;
 
@@ -160,7 +172,7 @@ export class ChannelCache<T> {
     for (const e of events) {
       if (this.position && e.position && e.position.epoch !== this.position.epoch) {
         this.beginHydration();
-        return { changes, refetch: true, verify: this.takeVerify() };
+        return { changes, refetch: true, verify: this.takeVerify(), reread: this.takeReread() };
       }
       if (this.position && e.position && e.position.offset <= this.position.offset) {
         continue; // already seen (a replay overlapping what we hold)
@@ -169,12 +181,18 @@ export class ChannelCache<T> {
       if (c) changes.push(c);
       if (e.position) this.position = e.position;
     }
-    return { changes, refetch: false, verify: this.takeVerify() };
+    return { changes, refetch: false, verify: this.takeVerify(), reread: this.takeReread() };
   }
 
   private takeVerify(): Verify[] {
     const v = this.toVerify;
     this.toVerify = [];
+    return v;
+  }
+
+  private takeReread(): string[] {
+    const v = this.toReread;
+    this.toReread = [];
     return v;
   }
 
@@ -222,6 +240,7 @@ export class ChannelCache<T> {
     this.buffering = false;
     this.verifyUntil = this.now() + verifyWindowMs;
     this.toVerify = [];
+    this.toReread = [];
     const buffered = this.buffer;
     this.buffer = [];
     for (const e of buffered) {
@@ -230,7 +249,7 @@ export class ChannelCache<T> {
       if (c) changes.push(c);
       if (e.position) this.position = e.position;
     }
-    return { changes, refetch: false, verify: this.takeVerify() };
+    return { changes, refetch: false, verify: this.takeVerify(), reread: this.takeReread() };
   }
 
   private now(): number {
@@ -287,6 +306,31 @@ export class ChannelCache<T> {
     return { change: this.put(key, value, v, now, "") };
   }
 
+  /**
+   * reread applies the answer of a read a delta asked for (see
+   * {@link CacheResult.reread}) by the version rule; `generation` is
+   * {@link generationNow} when the read was sent: an answer of an earlier
+   * hydration is dropped (the snapshot holds the record). Undefined (not
+   * found) changes nothing: the delete's event follows.
+   */
+  reread(key: string, value: T | undefined, generation: number): Change<T> | undefined {
+    if (!this.hydrated || generation !== this.generation || value === undefined) return undefined;
+    const held = this.entries.get(key);
+    const v = this.codec.versionOf(value);
+    if (held && v <= held.version) return undefined;
+    if (!this.member(value)) {
+      this.entries.set(key, { value, version: v, deleted: true });
+      if (!held || held.deleted) return undefined;
+      return this.change("deleted", key, v, value, "");
+    }
+    return this.put(key, value, v, held, "");
+  }
+
+  /** generationNow is the hydration generation, for {@link reread}. */
+  get generationNow(): number {
+    return this.generation;
+  }
+
   /** reset forgets everything: the channel is no longer subscribed. */
   reset(): void {
     this.generation++;
@@ -307,6 +351,7 @@ export class ChannelCache<T> {
   private applyEvent(e: Event): Change<T> | undefined {
     const held = this.entries.get(e.key);
     if (held && e.version <= held.version) return undefined;
+    if (e.deltaMask) return this.applyDelta(e, held);
     let value: T;
     try {
       value = this.codec.decode(e.data);
@@ -321,6 +366,27 @@ export class ChannelCache<T> {
     }
     if ((!held || held.deleted) && this.now() < this.verifyUntil) {
       this.toVerify.push({ key: e.key, version: e.version });
+    }
+    return this.put(e.key, value, e.version, held, e.requestId);
+  }
+
+  /** applyDelta merges a delta newer than what the cache holds (delta.ts). */
+  private applyDelta(e: Event, held: Entry<T> | undefined): Change<T> | undefined {
+    let value: T | undefined;
+    if (held && !held.deleted && held.version === e.baseVersion && this.codec.merge) {
+      try {
+        value = this.codec.merge(held.value, this.codec.decode(e.data), e.deltaMask?.paths ?? []);
+      } catch {
+        value = undefined; // undecodable: read the record
+      }
+    }
+    if (value === undefined) {
+      this.toReread.push(e.key);
+      return undefined;
+    }
+    if (!this.member(value)) {
+      this.entries.set(e.key, { value, version: e.version, deleted: true });
+      return this.change("deleted", e.key, e.version, value, e.requestId);
     }
     return this.put(e.key, value, e.version, held, e.requestId);
   }

@@ -6,8 +6,10 @@
 
 import { equals, fromBinary } from "@bufbuild/protobuf";
 import type { Message } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { ErrorCode, Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
 import { ChannelCache } from "./cache.js";
+import { mergeDelta } from "./delta.js";
 import type { CacheResult, Change, Mark, Snapshot } from "./cache.js";
 import type { ListParams } from "./client.js";
 import type { HttpClient } from "./http.js";
@@ -66,6 +68,12 @@ export interface Listener<T> {
 // of that connection.
 const registries = new WeakMap<Connection, Map<string, LiveChannel<Message>>>();
 
+/** retryable: a failed read that may succeed later (no answer, a restarting server). */
+function retryable(err: unknown): boolean {
+  const c = ConnectError.from(err).code;
+  return c !== Code.PermissionDenied && c !== Code.Unauthenticated && c !== Code.InvalidArgument && c !== Code.NotFound;
+}
+
 /** registryOf returns the channels of a connection. */
 export function registryOf(conn: Connection): Map<string, LiveChannel<Message>> {
   let r = registries.get(conn);
@@ -106,6 +114,7 @@ export class LiveChannel<T extends Message> implements ChannelSink {
       hasVersion: model.version !== undefined,
       member: (v) => belongsTo(model, this.parsed, v),
       equals: (a, b) => equals(model.schema, a, b),
+      merge: (base, partial, paths) => mergeDelta(model.schema, base, partial, paths),
     });
   }
 
@@ -179,6 +188,7 @@ export class LiveChannel<T extends Message> implements ChannelSink {
   private settle(r: CacheResult<T>): boolean {
     this.emit(r.changes);
     for (const v of r.verify ?? []) void this.verify(v.key);
+    for (const key of r.reread ?? []) void this.reread(key);
     if (r.refetch) this.refetch();
     return !r.refetch;
   }
@@ -224,6 +234,34 @@ export class LiveChannel<T extends Message> implements ChannelSink {
       }
     } finally {
       local.unwatch(id, w);
+    }
+  }
+
+  /**
+   * reread reads a record over HTTP after a delta the cache could not
+   * apply (it held another version than the delta's base) and applies the
+   * answer by the version rule. A Get that got no answer is sent again
+   * after a backoff until the subscription ends or a refetch (whose
+   * snapshot holds the record) supersedes it. The Go twin is
+   * channelCache.reread.
+   */
+  private async reread(key: string): Promise<void> {
+    const gen = this.fetchGen;
+    const generation = this.cache.generationNow;
+    for (let failures = 0; ; failures++) {
+      if (gen !== this.fetchGen || this.closed) return;
+      let value: T | undefined;
+      try {
+        value = (await this.http.getWithPosition(key)).value;
+      } catch (err) {
+        if (!retryable(err)) return; // the client may not read it (any more)
+        await new Promise((r) => setTimeout(r, backoffDelay(failures, this.opts.backoff)));
+        continue;
+      }
+      if (gen !== this.fetchGen || this.closed) return;
+      const c = this.cache.reread(key, value, generation);
+      if (c) this.emit([c]);
+      return;
     }
   }
 

@@ -103,7 +103,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   let started = false;
   let connecting = 0; // generation of the connect in progress
   const listeners = new Set<(s: ConnectionState) => void>();
-  const router = createRouter((frame) => link?.send(frame));
+  const router = createRouter((frame) => link?.send(frame), { noDeltas: options.noDeltas ?? false });
   const presence = createPresenceRouter((frame) => {
     if (!link?.isOpen) return false;
     link.send(frame);

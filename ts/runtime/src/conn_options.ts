@@ -34,6 +34,12 @@ export interface ConnectionOptions {
    * reconnects with backoff after it.
    */
   readonly onProtocolError?: (info: CloseInfo) => void;
+  /**
+   * noDeltas asks the gateway for whole records in every event, as clients
+   * before field-level deltas did (Go: ConnOptions.NoDeltas). By default
+   * each channel asks for deltas: an update of a few fields sends those.
+   */
+  readonly noDeltas?: boolean;
   readonly backoff?: BackoffOptions;
   /** WebSocket defaults to globalThis.WebSocket. */
   readonly WebSocket?: WebSocketCtor;

@@ -50,7 +50,7 @@ export interface Router {
 }
 
 /** createRouter returns a router that sends frames with send. */
-export function createRouter(send: (frame: ClientFrameInit) => void): Router {
+export function createRouter(send: (frame: ClientFrameInit) => void, opts: { noDeltas?: boolean } = {}): Router {
   const channels = new Map<string, ChannelEntry>();
   const byId = new Map<number, string>();
   let nextId = 1;
@@ -74,7 +74,10 @@ export function createRouter(send: (frame: ClientFrameInit) => void): Router {
     entry.resumed = since !== undefined;
     entry.acked = false;
     byId.set(entry.id, channel);
-    send({ frame: { case: "subscribe", value: since ? { id: entry.id, channel, since } : { id: entry.id, channel } } });
+    // Ask for deltas unless told not to (the gateway sends whole records
+    // to a Subscribe without it: clients before deltas).
+    const deltas = !opts.noDeltas;
+    send({ frame: { case: "subscribe", value: since ? { id: entry.id, channel, since, deltas } : { id: entry.id, channel, deltas } } });
   }
 
   // current returns the entry whose current Subscribe has id.
