@@ -32,5 +32,5 @@ if [ -d ts ] && [ -f ts/tsconfig.json ]; then
   npm run --silent test:dist
 fi
 
-echo "== end-to-end: the chat page in headless Chromium"
+echo "== end-to-end: the chat and notifications pages in headless Chromium"
 npm run --silent test:e2e

@@ -33,6 +33,7 @@
 // Run with arguments, it is a command:
 //
 //	protoc-gen-ssot-ws scaffold file.proto…  # the standard service of every model (docs/scaffold.md)
+//	protoc-gen-ssot-ws new -preset chat DIR   # a complete project: buf, Go server, React page, tests
 //	protoc-gen-ssot-ws proto -o dir          # writes dir/ssot/ws/v1/options.proto, the annotations
 //	protoc-gen-ssot-ws --version             # prints "protoc-gen-ssot-ws <version>"
 package main
@@ -62,6 +63,9 @@ Commands:
   migrate -dialect sqlite|postgres -dir DIR [-I dir]... files...
 		Write the next SQL migration of the models' tables into DIR
 		(protoc-gen-ssot-ws migrate -h for more).
+  new [-preset chat|notifications|todo] [-replace dir] DIR
+		Write a complete project (buf, Go server, React page, tests)
+		into DIR (protoc-gen-ssot-ws new -h for more).
   proto [-o dir]
 		Write the annotations, ssot/ws/v1/options.proto, under dir
 		(or print them) for protoc users and buf workspaces
@@ -92,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return scaffold.Main(ctx, args[1:], stdout, stderr)
 	case args[0] == "proto":
 		return protoMain(args[1:], stdout, stderr)
+	case args[0] == "new":
+		return newMain(ctx, args[1:], stdout, stderr)
 	case args[0] == "migrate":
 		return migrate.Main(ctx, args[1:], stdout, stderr)
 	case len(args) == 1 && (args[0] == "--version" || args[0] == "-version"):
