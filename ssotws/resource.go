@@ -75,6 +75,9 @@ func (r *Resource[T]) Get(ctx context.Context, key string) (T, ReadPosition, err
 	if err != nil {
 		return zero, ReadPosition{}, err
 	}
+	if err := r.checkChannel(ctx, ViaGet, id, ChannelName{Kind: ChannelItem, Model: r.model.Name(), Key: key}, nil); err != nil {
+		return zero, ReadPosition{}, err
+	}
 	pos, err := r.readPosition(ctx, ItemChannel(r.model.Name(), key))
 	if err != nil {
 		return zero, ReadPosition{}, err
@@ -90,7 +93,7 @@ func (r *Resource[T]) Get(ctx context.Context, key string) (T, ReadPosition, err
 	if err := r.checkOwner(id, r.model.ReadAccess(), msg.ProtoReflect()); err != nil {
 		return zero, ReadPosition{}, err
 	}
-	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: key, Current: msg.ProtoReflect()}); err != nil {
+	if err := r.checkRecord(ctx, ViaGet, id, msg.ProtoReflect()); err != nil {
 		return zero, ReadPosition{}, err
 	}
 	return msg, pos, nil
@@ -120,20 +123,21 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 	if r.model.ReadAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil {
 		q.Filters = append(q.Filters, Filter{Field: string(r.model.OwnerField().Name()), Value: id.Subject})
 	}
-	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpList, Model: r.model, Identity: id, Filters: q.Filters}); err != nil {
-		return nil, err
-	}
-	channel := ModelChannel(r.model.Name())
+	name := ChannelName{Kind: ChannelModel, Model: r.model.Name()}
 scopes:
 	for _, s := range r.model.ScopeFields() {
 		for _, f := range q.Filters {
 			if f.Field == string(s.Name()) {
-				channel = ScopeChannel(r.model.Name(), f.Field, f.Value)
+				name = ChannelName{Kind: ChannelScope, Model: r.model.Name(), Field: f.Field, Value: f.Value}
 				break scopes
 			}
 		}
 	}
-	pos, err := r.readPosition(ctx, channel)
+	// The question a Subscribe of that channel asks.
+	if err := r.checkChannel(ctx, ViaList, id, name, q.Filters); err != nil {
+		return nil, err
+	}
+	pos, err := r.readPosition(ctx, name.String())
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +150,9 @@ scopes:
 		msg, err := r.decode(rec)
 		if err != nil {
 			return nil, err
+		}
+		if r.checkRecord(ctx, ViaList, id, msg.ProtoReflect()) != nil {
+			continue // as its event would be dropped from a subscription
 		}
 		res.Items = append(res.Items, msg)
 	}
@@ -215,7 +222,7 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil && r.model.OwnerOf(pm) == "" {
 		return zero, unauthenticated(errors.New("ssotws: creating an owned record needs an identity"))
 	}
-	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
+	if err := r.checkWrite(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
 		return zero, err
 	}
 	if vf := r.model.VersionField(); vf != nil {
@@ -280,7 +287,7 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 			return zero, err
 		}
 		var before protoreflect.Message
-		if r.opts.authorizer != nil {
+		if r.opts.policy != nil {
 			before = proto.Clone(m).ProtoReflect()
 		}
 		for _, fd := range fields {
@@ -296,7 +303,7 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 		if vf := r.model.VersionField(); vf != nil {
 			pm.Clear(vf)
 		}
-		if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
+		if err := r.checkWrite(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
 			return zero, err
 		}
 		data, err := r.marshal(m)
@@ -364,7 +371,7 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 // Delete deletes the record with key, whatever its version. in are the
 // request headers. The result is the record's last state.
 //
-// For an OWNER model, or with an Authorizer, the checks are made on the
+// For an OWNER model, or with a Policy, the checks are made on the
 // record as read, and the delete is conditional on that record's version,
 // so what is deleted is what was checked. A record found absent is deleted
 // only by nobody: such a delete (a retry with an Idempotency-Key) expects
@@ -391,7 +398,7 @@ func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key s
 	if err != nil {
 		return zero, err
 	}
-	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil || r.opts.authorizer != nil
+	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil || r.opts.policy != nil
 	for attempt := 0; ; attempt++ {
 		ifVersion := version
 		absent := false
