@@ -202,7 +202,9 @@ func (p authorizerPolicy) ReadRecord(ctx context.Context, req *RecordRequest) er
 	return p.call(ctx, &AccessRequest{Op: OpGet, Model: req.Model, Identity: req.Identity, Key: req.Key, Current: req.Record})
 }
 
-func (p authorizerPolicy) Write(ctx context.Context, req *AccessRequest) error { return p.call(ctx, req) }
+func (p authorizerPolicy) Write(ctx context.Context, req *AccessRequest) error {
+	return p.call(ctx, req)
+}
 
 func (p authorizerPolicy) call(ctx context.Context, req *AccessRequest) error {
 	return hookCall(p.logger, "Authorizer", req.Op.String(), func() error { return p.a(ctx, req) })

@@ -29,6 +29,7 @@ type Resource[T proto.Message] struct {
 	store Store
 	pub   Publisher
 	opts  resourceOptions
+	hooks Hooks[T]
 }
 
 // ListRequest is a List call's query.
@@ -213,7 +214,9 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if of := r.model.OwnerField(); of != nil {
 		// The owner is whoever creates the record: it cannot be forged. An
 		// anonymous creator (a PUBLIC write) is nobody, and owns nothing.
-		if id != nil && id.Subject != "" {
+		if owner := serverOwner(ctx); owner != "" {
+			pm.Set(of, protoreflect.ValueOfString(owner)) // a server write names it
+		} else if id != nil && id.Subject != "" {
 			pm.Set(of, protoreflect.ValueOfString(id.Subject))
 		} else {
 			pm.Clear(of)
@@ -232,10 +235,20 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if err != nil {
 		return zero, err
 	}
+	var prepare func(*Write) error
+	if h := r.hooks.BeforeCreate; h != nil {
+		owner := r.ownerOf(pm)
+		prepare = func(w *Write) error {
+			if err := r.runHook("BeforeCreate", func() error { return h(ctx, m) }); err != nil {
+				return err
+			}
+			return r.rehook(w, m, owner)
+		}
+	}
 	created, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_CREATED, &Write{
 		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
 		Data: data, Fields: r.model.FieldValues(pm), RequestID: reqID,
-	})
+	}, prepare)
 	if err != nil {
 		return zero, codeOf(err)
 	}
@@ -286,9 +299,11 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 		if err := r.checkOwner(id, r.model.WriteAccess(), pm); err != nil {
 			return zero, err
 		}
+		var prev T
 		var before protoreflect.Message
-		if r.opts.policy != nil {
-			before = proto.Clone(m).ProtoReflect()
+		if r.opts.policy != nil || r.hooks.BeforeUpdate != nil {
+			prev = proto.Clone(m).(T)
+			before = prev.ProtoReflect()
 		}
 		for _, fd := range fields {
 			if fd == r.model.OwnerField() && src.Get(fd).String() != pm.Get(fd).String() {
@@ -310,12 +325,22 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 		if err != nil {
 			return zero, err
 		}
+		var prepare func(*Write) error
+		if h := r.hooks.BeforeUpdate; h != nil {
+			owner := r.ownerOf(pm)
+			prepare = func(w *Write) error {
+				if err := r.runHook("BeforeUpdate", func() error { return h(ctx, prev, m) }); err != nil {
+					return err
+				}
+				return r.rehook(w, m, owner)
+			}
+		}
 		updated, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, &Write{
 			// Conditional on the version read, always: the record checked
-			// above is the record changed.
+			// above is the record changed (and the one hooks see).
 			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: cur.Version,
 			Data: data, Fields: r.model.FieldValues(pm), RequestID: reqID,
-		})
+		}, prepare)
 		if errors.Is(err, ErrVersionConflict) && want == 0 && attempt < 16 {
 			continue // a concurrent write won; merge onto the new state
 		}
@@ -428,7 +453,7 @@ func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key s
 		}
 		deleted, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_DELETED, &Write{
 			Kind: WriteDelete, Model: r.model.FullName(), Key: key, IfVersion: ifVersion, RequestID: reqID,
-		})
+		}, r.beforeDelete(ctx))
 		if errors.Is(err, ErrVersionConflict) && (version == 0 || absent) && attempt < 16 {
 			continue // changed since it was read: check it again
 		}
