@@ -2,10 +2,7 @@ package ssotws
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"runtime/debug"
 
 	"connectrpc.com/connect"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -62,38 +59,47 @@ type AccessRequest struct {
 // returned as it is; an error wrapping [ErrUnauthenticated] becomes
 // CodeUnauthenticated, any other CodePermissionDenied. A panic is recovered, logged, and denies the call.
 // The messages must not be modified. It must be safe for concurrent use.
+//
+// Deprecated: use a [Policy], which the gateway asks too.
 type Authorizer func(ctx context.Context, req *AccessRequest) error
 
-// authorizeCall runs the Authorizer, if any.
-func (o *resourceOptions) authorizeCall(ctx context.Context, req *AccessRequest) (err error) {
-	if o.authorizer == nil {
+// checkWrite asks the Policy about a write.
+func (r *Resource[T]) checkWrite(ctx context.Context, req *AccessRequest) error {
+	p := r.opts.policy
+	if p == nil || req.Identity == systemIdentity {
 		return nil
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			logger := o.logger
-			if logger == nil {
-				logger = slog.Default()
-			}
-			logger.Error("ssotws: hook panicked", "hook", "Authorizer", "op", req.Op.String(), "panic", r, "stack", string(debug.Stack()))
-			err = connect.NewError(connect.CodePermissionDenied, fmt.Errorf("ssotws: %s %s denied", req.Op, req.Model.FullName()))
-		}
-	}()
-	err = o.authorizer(ctx, req)
-	var ce *connect.Error
-	switch {
-	case err == nil:
+	return decide(r.opts.logger, req.Op.String()+" "+req.Model.FullName(), func() error { return p.Write(ctx, req) })
+}
+
+// checkChannel asks the Policy whether the caller may read channel: the
+// question a WebSocket Subscribe of the channel asks.
+func (r *Resource[T]) checkChannel(ctx context.Context, via Via, id *Identity, channel ChannelName, filters []Filter) error {
+	p := r.opts.policy
+	if p == nil || id == systemIdentity {
 		return nil
-	case errors.As(err, &ce):
-		return err
-	case errors.Is(err, ErrUnauthenticated):
-		return unauthenticated(err)
 	}
-	return connect.NewError(connect.CodePermissionDenied, err)
+	return decide(r.opts.logger, via.String()+" "+r.model.FullName(), func() error {
+		return p.ReadChannel(ctx, &ChannelRequest{Via: via, Identity: id, Model: r.model, Channel: channel, Filters: filters})
+	})
+}
+
+// checkRecord asks the Policy whether the caller may see msg.
+func (r *Resource[T]) checkRecord(ctx context.Context, via Via, id *Identity, msg protoreflect.Message) error {
+	p := r.opts.policy
+	if p == nil || id == systemIdentity {
+		return nil
+	}
+	return decide(r.opts.logger, via.String()+" "+r.model.FullName(), func() error {
+		return p.ReadRecord(ctx, &RecordRequest{Via: via, Identity: id, Model: r.model, Key: r.model.KeyOf(msg), Record: msg})
+	})
 }
 
 // authorize checks that the caller may use access and returns its identity.
 func (r *Resource[T]) authorize(ctx context.Context, access wsv1.Access) (*Identity, error) {
+	if isSystem(ctx) {
+		return systemIdentity, nil // a server write (ServerWrite)
+	}
 	id := IdentityFrom(ctx)
 	if access == wsv1.Access_PUBLIC {
 		return id, nil
@@ -106,7 +112,7 @@ func (r *Resource[T]) authorize(ctx context.Context, access wsv1.Access) (*Ident
 
 // checkOwner enforces OWNER access on an existing record.
 func (r *Resource[T]) checkOwner(id *Identity, access wsv1.Access, msg protoreflect.Message) error {
-	if access != wsv1.Access_OWNER || r.model.OwnerField() == nil {
+	if access != wsv1.Access_OWNER || r.model.OwnerField() == nil || id == systemIdentity {
 		return nil
 	}
 	if id == nil || r.model.OwnerOf(msg) != id.Subject {
@@ -121,22 +127,27 @@ func (r *Resource[T]) checkDelete(ctx context.Context, id *Identity, key string,
 	if err := r.checkOwner(id, r.model.WriteAccess(), current); err != nil {
 		return err
 	}
-	return r.opts.authorizeCall(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current})
+	return r.checkWrite(ctx, &AccessRequest{Op: OpDelete, Model: r.model, Identity: id, Key: key, Current: current})
 }
 
 // visible returns what a mutation answers its caller: msg, the record
 // written, if the caller may read it (the model's read access, its owner
-// rule and the Authorizer, as for a Get), else only its key and version.
+// rule and the Policy, as for a Get), else only its key and version.
 // Write access does not grant read access: on a model anyone may write
 // and only the owner may read, a write must not hand anyone the record.
 func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
 	pm := msg.ProtoReflect()
+	if id == systemIdentity {
+		return msg
+	}
 	ok := r.model.ReadAccess() == wsv1.Access_PUBLIC || id != nil && id.Subject != ""
 	if ok {
 		ok = r.checkOwner(id, r.model.ReadAccess(), pm) == nil
 	}
-	if ok && r.opts.authorizer != nil {
-		ok = r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Current: pm}) == nil
+	if ok && r.opts.policy != nil {
+		key := r.model.KeyOf(pm)
+		ok = r.checkChannel(ctx, ViaWrite, id, ChannelName{Kind: ChannelItem, Model: r.model.Name(), Key: key}, nil) == nil &&
+			r.checkRecord(ctx, ViaWrite, id, pm) == nil
 	}
 	if ok {
 		return msg

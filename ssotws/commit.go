@@ -31,28 +31,52 @@ import (
 // w.RequestID is the client's Idempotency-Key; the store keeps it scoped by
 // the caller's identity, so that nobody else's retry can read the result,
 // and the events echo it unchanged.
-func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) (T, error) {
+//
+// prepare, when not nil, runs under the lock just before the store
+// commits: the Before hooks run there, and may change w or refuse it.
+// Once the write committed and published, the AfterCommit hook runs,
+// outside the lock.
+func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write, prepare func(w *Write) error) (T, error) {
+	msg, fresh, err := r.commitLocked(ctx, typ, w, prepare)
+	if err == nil && fresh {
+		r.afterCommit(ctx, typ, msg)
+	}
+	return msg, err
+}
+
+// commitLocked is commit under the record's lock; fresh reports a write
+// that was not the replay of an earlier one.
+func (r *Resource[T]) commitLocked(ctx context.Context, typ wsv1.EventType, w *Write, prepare func(w *Write) error) (_ T, fresh bool, _ error) {
 	var zero T
 	reqID := w.RequestID
-	if id := IdentityFrom(ctx); reqID != "" && id != nil && id.Subject != "" {
+	if isSystem(ctx) && reqID != "" {
+		scoped := *w
+		scoped.RequestID = "\x1esystem\x1f" + reqID
+		w = &scoped
+	} else if id := IdentityFrom(ctx); reqID != "" && id != nil && id.Subject != "" {
 		scoped := *w
 		scoped.RequestID = id.Subject + "\x1f" + reqID
 		w = &scoped
 	}
 	if err := ctx.Err(); err != nil {
-		return zero, err
+		return zero, false, err
 	}
 	mu := recordLock(w.Model, w.Key)
 	mu.Lock()
 	defer func() { mu.Unlock() }()
 	if err := ctx.Err(); err != nil {
-		return zero, err
+		return zero, false, err
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
+	if prepare != nil {
+		if err := prepare(w); err != nil {
+			return zero, false, err
+		}
+	}
 	res, err := r.store.Apply(ctx, w)
 	if err != nil {
-		return zero, err
+		return zero, false, err
 	}
 	if res.Replayed {
 		if res.Record.Key != w.Key {
@@ -64,16 +88,18 @@ func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write) 
 		}
 		current, err := r.stillCurrent(ctx, res.Record)
 		if err != nil {
-			return zero, err
+			return zero, false, err
 		}
 		if !current {
 			// Later writes of the record published newer events; sending
 			// this old state again could bring back, for a client whose
 			// snapshot came after a delete, a record that is gone.
-			return r.decode(res.Record)
+			msg, err := r.decode(res.Record)
+			return msg, false, err
 		}
 	}
-	return r.publish(ctx, typ, res, reqID)
+	msg, err := r.publish(ctx, typ, res, reqID)
+	return msg, !res.Replayed, err
 }
 
 // stillCurrent reports whether rec, the result of a replayed request, is

@@ -7,7 +7,10 @@ import (
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // Field numbers of the wire protocol that the fan-out writes by hand.
@@ -29,6 +32,9 @@ type sharedEvent struct {
 
 	ownerOnce sync.Once
 	owner     string
+
+	recordOnce sync.Once
+	record     protoreflect.Message // decoded for the Policy, shared read-only
 }
 
 // newSharedEvent encodes ev once whole and, for an update that carries a
@@ -43,6 +49,23 @@ func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 		return nil, err
 	}
 	return &sharedEvent{ev: ev, chunk: full, delta: delta}, nil
+}
+
+// recordOf returns the event's record, decoded once as a message of m
+// (nil if its data does not decode). The Policy reads it; nobody writes it.
+func (e *sharedEvent) recordOf(m *Model) protoreflect.Message {
+	e.recordOnce.Do(func() {
+		var msg protoreflect.Message
+		if mt, err := protoregistry.GlobalTypes.FindMessageByName(m.Descriptor().FullName()); err == nil {
+			msg = mt.New()
+		} else {
+			msg = dynamicpb.NewMessage(m.Descriptor())
+		}
+		if proto.Unmarshal(e.ev.GetData(), msg.Interface()) == nil {
+			e.record = msg
+		}
+	})
+	return e.record
 }
 
 // ownerOf returns the event's owner, decoded from its data once.

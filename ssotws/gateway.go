@@ -58,14 +58,25 @@ type GatewayOptions struct {
 	// carries one anyway is closed with [CloseUnauthenticated]. Prefer the
 	// Sec-WebSocket-Protocol header or an Auth frame.
 	AllowQueryToken bool
+	// Policy is the application's authorization policy: a Subscribe asks
+	// its ReadChannel, each event its ReadRecord (a refused event is
+	// dropped for that connection only). Give the resources the same one
+	// ([ResourceOptions].Policy), so that HTTP reads decide alike.
+	Policy Policy
 	// Authorize, when set, is asked after the model's read access allowed
 	// a subscription. id is nil for an anonymous connection. An error
 	// refuses the subscription with ERROR_CODE_FORBIDDEN, or
 	// ERROR_CODE_UNAUTHENTICATED if it wraps [ErrUnauthenticated].
+	//
+	// Deprecated: use Policy (its ReadChannel), which HTTP Get and List
+	// ask too. Authorize still works, after Policy, for subscriptions only.
 	Authorize func(ctx context.Context, id *Identity, m *Model, ch ChannelName) error
 	// Filter, when set, is asked before each event is delivered to a
 	// connection; false drops it for that connection only. ev is shared
 	// and must not be modified. It runs on the connection's write loop.
+	//
+	// Deprecated: use Policy (its ReadRecord), which HTTP reads ask too.
+	// Filter still works, after Policy, for events only.
 	Filter func(ctx context.Context, id *Identity, m *Model, ev *wsv1.Event) bool
 	// Limits bound each connection.
 	Limits Limits
@@ -129,6 +140,7 @@ type Gateway struct {
 	logger     *slog.Logger
 	tel        *telemetry   // metrics (telemetry.go); nil in tests that build a Gateway by hand
 	tracer     trace.Tracer // fan-out spans (tracing.go)
+	policy     Policy       // Policy and the older hooks (policy.go); nil allows
 	hub        *hub
 	encoded    *eventCache // replayed events, encoded once for every subscription
 	stopListen func()
@@ -195,6 +207,7 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 	g := &Gateway{
 		broker:  broker,
 		opts:    o,
+		policy:  gatewayPolicy(o),
 		accept:  &accept,
 		logger:  o.Logger,
 		tel:     newTelemetry(o.MeterProvider, o.Logger),

@@ -21,8 +21,17 @@ type ResourceOptions struct {
 	// record, and an event a client cannot receive cuts it off its channel.
 	// A negative value removes the bound.
 	MaxRecordBytes int
+	// Policy is the application's authorization policy: Get and List ask
+	// it the same questions a WebSocket subscription asks, and every
+	// write asks its Write. Give the gateway the same one
+	// ([GatewayOptions].Policy).
+	Policy Policy
 	// Authorizer adds custom rules to the access checks of the standard
-	// methods: the Go counterpart of [GatewayOptions].Authorize for HTTP.
+	// methods.
+	//
+	// Deprecated: use Policy, which the gateway consults too. An
+	// Authorizer still works: it is asked after Policy, on the paths it
+	// always saw (Get, List, the record a write returns, every write).
 	Authorizer Authorizer
 	// Logger receives the failures that do not reach the caller (default
 	// slog.Default()).
@@ -43,7 +52,7 @@ type resourceOptions struct {
 	defaultPageSize int
 	logger          *slog.Logger
 	now             func() time.Time
-	authorizer      Authorizer
+	policy          Policy
 	maxRecordBytes  int
 }
 
@@ -64,7 +73,11 @@ func newResourceOptions(opts *ResourceOptions) resourceOptions {
 	if opts.Logger != nil {
 		o.logger = opts.Logger
 	}
-	o.authorizer = opts.Authorizer
+	var old Policy
+	if opts.Authorizer != nil {
+		old = authorizerPolicy{a: opts.Authorizer, logger: o.logger}
+	}
+	o.policy = Policies(opts.Policy, old)
 	if o.defaultPageSize > o.maxPageSize {
 		o.defaultPageSize = o.maxPageSize
 	}

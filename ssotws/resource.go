@@ -29,6 +29,7 @@ type Resource[T proto.Message] struct {
 	store Store
 	pub   Publisher
 	opts  resourceOptions
+	hooks Hooks[T]
 }
 
 // ListRequest is a List call's query.
@@ -75,6 +76,9 @@ func (r *Resource[T]) Get(ctx context.Context, key string) (T, ReadPosition, err
 	if err != nil {
 		return zero, ReadPosition{}, err
 	}
+	if err := r.checkChannel(ctx, ViaGet, id, ChannelName{Kind: ChannelItem, Model: r.model.Name(), Key: key}, nil); err != nil {
+		return zero, ReadPosition{}, err
+	}
 	pos, err := r.readPosition(ctx, ItemChannel(r.model.Name(), key))
 	if err != nil {
 		return zero, ReadPosition{}, err
@@ -90,7 +94,7 @@ func (r *Resource[T]) Get(ctx context.Context, key string) (T, ReadPosition, err
 	if err := r.checkOwner(id, r.model.ReadAccess(), msg.ProtoReflect()); err != nil {
 		return zero, ReadPosition{}, err
 	}
-	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpGet, Model: r.model, Identity: id, Key: key, Current: msg.ProtoReflect()}); err != nil {
+	if err := r.checkRecord(ctx, ViaGet, id, msg.ProtoReflect()); err != nil {
 		return zero, ReadPosition{}, err
 	}
 	return msg, pos, nil
@@ -120,20 +124,21 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 	if r.model.ReadAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil {
 		q.Filters = append(q.Filters, Filter{Field: string(r.model.OwnerField().Name()), Value: id.Subject})
 	}
-	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpList, Model: r.model, Identity: id, Filters: q.Filters}); err != nil {
-		return nil, err
-	}
-	channel := ModelChannel(r.model.Name())
+	name := ChannelName{Kind: ChannelModel, Model: r.model.Name()}
 scopes:
 	for _, s := range r.model.ScopeFields() {
 		for _, f := range q.Filters {
 			if f.Field == string(s.Name()) {
-				channel = ScopeChannel(r.model.Name(), f.Field, f.Value)
+				name = ChannelName{Kind: ChannelScope, Model: r.model.Name(), Field: f.Field, Value: f.Value}
 				break scopes
 			}
 		}
 	}
-	pos, err := r.readPosition(ctx, channel)
+	// The question a Subscribe of that channel asks.
+	if err := r.checkChannel(ctx, ViaList, id, name, q.Filters); err != nil {
+		return nil, err
+	}
+	pos, err := r.readPosition(ctx, name.String())
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +151,9 @@ scopes:
 		msg, err := r.decode(rec)
 		if err != nil {
 			return nil, err
+		}
+		if r.checkRecord(ctx, ViaList, id, msg.ProtoReflect()) != nil {
+			continue // as its event would be dropped from a subscription
 		}
 		res.Items = append(res.Items, msg)
 	}
@@ -206,7 +214,9 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if of := r.model.OwnerField(); of != nil {
 		// The owner is whoever creates the record: it cannot be forged. An
 		// anonymous creator (a PUBLIC write) is nobody, and owns nothing.
-		if id != nil && id.Subject != "" {
+		if owner := serverOwner(ctx); owner != "" {
+			pm.Set(of, protoreflect.ValueOfString(owner)) // a server write names it
+		} else if id != nil && id.Subject != "" {
 			pm.Set(of, protoreflect.ValueOfString(id.Subject))
 		} else {
 			pm.Clear(of)
@@ -215,7 +225,7 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil && r.model.OwnerOf(pm) == "" {
 		return zero, unauthenticated(errors.New("ssotws: creating an owned record needs an identity"))
 	}
-	if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
+	if err := r.checkWrite(ctx, &AccessRequest{Op: OpCreate, Model: r.model, Identity: id, Key: r.model.KeyOf(pm), Proposed: pm}); err != nil {
 		return zero, err
 	}
 	if vf := r.model.VersionField(); vf != nil {
@@ -225,10 +235,20 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if err != nil {
 		return zero, err
 	}
+	var prepare func(*Write) error
+	if h := r.hooks.BeforeCreate; h != nil {
+		owner := r.ownerOf(pm)
+		prepare = func(w *Write) error {
+			if err := r.runHook("BeforeCreate", func() error { return h(ctx, m) }); err != nil {
+				return err
+			}
+			return r.rehook(w, m, owner)
+		}
+	}
 	created, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_CREATED, &Write{
 		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
 		Data: data, Fields: r.model.FieldValues(pm), RequestID: reqID,
-	})
+	}, prepare)
 	if err != nil {
 		return zero, codeOf(err)
 	}
@@ -279,9 +299,11 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 		if err := r.checkOwner(id, r.model.WriteAccess(), pm); err != nil {
 			return zero, err
 		}
+		var prev T
 		var before protoreflect.Message
-		if r.opts.authorizer != nil {
-			before = proto.Clone(m).ProtoReflect()
+		if r.opts.policy != nil || r.hooks.BeforeUpdate != nil {
+			prev = proto.Clone(m).(T)
+			before = prev.ProtoReflect()
 		}
 		for _, fd := range fields {
 			if fd == r.model.OwnerField() && src.Get(fd).String() != pm.Get(fd).String() {
@@ -296,19 +318,29 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 		if vf := r.model.VersionField(); vf != nil {
 			pm.Clear(vf)
 		}
-		if err := r.opts.authorizeCall(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
+		if err := r.checkWrite(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
 			return zero, err
 		}
 		data, err := r.marshal(m)
 		if err != nil {
 			return zero, err
 		}
+		var prepare func(*Write) error
+		if h := r.hooks.BeforeUpdate; h != nil {
+			owner := r.ownerOf(pm)
+			prepare = func(w *Write) error {
+				if err := r.runHook("BeforeUpdate", func() error { return h(ctx, prev, m) }); err != nil {
+					return err
+				}
+				return r.rehook(w, m, owner)
+			}
+		}
 		updated, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, &Write{
 			// Conditional on the version read, always: the record checked
-			// above is the record changed.
+			// above is the record changed (and the one hooks see).
 			Kind: WriteUpdate, Model: r.model.FullName(), Key: key, IfVersion: cur.Version,
 			Data: data, Fields: r.model.FieldValues(pm), RequestID: reqID,
-		})
+		}, prepare)
 		if errors.Is(err, ErrVersionConflict) && want == 0 && attempt < 16 {
 			continue // a concurrent write won; merge onto the new state
 		}
@@ -364,7 +396,7 @@ func (r *Resource[T]) maskFields(src protoreflect.Message, mask *fieldmaskpb.Fie
 // Delete deletes the record with key, whatever its version. in are the
 // request headers. The result is the record's last state.
 //
-// For an OWNER model, or with an Authorizer, the checks are made on the
+// For an OWNER model, or with a Policy, the checks are made on the
 // record as read, and the delete is conditional on that record's version,
 // so what is deleted is what was checked. A record found absent is deleted
 // only by nobody: such a delete (a retry with an Idempotency-Key) expects
@@ -391,7 +423,7 @@ func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key s
 	if err != nil {
 		return zero, err
 	}
-	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil || r.opts.authorizer != nil
+	checked := r.model.WriteAccess() == wsv1.Access_OWNER && r.model.OwnerField() != nil || r.opts.policy != nil
 	for attempt := 0; ; attempt++ {
 		ifVersion := version
 		absent := false
@@ -421,7 +453,7 @@ func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key s
 		}
 		deleted, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_DELETED, &Write{
 			Kind: WriteDelete, Model: r.model.FullName(), Key: key, IfVersion: ifVersion, RequestID: reqID,
-		})
+		}, r.beforeDelete(ctx))
 		if errors.Is(err, ErrVersionConflict) && (version == 0 || absent) && attempt < 16 {
 			continue // changed since it was read: check it again
 		}

@@ -180,21 +180,20 @@ func (c *conn) refuseSubscription(id uint32, channel string, code wsv1.ErrorCode
 	c.sendError(id, code, msg)
 }
 
-// mayRead applies the model's read access and the Authorize hook to a
-// subscription of channel.
+// mayRead applies the model's read access and the Policy (with the older
+// Authorize hook) to a subscription of channel: the question a List or Get
+// of the same channel asks over HTTP.
 func (c *conn) mayRead(m *Model, name ChannelName) (wsv1.ErrorCode, string, bool) {
 	ctx, ident := c.hookContext()
 	if access := m.ReadAccess(); access != wsv1.Access_PUBLIC && (ident == nil || ident.Subject == "") {
 		return wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED, fmt.Sprintf("%s needs an authenticated connection", m.Name()), false
 	}
-	if hook := c.g.opts.Authorize; hook != nil {
-		err := c.g.safe("Authorize", func() error { return hook(ctx, ident, m, name) })
+	if p := c.g.policy; p != nil {
+		err := decide(c.g.logger, "Subscribe", func() error {
+			return p.ReadChannel(ctx, &ChannelRequest{Via: ViaSubscribe, Identity: ident, Model: m, Channel: name})
+		})
 		if err != nil {
-			code := wsv1.ErrorCode_ERROR_CODE_FORBIDDEN
-			if errors.Is(err, ErrUnauthenticated) {
-				code = wsv1.ErrorCode_ERROR_CODE_UNAUTHENTICATED
-			}
-			return code, fmt.Sprintf("may not subscribe to %q", name.String()), false
+			return socketCode(err), fmt.Sprintf("may not subscribe to %q", name.String()), false
 		}
 	}
 	return 0, "", true
@@ -266,24 +265,26 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 }
 
 // passes reports whether e, queued for s, still goes out (dropNone): s is
-// active and the Filter hook lets e through; otherwise why not. It runs on
-// the write loop. A hook that panics drops the event.
+// active and the Policy (with the older Filter hook) lets e's record
+// through; otherwise why not. It runs on the write loop. A Policy that
+// panics drops the event.
 func (s *subscription) passes(e *sharedEvent) dropReason {
 	if !s.active.Load() {
 		return dropUnsubscribed
 	}
 	c := s.c
-	hook := c.g.opts.Filter
-	if hook == nil {
+	p := c.g.policy
+	if p == nil {
 		return dropNone
 	}
 	ctx, id := c.hookContext()
-	ok := false
-	err := c.g.safe("Filter", func() error {
-		ok = hook(ctx, id, s.model, e.ev)
-		return nil
+	err := decide(c.g.logger, "Event", func() error {
+		return p.ReadRecord(ctx, &RecordRequest{
+			Via: ViaEvent, Identity: id, Model: s.model, Key: e.ev.GetKey(),
+			Record: e.recordOf(s.model), Event: e.ev,
+		})
 	})
-	if err != nil || !ok {
+	if err != nil {
 		return dropFiltered
 	}
 	return dropNone

@@ -275,10 +275,39 @@ func genService(g *protogen.GeneratedFile, f *File, s *Service, p *Params) {
 	g.P("}")
 	g.P("}")
 	g.P()
+	genHooks(g, s, sn)
 	genHandlerConstructor(g, s, sn)
 	for _, meth := range s.Methods {
 		genMethod(g, sn, meth)
 	}
+}
+
+// genHooks declares <Service>Hooks, one typed [ssotws.Hooks] per model,
+// and SetHooks: the compiler checks every hook's record type.
+func genHooks(g *protogen.GeneratedFile, s *Service, sn serviceNames) {
+	if len(s.Models) == 0 {
+		return
+	}
+	name := sn.Struct + "Hooks"
+	g.P("// ", name, " are the business rules of ", sn.Struct, "'s models, one typed")
+	g.P("// field per model; set them with SetHooks. See [", ssotwsPackage.Ident("Hooks"), "].")
+	g.P("type ", name, " struct {")
+	for _, m := range s.Models {
+		n := newModelNames(m)
+		g.P("// ", n.Field, " are the hooks of ", m.FullName(), ".")
+		g.P(n.Field, " ", ssotwsPackage.Ident("Hooks"), "[*", m.Message.GoIdent, "]")
+	}
+	g.P("}")
+	g.P()
+	g.P("// SetHooks sets the hooks of every model of s, replacing those set")
+	g.P("// before. Call it before serving requests.")
+	g.P("func (s *", sn.Struct, ") SetHooks(h ", name, ") {")
+	for _, m := range s.Models {
+		n := newModelNames(m)
+		g.P("s.", n.Field, ".SetHooks(h.", n.Field, ")")
+	}
+	g.P("}")
+	g.P()
 }
 
 // genHandlerConstructor declares New<Service>Handler: protoc-gen-connect-go's

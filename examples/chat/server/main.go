@@ -141,6 +141,7 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 		return nil, err
 	}
 	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, broker, &ssotws.ResourceOptions{Logger: logger})}
+	chat.SetHooks(messageRules(time.Now))
 
 	mux := http.NewServeMux()
 	// The generated constructor bounds every request (its body, and its
@@ -173,6 +174,64 @@ func (s *server) seed(ctx context.Context) error {
 // implementation of the standard ones.
 type chatService struct {
 	*chatv1ssotws.ChatService
+}
+
+// maxTextBytes bounds a message's text.
+const maxTextBytes = 4096
+
+// messageRules are the business rules of Message: the server stamps
+// created_at_ms when a message is created and keeps it on every update,
+// and a text is at most maxTextBytes. They run inside each write, under
+// the record's lock, for every path that writes a message (the generated
+// handlers, ClearRoom, server writes).
+func messageRules(now func() time.Time) chatv1ssotws.ChatServiceHooks {
+	checkText := func(m *chatv1.Message) error {
+		if len(m.GetText()) > maxTextBytes {
+			return connect.NewError(connect.CodeInvalidArgument,
+				fmt.Errorf("message.text is %d bytes, at most %d", len(m.GetText()), maxTextBytes))
+		}
+		return nil
+	}
+	return chatv1ssotws.ChatServiceHooks{Messages: ssotws.Hooks[*chatv1.Message]{
+		BeforeCreate: func(ctx context.Context, m *chatv1.Message) error {
+			m.CreatedAtMs = now().UnixMilli()
+			return checkText(m)
+		},
+		BeforeUpdate: func(ctx context.Context, prev, m *chatv1.Message) error {
+			m.CreatedAtMs = prev.GetCreatedAtMs()
+			return checkText(m)
+		},
+	}}
+}
+
+// ClearRoom deletes every message of a room, as the caller: each delete
+// goes through the runtime (access checks, hooks, versions, events), with
+// an Idempotency-Key derived from the request's, so a retry replays them.
+func (s *chatService) ClearRoom(ctx context.Context, req *connect.Request[chatv1.ClearRoomRequest]) (*connect.Response[chatv1.ClearRoomResponse], error) {
+	if req.Msg.GetRoomId() == "" {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("room_id is required"))
+	}
+	var deleted int64
+	for {
+		// Always the first page: what was deleted is gone from it.
+		page, err := s.Messages.List(ctx, ssotws.ListRequest{
+			Filters:  []ssotws.Filter{ssotws.Eq("room_id", req.Msg.GetRoomId())},
+			PageSize: 100,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) == 0 {
+			break
+		}
+		for _, m := range page.Items {
+			if _, err := s.Messages.Delete(ctx, ssotws.SubRequest(req.Header(), m.GetId()), m.GetId()); err != nil && connect.CodeOf(err) != connect.CodeNotFound {
+				return nil, err
+			}
+			deleted++
+		}
+	}
+	return connect.NewResponse(&chatv1.ClearRoomResponse{Deleted: deleted}), nil
 }
 
 // CountMessages counts the messages of a room by paging through them.

@@ -90,12 +90,16 @@ func (x *Room) GetVersion() int64 {
 
 // Message is one chat message, live in its room.
 type Message struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	RoomId        string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	Author        string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
-	Text          string                 `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	Version       int64                  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RoomId string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	Author string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// text is at most 4096 bytes (a hook of the example server checks it).
+	Text    string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	Version int64  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// created_at_ms is when the message was created, in Unix milliseconds;
+	// the server sets it (a BeforeCreate hook), whatever the client sends.
+	CreatedAtMs   int64 `protobuf:"varint,6,opt,name=created_at_ms,json=createdAtMs,proto3" json:"created_at_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +165,13 @@ func (x *Message) GetText() string {
 func (x *Message) GetVersion() int64 {
 	if x != nil {
 		return x.Version
+	}
+	return 0
+}
+
+func (x *Message) GetCreatedAtMs() int64 {
+	if x != nil {
+		return x.CreatedAtMs
 	}
 	return 0
 }
@@ -854,6 +865,95 @@ func (x *CountMessagesResponse) GetCount() int64 {
 	return 0
 }
 
+type ClearRoomRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearRoomRequest) Reset() {
+	*x = ClearRoomRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearRoomRequest) ProtoMessage() {}
+
+func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearRoomRequest.ProtoReflect.Descriptor instead.
+func (*ClearRoomRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ClearRoomRequest) GetRoomId() string {
+	if x != nil {
+		return x.RoomId
+	}
+	return ""
+}
+
+type ClearRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// deleted is how many messages were deleted.
+	Deleted       int64 `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearRoomResponse) Reset() {
+	*x = ClearRoomResponse{}
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearRoomResponse) ProtoMessage() {}
+
+func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearRoomResponse.ProtoReflect.Descriptor instead.
+func (*ClearRoomResponse) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ClearRoomResponse) GetDeleted() int64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
 var File_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_chat_v1_chat_proto_rawDesc = "" +
@@ -862,13 +962,14 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\x89\x01\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\xad\x01\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion:\x0f\xf2\x81\x19\v\b\x01\x1a\aroom_id\" \n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion\x12\"\n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs:\x0f\xf2\x81\x19\v\b\x01\x1a\aroom_id\" \n" +
 	"\x0eGetRoomRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"N\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
@@ -909,7 +1010,11 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x14CountMessagesRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
 	"\x15CountMessagesResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count2\xdd\x05\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\"+\n" +
+	"\x10ClearRoomRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
+	"\x11ClearRoomResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x03R\adeleted2\xa1\x06\n" +
 	"\vChatService\x121\n" +
 	"\aGetRoom\x12\x17.chat.v1.GetRoomRequest\x1a\r.chat.v1.Room\x12B\n" +
 	"\tListRooms\x12\x19.chat.v1.ListRoomsRequest\x1a\x1a.chat.v1.ListRoomsResponse\x127\n" +
@@ -925,7 +1030,8 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\rCreateMessage\x12\x1d.chat.v1.CreateMessageRequest\x1a\x10.chat.v1.Message\x12@\n" +
 	"\rUpdateMessage\x12\x1d.chat.v1.UpdateMessageRequest\x1a\x10.chat.v1.Message\x12F\n" +
 	"\rDeleteMessage\x12\x1d.chat.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\x12N\n" +
-	"\rCountMessages\x12\x1d.chat.v1.CountMessagesRequest\x1a\x1e.chat.v1.CountMessagesResponseBBZ@github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1;chatv1b\x06proto3"
+	"\rCountMessages\x12\x1d.chat.v1.CountMessagesRequest\x1a\x1e.chat.v1.CountMessagesResponse\x12B\n" +
+	"\tClearRoom\x12\x19.chat.v1.ClearRoomRequest\x1a\x1a.chat.v1.ClearRoomResponseBBZ@github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_chat_v1_chat_proto_rawDescOnce sync.Once
@@ -939,7 +1045,7 @@ func file_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_chat_v1_chat_proto_rawDescData
 }
 
-var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                  // 0: chat.v1.Room
 	(*Message)(nil),               // 1: chat.v1.Message
@@ -957,18 +1063,20 @@ var file_chat_v1_chat_proto_goTypes = []any{
 	(*DeleteMessageRequest)(nil),  // 13: chat.v1.DeleteMessageRequest
 	(*CountMessagesRequest)(nil),  // 14: chat.v1.CountMessagesRequest
 	(*CountMessagesResponse)(nil), // 15: chat.v1.CountMessagesResponse
-	(*fieldmaskpb.FieldMask)(nil), // 16: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 17: google.protobuf.Empty
+	(*ClearRoomRequest)(nil),      // 16: chat.v1.ClearRoomRequest
+	(*ClearRoomResponse)(nil),     // 17: chat.v1.ClearRoomResponse
+	(*fieldmaskpb.FieldMask)(nil), // 18: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),         // 19: google.protobuf.Empty
 }
 var file_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 0: chat.v1.ListRoomsResponse.rooms:type_name -> chat.v1.Room
 	0,  // 1: chat.v1.CreateRoomRequest.room:type_name -> chat.v1.Room
 	0,  // 2: chat.v1.UpdateRoomRequest.room:type_name -> chat.v1.Room
-	16, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 4: chat.v1.ListMessagesResponse.messages:type_name -> chat.v1.Message
 	1,  // 5: chat.v1.CreateMessageRequest.message:type_name -> chat.v1.Message
 	1,  // 6: chat.v1.UpdateMessageRequest.message:type_name -> chat.v1.Message
-	16, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
 	3,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
 	5,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
@@ -980,19 +1088,21 @@ var file_chat_v1_chat_proto_depIdxs = []int32{
 	12, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
 	13, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
 	14, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
-	0,  // 19: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
-	4,  // 20: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
-	0,  // 21: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
-	0,  // 22: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
-	17, // 23: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
-	1,  // 24: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
-	10, // 25: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
-	1,  // 26: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
-	1,  // 27: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
-	17, // 28: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
-	15, // 29: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
-	19, // [19:30] is the sub-list for method output_type
-	8,  // [8:19] is the sub-list for method input_type
+	16, // 19: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
+	0,  // 20: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
+	4,  // 21: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
+	0,  // 22: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
+	0,  // 23: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
+	19, // 24: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
+	1,  // 25: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
+	10, // 26: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
+	1,  // 27: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
+	1,  // 28: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
+	19, // 29: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
+	15, // 30: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
+	17, // 31: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
+	20, // [20:32] is the sub-list for method output_type
+	8,  // [8:20] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1009,7 +1119,7 @@ func file_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chat_v1_chat_proto_rawDesc), len(file_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -126,6 +126,22 @@ func NewChatService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Resou
 	}
 }
 
+// ChatServiceHooks are the business rules of ChatService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type ChatServiceHooks struct {
+	// Rooms are the hooks of chat.v1.Room.
+	Rooms ssotws.Hooks[*v1.Room]
+	// Messages are the hooks of chat.v1.Message.
+	Messages ssotws.Hooks[*v1.Message]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *ChatService) SetHooks(h ChatServiceHooks) {
+	s.Rooms.SetHooks(h.Rooms)
+	s.Messages.SetHooks(h.Messages)
+}
+
 // NewChatServiceHandler builds the HTTP handler of svc as
 // chatv1connect.NewChatServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -75,6 +75,19 @@ func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Resou
 	}
 }
 
+// NoteServiceHooks are the business rules of NoteService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type NoteServiceHooks struct {
+	// Notes are the hooks of httponly.v1.Note.
+	Notes ssotws.Hooks[*v1.Note]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *NoteService) SetHooks(h NoteServiceHooks) {
+	s.Notes.SetHooks(h.Notes)
+}
+
 // NewNoteServiceHandler builds the HTTP handler of svc as
 // httponlyv1connect.NewNoteServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

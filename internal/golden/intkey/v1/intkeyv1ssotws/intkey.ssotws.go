@@ -103,6 +103,19 @@ func NewTicketService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Res
 	}
 }
 
+// TicketServiceHooks are the business rules of TicketService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type TicketServiceHooks struct {
+	// Tickets are the hooks of intkey.v1.Ticket.
+	Tickets ssotws.Hooks[*v1.Ticket]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *TicketService) SetHooks(h TicketServiceHooks) {
+	s.Tickets.SetHooks(h.Tickets)
+}
+
 // NewTicketServiceHandler builds the HTTP handler of svc as
 // intkeyv1connect.NewTicketServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

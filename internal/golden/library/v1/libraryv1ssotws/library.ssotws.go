@@ -110,6 +110,22 @@ func NewLibraryService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Re
 	}
 }
 
+// LibraryServiceHooks are the business rules of LibraryService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type LibraryServiceHooks struct {
+	// Shelves are the hooks of library.v1.Shelf.
+	Shelves ssotws.Hooks[*v1.Shelf]
+	// Books are the hooks of library.v1.Book.
+	Books ssotws.Hooks[*v1.Book]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *LibraryService) SetHooks(h LibraryServiceHooks) {
+	s.Shelves.SetHooks(h.Shelves)
+	s.Books.SetHooks(h.Books)
+}
+
 // NewLibraryServiceHandler builds the HTTP handler of svc as
 // libraryv1connect.NewLibraryServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

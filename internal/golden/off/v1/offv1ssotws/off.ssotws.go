@@ -56,6 +56,19 @@ func NewMessageService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Re
 	}
 }
 
+// MessageServiceHooks are the business rules of MessageService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type MessageServiceHooks struct {
+	// Messages are the hooks of off.v1.Message.
+	Messages ssotws.Hooks[*v1.Message]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *MessageService) SetHooks(h MessageServiceHooks) {
+	s.Messages.SetHooks(h.Messages)
+}
+
 // NewMessageServiceHandler builds the HTTP handler of svc as
 // offv1connect.NewMessageServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -44,6 +44,19 @@ func NewBookReadService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.R
 	}
 }
 
+// BookReadServiceHooks are the business rules of BookReadService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type BookReadServiceHooks struct {
+	// Books are the hooks of perfile.v1.Book.
+	Books ssotws.Hooks[*v1.Book]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *BookReadService) SetHooks(h BookReadServiceHooks) {
+	s.Books.SetHooks(h.Books)
+}
+
 // NewBookReadServiceHandler builds the HTTP handler of svc as
 // perfilev1connect.NewBookReadServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -46,6 +46,19 @@ func NewBookWriteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.
 	}
 }
 
+// BookWriteServiceHooks are the business rules of BookWriteService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type BookWriteServiceHooks struct {
+	// Books are the hooks of perfile.v1.Book.
+	Books ssotws.Hooks[*v1.Book]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *BookWriteService) SetHooks(h BookWriteServiceHooks) {
+	s.Books.SetHooks(h.Books)
+}
+
 // NewBookWriteServiceHandler builds the HTTP handler of svc as
 // perfilev1connect.NewBookWriteServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -72,6 +72,19 @@ func NewShelfService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Reso
 	}
 }
 
+// ShelfServiceHooks are the business rules of ShelfService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type ShelfServiceHooks struct {
+	// Shelves are the hooks of perfile.v1.Shelf.
+	Shelves ssotws.Hooks[*v1.Shelf]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *ShelfService) SetHooks(h ShelfServiceHooks) {
+	s.Shelves.SetHooks(h.Shelves)
+}
+
 // NewShelfServiceHandler builds the HTTP handler of svc as
 // perfilev1connect.NewShelfServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEiZgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAM6D/KBGQsIARoHcm9vbV9pZCIcCg5HZXRSb29tUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChBMaXN0Um9vbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIkoKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChFDcmVhdGVSb29tUmVxdWVzdBIbCgRyb29tGAEgASgLMg0uY2hhdC52MS5Sb29tImEKEVVwZGF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjAKEURlbGV0ZVJvb21SZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiHwoRR2V0TWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkiTQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI5ChRDcmVhdGVNZXNzYWdlUmVxdWVzdBIhCgdtZXNzYWdlGAEgASgLMhAuY2hhdC52MS5NZXNzYWdlImoKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjMKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiJwoUQ291bnRNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSImChVDb3VudE1lc3NhZ2VzUmVzcG9uc2USDQoFY291bnQYASABKAMy3QUKC0NoYXRTZXJ2aWNlEjEKB0dldFJvb20SFy5jaGF0LnYxLkdldFJvb21SZXF1ZXN0Gg0uY2hhdC52MS5Sb29tEkIKCUxpc3RSb29tcxIZLmNoYXQudjEuTGlzdFJvb21zUmVxdWVzdBoaLmNoYXQudjEuTGlzdFJvb21zUmVzcG9uc2USNwoKQ3JlYXRlUm9vbRIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SNwoKVXBkYXRlUm9vbRIaLmNoYXQudjEuVXBkYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQAoKRGVsZXRlUm9vbRIaLmNoYXQudjEuRGVsZXRlUm9vbVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSOgoKR2V0TWVzc2FnZRIaLmNoYXQudjEuR2V0TWVzc2FnZVJlcXVlc3QaEC5jaGF0LnYxLk1lc3NhZ2USSwoMTGlzdE1lc3NhZ2VzEhwuY2hhdC52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh0uY2hhdC52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJACg1DcmVhdGVNZXNzYWdlEh0uY2hhdC52MS5DcmVhdGVNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJACg1VcGRhdGVNZXNzYWdlEh0uY2hhdC52MS5VcGRhdGVNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJGCg1EZWxldGVNZXNzYWdlEh0uY2hhdC52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJOCg1Db3VudE1lc3NhZ2VzEh0uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVxdWVzdBoeLmNoYXQudjEuQ291bnRNZXNzYWdlc1Jlc3BvbnNlQkJaQGdpdGh1Yi5jb20vc3NvdC1jb2RlZ2VuL3Nzb3Qtd3MvZXhhbXBsZXMvY2hhdC9nZW4vY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEifQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAMSFQoNY3JlYXRlZF9hdF9tcxgGIAEoAzoP8oEZCwgBGgdyb29tX2lkIhwKDkdldFJvb21SZXF1ZXN0EgoKAmlkGAEgASgJIjkKEExpc3RSb29tc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiSgoRTGlzdFJvb21zUmVzcG9uc2USHAoFcm9vbXMYASADKAsyDS5jaGF0LnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEUNyZWF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20iYQoRVXBkYXRlUm9vbVJlcXVlc3QSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMAoRRGVsZXRlUm9vbVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyIfChFHZXRNZXNzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCSJNChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2UiagoUVXBkYXRlTWVzc2FnZVJlcXVlc3QSIQoHbWVzc2FnZRgBIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyInChRDb3VudE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIiYKFUNvdW50TWVzc2FnZXNSZXNwb25zZRINCgVjb3VudBgBIAEoAyIjChBDbGVhclJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiJAoRQ2xlYXJSb29tUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAzKhBgoLQ2hhdFNlcnZpY2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRI3CgpDcmVhdGVSb29tEhouY2hhdC52MS5DcmVhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRI3CgpVcGRhdGVSb29tEhouY2hhdC52MS5VcGRhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJACgpEZWxldGVSb29tEhouY2hhdC52MS5EZWxldGVSb29tUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRI6CgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJLCgxMaXN0TWVzc2FnZXMSHC5jaGF0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlEkAKDUNyZWF0ZU1lc3NhZ2USHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkAKDVVwZGF0ZU1lc3NhZ2USHS5jaGF0LnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkYKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ek4KDUNvdW50TWVzc2FnZXMSHS5jaGF0LnYxLkNvdW50TWVzc2FnZXNSZXF1ZXN0Gh4uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVzcG9uc2USQgoJQ2xlYXJSb29tEhkuY2hhdC52MS5DbGVhclJvb21SZXF1ZXN0GhouY2hhdC52MS5DbGVhclJvb21SZXNwb25zZUJCWkBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL2V4YW1wbGVzL2NoYXQvZ2VuL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
 
 /**
  * Room is a chat room.
@@ -70,6 +70,8 @@ export type Message = Message$1<"chat.v1.Message"> & {
   author: string;
 
   /**
+   * text is at most 4096 bytes (a hook of the example server checks it).
+   *
    * @generated from field: string text = 4;
    */
   text: string;
@@ -78,6 +80,14 @@ export type Message = Message$1<"chat.v1.Message"> & {
    * @generated from field: int64 version = 5;
    */
   version: bigint;
+
+  /**
+   * created_at_ms is when the message was created, in Unix milliseconds;
+   * the server sets it (a BeforeCreate hook), whatever the client sends.
+   *
+   * @generated from field: int64 created_at_ms = 6;
+   */
+  createdAtMs: bigint;
 };
 
 /**
@@ -373,6 +383,42 @@ export const CountMessagesResponseSchema: GenMessage<CountMessagesResponse> = /*
   messageDesc(file_chat_v1_chat, 15);
 
 /**
+ * @generated from message chat.v1.ClearRoomRequest
+ */
+export type ClearRoomRequest = Message$1<"chat.v1.ClearRoomRequest"> & {
+  /**
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+};
+
+/**
+ * Describes the message chat.v1.ClearRoomRequest.
+ * Use `create(ClearRoomRequestSchema)` to create a new message.
+ */
+export const ClearRoomRequestSchema: GenMessage<ClearRoomRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 16);
+
+/**
+ * @generated from message chat.v1.ClearRoomResponse
+ */
+export type ClearRoomResponse = Message$1<"chat.v1.ClearRoomResponse"> & {
+  /**
+   * deleted is how many messages were deleted.
+   *
+   * @generated from field: int64 deleted = 1;
+   */
+  deleted: bigint;
+};
+
+/**
+ * Describes the message chat.v1.ClearRoomResponse.
+ * Use `create(ClearRoomResponseSchema)` to create a new message.
+ */
+export const ClearRoomResponseSchema: GenMessage<ClearRoomResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 17);
+
+/**
  * ChatService serves rooms and messages, as AIP's LibraryService serves
  * shelves and books.
  *
@@ -469,6 +515,18 @@ export const ChatService: GenService<{
     methodKind: "unary";
     input: typeof CountMessagesRequestSchema;
     output: typeof CountMessagesResponseSchema;
+  },
+  /**
+   * ClearRoom deletes every message of a room: a custom method that
+   * mutates, through the runtime (each delete is versioned, published and
+   * idempotent under the request's Idempotency-Key).
+   *
+   * @generated from rpc chat.v1.ChatService.ClearRoom
+   */
+  clearRoom: {
+    methodKind: "unary";
+    input: typeof ClearRoomRequestSchema;
+    output: typeof ClearRoomResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_chat, 0);

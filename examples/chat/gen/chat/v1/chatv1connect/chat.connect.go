@@ -63,6 +63,8 @@ const (
 	// ChatServiceCountMessagesProcedure is the fully-qualified name of the ChatService's CountMessages
 	// RPC.
 	ChatServiceCountMessagesProcedure = "/chat.v1.ChatService/CountMessages"
+	// ChatServiceClearRoomProcedure is the fully-qualified name of the ChatService's ClearRoom RPC.
+	ChatServiceClearRoomProcedure = "/chat.v1.ChatService/ClearRoom"
 )
 
 // ChatServiceClient is a client for the chat.v1.ChatService service.
@@ -80,6 +82,10 @@ type ChatServiceClient interface {
 	// CountMessages is not a standard method: the example server implements
 	// it by hand next to the generated ones.
 	CountMessages(context.Context, *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error)
+	// ClearRoom deletes every message of a room: a custom method that
+	// mutates, through the runtime (each delete is versioned, published and
+	// idempotent under the request's Idempotency-Key).
+	ClearRoom(context.Context, *connect.Request[v1.ClearRoomRequest]) (*connect.Response[v1.ClearRoomResponse], error)
 }
 
 // NewChatServiceClient constructs a client for the chat.v1.ChatService service. By default, it uses
@@ -159,6 +165,12 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(chatServiceMethods.ByName("CountMessages")),
 			connect.WithClientOptions(opts...),
 		),
+		clearRoom: connect.NewClient[v1.ClearRoomRequest, v1.ClearRoomResponse](
+			httpClient,
+			baseURL+ChatServiceClearRoomProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("ClearRoom")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -175,6 +187,7 @@ type chatServiceClient struct {
 	updateMessage *connect.Client[v1.UpdateMessageRequest, v1.Message]
 	deleteMessage *connect.Client[v1.DeleteMessageRequest, emptypb.Empty]
 	countMessages *connect.Client[v1.CountMessagesRequest, v1.CountMessagesResponse]
+	clearRoom     *connect.Client[v1.ClearRoomRequest, v1.ClearRoomResponse]
 }
 
 // GetRoom calls chat.v1.ChatService.GetRoom.
@@ -232,6 +245,11 @@ func (c *chatServiceClient) CountMessages(ctx context.Context, req *connect.Requ
 	return c.countMessages.CallUnary(ctx, req)
 }
 
+// ClearRoom calls chat.v1.ChatService.ClearRoom.
+func (c *chatServiceClient) ClearRoom(ctx context.Context, req *connect.Request[v1.ClearRoomRequest]) (*connect.Response[v1.ClearRoomResponse], error) {
+	return c.clearRoom.CallUnary(ctx, req)
+}
+
 // ChatServiceHandler is an implementation of the chat.v1.ChatService service.
 type ChatServiceHandler interface {
 	GetRoom(context.Context, *connect.Request[v1.GetRoomRequest]) (*connect.Response[v1.Room], error)
@@ -247,6 +265,10 @@ type ChatServiceHandler interface {
 	// CountMessages is not a standard method: the example server implements
 	// it by hand next to the generated ones.
 	CountMessages(context.Context, *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error)
+	// ClearRoom deletes every message of a room: a custom method that
+	// mutates, through the runtime (each delete is versioned, published and
+	// idempotent under the request's Idempotency-Key).
+	ClearRoom(context.Context, *connect.Request[v1.ClearRoomRequest]) (*connect.Response[v1.ClearRoomResponse], error)
 }
 
 // NewChatServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -322,6 +344,12 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(chatServiceMethods.ByName("CountMessages")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceClearRoomHandler := connect.NewUnaryHandler(
+		ChatServiceClearRoomProcedure,
+		svc.ClearRoom,
+		connect.WithSchema(chatServiceMethods.ByName("ClearRoom")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/chat.v1.ChatService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ChatServiceGetRoomProcedure:
@@ -346,6 +374,8 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceDeleteMessageHandler.ServeHTTP(w, r)
 		case ChatServiceCountMessagesProcedure:
 			chatServiceCountMessagesHandler.ServeHTTP(w, r)
+		case ChatServiceClearRoomProcedure:
+			chatServiceClearRoomHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -397,4 +427,8 @@ func (UnimplementedChatServiceHandler) DeleteMessage(context.Context, *connect.R
 
 func (UnimplementedChatServiceHandler) CountMessages(context.Context, *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chat.v1.ChatService.CountMessages is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) ClearRoom(context.Context, *connect.Request[v1.ClearRoomRequest]) (*connect.Response[v1.ClearRoomResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chat.v1.ChatService.ClearRoom is not implemented"))
 }

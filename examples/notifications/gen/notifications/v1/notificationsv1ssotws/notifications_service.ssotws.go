@@ -46,6 +46,19 @@ func NewNotificationService(store ssotws.Store, pub ssotws.Publisher, opts *ssot
 	}
 }
 
+// NotificationServiceHooks are the business rules of NotificationService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type NotificationServiceHooks struct {
+	// Notifications are the hooks of notifications.v1.Notification.
+	Notifications ssotws.Hooks[*v1.Notification]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *NotificationService) SetHooks(h NotificationServiceHooks) {
+	s.Notifications.SetHooks(h.Notifications)
+}
+
 // NewNotificationServiceHandler builds the HTTP handler of svc as
 // notificationsv1connect.NewNotificationServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -60,6 +60,19 @@ func NewPublisher(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Resourc
 	}
 }
 
+// PublisherHooks are the business rules of Publisher's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type PublisherHooks struct {
+	// Topics are the hooks of corpus.pubsub.v1.Topic.
+	Topics ssotws.Hooks[*v1.Topic]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *Publisher) SetHooks(h PublisherHooks) {
+	s.Topics.SetHooks(h.Topics)
+}
+
 // NewPublisherHandler builds the HTTP handler of svc as
 // pubsubv1connect.NewPublisherHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

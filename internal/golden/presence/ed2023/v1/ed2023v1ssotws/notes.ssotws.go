@@ -118,6 +118,22 @@ func NewNoteService(store ssotws.Store, pub ssotws.Publisher, opts *ssotws.Resou
 	}
 }
 
+// NoteServiceHooks are the business rules of NoteService's models, one typed
+// field per model; set them with SetHooks. See [ssotws.Hooks].
+type NoteServiceHooks struct {
+	// Notes are the hooks of presence.ed2023.v1.Note.
+	Notes ssotws.Hooks[*v1.Note]
+	// Counters are the hooks of presence.ed2023.v1.Counter.
+	Counters ssotws.Hooks[*v1.Counter]
+}
+
+// SetHooks sets the hooks of every model of s, replacing those set
+// before. Call it before serving requests.
+func (s *NoteService) SetHooks(h NoteServiceHooks) {
+	s.Notes.SetHooks(h.Notes)
+	s.Counters.SetHooks(h.Counters)
+}
+
 // NewNoteServiceHandler builds the HTTP handler of svc as
 // ed2023v1connect.NewNoteServiceHandler does, with ssot-ws's request
 // bounds first: [ssotws.HandlerOptions] bounds a request message,

@@ -63,3 +63,12 @@ export const deleteMessage = ChatService.method.deleteMessage;
  * @generated from rpc chat.v1.ChatService.CountMessages
  */
 export const countMessages = ChatService.method.countMessages;
+
+/**
+ * ClearRoom deletes every message of a room: a custom method that
+ * mutates, through the runtime (each delete is versioned, published and
+ * idempotent under the request's Idempotency-Key).
+ *
+ * @generated from rpc chat.v1.ChatService.ClearRoom
+ */
+export const clearRoom = ChatService.method.clearRoom;
