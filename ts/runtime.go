@@ -33,7 +33,7 @@ func FS() fs.FS { return without{files} }
 
 // npmOnly are the runtime sources shipped in the npm package only: the live
 // connect-query mode needs TanStack Query and connect-query.
-var npmOnly = map[string]bool{RuntimeDir + "/query.ts": true}
+var npmOnly = map[string]bool{RuntimeDir + "/query.ts": true, RuntimeDir + "/query_read.ts": true}
 
 // without is the embedded files minus npmOnly.
 type without struct{ fs embed.FS }
