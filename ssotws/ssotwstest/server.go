@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func NewServer(tb testing.TB, opts *Options) *Server {
 	}
 	g.Authenticator = s.auth
 	g.RequireAuth = o.RequireAuth
-	if o.Limits != (ssotws.Limits{}) {
+	if !reflect.ValueOf(o.Limits).IsZero() {
 		g.Limits = o.Limits
 	}
 	if g.Logger == nil {
