@@ -67,8 +67,10 @@ type Options struct {
 // with [NewServer]; mount the generated handlers with [Server.Handle] and
 // [Server.HandlerOptions], and teach the gateway their channels with
 // [Server.RegisterChannels]. Its methods are safe for concurrent use,
-// except those that take a testing.TB, which follow the rules of
-// testing: call them from the test's goroutine.
+// except those that may fail a test, which follow the rules of testing:
+// call the ones that take a testing.TB from that test's goroutine, and
+// Handle, RegisterChannels and Issue, which fail the test the server was
+// made for, from that one's.
 type Server struct {
 	// URL is the server's base URL, "http://127.0.0.1:<port>": the
 	// address connect-go clients are given.
