@@ -81,16 +81,27 @@ func (r *Resource[T]) CreateWithKey(ctx context.Context, in http.Header, msg T, 
 	return r.create(ctx, in, msg, key)
 }
 
-func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key string) (T, error) {
-	var zero T
+// beginWrite checks what every Create and Update starts with: a record in
+// the request, a well-formed Idempotency-Key, and the model's write access.
+// It returns the request id and the caller's identity.
+func (r *Resource[T]) beginWrite(ctx context.Context, in http.Header, msg T) (string, *Identity, error) {
 	if !msg.ProtoReflect().IsValid() {
-		return zero, invalidArgument("%s is required", snake(r.model.Name()))
+		return "", nil, invalidArgument("%s is required", snake(r.model.Name()))
 	}
 	reqID, err := requestID(in)
 	if err != nil {
-		return zero, err
+		return "", nil, err
 	}
 	id, err := r.authorize(ctx, r.model.WriteAccess())
+	if err != nil {
+		return "", nil, err
+	}
+	return reqID, id, nil
+}
+
+func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key string) (T, error) {
+	var zero T
+	reqID, id, err := r.beginWrite(ctx, in, msg)
 	if err != nil {
 		return zero, err
 	}
@@ -167,14 +178,7 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 // request headers.
 func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *fieldmaskpb.FieldMask) (T, error) {
 	var zero T
-	if !msg.ProtoReflect().IsValid() {
-		return zero, invalidArgument("%s is required", snake(r.model.Name()))
-	}
-	reqID, err := requestID(in)
-	if err != nil {
-		return zero, err
-	}
-	id, err := r.authorize(ctx, r.model.WriteAccess())
+	reqID, id, err := r.beginWrite(ctx, in, msg)
 	if err != nil {
 		return zero, err
 	}
