@@ -14,9 +14,17 @@ import (
 // adapters protoc-gen-ssot-ws writes under connect=v2 (the client.HTTP of
 // each model): it sends the headers h with req and returns the response,
 // its headers, and an error converted by [ClientError], which is what
-// ssotws/client expects of the v1 clients it was built on.
+// ssotws/client expects of the v1 clients it was built on. Request headers
+// already set on a CallInfo of ctx (connect.NewClientContext) are sent
+// too, under h's.
 func Unary[Req, Res any](ctx context.Context, h http.Header, call func(context.Context, Req) (Res, error), req Req) (Res, http.Header, error) {
+	outer, hasOuter := connect.CallInfoForClientContext(ctx)
 	ctx, info := connect.NewClientContext(ctx)
+	if hasOuter {
+		for k, v := range outer.RequestHeader().All() {
+			info.RequestHeader().SetValues(k, append([]string(nil), v...))
+		}
+	}
 	for k, v := range h {
 		info.RequestHeader().SetValues(k, append([]string(nil), v...))
 	}
