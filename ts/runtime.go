@@ -11,7 +11,7 @@
 //
 // which keeps the runtime's relative import "../gen/ssot/ws/v1/frame_pb.js"
 // valid. The runtime imports nothing else but @bufbuild/protobuf and
-// @connectrpc/connect; react.ts alone imports React. query.ts (TanStack
+// @connectrpc/connect; only the hooks, react.ts and react_presence.ts, import React. query.ts (TanStack
 // Query and connect-query, optional peers) is in the npm package only. The sources are
 // type-checked and unit-tested in this directory (npm run typecheck,
 // npm run test:ts).

@@ -39,7 +39,7 @@ func TestFSHoldsRuntimeAndFrames(t *testing.T) {
 				continue
 			}
 			spec := strings.TrimSuffix(strings.TrimSuffix(line[i+len(` from "`):], ";"), `"`)
-			ok := spec == "react" && e.Name() == "react.ts"
+			ok := spec == "react" && (e.Name() == "react.ts" || e.Name() == "react_presence.ts")
 			for _, a := range allowed {
 				if spec == a || strings.HasPrefix(spec, a) && (strings.HasSuffix(a, "/") || strings.HasPrefix(spec[len(a):], "/")) {
 					ok = true

@@ -4,6 +4,8 @@
 
 import { EventType } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
+import { applyLocal, applyLocalDelete, holding, mark, verified } from "./cache_local.js";
+import type { CacheCore } from "./cache_local.js";
 
 /** ChangeType says how a change altered the cache. */
 export type ChangeType = "created" | "updated" | "deleted";
@@ -88,7 +90,7 @@ export interface Verified<T> {
   readonly again?: boolean;
 }
 
-interface Entry<T> {
+export interface Entry<T> {
   value: T;
   version: bigint;
   deleted: boolean;
@@ -131,6 +133,19 @@ export class ChannelCache<T> {
   private toReread: string[] = [];
   /** generation counts the hydrations begun (and resets): see {@link mark}. */
   private generation = 0;
+
+  /** core is what the rules of cache_local.ts read and write. */
+  private readonly core: CacheCore<T> = {
+    hydrated: () => this.hydrated,
+    generation: () => this.generation,
+    hasVersion: () => this.codec.hasVersion,
+    keyOf: (value) => this.codec.keyOf(value),
+    versionOf: (value) => this.codec.versionOf(value),
+    entry: (key) => this.entries.get(key),
+    member: (value) => this.member(value),
+    put: (key, value, version, held, requestId) => this.put(key, value, version, held, requestId),
+    change: (type, key, version, value, requestId) => this.change(type, key, version, value, requestId),
+  };
 
   /** hydrated is true once a snapshot is in and buffered events are applied. */
   hydrated = false;
@@ -261,52 +276,6 @@ export class ChannelCache<T> {
   }
 
   /**
-   * holding returns what the cache holds for a key (tombstones included),
-   * for {@link verified}: take it right before the verify Get is sent.
-   */
-  holding(key: string): Held | undefined {
-    const e = this.entries.get(key);
-    return e ? { version: e.version, deleted: e.deleted } : undefined;
-  }
-
-  /**
-   * verified corrects a record that an event brought to life just after a
-   * snapshot (see {@link verifyWindowMs}) with what HTTP says now: `value`
-   * undefined means it does not exist. `held` is what {@link holding}
-   * returned when the Get was sent. A found record carries its version and
-   * is applied by the version rule. "Not found" carries none: it is applied
-   * only when the cache still holds what it held then (every write the
-   * cache knew of committed before the Get read the store, so the deletion
-   * is newer); when an event changed the record meanwhile, `again` asks
-   * for another Get. The caller sets aside answers that overlapped the
-   * client's own mutations of the record (the hybrid client does).
-   */
-  verified(key: string, held: Held, value: T | undefined): Verified<T> {
-    if (!this.hydrated) return {};
-    const now = this.entries.get(key);
-    if (!now) return {};
-    if (value === undefined) {
-      if (now.deleted) return {};
-      if (now.version !== held.version || now.deleted !== held.deleted) return { again: true };
-      now.deleted = true;
-      return { change: this.change("deleted", key, now.version, now.value, "") };
-    }
-    const v = this.codec.versionOf(value);
-    if (v <= now.version) return {};
-    if (!this.member(value)) {
-      if (now.deleted) {
-        now.version = v;
-        return {};
-      }
-      now.deleted = true;
-      now.version = v;
-      now.value = value;
-      return { change: this.change("deleted", key, v, value, "") };
-    }
-    return { change: this.put(key, value, v, now, "") };
-  }
-
-  /**
    * reread applies the answer of a read a delta asked for (see
    * {@link CacheResult.reread}) by the version rule; `generation` is
    * {@link generationNow} when the read was sent: an answer of an earlier
@@ -403,61 +372,29 @@ export class ChannelCache<T> {
     return this.change("created", key, version, value, requestId);
   }
 
-  /**
-   * mark records, right before a mutation of key is sent, what the cache is
-   * then; {@link applyLocal} and {@link applyLocalDelete} take it. Undefined
-   * when the cache is not hydrated.
-   */
+  /** holding returns what the cache holds for a key, tombstones included (cache_local.ts). */
+  holding(key: string): Held | undefined {
+    return holding(this.core, key);
+  }
+
+  /** verified applies a verify Get's answer: `value` undefined means not found (cache_local.ts). */
+  verified(key: string, held: Held, value: T | undefined): Verified<T> {
+    return verified(this.core, key, held, value);
+  }
+
+  /** mark records what the cache is right before a mutation of key is sent (cache_local.ts). */
   mark(key: string): Mark | undefined {
-    return this.hydrated ? { generation: this.generation, held: this.holding(key) } : undefined;
+    return mark(this.core, key);
   }
 
-  /**
-   * applyLocal applies a mutation's response at once, by the version rule.
-   * A record that no longer belongs here (an update moved it to another
-   * scope) is tombstoned. Without a version field nothing is applied:
-   * events alone can order the change.
-   *
-   * It applies only to the hydration the mutation was sent under (`mark`).
-   * A snapshot fetched meanwhile knows nothing of what happened to the
-   * record before it was read: a response older than the snapshot (a
-   * retried mutation's replayed reply, the record deleted since) would
-   * bring a deleted record back, with no tombstone to stop it. The
-   * snapshot, or the mutation's event after it, brings the change instead.
-   */
+  /** applyLocal applies a mutation's response at once, by the version rule (cache_local.ts). */
   applyLocal(value: T, requestId: string, mark: Mark | undefined): Change<T> | undefined {
-    if (!this.hydrated || !this.codec.hasVersion || mark?.generation !== this.generation) return undefined;
-    const key = this.codec.keyOf(value);
-    const held = this.entries.get(key);
-    const version = this.codec.versionOf(value);
-    if (held && version <= held.version) return undefined;
-    if (!this.member(value)) {
-      if (!held || held.deleted) return undefined;
-      held.deleted = true;
-      held.version = version;
-      held.value = value;
-      return this.change("deleted", key, version, value, requestId);
-    }
-    return this.put(key, value, version, held, requestId);
+    return applyLocal(this.core, value, requestId, mark);
   }
 
-  /**
-   * applyLocalDelete applies a successful Delete at once. The response
-   * carries no version: the tombstone takes the version after the one the
-   * cache held when the Delete was sent (`mark`), at most the DELETED
-   * event's, so that event changes nothing. When the record changed
-   * meanwhile (an event, a snapshot), nothing is applied: the cache may
-   * hold a state newer than the deletion (the record re-created by another
-   * writer), and the events order it.
-   */
+  /** applyLocalDelete applies a successful Delete at once (cache_local.ts). */
   applyLocalDelete(key: string, requestId: string, mark: Mark | undefined): Change<T> | undefined {
-    if (!this.hydrated || mark?.generation !== this.generation) return undefined;
-    const before = mark.held;
-    const held = this.entries.get(key);
-    if (!held || held.deleted || !before || before.deleted || held.version !== before.version) return undefined;
-    held.deleted = true;
-    held.version += 1n;
-    return this.change("deleted", key, held.version, held.value, requestId);
+    return applyLocalDelete(this.core, key, requestId, mark);
   }
 
   /** list returns the live records, in creation order. */
