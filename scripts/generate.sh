@@ -10,6 +10,7 @@ buf=node_modules/.bin/buf
 "$buf" generate --template examples/chat/buf.gen.yaml
 "$buf" generate --template examples/notifications/buf.gen.yaml
 "$buf" generate --template internal/gen/testdata/buf.gen.yaml
+"$buf" generate --template internal/gen/testdata/buf.gen.v2.yaml
 "$buf" generate --template internal/gen/testdata/buf.gen.ts.yaml
 go test ./internal/gen -run Golden -update >/dev/null
 if [ -f ts/buf.gen.test.yaml ]; then

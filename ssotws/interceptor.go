@@ -58,6 +58,16 @@ func NewAuthInterceptor(auth Authenticator, opts *AuthInterceptorOptions) connec
 	return &authInterceptor{auth: auth, opts: o}
 }
 
+// NewAuthFunc returns the authentication [NewAuthInterceptor] performs,
+// for adapters to other RPC stacks (ssotws/connectv2 builds connect-go
+// v2's interceptor on it): given a call's context and request headers, it
+// returns the context carrying the caller's [Identity], or a
+// *connect.Error as the interceptor's (CodeUnauthenticated with a
+// "WWW-Authenticate: Bearer" metadata header, or CodeInternal).
+func NewAuthFunc(auth Authenticator, opts *AuthInterceptorOptions) func(ctx context.Context, h http.Header) (context.Context, error) {
+	return NewAuthInterceptor(auth, opts).(*authInterceptor).authenticate
+}
+
 type authInterceptor struct {
 	auth Authenticator
 	opts AuthInterceptorOptions

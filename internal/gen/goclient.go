@@ -43,7 +43,7 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	api := g.QualifiedGoIdent(clientPackage.Ident("HTTP")) + "[" + typ + "]"
 	header := g.QualifiedGoIdent(httpPackage.Ident("Header"))
 	ctxType := g.QualifiedGoIdent(contextPackage.Ident("Context"))
-	newRequest := g.QualifiedGoIdent(clientPackage.Ident("NewRequest"))
+	cs := clientShapeOf(p)
 
 	g.P("// ", n.HTTP, " calls the standard methods of ", m.FullName(), " on a connect-go")
 	g.P("// ", connectClient.GoName, ": the [", clientPackage.Ident("HTTP"), "] the Go clients of ", m.Name(), " use.")
@@ -79,13 +79,13 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 	if bm := methods[Get]; bm != nil {
 		method(bm, "Get")
 		g.P("func (a *", n.HTTP, ") Get(ctx ", ctxType, ", key string, h ", header, ") (", typ, ", ", header, ", error) {")
-		key := parseKey(g, m, bm.KeyField, "nil, nil, ")
+		key := parseKey(g, m, bm.KeyField, "nil, nil, ", cs)
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
-		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
+		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, in, true))
 		g.P("if err != nil {")
 		g.P("return nil, nil, err")
 		g.P("}")
-		g.P("return ", responseExpr(bm), ", res.Header(), nil")
+		g.P("return ", responseExpr(bm, cs.msg), ", ", cs.header, ", nil")
 		g.P("}")
 		g.P()
 	}
@@ -105,11 +105,11 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		g.P("if err := ", clientPackage.Ident("SetFilters"), "(req, p.Filters); err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
-		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
+		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, "req", true))
 		g.P("if err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
-		g.P("return ", getter("res.Msg", bm.ResponseField), ", ", getter("res.Msg", bm.NextPageToken), ", res.Header(), nil")
+		g.P("return ", getter(cs.msg, bm.ResponseField), ", ", getter(cs.msg, bm.NextPageToken), ", ", cs.header, ", nil")
 		g.P("}")
 		g.P()
 	}
@@ -117,11 +117,11 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		method(bm, "Create")
 		g.P("func (a *", n.HTTP, ") Create(ctx ", ctxType, ", item ", typ, ", h ", header, ") (", typ, ", error) {")
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.ModelField, "item"})
-		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
+		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, in, false))
 		g.P("if err != nil {")
 		g.P("return nil, err")
 		g.P("}")
-		g.P("return ", responseExpr(bm), ", nil")
+		g.P("return ", responseExpr(bm, cs.msg), ", nil")
 		g.P("}")
 		g.P()
 	}
@@ -139,24 +139,24 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 			g.P("req.", bm.MaskField.GoName, " = &", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths}")
 		}
 		g.P("}")
-		g.P("res, err := a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(req, h))")
+		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, "req", false))
 		g.P("if err != nil {")
 		g.P("return nil, err")
 		g.P("}")
-		g.P("return ", responseExpr(bm), ", nil")
+		g.P("return ", responseExpr(bm, cs.msg), ", nil")
 		g.P("}")
 		g.P()
 	}
 	if bm := methods[Delete]; bm != nil {
 		method(bm, "Delete")
 		g.P("func (a *", n.HTTP, ") Delete(ctx ", ctxType, ", key string, h ", header, ") error {")
-		key := parseKey(g, m, bm.KeyField, "")
+		key := parseKey(g, m, bm.KeyField, "", cs)
 		assign := ":="
 		if key != "key" {
 			assign = "=" // err is declared by the key's parse
 		}
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
-		g.P("_, err ", assign, " a.c.", bm.Proto.GoName, "(ctx, ", newRequest, "(", in, ", h))")
+		g.P(cs.call(g, "_", assign, bm.Proto.GoName, in, false))
 		g.P("return err")
 		g.P("}")
 		g.P()
@@ -164,18 +164,18 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 }
 
 // responseExpr is the expression giving the model from res, a response of
-// a Get, Create or Update.
-func responseExpr(bm *Method) string {
+// a Get, Create or Update, whose message is msg.
+func responseExpr(bm *Method, msg string) string {
 	if bm.Response == ResponseWrapper {
-		return getter("res.Msg", bm.ResponseField)
+		return getter(msg, bm.ResponseField)
 	}
-	return "res.Msg"
+	return msg
 }
 
 // parseKey writes the statements parsing the text key of an adapter
 // function into the type of request field f, and returns the expression
 // holding it. ret precedes the error in the function's return statement.
-func parseKey(g *protogen.GeneratedFile, m *Model, f *protogen.Field, ret string) string {
+func parseKey(g *protogen.GeneratedFile, m *Model, f *protogen.Field, ret string, cs clientShape) string {
 	kind := f.Desc.Kind()
 	if kind == protoreflect.StringKind {
 		return "key"
@@ -193,8 +193,7 @@ func parseKey(g *protogen.GeneratedFile, m *Model, f *protogen.Field, ret string
 	}
 	g.P("k, err := ", strconvPackage.Ident(parse), "(key, 10, ", bits, ")")
 	g.P("if err != nil {")
-	g.P("return ", ret, connectPackage.Ident("NewError"), "(", connectPackage.Ident("CodeInvalidArgument"), ", ",
-		fmtPackage.Ident("Errorf"), `("`, m.FullName(), ` key %q is not a valid `, goType(g, f), `: %w", key, err))`)
+	cs.invalidKey(g, ret, `("`+string(m.FullName())+` key %q is not a valid `+goType(g, f)+`: %w", key, err)`)
 	g.P("}")
 	if conv != "" {
 		return conv + "(k)"

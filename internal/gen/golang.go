@@ -276,9 +276,14 @@ func genService(g *protogen.GeneratedFile, f *File, s *Service, p *Params) {
 	g.P("}")
 	g.P()
 	genHooks(g, s, sn)
-	genHandlerConstructor(g, s, sn)
+	shape := shapeOf(p)
+	if p.Connect == ConnectV2 {
+		genHandlerConstructorV2(g, s, sn)
+	} else {
+		genHandlerConstructor(g, s, sn)
+	}
 	for _, meth := range s.Methods {
-		genMethod(g, sn, meth)
+		genMethod(g, sn, meth, shape)
 	}
 }
 
@@ -333,7 +338,7 @@ func genHandlerConstructor(g *protogen.GeneratedFile, s *Service, sn serviceName
 	g.P()
 }
 
-func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
+func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape callShape) {
 	meth := bm.Proto
 	n := newModelNames(bm.Model)
 	recv := "s." + n.Field
@@ -347,53 +352,52 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 		g.P("//")
 		g.P("// Deprecated: do not use.")
 	}
-	g.P("func (s *", sn.Struct, ") ", meth.GoName, "(ctx ", contextPackage.Ident("Context"), ", req *", connectPackage.Ident("Request"), "[", in, "]) (*",
-		connectPackage.Ident("Response"), "[", out, "], error) {")
-	newResponse := g.QualifiedGoIdent(connectPackage.Ident("NewResponse"))
+	shape.signature(g, sn.Struct, meth.GoName, in, out)
+	msgExpr, header := shape.msg, shape.header(g)
 	switch bm.Standard {
 	case Get:
-		g.P("msg, pos, err := ", recv, ".Get(ctx, ", keyExpr(g, bm.KeyField), ")")
+		g.P("msg, pos, err := ", recv, ".Get(ctx, ", keyExpr(g, bm.KeyField, msgExpr), ")")
 	case List:
-		filters := listFilters(g, bm)
+		filters := listFilters(g, bm, msgExpr)
 		g.P("page, err := ", recv, ".List(ctx, ", ssotwsPackage.Ident("ListRequest"), "{")
 		if filters != "" {
 			g.P("Filters: ", filters, ",")
 		}
 		if bm.PageSize != nil {
-			g.P("PageSize: ", getter("req.Msg", bm.PageSize), ",")
+			g.P("PageSize: ", getter(msgExpr, bm.PageSize), ",")
 		}
 		if bm.PageToken != nil {
-			g.P("PageToken: ", getter("req.Msg", bm.PageToken), ",")
+			g.P("PageToken: ", getter(msgExpr, bm.PageToken), ",")
 		}
 		g.P("})")
 	case Create:
-		record := getter("req.Msg", bm.ModelField)
+		record := getter(msgExpr, bm.ModelField)
 		if bm.IDField != nil {
-			g.P("msg, err := ", recv, ".CreateWithKey(ctx, req.Header(), ", record, ", ", keyExpr(g, bm.IDField), ")")
+			g.P("msg, err := ", recv, ".CreateWithKey(ctx, ", header, ", ", record, ", ", keyExpr(g, bm.IDField, msgExpr), ")")
 		} else {
-			g.P("msg, err := ", recv, ".Create(ctx, req.Header(), ", record, ")")
+			g.P("msg, err := ", recv, ".Create(ctx, ", header, ", ", record, ")")
 		}
 	case Update:
-		g.P("msg, err := ", recv, ".Update(ctx, req.Header(), ", getter("req.Msg", bm.ModelField), ", ", getter("req.Msg", bm.MaskField), ")")
+		g.P("msg, err := ", recv, ".Update(ctx, ", header, ", ", getter(msgExpr, bm.ModelField), ", ", getter(msgExpr, bm.MaskField), ")")
 	case Delete:
 		lhs := "msg, err := "
 		if bm.Response == ResponseEmpty {
 			lhs = "_, err := "
 		}
 		if v := bm.VersionField; v != nil {
-			version := getter("req.Msg", v)
+			version := getter(msgExpr, v)
 			switch v.Desc.Kind() {
 			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
 			default:
 				version = "int64(" + version + ")"
 			}
-			g.P(lhs, recv, ".DeleteIfVersion(ctx, req.Header(), ", keyExpr(g, bm.KeyField), ", ", version, ")")
+			g.P(lhs, recv, ".DeleteIfVersion(ctx, ", header, ", ", keyExpr(g, bm.KeyField, msgExpr), ", ", version, ")")
 		} else {
-			g.P(lhs, recv, ".Delete(ctx, req.Header(), ", keyExpr(g, bm.KeyField), ")")
+			g.P(lhs, recv, ".Delete(ctx, ", header, ", ", keyExpr(g, bm.KeyField, msgExpr), ")")
 		}
 	}
 	g.P("if err != nil {")
-	g.P("return nil, err")
+	g.P("return nil, ", shape.err(g, "err"))
 	g.P("}")
 	var body string
 	switch bm.Response {
@@ -417,11 +421,9 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 		if bm.Standard == List {
 			pos = "page.Position"
 		}
-		g.P("res := ", newResponse, "(", body, ")")
-		g.P(pos, ".SetHeaders(res.Header())")
-		g.P("return res, nil")
+		shape.respondWithPosition(g, body, pos)
 	default:
-		g.P("return ", newResponse, "(", body, "), nil")
+		shape.respond(g, body)
 	}
 	g.P("}")
 	g.P()
@@ -431,13 +433,13 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method) {
 // when it has none. With an optional filter on a message of the opaque API,
 // which has no pointer field to hand over, it first writes statements
 // building the filters into a variable, filters.
-func listFilters(g *protogen.GeneratedFile, bm *Method) string {
+func listFilters(g *protogen.GeneratedFile, bm *Method, msgExpr string) string {
 	if len(bm.Filters) == 0 {
 		return ""
 	}
 	filterType := g.QualifiedGoIdent(ssotwsPackage.Ident("Filter"))
 	eq := func(fl *Filter) string {
-		return g.QualifiedGoIdent(ssotwsPackage.Ident("Eq")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + getter("req.Msg", fl.Request) + ")"
+		return g.QualifiedGoIdent(ssotwsPackage.Ident("Eq")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + getter(msgExpr, fl.Request) + ")"
 	}
 	if isOpaque(bm.Proto.Input) {
 		g.P("var filters []", filterType)
@@ -447,8 +449,8 @@ func listFilters(g *protogen.GeneratedFile, bm *Method) string {
 				continue
 			}
 			has, _ := fl.Request.MethodName("Has")
-			g.P("if req.Msg.", has, "() {")
-			g.P("v := ", getter("req.Msg", fl.Request))
+			g.P("if ", msgExpr, ".", has, "() {")
+			g.P("v := ", getter(msgExpr, fl.Request))
 			g.P("filters = append(filters, ", ssotwsPackage.Ident("EqOptional"), "(", strconv.Quote(string(fl.Model.Desc.Name())), ", &v))")
 			g.P("}")
 		}
@@ -458,7 +460,7 @@ func listFilters(g *protogen.GeneratedFile, bm *Method) string {
 	b.WriteString("[]" + filterType + "{\n")
 	for _, fl := range bm.Filters {
 		if fl.Optional {
-			b.WriteString(g.QualifiedGoIdent(ssotwsPackage.Ident("EqOptional")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", req.Msg." + fl.Request.GoName + "),\n")
+			b.WriteString(g.QualifiedGoIdent(ssotwsPackage.Ident("EqOptional")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + msgExpr + "." + fl.Request.GoName + "),\n")
 		} else {
 			b.WriteString(eq(fl) + ",\n")
 		}
@@ -468,9 +470,9 @@ func listFilters(g *protogen.GeneratedFile, bm *Method) string {
 }
 
 // keyExpr is the Go expression giving the text form of a request's key
-// field.
-func keyExpr(g *protogen.GeneratedFile, f *protogen.Field) string {
-	get := getter("req.Msg", f)
+// field, read from the request message msgExpr.
+func keyExpr(g *protogen.GeneratedFile, f *protogen.Field, msgExpr string) string {
+	get := getter(msgExpr, f)
 	if f.Desc.Kind() == protoreflect.StringKind {
 		return get
 	}

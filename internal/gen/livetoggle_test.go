@@ -120,7 +120,7 @@ func TestLiveToggleCompiles(t *testing.T) {
 			t.Run("go", func(t *testing.T) {
 				dir := t.TempDir()
 				writeResponse(t, dir, pluginTool(t, root, req, "module=example.com/toggle", "go", "tool", "protoc-gen-go"))
-				writeResponse(t, dir, pluginTool(t, root, req, "module=example.com/toggle", "go", "tool", "protoc-gen-connect-go"))
+				writeResponse(t, dir, pluginTool(t, root, req, "module=example.com/toggle", "go", "tool", "connectrpc.com/connect/cmd/protoc-gen-connect-go"))
 				writeResponse(t, dir, runPlugin(t, req, "module=example.com/toggle,realtime="+realtime))
 				ssotws, err := os.ReadFile(filepath.Join(dir, "gen/toggle/v1/togglev1ssotws/toggle.ssotws.go"))
 				require.NoError(t, err)

@@ -16,8 +16,12 @@ import (
 const (
 	contextPackage = protogen.GoImportPath("context")
 	connectPackage = protogen.GoImportPath("connectrpc.com/connect")
-	ssotwsPackage  = protogen.GoImportPath("github.com/ssot-codegen/ssot-ws/ssotws")
-	wsv1Package    = protogen.GoImportPath("github.com/ssot-codegen/ssot-ws/ssotws/wsv1")
+	// connectV2Package replaces connectPackage under connect=v2
+	// ([Params.rewriteImport]); connectv2Package adapts the runtime to it.
+	connectV2Package = protogen.GoImportPath("connectrpc.com/connect/v2")
+	connectv2Package = protogen.GoImportPath("github.com/ssot-codegen/ssot-ws/ssotws/connectv2")
+	ssotwsPackage    = protogen.GoImportPath("github.com/ssot-codegen/ssot-ws/ssotws")
+	wsv1Package      = protogen.GoImportPath("github.com/ssot-codegen/ssot-ws/ssotws/wsv1")
 
 	// handshakeConst is the runtime constant the generated code references,
 	// so that a runtime older than the generator fails at build time.

@@ -58,6 +58,20 @@ const (
 	BindingStrict BindingMode = "strict"
 )
 
+// ConnectVersion is the connect= plugin parameter: the major version of
+// connect-go whose generated code (protoc-gen-connect-go's handler and
+// client interfaces) the Go output implements and calls.
+type ConnectVersion string
+
+// The connect-go major versions.
+const (
+	// ConnectV1: connectrpc.com/connect, the default.
+	ConnectV1 ConnectVersion = "v1"
+	// ConnectV2: connectrpc.com/connect/v2, through the adapter package
+	// ssotws/connectv2.
+	ConnectV2 ConnectVersion = "v2"
+)
+
 // Params are the plugin parameters that protogen does not handle itself
 // (it handles paths=, module=, annotate_code and M…). The zero value is not
 // ready: use [NewParams].
@@ -78,11 +92,13 @@ type Params struct {
 	TSRuntime TSRuntime
 	// Binding is binding=lenient|strict.
 	Binding BindingMode
+	// Connect is connect=v1|v2.
+	Connect ConnectVersion
 }
 
 // NewParams returns the defaults: lang=go, realtime=auto,
 // package_suffix=ssotws, connect_package_suffix=connect, runtime=package,
-// binding=lenient.
+// binding=lenient, connect=v1.
 func NewParams() *Params {
 	return &Params{
 		Lang:                 LangGo,
@@ -91,10 +107,11 @@ func NewParams() *Params {
 		ConnectPackageSuffix: "connect",
 		TSRuntime:            TSRuntimePackage,
 		Binding:              BindingLenient,
+		Connect:              ConnectV1,
 	}
 }
 
-var paramNames = []string{"binding", "connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime", "runtime"}
+var paramNames = []string{"binding", "connect", "connect_package_suffix", "import_extension", "lang", "package_suffix", "realtime", "runtime"}
 
 // Set sets one parameter. It is a protogen.Options.ParamFunc: unknown
 // names and invalid values are errors.
@@ -106,6 +123,13 @@ func (p *Params) Set(name, value string) error {
 			p.Lang = Lang(value)
 		default:
 			return fmt.Errorf("parameter lang=%q: want go or ts", value)
+		}
+	case "connect":
+		switch ConnectVersion(value) {
+		case ConnectV1, ConnectV2:
+			p.Connect = ConnectVersion(value)
+		default:
+			return fmt.Errorf("parameter connect=%q: want v1 (connectrpc.com/connect) or v2 (connectrpc.com/connect/v2)", value)
 		}
 	case "binding":
 		switch BindingMode(value) {

@@ -63,7 +63,7 @@ func NewPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, *Params, e
 	if paramLang(req.GetParameter()) == LangTS {
 		req = tsRequest(req)
 	}
-	plugin, err := protogen.Options{ParamFunc: params.Set}.New(req)
+	plugin, err := protogen.Options{ParamFunc: params.Set, ImportRewriteFunc: params.rewriteImport}.New(req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -142,4 +142,16 @@ func withoutMessageSetExtensions(exts []*descriptorpb.FieldDescriptorProto) []*d
 		}
 	}
 	return kept
+}
+
+// rewriteImport is the protogen import rewrite: under connect=v2 the Go
+// output imports connectrpc.com/connect/v2 where it names connectPackage,
+// as "connect" (protogen would otherwise name the package after its last
+// path element, v2). It runs when files are written, after the parameters
+// are read.
+func (p *Params) rewriteImport(path protogen.GoImportPath) protogen.GoImportPath {
+	if path == connectPackage && p.Connect == ConnectV2 {
+		return connectV2Package
+	}
+	return path
 }
