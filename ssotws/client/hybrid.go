@@ -88,23 +88,20 @@ func (h *Hybrid[T]) Get(ctx context.Context, key string) (T, error) {
 
 // Create implements [DataClient].
 func (h *Hybrid[T]) Create(ctx context.Context, item T) (T, error) {
-	marks := h.ws.markLocal(h.keyOf(item))
-	end := h.ws.beginLocal(item)
-	out, reqID, err := h.http.create(ctx, item)
-	var key string
-	if err == nil && h.ws != nil {
-		key = h.ws.model.KeyOf(out.ProtoReflect())
-		h.ws.applyLocal(key, out, false, reqID, marks)
-	}
-	end(key, err == nil)
-	return out, err
+	return h.write(item, func() (T, string, error) { return h.http.create(ctx, item) })
 }
 
 // Update implements [DataClient].
 func (h *Hybrid[T]) Update(ctx context.Context, item T, paths ...string) (T, error) {
+	return h.write(item, func() (T, string, error) { return h.http.update(ctx, item, paths) })
+}
+
+// write sends a Create or Update of item over HTTP (send) and applies its
+// response to the cache at once, as one of this client's own writes.
+func (h *Hybrid[T]) write(item T, send func() (T, string, error)) (T, error) {
 	marks := h.ws.markLocal(h.keyOf(item))
 	end := h.ws.beginLocal(item)
-	out, reqID, err := h.http.update(ctx, item, paths)
+	out, reqID, err := send()
 	var key string
 	if err == nil && h.ws != nil {
 		key = h.ws.model.KeyOf(out.ProtoReflect())
