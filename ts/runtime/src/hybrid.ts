@@ -15,7 +15,7 @@ import type { Key, ModelDescriptor } from "./model.js";
 import type { Connection } from "./conn.js";
 import type { ConnectionState } from "./state.js";
 import { newWebSocket } from "./websocket.js";
-import type { Marks, WebSocketClient } from "./websocket.js";
+import type { LiveReads, Marks, WebSocketClient } from "./websocket.js";
 
 export { SubscribeError, SubscriptionError } from "./channel.js";
 export type { SubscribeOptions } from "./channel.js";
@@ -29,22 +29,12 @@ export interface HybridOptions extends HttpClientOptions, ChannelOptions {
 }
 
 /** HybridClient is the DataClient generated code hands out. */
-export interface HybridClient<T extends Message, K extends Key = Key> extends DataClient<T, K> {
-  readonly model: ModelDescriptor<T, K>;
+export interface HybridClient<T extends Message, K extends Key = Key> extends DataClient<T, K>, LiveReads<T, K> {
+  subscribe(channel: string, cb: (change: Change<T>) => void, opts?: SubscribeOptions): () => void;
   /** http is the HTTP transport (Go: Hybrid.HTTP()). */
   readonly http: HttpClient<T, K>;
   /** webSocket is the WebSocket transport, undefined without a connection (Go: Hybrid.WebSocket()). */
   readonly webSocket: WebSocketClient<T, K> | undefined;
-  readonly connection: Connection | undefined;
-  /** state is the connection's state, "unavailable" without one. */
-  readonly state: ConnectionState;
-  subscribe(channel: string, cb: (change: Change<T>) => void, opts?: SubscribeOptions): () => void;
-  /** channelFor returns the channel a List with params maps onto, if any. */
-  channelFor(params?: ListParams<T>): string | undefined;
-  /** hydrated reports whether a channel's cache can answer reads now (Go: WebSocket.Hydrated). */
-  hydrated(channel: string): boolean;
-  /** @deprecated isLive is the former name of {@link HybridClient.hydrated}. */
-  isLive(channel: string): boolean;
   /** peekList answers a List from the cache, or returns undefined when it cannot. */
   peekList(params?: ListParams<T>): ListPage<T> | undefined;
   /** peekGet answers a Get from the cache ({ value: undefined } for an absent record), or returns undefined. */

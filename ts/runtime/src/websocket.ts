@@ -54,8 +54,8 @@ export interface WebSocketOptions extends HttpClientOptions, ChannelOptions {
   readonly connection?: Connection | undefined;
 }
 
-/** WebSocketClient is the WebSocket DataClient: reads from the caches, no mutations. */
-export interface WebSocketClient<T extends Message, K extends Key = Key> extends DataClient<T, K> {
+/** LiveReads is what the WebSocket and the hybrid clients both offer of a model's channels. */
+export interface LiveReads<T extends Message, K extends Key = Key> {
   readonly model: ModelDescriptor<T, K>;
   readonly connection: Connection | undefined;
   /** state is the connection's state, "unavailable" without one. */
@@ -63,10 +63,15 @@ export interface WebSocketClient<T extends Message, K extends Key = Key> extends
   subscribe(channel: string, cb: (change: Change<T>) => void, opts?: SubscribeOptions): () => void;
   /** channelFor returns the channel a List with params maps onto, if any. */
   channelFor(params?: ListParams<T>): string | undefined;
-  /** hydrated reports whether a channel's cache can answer reads now: hydrated, caught up, the connection open. */
+  /** hydrated reports whether a channel's cache can answer reads now: hydrated, caught up, the connection open (Go: WebSocket.Hydrated). */
   hydrated(channel: string): boolean;
-  /** @deprecated isLive is the former name of {@link WebSocketClient.hydrated}. */
+  /** @deprecated isLive is the former name of {@link LiveReads.hydrated}. */
   isLive(channel: string): boolean;
+}
+
+/** WebSocketClient is the WebSocket DataClient: reads from the caches, no mutations. */
+export interface WebSocketClient<T extends Message, K extends Key = Key> extends DataClient<T, K>, LiveReads<T, K> {
+  subscribe(channel: string, cb: (change: Change<T>) => void, opts?: SubscribeOptions): () => void;
   /**
    * waitHydrated resolves once channel is hydrated; it rejects at once when
    * the channel is not subscribed, when it is unsubscribed meanwhile, and
