@@ -188,7 +188,7 @@ service ThingService {
 			name:  "unknown plugin parameter",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }`,
 			param: "lang=go,colour=blue",
-			want:  `unknown parameter "colour"; known parameters: M…, binding, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime, runtime`,
+			want:  `unknown parameter "colour"; known parameters: M…, binding, connect, connect_package_suffix, import_extension, lang, module, package_suffix, paths, realtime, runtime`,
 		},
 		{
 			name:  "binding invalid",

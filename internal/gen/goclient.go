@@ -81,13 +81,7 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		g.P("func (a *", n.HTTP, ") Get(ctx ", ctxType, ", key string, h ", header, ") (", typ, ", ", header, ", error) {")
 		key := parseKey(g, m, bm.KeyField, "nil, nil, ", cs)
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.KeyField, key})
-		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, in, true))
-		g.P("if err != nil {")
-		g.P("return nil, nil, err")
-		g.P("}")
-		g.P("return ", responseExpr(bm, cs.msg), ", ", cs.header, ", nil")
-		g.P("}")
-		g.P()
+		callAndReturn(g, cs.call(g, "res", ":=", bm.Proto.GoName, in, true), "nil, nil", responseExpr(bm, cs.msg)+", "+cs.header)
 	}
 	if bm := methods[List]; bm != nil {
 		method(bm, "List")
@@ -105,25 +99,14 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		g.P("if err := ", clientPackage.Ident("SetFilters"), "(req, p.Filters); err != nil {")
 		g.P(`return nil, "", nil, err`)
 		g.P("}")
-		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, "req", true))
-		g.P("if err != nil {")
-		g.P(`return nil, "", nil, err`)
-		g.P("}")
-		g.P("return ", getter(cs.msg, bm.ResponseField), ", ", getter(cs.msg, bm.NextPageToken), ", ", cs.header, ", nil")
-		g.P("}")
-		g.P()
+		callAndReturn(g, cs.call(g, "res", ":=", bm.Proto.GoName, "req", true), `nil, "", nil`,
+			getter(cs.msg, bm.ResponseField)+", "+getter(cs.msg, bm.NextPageToken)+", "+cs.header)
 	}
 	if bm := methods[Create]; bm != nil {
 		method(bm, "Create")
 		g.P("func (a *", n.HTTP, ") Create(ctx ", ctxType, ", item ", typ, ", h ", header, ") (", typ, ", error) {")
 		in := newMessage(g, "req", bm.Proto.Input, false, fieldValue{bm.ModelField, "item"})
-		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, in, false))
-		g.P("if err != nil {")
-		g.P("return nil, err")
-		g.P("}")
-		g.P("return ", responseExpr(bm, cs.msg), ", nil")
-		g.P("}")
-		g.P()
+		callAndReturn(g, cs.call(g, "res", ":=", bm.Proto.GoName, in, false), "nil", responseExpr(bm, cs.msg))
 	}
 	if bm := methods[Update]; bm != nil {
 		method(bm, "Update")
@@ -139,13 +122,7 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 			g.P("req.", bm.MaskField.GoName, " = &", fieldmaskPackage.Ident("FieldMask"), "{Paths: paths}")
 		}
 		g.P("}")
-		g.P(cs.call(g, "res", ":=", bm.Proto.GoName, "req", false))
-		g.P("if err != nil {")
-		g.P("return nil, err")
-		g.P("}")
-		g.P("return ", responseExpr(bm, cs.msg), ", nil")
-		g.P("}")
-		g.P()
+		callAndReturn(g, cs.call(g, "res", ":=", bm.Proto.GoName, "req", false), "nil", responseExpr(bm, cs.msg))
 	}
 	if bm := methods[Delete]; bm != nil {
 		method(bm, "Delete")
@@ -161,6 +138,19 @@ func genAdapter(g *protogen.GeneratedFile, f *File, s *Service, m *Model, method
 		g.P("}")
 		g.P()
 	}
+}
+
+// callAndReturn writes the end of an adapter method: call, the error
+// returned with zero (the other results' zero values), else result and a
+// nil error.
+func callAndReturn(g *protogen.GeneratedFile, call, zero, result string) {
+	g.P(call)
+	g.P("if err != nil {")
+	g.P("return ", zero, ", err")
+	g.P("}")
+	g.P("return ", result, ", nil")
+	g.P("}")
+	g.P()
 }
 
 // responseExpr is the expression giving the model from res, a response of
