@@ -29,6 +29,8 @@ func FuzzClientFrame(f *testing.F) {
 		g := &Gateway{broker: b, hub: newHub(), models: map[string]*Model{"Thing": m}}
 		g.opts.Limits = Limits{}.withDefaults()
 		g.logger = newDiscardLogger()
+		g.presence = newPresence(g) // as NewGateway does: presence frames reach it
+		defer g.presence.stop()
 		c := &conn{g: g, q: newSendQueue(g.opts.Limits.SendQueue), subs: map[string]*subscription{}}
 		c.ctx, c.cancel = t.Context(), func() {}
 		var fr wsv1.ClientFrame
