@@ -448,46 +448,19 @@ func (s *TableStore) applyOnce(ctx context.Context, t *sqlschema.Table, w *ssotw
 		return res, nil
 	}
 	rec := res.Record
-	tbl, keyCol, verCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version)
+	tbl, keyCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)
 	switch plan.Step {
 	case ssotws.StepInsert, ssotws.StepRecreate, ssotws.StepUpdate:
-		msg, err := t.Unmarshal(rec.Data)
+		args, err := t.RowArgs(rec.Data, key, rec.Version)
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
-		vals, err := t.Values(msg)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: apply: %w", err)
-		}
-		vals[t.KeyIndex()] = key
+		stmt := t.InsertSQL()
 		if plan.Step == ssotws.StepUpdate {
-			var sets []string
-			var args []any
-			for i, c := range t.Columns {
-				if c == t.Key {
-					continue
-				}
-				args = append(args, vals[i])
-				sets = append(sets, fmt.Sprintf("%s = $%d", sqlschema.Ident(c.Name), len(args)))
-			}
-			args = append(args, rec.Version)
-			sets = append(sets, fmt.Sprintf("%s = $%d", verCol, len(args)))
-			args = append(args, key)
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE %s = $%d`, tbl, strings.Join(sets, ", "), keyCol, len(args)), args...); err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-		} else {
-			cols := make([]string, 0, len(t.Columns)+1)
-			marks := make([]string, 0, len(t.Columns)+1)
-			for i, c := range t.Columns {
-				cols = append(cols, sqlschema.Ident(c.Name))
-				marks = append(marks, "$"+strconv.Itoa(i+1))
-			}
-			cols = append(cols, verCol)
-			marks = append(marks, "$"+strconv.Itoa(len(marks)+1))
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, tbl, strings.Join(cols, ", "), strings.Join(marks, ", ")), append(vals, rec.Version)...); err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
+			stmt = t.UpdateSQL()
+		}
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
 	case ssotws.StepDelete:
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = $1`, tbl, keyCol), key); err != nil {

@@ -385,46 +385,21 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 	}
 	res := plan.Result
 	rec := res.Record
-	tbl, keyCol, verCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version)
+	tbl, keyCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)
 	switch plan.Step {
 	case ssotws.StepReplay:
 		return res, nil
 	case ssotws.StepInsert, ssotws.StepRecreate, ssotws.StepUpdate:
-		msg, err := t.Unmarshal(rec.Data)
+		args, err := t.RowArgs(rec.Data, key, rec.Version)
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		vals, err := t.Values(msg)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-		}
-		vals[t.KeyIndex()] = key
+		stmt := t.InsertSQL()
 		if plan.Step == ssotws.StepUpdate {
-			sets := make([]string, 0, len(t.Columns))
-			args := make([]any, 0, len(vals)+2)
-			for i, c := range t.Columns {
-				if c == t.Key {
-					continue
-				}
-				sets = append(sets, sqlschema.Ident(c.Name)+" = ?")
-				args = append(args, vals[i])
-			}
-			sets = append(sets, verCol+" = ?")
-			args = append(args, rec.Version, key)
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE %s = ?`, tbl, strings.Join(sets, ", "), keyCol), args...); err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-		} else {
-			cols := make([]string, 0, len(t.Columns)+1)
-			for _, c := range t.Columns {
-				cols = append(cols, sqlschema.Ident(c.Name))
-			}
-			cols = append(cols, verCol)
-			args := append(vals, rec.Version)
-			marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, tbl, strings.Join(cols, ", "), marks), args...); err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
+			stmt = t.UpdateSQL()
+		}
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
 	case ssotws.StepDelete:
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, tbl, keyCol), key); err != nil {
