@@ -58,3 +58,14 @@ func (t *Table) UpdateSQL() string {
 	sets = append(sets, Ident(t.Version)+" = "+t.mark(len(t.Columns)+1))
 	return fmt.Sprintf(`UPDATE %s SET %s WHERE %s = %s`, Ident(t.Name), strings.Join(sets, ", "), Ident(t.Key.Name), t.mark(t.KeyIndex()+1))
 }
+
+// TombstoneImage is the image a tombstone keeps for a record deleted
+// with data (the model's protobuf encoding; nil is an empty message): the
+// data with its key.
+func (t *Table) TombstoneImage(key string, data []byte) ([]byte, error) {
+	msg, err := t.Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("tombstone %s %q: %w", t.Model, key, err)
+	}
+	return t.Image(msg, key)
+}
