@@ -370,7 +370,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
 	if w.RequestID != "" {
-		if remembered, err = replay(ctx, tx, "ssotws_requests", w.Model, w.RequestID); err != nil {
+		if remembered, err = replay(ctx, tx, w.Model, w.RequestID); err != nil {
 			return nil, err
 		}
 	}
@@ -431,7 +431,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		}
 	}
 	if plan.Remember {
-		if err := remember(ctx, tx, "ssotws_requests", s.maxRequests, w, res); err != nil {
+		if err := remember(ctx, tx, s.maxRequests, w, res); err != nil {
 			return nil, err
 		}
 	}
