@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
-	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 )
 
@@ -197,32 +195,6 @@ func (s *TableStore) table(model string) (*sqlschema.Table, error) {
 	return t, nil
 }
 
-// numbered replaces the "?" placeholders of q with $from, $from+1, ...
-func numbered(q string, from int) string {
-	var b strings.Builder
-	for _, r := range q {
-		if r == '?' {
-			b.WriteString("$" + strconv.Itoa(from))
-			from++
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func recordOf(t *sqlschema.Table, key string, version int64, image []byte, deleted bool) (*ssotws.Record, error) {
-	msg, err := t.Decode(image)
-	if err != nil {
-		return nil, err
-	}
-	data, err := sqlschema.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: %w", err)
-	}
-	return &ssotws.Record{Key: key, Version: version, Data: data, Fields: t.ModelOf().FieldValues(msg), Deleted: deleted}, nil
-}
-
 // Get implements [ssotws.Store].
 func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record, error) {
 	t, err := s.table(model)
@@ -237,15 +209,14 @@ func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record
 		version int64
 		image   []byte
 	)
-	err = s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT r.%s, to_jsonb(r) FROM %s r WHERE r.%s = $1`,
-		sqlschema.Ident(t.Version), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)), k).Scan(&version, &image)
+	err = s.pool.QueryRow(ctx, t.GetSQL(), k).Scan(&version, &image)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ssotws.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: get: %w", err)
 	}
-	return recordOf(t, key, version, image, false)
+	return t.Record(key, version, image, false)
 }
 
 // List implements [ssotws.Store], in creation order (ssotws_seq).
@@ -263,18 +234,10 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		size = ssotws.DefaultPageSize
 	}
 	size = min(size, maxPageSize)
-	cond, fargs, ok := filterSQL(t, q.Filters)
+	query, args, ok := t.ListQuery(q.Filters, after, size+1)
 	if !ok {
 		return &ssotws.Page{}, nil
 	}
-	seq := "r." + sqlschema.Ident(sqlschema.SeqColumn)
-	where := seq + " > $1"
-	if cond != "" {
-		where += " AND " + numbered(cond, 2)
-	}
-	query := fmt.Sprintf(`SELECT %s, r.%s::text, r.%s, to_jsonb(r) FROM %s r WHERE %s ORDER BY %s LIMIT $%d`,
-		seq, sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version), sqlschema.Ident(t.Name), where, seq, len(fargs)+2)
-	args := append(append([]any{after}, fargs...), size+1)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
@@ -295,7 +258,7 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		if err := rows.Scan(&last, &key, &version, &image); err != nil {
 			return nil, fmt.Errorf("pgstore: list: %w", err)
 		}
-		rec, err := recordOf(t, key, version, image, false)
+		rec, err := t.Record(key, version, image, false)
 		if err != nil {
 			return nil, err
 		}
@@ -306,37 +269,6 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	return page, nil
-}
-
-// filterSQL is sqlitestore's: the filters as a condition with "?"
-// placeholders, or ok false when nothing can match.
-func filterSQL(t *sqlschema.Table, filters []ssotws.Filter) (string, []any, bool) {
-	var (
-		parts []string
-		args  []any
-	)
-	for _, f := range filters {
-		c := t.Column(f.Field)
-		if c == nil || c.Encoding == sqlschema.EncJSON || c.Encoding == sqlschema.EncBytes ||
-			c.Encoding == sqlschema.EncFloat || c.Encoding == sqlschema.EncTimestamp {
-			if f.Value == "" {
-				continue
-			}
-			return "", nil, false
-		}
-		v, err := protocol.ParseValue(c.Field, f.Value)
-		if err != nil || protocol.FormatValue(c.Field, v) != f.Value {
-			return "", nil, false
-		}
-		col := "r." + sqlschema.Ident(c.Name)
-		if c.Nullable && f.Value == protocol.FormatValue(c.Field, c.Field.Default()) {
-			parts = append(parts, "("+col+" = ? OR "+col+" IS NULL)")
-		} else {
-			parts = append(parts, col+" = ?")
-		}
-		args = append(args, t.Arg(c, v))
-	}
-	return strings.Join(parts, " AND "), args, true
 }
 
 // NextSequence implements [ssotws.Store].
@@ -536,8 +468,7 @@ func lockRow(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, key string, key
 		version int64
 		image   []byte
 	)
-	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT r.%s, to_jsonb(r) FROM %s r WHERE r.%s = $1 FOR UPDATE`,
-		sqlschema.Ident(t.Version), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)), keyArg).Scan(&version, &image)
+	err := tx.QueryRow(ctx, t.GetSQL()+" FOR UPDATE", keyArg).Scan(&version, &image)
 	deleted := false
 	if errors.Is(err, pgx.ErrNoRows) {
 		deleted = true
@@ -549,7 +480,7 @@ func lockRow(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, key string, key
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: apply: %w", err)
 	}
-	return recordOf(t, key, version, image, deleted)
+	return t.Record(key, version, image, deleted)
 }
 
 func replayTable(ctx context.Context, tx pgx.Tx, model string, reqHash []byte) (*ssotws.WriteResult, error) {

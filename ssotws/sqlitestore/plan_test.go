@@ -30,10 +30,9 @@ func TestListPlans(t *testing.T) {
 		{[]ssotws.Filter{{Field: "room", Value: "r1"}}, "alphas_room_idx"},
 		{[]ssotws.Filter{{Field: "author", Value: "a"}}, "alphas_author_idx"},
 	} {
-		cond, args, ok := FilterSQL(tbl, c.filters)
+		q, args, ok := tbl.ListQuery(c.filters, 0, 51)
 		require.True(t, ok)
-		args = append(append([]any{0}, args...), 51)
-		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+listSQL(tbl, cond), args...)
+		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
 		require.NoError(t, err)
 		var plan []string
 		for rows.Next() {

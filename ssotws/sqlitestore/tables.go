@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
-	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 )
 
@@ -169,19 +168,6 @@ func (s *TableStore) table(model string) (*sqlschema.Table, error) {
 	return t, nil
 }
 
-// recordOf builds a record from a row's version and JSON image.
-func recordOf(t *sqlschema.Table, key string, version int64, image []byte, deleted bool) (*ssotws.Record, error) {
-	msg, err := t.Decode(image)
-	if err != nil {
-		return nil, err
-	}
-	data, err := sqlschema.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %w", err)
-	}
-	return &ssotws.Record{Key: key, Version: version, Data: data, Fields: t.ModelOf().FieldValues(msg), Deleted: deleted}, nil
-}
-
 // Get implements [ssotws.Store].
 func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record, error) {
 	t, err := s.table(model)
@@ -196,56 +182,14 @@ func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record
 		version int64
 		image   []byte
 	)
-	err = s.r.QueryRowContext(ctx,
-		fmt.Sprintf(`SELECT r.%s, %s FROM %s r WHERE r.%s = ?`,
-			sqlschema.Ident(t.Version), t.SelectImage("r"), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)),
-		k).Scan(&version, &image)
+	err = s.r.QueryRowContext(ctx, t.GetSQL(), k).Scan(&version, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ssotws.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: get: %w", err)
 	}
-	return recordOf(t, key, version, image, false)
-}
-
-// filterable reports whether a filter on c can match: the field has a
-// text form that filters compare (see [protocol.Model.FieldValues]).
-func filterable(c *sqlschema.Column) bool {
-	switch c.Encoding {
-	case sqlschema.EncJSON, sqlschema.EncBytes, sqlschema.EncFloat, sqlschema.EncTimestamp:
-		return false
-	}
-	return true
-}
-
-// FilterSQL turns filters into a WHERE condition on t's columns (the row
-// aliased r) with "?" placeholders. ok is false when no record can match
-// (a non-empty value for a field that has none, or a value that is not
-// the canonical text form of the field's type).
-func FilterSQL(t *sqlschema.Table, filters []ssotws.Filter) (cond string, args []any, ok bool) {
-	var parts []string
-	for _, f := range filters {
-		c := t.Column(f.Field)
-		if c == nil || !filterable(c) {
-			if f.Value == "" {
-				continue // as ssotws.Match: a missing field is empty
-			}
-			return "", nil, false
-		}
-		v, err := protocol.ParseValue(c.Field, f.Value)
-		if err != nil || protocol.FormatValue(c.Field, v) != f.Value {
-			return "", nil, false
-		}
-		col := "r." + sqlschema.Ident(c.Name)
-		if c.Nullable && f.Value == protocol.FormatValue(c.Field, c.Field.Default()) {
-			parts = append(parts, "("+col+" = ? OR "+col+" IS NULL)")
-		} else {
-			parts = append(parts, col+" = ?")
-		}
-		args = append(args, t.Arg(c, v))
-	}
-	return strings.Join(parts, " AND "), args, true
+	return t.Record(key, version, image, false)
 }
 
 // List implements [ssotws.Store]. Records come in creation order (the
@@ -265,13 +209,10 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		size = ssotws.DefaultPageSize
 	}
 	size = min(size, maxPageSize)
-	cond, args, ok := FilterSQL(t, q.Filters)
+	query, args, ok := t.ListQuery(q.Filters, after, size+1)
 	if !ok {
 		return &ssotws.Page{}, nil
 	}
-	query := listSQL(t, cond)
-	args = append([]any{after}, args...)
-	args = append(args, size+1)
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
@@ -292,7 +233,7 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		if err := rows.Scan(&last, &key, &version, &image); err != nil {
 			return nil, fmt.Errorf("sqlitestore: list: %w", err)
 		}
-		rec, err := recordOf(t, key, version, image, false)
+		rec, err := t.Record(key, version, image, false)
 		if err != nil {
 			return nil, err
 		}
@@ -302,17 +243,6 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	return page, nil
-}
-
-// listSQL is the List statement: arguments after, the filters', limit.
-func listSQL(t *sqlschema.Table, cond string) string {
-	seq := "r." + sqlschema.Ident(sqlschema.SeqColumn)
-	where := seq + " > ?"
-	if cond != "" {
-		where += " AND " + cond
-	}
-	return fmt.Sprintf(`SELECT %s, CAST(r.%s AS TEXT), r.%s, %s FROM %s r WHERE %s ORDER BY %s LIMIT ?`,
-		seq, sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version), t.SelectImage("r"), sqlschema.Ident(t.Name), where, seq)
 }
 
 // NextSequence implements [ssotws.Store].
@@ -444,10 +374,7 @@ func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, ke
 		version int64
 		image   []byte
 	)
-	err := tx.QueryRowContext(ctx,
-		fmt.Sprintf(`SELECT r.%s, %s FROM %s r WHERE r.%s = ?`,
-			sqlschema.Ident(t.Version), t.SelectImage("r"), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)),
-		keyArg).Scan(&version, &image)
+	err := tx.QueryRowContext(ctx, t.GetSQL(), keyArg).Scan(&version, &image)
 	deleted := false
 	if errors.Is(err, sql.ErrNoRows) {
 		deleted = true
@@ -459,5 +386,5 @@ func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, ke
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
-	return recordOf(t, key, version, image, deleted)
+	return t.Record(key, version, image, deleted)
 }
