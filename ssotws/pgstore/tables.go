@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -399,11 +401,7 @@ func (s *TableStore) applyOnce(ctx context.Context, t *sqlschema.Table, w *ssotw
 			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
 		if w.Data != nil {
-			msg, err := t.Unmarshal(w.Data)
-			if err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-			image, err := t.Image(msg, w.Key)
+			image, err := t.TombstoneImage(w.Key, w.Data)
 			if err != nil {
 				return nil, fmt.Errorf("pgstore: apply: %w", err)
 			}
@@ -451,11 +449,13 @@ WHERE model = $1 AND request_hash = $2`, w.Model, reqHash, int16(w.Kind), r.Key,
 	return res, nil
 }
 
+// textFields splits fields into parallel name and value arrays, sorted
+// by name; nil stays NULL.
 func textFields(fields map[string]string) ([]string, []string) {
 	if fields == nil {
 		return nil, nil
 	}
-	names, _ := encodeFields(fields)
+	names := slices.Sorted(maps.Keys(fields))
 	values := make([]string, len(names))
 	for i, n := range names {
 		values[i] = fields[n]

@@ -337,11 +337,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		}
 		if w.Data != nil {
 			// The tombstone holds the data the delete carries.
-			msg, err := t.Unmarshal(w.Data)
-			if err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-			image, err := t.Image(msg, w.Key)
+			image, err := t.TombstoneImage(w.Key, w.Data)
 			if err != nil {
 				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 			}
