@@ -67,30 +67,18 @@ func CopyFromSingleTable(ctx context.Context, old *pgxpool.Pool, oldSchema strin
 		if err != nil {
 			return fail(err)
 		}
-		if deleted {
-			image, err := t.TombstoneImage(string(key), data)
-			if err != nil {
-				return fail(err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO ssotws_tombstones (model, key, version, image) VALUES ($1, $2, $3, $4::jsonb)`,
-				model, string(key), version, string(image)); err != nil {
-				return fail(fmt.Errorf("tombstone %s %q: %w", model, key, err))
-			}
+		stmt, args, tombstone, err := t.CopyRow(string(key), version, deleted, data)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			return fail(fmt.Errorf("%s %q: %w", model, key, err))
+		}
+		if tombstone {
 			n.Tombstones++
-			continue
+		} else {
+			n.Records++
 		}
-		k, err := t.KeyArg(string(key))
-		if err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		args, err := t.RowArgs(data, k, version)
-		if err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		if _, err := tx.Exec(ctx, t.InsertSQL(), args...); err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		n.Records++
 	}
 	if err := rows.Err(); err != nil {
 		return fail(err)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,8 +32,7 @@ type TableStore struct {
 	tables      map[string]*sqlschema.Table
 	list        []*sqlschema.Table
 
-	mu     sync.Mutex
-	wakers []chan struct{}
+	wakers sqlrelay.Wakers // relays of this store, woken after a commit
 
 	afterCommit func(*ssotws.Write)
 }
@@ -245,29 +244,8 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	defer rows.Close()
-	page := &ssotws.Page{}
-	var last int64
-	for rows.Next() {
-		if len(page.Records) == size {
-			page.NextPageToken = ssotws.FormatPageToken(last)
-			break
-		}
-		var (
-			key     string
-			version int64
-			image   []byte
-		)
-		if err := rows.Scan(&last, &key, &version, &image); err != nil {
-			return nil, fmt.Errorf("pgstore: list: %w", err)
-		}
-		rec, err := t.Record(key, version, image, false)
-		if err != nil {
-			return nil, err
-		}
-		page.Records = append(page.Records, rec)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	page, err := t.ReadPage(rows, size)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	return page, nil
@@ -303,7 +281,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 				if s.afterCommit != nil {
 					s.afterCommit(w)
 				}
-				s.wake()
+				s.wakers.Wake()
 			}
 			return res, nil
 		}
@@ -518,15 +496,4 @@ FROM ssotws_requests WHERE model = $1 AND request_hash = $2 AND seq IS NOT NULL`
 		res.Previous = &ssotws.Record{Key: rec.Key, Version: *pVersion, Deleted: pDeleted != nil && *pDeleted, Data: pData, Fields: zip(pNames, pValues)}
 	}
 	return res, nil
-}
-
-func (s *TableStore) wake() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, w := range s.wakers {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
 }

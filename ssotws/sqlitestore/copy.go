@@ -64,30 +64,18 @@ func CopyFromSingleTable(ctx context.Context, old *sql.DB, dst *TableStore) (sql
 		if err != nil {
 			return fail(err)
 		}
-		if deleted {
-			image, err := t.TombstoneImage(key, data)
-			if err != nil {
-				return fail(err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ssotws_tombstones (model, key, version, image) VALUES (?, ?, ?, ?)`,
-				model, key, version, string(image)); err != nil {
-				return fail(fmt.Errorf("tombstone %s %q: %w", model, key, err))
-			}
+		stmt, args, tombstone, err := t.CopyRow(key, version, deleted, data)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return fail(fmt.Errorf("%s %q: %w", model, key, err))
+		}
+		if tombstone {
 			n.Tombstones++
-			continue
+		} else {
+			n.Records++
 		}
-		k, err := t.KeyArg(key)
-		if err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		args, err := t.RowArgs(data, k, version)
-		if err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		if _, err := tx.ExecContext(ctx, t.InsertSQL(), args...); err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		n.Records++
 	}
 	if err := rows.Err(); err != nil {
 		return fail(err)

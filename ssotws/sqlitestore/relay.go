@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
 	"sync"
 	"time"
@@ -95,23 +96,9 @@ RETURNING seq`, o.Name).Scan(&at)
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}),
 		published: at, changed: make(chan struct{})}
-	s.mu.Lock()
-	s.wakers = append(s.wakers, r.wake)
-	s.mu.Unlock()
+	s.wakers.Add(r.wake)
 	go r.run(rctx)
 	return r, nil
-}
-
-// wake tells the store's relays that a write committed.
-func (s *TableStore) wake() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, w := range s.wakers {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // Close stops the relay. Changes it has not published stay in the log for
@@ -119,14 +106,7 @@ func (s *TableStore) wake() {
 func (r *Relay) Close() error {
 	r.stop()
 	<-r.done
-	r.s.mu.Lock()
-	for i, w := range r.s.wakers {
-		if w == r.wake {
-			r.s.wakers = append(r.s.wakers[:i], r.s.wakers[i+1:]...)
-			break
-		}
-	}
-	r.s.mu.Unlock()
+	r.s.wakers.Remove(r.wake)
 	return nil
 }
 
@@ -137,10 +117,7 @@ func (r *Relay) Sync(ctx context.Context) error {
 	if err := r.s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ssotws_changes`).Scan(&target); err != nil {
 		return fmt.Errorf("sqlitestore: relay: %w", err)
 	}
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	sqlrelay.Poke(r.wake)
 	for {
 		r.mu.Lock()
 		published, changed, err := r.published, r.changed, r.err

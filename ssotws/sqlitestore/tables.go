@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"strings"
-	"sync"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
@@ -26,8 +26,7 @@ type TableStore struct {
 	tables      map[string]*sqlschema.Table // by model full name
 	list        []*sqlschema.Table
 
-	mu     sync.Mutex
-	wakers []chan struct{} // relays of this store, woken after a commit
+	wakers sqlrelay.Wakers // relays of this store, woken after a commit
 
 	// afterCommit, when set (by tests), runs after a write commits and
 	// before Apply returns: a crash there loses nothing.
@@ -218,28 +217,8 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	defer rows.Close()
-	page := &ssotws.Page{}
-	var last int64
-	for rows.Next() {
-		if len(page.Records) == size {
-			page.NextPageToken = ssotws.FormatPageToken(last)
-			break
-		}
-		var (
-			key     string
-			version int64
-			image   []byte
-		)
-		if err := rows.Scan(&last, &key, &version, &image); err != nil {
-			return nil, fmt.Errorf("sqlitestore: list: %w", err)
-		}
-		rec, err := t.Record(key, version, image, false)
-		if err != nil {
-			return nil, err
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := t.ReadPage(rows, size)
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	return page, nil
@@ -284,7 +263,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		if s.afterCommit != nil {
 			s.afterCommit(w)
 		}
-		s.wake()
+		s.wakers.Wake()
 	}
 	return res, nil
 }

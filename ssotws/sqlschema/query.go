@@ -88,3 +88,41 @@ func (t *Table) Record(key string, version int64, image []byte, deleted bool) (*
 	}
 	return &ssotws.Record{Key: key, Version: version, Data: data, Fields: t.model.FieldValues(msg), Deleted: deleted}, nil
 }
+
+// Rows is what the drivers' result sets (database/sql, pgx) both offer.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadPage reads the rows of a [Table.ListQuery] made with a limit of
+// size+1: at most size records, and the next page's token when there are
+// more. The caller closes rows.
+func (t *Table) ReadPage(rows Rows, size int) (*ssotws.Page, error) {
+	page := &ssotws.Page{}
+	var last int64
+	for rows.Next() {
+		if len(page.Records) == size {
+			page.NextPageToken = ssotws.FormatPageToken(last)
+			break
+		}
+		var (
+			key     string
+			version int64
+			image   []byte
+		)
+		if err := rows.Scan(&last, &key, &version, &image); err != nil {
+			return nil, err
+		}
+		rec, err := t.Record(key, version, image, false)
+		if err != nil {
+			return nil, err
+		}
+		page.Records = append(page.Records, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
