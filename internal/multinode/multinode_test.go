@@ -121,7 +121,7 @@ func round(t *testing.T, seed uint64) (st stats, ok bool) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	ns := runNATS(t)
 	db := filepath.Join(t.TempDir(), "chat.db")
-	store, err := sqlitestore.Open(context.Background(), db, nil) // creates the schema before the nodes start
+	store, err := sqlitestore.OpenTables(context.Background(), db, chatModels, nil) // creates the tables before the nodes start
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func diffKeys(diffs []string) []string {
 // converge waits until every client caught up and holds what the store
 // holds; it reports the differences of the last comparison when it gives
 // up.
-func converge(t *testing.T, store *sqlitestore.Store, obs *observer, watchers []*watcher) ([]string, bool) {
+func converge(t *testing.T, store *sqlitestore.TableStore, obs *observer, watchers []*watcher) ([]string, bool) {
 	start := time.Now()
 	deadline := start.Add(20 * time.Second)
 	nextReport := start.Add(2 * time.Second)
@@ -393,7 +393,7 @@ func converge(t *testing.T, store *sqlitestore.Store, obs *observer, watchers []
 
 // compareAll compares every client's caches with the store. unreadable
 // reports a cache that could not be read (its connection just dropped).
-func compareAll(t *testing.T, store *sqlitestore.Store, watchers []*watcher) (diffs []string, unreadable bool) {
+func compareAll(t *testing.T, store *sqlitestore.TableStore, watchers []*watcher) (diffs []string, unreadable bool) {
 	for _, w := range watchers {
 		for _, ch := range w.channels {
 			p, err := ssotws.ParseChannel(ch)

@@ -34,14 +34,17 @@ import (
 // A node runs in its own process (this test binary, started again with
 // MULTINODE_NODE set): two nodes in one process would share ssotws's
 // per-record write locks, which order one record's events within a process,
-// and so could never publish one record's events out of version order as
-// two real servers can.
+// and so could hide a cross-node race. The nodes share the SQLite file
+// (a table per model) and publish through the change-log relay under one
+// relay name: one relay publishes each change, in commit order.
 const (
 	envNode = "MULTINODE_NODE" // the listen address: run as a node
 	envNATS = "MULTINODE_NATS" // the NATS server URL
-	envDB   = "MULTINODE_DB"   // the SQLite file
+	envDB   = "MULTINODE_DB"   // the SQLite file (a table per model)
 	envSeed = "MULTINODE_SEED" // the seed of the publish delays
 )
+
+var chatModels = []*ssotws.Model{chatv1ssotws.RoomModel, chatv1ssotws.MessageModel}
 
 func TestMain(m *testing.M) {
 	if addr := os.Getenv(envNode); addr != "" {
@@ -91,10 +94,11 @@ func (b *countingBroker) History(ctx context.Context, channel string, since *wsv
 }
 
 // delayedPublisher waits a random moment (up to 2 ms, half the time)
-// between a commit and its publish, which the Resource makes while holding
-// the record's lock of this process only: a write of the same record on the
-// other node can commit and publish meanwhile, so the stream really gets
-// one record's events out of version order.
+// before it publishes. It sits under the node's change-log relay, which
+// publishes while it holds the SQLite write lock (so that of the two nodes'
+// relays one publishes each change): writers of both nodes queue behind the
+// delay, and the other node's relay finds the batch already published when
+// it gets the lock.
 type delayedPublisher struct {
 	ssotws.Publisher
 	mu  sync.Mutex
@@ -123,7 +127,7 @@ func runNode(addr string) int {
 	}
 	ctx := context.Background()
 	seed, _ := strconv.ParseUint(os.Getenv(envSeed), 10, 64)
-	store, err := sqlitestore.Open(ctx, os.Getenv(envDB), nil)
+	store, err := sqlitestore.OpenTables(ctx, os.Getenv(envDB), chatModels, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -146,7 +150,14 @@ func runNode(addr string) int {
 	if err := chatv1ssotws.RegisterChannels(gw); err != nil {
 		return fail(err)
 	}
-	pub := &delayedPublisher{Publisher: nb, rng: rand.New(rand.NewPCG(seed, 2))}
+	// Both nodes' relays share one name (they share the stream): each
+	// change is published once, by whichever holds the write lock.
+	relay, err := store.StartRelay(ctx, &delayedPublisher{Publisher: nb, rng: rand.New(rand.NewPCG(seed, 2))},
+		&sqlitestore.RelayOptions{Name: "nodes", Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		return fail(err)
+	}
+	pub := ssotws.RelayedPublisher(relay, nb)
 	mux := http.NewServeMux()
 	mux.Handle(chatv1connect.NewChatServiceHandler(chatv1ssotws.NewChatService(store, pub, nil)))
 	mux.Handle("/ws", gw)
@@ -197,6 +208,10 @@ func runNode(addr string) int {
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "node: serve:", err)
+		code = 1
+	}
+	if err := relay.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "node: relay close:", err)
 		code = 1
 	}
 	nb.Close()

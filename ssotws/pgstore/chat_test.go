@@ -17,7 +17,7 @@ import (
 func TestChatService(t *testing.T) {
 	ctx := context.Background()
 	schema := newSchema(t)
-	store, err := Open(ctx, testURL, &Options{Schema: schema})
+	store, err := OpenTables(ctx, testURL, chatModels, &Options{Schema: schema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +25,7 @@ func TestChatService(t *testing.T) {
 		if err := store.Close(); err != nil {
 			t.Fatal(err)
 		}
-		return openStore(t, schema, nil)
+		return openTableStore(t, schema, chatModels)
 	})
 }
 
@@ -36,8 +36,8 @@ func TestChatTwoNodes(t *testing.T) {
 	ctx := context.Background()
 	schema := newSchema(t)
 	clients := []chatv1connect.ChatServiceClient{
-		testkit.ServeChat(t, openStore(t, schema, nil)),
-		testkit.ServeChat(t, openStore(t, schema, nil)),
+		testkit.ServeChat(t, openTableStore(t, schema, chatModels)),
+		testkit.ServeChat(t, openTableStore(t, schema, chatModels)),
 	}
 	room, err := clients[0].CreateRoom(ctx, connect.NewRequest(&chatv1.CreateRoomRequest{Room: &chatv1.Room{Title: "general"}}))
 	if err != nil {

@@ -15,10 +15,10 @@ import (
 
 // twoNodes opens two stores on one schema, each with a pool of its own, as
 // two nodes of a service would.
-func twoNodes(t *testing.T, opts *Options) []*Store {
+func twoNodes(t *testing.T, opts *Options) []*thingStore {
 	t.Helper()
 	schema := newSchema(t)
-	return []*Store{openStore(t, schema, opts), openStore(t, schema, opts)}
+	return []*thingStore{openStore(t, schema, opts), openStore(t, schema, opts)}
 }
 
 // TestNodesIncrements: goroutines on two nodes increment counters with
@@ -254,12 +254,10 @@ func TestNodesTailingReader(t *testing.T) {
 }
 
 // recordID is the creation number of a record.
-func recordID(t *testing.T, s *Store, key string) int64 {
+func recordID(t *testing.T, s *thingStore, key string) int64 {
 	t.Helper()
 	var id int64
-	if err := s.pool.QueryRow(context.Background(),
-		qualify(`SELECT id FROM {{s}}ssotws_records WHERE model = $1 AND key_hash = $2`, s.schema),
-		model, hashKey(key)).Scan(&id); err != nil {
+	if err := s.ts.pool.QueryRow(context.Background(), `SELECT ssotws_seq FROM alphas WHERE id = $1`, key).Scan(&id); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -17,6 +17,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/storetest"
+	"github.com/stretchr/testify/require"
 )
 
 // The tests run against the PostgreSQL named by $SSOTWS_POSTGRES_URL, or
@@ -181,21 +184,34 @@ func newSchema(t testing.TB) string {
 	return name
 }
 
-// openStore opens a store (with a pool of its own, as a node would) on
-// schema, closed when the test ends.
-func openStore(t testing.TB, schema string, opts *Options) *Store {
+// model is one of storetest.Models, the tables the tests written for the
+// single-table layout open.
+const model = "test.v1.Alpha"
+
+// thingStore is a store of storetest.Models that takes opaque records
+// (storetest.Opaque), as the tests written for the single-table layout
+// write them.
+type thingStore struct {
+	ssotws.Store
+	ts *TableStore
+}
+
+func (s *thingStore) Close() error   { return s.ts.Close() }
+func (s *thingStore) Schema() string { return s.ts.Schema() }
+
+// openStore opens a store of storetest.Models (with a pool of its own, as
+// a node would) on schema, closed when the test ends.
+func openStore(t testing.TB, schema string, opts *Options) *thingStore {
 	t.Helper()
 	o := Options{}
 	if opts != nil {
 		o = *opts
 	}
 	o.Schema = schema
-	s, err := Open(context.Background(), testURL, &o)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
+	s, err := OpenTables(context.Background(), testURL, storetest.Models(), &o)
+	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
-	return s
+	return &thingStore{Store: storetest.Opaque(s), ts: s}
 }
 
 // testPool is a pool on the test database, closed when the test ends.

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
 	"sync"
 	"time"
@@ -68,9 +69,7 @@ func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts 
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}), changed: make(chan struct{})}
-	s.mu.Lock()
-	s.wakers = append(s.wakers, r.wake)
-	s.mu.Unlock()
+	s.wakers.Add(r.wake)
 	listening := make(chan struct{})
 	go r.listen(rctx, listening)
 	select {
@@ -87,14 +86,7 @@ func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts 
 func (r *Relay) Close() error {
 	r.stop()
 	<-r.done
-	r.s.mu.Lock()
-	for i, w := range r.s.wakers {
-		if w == r.wake {
-			r.s.wakers = append(r.s.wakers[:i], r.s.wakers[i+1:]...)
-			break
-		}
-	}
-	r.s.mu.Unlock()
+	r.s.wakers.Remove(r.wake)
 	return nil
 }
 
@@ -135,10 +127,7 @@ func (r *Relay) listen(ctx context.Context, ready chan struct{}) {
 }
 
 func (r *Relay) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	sqlrelay.Poke(r.wake)
 }
 
 // Sync implements [ssotws.ChangeRelay]: it returns once the changes

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"maps"
 	"math/rand/v2"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
-	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 )
 
@@ -32,8 +32,7 @@ type TableStore struct {
 	tables      map[string]*sqlschema.Table
 	list        []*sqlschema.Table
 
-	mu     sync.Mutex
-	wakers []chan struct{}
+	wakers sqlrelay.Wakers // relays of this store, woken after a commit
 
 	afterCommit func(*ssotws.Write)
 }
@@ -197,32 +196,6 @@ func (s *TableStore) table(model string) (*sqlschema.Table, error) {
 	return t, nil
 }
 
-// numbered replaces the "?" placeholders of q with $from, $from+1, ...
-func numbered(q string, from int) string {
-	var b strings.Builder
-	for _, r := range q {
-		if r == '?' {
-			b.WriteString("$" + strconv.Itoa(from))
-			from++
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func recordOf(t *sqlschema.Table, key string, version int64, image []byte, deleted bool) (*ssotws.Record, error) {
-	msg, err := t.Decode(image)
-	if err != nil {
-		return nil, err
-	}
-	data, err := sqlschema.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: %w", err)
-	}
-	return &ssotws.Record{Key: key, Version: version, Data: data, Fields: t.ModelOf().FieldValues(msg), Deleted: deleted}, nil
-}
-
 // Get implements [ssotws.Store].
 func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record, error) {
 	t, err := s.table(model)
@@ -237,15 +210,14 @@ func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record
 		version int64
 		image   []byte
 	)
-	err = s.pool.QueryRow(ctx, fmt.Sprintf(`SELECT r.%s, to_jsonb(r) FROM %s r WHERE r.%s = $1`,
-		sqlschema.Ident(t.Version), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)), k).Scan(&version, &image)
+	err = s.pool.QueryRow(ctx, t.GetSQL(), k).Scan(&version, &image)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ssotws.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: get: %w", err)
 	}
-	return recordOf(t, key, version, image, false)
+	return t.Record(key, version, image, false)
 }
 
 // List implements [ssotws.Store], in creation order (ssotws_seq).
@@ -263,80 +235,20 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		size = ssotws.DefaultPageSize
 	}
 	size = min(size, maxPageSize)
-	cond, fargs, ok := filterSQL(t, q.Filters)
+	query, args, ok := t.ListQuery(q.Filters, after, size+1)
 	if !ok {
 		return &ssotws.Page{}, nil
 	}
-	seq := "r." + sqlschema.Ident(sqlschema.SeqColumn)
-	where := seq + " > $1"
-	if cond != "" {
-		where += " AND " + numbered(cond, 2)
-	}
-	query := fmt.Sprintf(`SELECT %s, r.%s::text, r.%s, to_jsonb(r) FROM %s r WHERE %s ORDER BY %s LIMIT $%d`,
-		seq, sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version), sqlschema.Ident(t.Name), where, seq, len(fargs)+2)
-	args := append(append([]any{after}, fargs...), size+1)
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	defer rows.Close()
-	page := &ssotws.Page{}
-	var last int64
-	for rows.Next() {
-		if len(page.Records) == size {
-			page.NextPageToken = ssotws.FormatPageToken(last)
-			break
-		}
-		var (
-			key     string
-			version int64
-			image   []byte
-		)
-		if err := rows.Scan(&last, &key, &version, &image); err != nil {
-			return nil, fmt.Errorf("pgstore: list: %w", err)
-		}
-		rec, err := recordOf(t, key, version, image, false)
-		if err != nil {
-			return nil, err
-		}
-		page.Records = append(page.Records, rec)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	page, err := t.ReadPage(rows, size)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	return page, nil
-}
-
-// filterSQL is sqlitestore's: the filters as a condition with "?"
-// placeholders, or ok false when nothing can match.
-func filterSQL(t *sqlschema.Table, filters []ssotws.Filter) (string, []any, bool) {
-	var (
-		parts []string
-		args  []any
-	)
-	for _, f := range filters {
-		c := t.Column(f.Field)
-		if c == nil || c.Encoding == sqlschema.EncJSON || c.Encoding == sqlschema.EncBytes ||
-			c.Encoding == sqlschema.EncFloat || c.Encoding == sqlschema.EncTimestamp {
-			if f.Value == "" {
-				continue
-			}
-			return "", nil, false
-		}
-		v, err := protocol.ParseValue(c.Field, f.Value)
-		if err != nil || protocol.FormatValue(c.Field, v) != f.Value {
-			return "", nil, false
-		}
-		col := "r." + sqlschema.Ident(c.Name)
-		if c.Nullable && f.Value == protocol.FormatValue(c.Field, c.Field.Default()) {
-			parts = append(parts, "("+col+" = ? OR "+col+" IS NULL)")
-		} else {
-			parts = append(parts, col+" = ?")
-		}
-		args = append(args, t.Arg(c, v))
-	}
-	return strings.Join(parts, " AND "), args, true
 }
 
 // NextSequence implements [ssotws.Store].
@@ -369,7 +281,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 				if s.afterCommit != nil {
 					s.afterCommit(w)
 				}
-				s.wake()
+				s.wakers.Wake()
 			}
 			return res, nil
 		}
@@ -448,57 +360,26 @@ func (s *TableStore) applyOnce(ctx context.Context, t *sqlschema.Table, w *ssotw
 		return res, nil
 	}
 	rec := res.Record
-	tbl, keyCol, verCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version)
+	tbl, keyCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)
 	switch plan.Step {
 	case ssotws.StepInsert, ssotws.StepRecreate, ssotws.StepUpdate:
-		msg, err := t.Unmarshal(rec.Data)
+		args, err := t.RowArgs(rec.Data, key, rec.Version)
 		if err != nil {
 			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
-		vals, err := t.Values(msg)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: apply: %w", err)
-		}
-		vals[t.KeyIndex()] = key
+		stmt := t.InsertSQL()
 		if plan.Step == ssotws.StepUpdate {
-			var sets []string
-			var args []any
-			for i, c := range t.Columns {
-				if c == t.Key {
-					continue
-				}
-				args = append(args, vals[i])
-				sets = append(sets, fmt.Sprintf("%s = $%d", sqlschema.Ident(c.Name), len(args)))
-			}
-			args = append(args, rec.Version)
-			sets = append(sets, fmt.Sprintf("%s = $%d", verCol, len(args)))
-			args = append(args, key)
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE %s = $%d`, tbl, strings.Join(sets, ", "), keyCol, len(args)), args...); err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-		} else {
-			cols := make([]string, 0, len(t.Columns)+1)
-			marks := make([]string, 0, len(t.Columns)+1)
-			for i, c := range t.Columns {
-				cols = append(cols, sqlschema.Ident(c.Name))
-				marks = append(marks, "$"+strconv.Itoa(i+1))
-			}
-			cols = append(cols, verCol)
-			marks = append(marks, "$"+strconv.Itoa(len(marks)+1))
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, tbl, strings.Join(cols, ", "), strings.Join(marks, ", ")), append(vals, rec.Version)...); err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
+			stmt = t.UpdateSQL()
+		}
+		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
 	case ssotws.StepDelete:
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = $1`, tbl, keyCol), key); err != nil {
 			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
 		if w.Data != nil {
-			msg, err := t.Unmarshal(w.Data)
-			if err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-			image, err := t.Image(msg, w.Key)
+			image, err := t.TombstoneImage(w.Key, w.Data)
 			if err != nil {
 				return nil, fmt.Errorf("pgstore: apply: %w", err)
 			}
@@ -546,11 +427,13 @@ WHERE model = $1 AND request_hash = $2`, w.Model, reqHash, int16(w.Kind), r.Key,
 	return res, nil
 }
 
+// textFields splits fields into parallel name and value arrays, sorted
+// by name; nil stays NULL.
 func textFields(fields map[string]string) ([]string, []string) {
 	if fields == nil {
 		return nil, nil
 	}
-	names, _ := encodeFields(fields)
+	names := slices.Sorted(maps.Keys(fields))
 	values := make([]string, len(names))
 	for i, n := range names {
 		values[i] = fields[n]
@@ -563,8 +446,7 @@ func lockRow(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, key string, key
 		version int64
 		image   []byte
 	)
-	err := tx.QueryRow(ctx, fmt.Sprintf(`SELECT r.%s, to_jsonb(r) FROM %s r WHERE r.%s = $1 FOR UPDATE`,
-		sqlschema.Ident(t.Version), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)), keyArg).Scan(&version, &image)
+	err := tx.QueryRow(ctx, t.GetSQL()+" FOR UPDATE", keyArg).Scan(&version, &image)
 	deleted := false
 	if errors.Is(err, pgx.ErrNoRows) {
 		deleted = true
@@ -576,7 +458,7 @@ func lockRow(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, key string, key
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: apply: %w", err)
 	}
-	return recordOf(t, key, version, image, deleted)
+	return t.Record(key, version, image, deleted)
 }
 
 func replayTable(ctx context.Context, tx pgx.Tx, model string, reqHash []byte) (*ssotws.WriteResult, error) {
@@ -614,15 +496,4 @@ FROM ssotws_requests WHERE model = $1 AND request_hash = $2 AND seq IS NOT NULL`
 		res.Previous = &ssotws.Record{Key: rec.Key, Version: *pVersion, Deleted: pDeleted != nil && *pDeleted, Data: pData, Fields: zip(pNames, pValues)}
 	}
 	return res, nil
-}
-
-func (s *TableStore) wake() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, w := range s.wakers {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
 }

@@ -2,15 +2,22 @@
 // modernc.org/sqlite (pure Go, no cgo): the embedded persistent default of
 // ssot-ws.
 //
-// Open a store with [Open] and hand it to the generated services in place of
+// Open a store with [OpenTables] and the models it serves, start its
+// change-log relay, and hand both to the generated services in place of
 // [ssotws.NewMemoryStore]:
 //
-//	store, err := sqlitestore.Open(ctx, "data/chat.db", nil)
+//	store, err := sqlitestore.OpenTables(ctx, "data/chat.db",
+//		[]*ssotws.Model{chatv1ssotws.RoomModel, chatv1ssotws.MessageModel}, nil)
 //	if err != nil {
 //		return err
 //	}
 //	defer store.Close()
-//	svc := chatv1ssotws.NewChatService(store, ssotws.NewMemoryBroker(nil), nil)
+//	relay, err := store.StartRelay(ctx, broker, nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer relay.Close()
+//	svc := chatv1ssotws.NewChatService(store, ssotws.RelayedPublisher(relay, broker), nil)
 //
 // The store behaves as [ssotws.MemoryStore] does, and persists it: records
 // with versions that go on growing across delete and re-create (tombstones
@@ -21,19 +28,15 @@
 // # Layout
 //
 // The database runs in WAL mode. Writes go through a pool of exactly one
-// connection, and every [Store.Apply] is one BEGIN IMMEDIATE transaction on
-// it, so writers of this process queue in Go instead of failing with
-// SQLITE_BUSY; the busy timeout covers other processes that open the same
-// file. Reads use a separate pool of read-only connections, which WAL lets
-// run beside the writer.
+// connection, and every [TableStore.Apply] is one BEGIN IMMEDIATE
+// transaction on it, so writers of this process queue in Go instead of
+// failing with SQLITE_BUSY; the busy timeout covers other processes that
+// open the same file. Reads use a separate pool of read-only connections,
+// which WAL lets run beside the writer.
 //
-// Records are one table; the text form of their fields is kept as a JSON
-// object beside the data, and each non-empty field value is also a row of a
-// side table indexed by (model, field, value, record), so that a List with
-// an equality filter walks the index in creation order instead of decoding
-// every record of the model. A filter on the empty value matches a record
-// whose field is empty or missing, as [ssotws.Match] does.
-//
-// The schema is created on first open and its version kept in SQLite's
-// user_version; a file written by a newer schema is refused.
+// Each model is a table of its own, a column per top-level field (package
+// sqlschema), whose triggers write every change, by any writer, to a
+// change log that a [Relay] publishes. A database of the single-table
+// layout that Open created in earlier versions is copied into the tables
+// once with [CopyFromSingleTable].
 package sqlitestore

@@ -278,3 +278,46 @@ func TestCrashBetweenCommitAndPublish(t *testing.T) {
 	assert.Equal(t, "survives", message(t, ev).GetText())
 	assert.Equal(t, int64(1), message(t, ev).GetVersion())
 }
+
+// TestRelaysOfOneNameShareTheLog: two stores on one file (as two
+// processes would open it) each run a relay of the same name to one
+// shared broker; writes go through both. Every change is published
+// exactly once, and each node's Publish still returns only once its
+// change is out, whichever relay published it.
+func TestRelaysOfOneNameShareTheLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "chat.db")
+	broker := ssotws.NewMemoryBroker(nil)
+	t.Cleanup(func() { broker.Close() })
+	var svcs []*chatv1ssotws.ChatService
+	for range 2 {
+		store := openTables(t, path, chatModels)
+		relay, err := store.StartRelay(ctx, broker, &sqlitestore.RelayOptions{Name: "shared"})
+		require.NoError(t, err)
+		t.Cleanup(func() { relay.Close() })
+		svcs = append(svcs, chatv1ssotws.NewChatService(store, ssotws.RelayedPublisher(relay, broker), nil))
+	}
+	const n = 40
+	for i := range n {
+		_, err := svcs[i%2].Messages.Create(ctx, http.Header{}, &chatv1.Message{RoomId: "r1", Text: "hi"})
+		require.NoError(t, err)
+		pos, err := broker.Position(ctx, "Message")
+		require.NoError(t, err)
+		require.Equal(t, uint64(i+1), pos.GetOffset(), "write %d published once, before Create returned", i)
+	}
+	evs, err := broker.History(ctx, "Message", &wsv1.Position{Epoch: mustPosition(t, broker).GetEpoch()})
+	require.NoError(t, err)
+	require.Len(t, evs, n)
+	keys := map[string]bool{}
+	for _, ev := range evs {
+		keys[ev.GetKey()] = true
+	}
+	assert.Len(t, keys, n, "no change published twice")
+}
+
+func mustPosition(t *testing.T, b ssotws.Broker) *wsv1.Position {
+	t.Helper()
+	pos, err := b.Position(context.Background(), "Message")
+	require.NoError(t, err)
+	return pos
+}

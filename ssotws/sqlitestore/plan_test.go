@@ -7,44 +7,45 @@ import (
 	"testing"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestListPlans checks that List walks an index in creation order, with
-// no sort and no scan of the model's other records.
+// no sort: the table's creation order for no filter, the scope's and the
+// owner's (scope, creation) index for a filter on them.
 func TestListPlans(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, err := OpenTables(ctx, filepath.Join(t.TempDir(), "plan.db"), storetest.Models(), nil)
+	require.NoError(t, err)
 	defer s.Close()
+	tbl, err := s.table("test.v1.Alpha")
+	require.NoError(t, err)
 	for _, c := range []struct {
 		filters []ssotws.Filter
 		index   string
 	}{
-		{nil, "records_live"},
-		{[]ssotws.Filter{{Field: "room_id", Value: "r1"}}, "record_fields_filter"},
-		{[]ssotws.Filter{{Field: "pinned", Value: ""}, {Field: "room_id", Value: "r1"}, {Field: "author", Value: "a"}}, "record_fields_filter"},
+		{nil, "alphas_ssotws_seq_idx"},
+		{[]ssotws.Filter{{Field: "room", Value: "r1"}}, "alphas_room_idx"},
+		{[]ssotws.Filter{{Field: "author", Value: "a"}}, "alphas_author_idx"},
 	} {
-		q, args := listQuery("m", c.filters, 0, 51)
+		q, args, ok := tbl.ListQuery(c.filters, 0, 51)
+		require.True(t, ok)
 		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		var plan []string
 		for rows.Next() {
 			var id, parent, unused int
 			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
 			plan = append(plan, detail)
 		}
 		rows.Close()
 		all := strings.Join(plan, "\n")
 		t.Logf("%v:\n%s", c.filters, all)
-		if !strings.Contains(all, c.index) || strings.Contains(all, "TEMP B-TREE") || strings.Contains(plan[0], "SCAN") {
-			t.Errorf("filters %v: plan\n%s\nwant a search of %s and no sort", c.filters, all, c.index)
-		}
+		assert.Contains(t, all, "INDEX", "filters %v: a search of an index", c.filters)
+		assert.Contains(t, all, c.index, "filters %v", c.filters)
+		assert.NotContains(t, all, "TEMP B-TREE", "filters %v: no sort", c.filters)
 	}
 }

@@ -3,8 +3,8 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
 	"sync"
 	"time"
@@ -18,9 +18,11 @@ import (
 type RelayOptions struct {
 	// Name identifies the relay's place in the change log, kept in the
 	// database (ssotws_relay), so that a restarted relay goes on where it
-	// stopped. Processes that publish to one shared broker use one name;
-	// processes with a broker each (the in-memory broker) use a name each,
-	// so that each publishes every change. Empty means "default". A new
+	// stopped. Processes that publish to one shared broker (NATS) use one
+	// name: the relays of a name take turns, and each change is published
+	// by one of them. Processes with a broker each (the in-memory broker)
+	// use a name each, so that each publishes every change. Empty means
+	// "default". A new
 	// name starts after the changes committed before it first ran.
 	Name string
 	// PollInterval is how often the relay looks for changes that other
@@ -94,23 +96,9 @@ RETURNING seq`, o.Name).Scan(&at)
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}),
 		published: at, changed: make(chan struct{})}
-	s.mu.Lock()
-	s.wakers = append(s.wakers, r.wake)
-	s.mu.Unlock()
+	s.wakers.Add(r.wake)
 	go r.run(rctx)
 	return r, nil
-}
-
-// wake tells the store's relays that a write committed.
-func (s *TableStore) wake() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, w := range s.wakers {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // Close stops the relay. Changes it has not published stay in the log for
@@ -118,14 +106,7 @@ func (s *TableStore) wake() {
 func (r *Relay) Close() error {
 	r.stop()
 	<-r.done
-	r.s.mu.Lock()
-	for i, w := range r.s.wakers {
-		if w == r.wake {
-			r.s.wakers = append(r.s.wakers[:i], r.s.wakers[i+1:]...)
-			break
-		}
-	}
-	r.s.mu.Unlock()
+	r.s.wakers.Remove(r.wake)
 	return nil
 }
 
@@ -136,10 +117,7 @@ func (r *Relay) Sync(ctx context.Context) error {
 	if err := r.s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ssotws_changes`).Scan(&target); err != nil {
 		return fmt.Errorf("sqlitestore: relay: %w", err)
 	}
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+	sqlrelay.Poke(r.wake)
 	for {
 		r.mu.Lock()
 		published, changed, err := r.published, r.changed, r.err
@@ -206,20 +184,48 @@ func (r *Relay) fail(err error) {
 }
 
 // step publishes one batch; more reports a full batch (there may be more).
+//
+// Relays of one name share their place in the database, and a batch is
+// read, published and its place saved in one write transaction: SQLite
+// lets one writer in at a time, so of the relays of a name in every
+// process on the file, one publishes a given change (as PostgreSQL's
+// relays do under their advisory lock). Writers wait for that publish;
+// a relay that finds nothing new takes no write lock.
 func (r *Relay) step(ctx context.Context) (more bool, err error) {
 	r.mu.Lock()
 	after := r.published
 	r.mu.Unlock()
-	rows, err := r.s.r.QueryContext(ctx, `SELECT seq, model, key, op, version, image, prev, coalesce(request_id, ''), time_ms
+	var saved, last int64
+	err = r.s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM ssotws_relay WHERE name = ?), 0),
+coalesce((SELECT max(seq) FROM ssotws_changes), 0)`, r.o.Name).Scan(&saved, &last)
+	if err != nil {
+		return false, err
+	}
+	if saved > after {
+		r.advance(saved) // another relay of this name published them
+		after = saved
+	}
+	if last <= after {
+		return false, nil
+	}
+	tx, err := r.s.w.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT seq FROM ssotws_relay WHERE name = ?`, r.o.Name).Scan(&after); err != nil {
+		return false, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, model, key, op, version, image, prev, coalesce(request_id, ''), time_ms
 FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 	if err != nil {
 		return false, err
 	}
 	var (
 		events []*wsv1.Event
-		last   int64
 		n      int
 	)
+	last = after
 	for rows.Next() {
 		var (
 			c           sqlschema.Change
@@ -250,43 +256,36 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 	if err := rows.Err(); err != nil {
 		return false, err
 	}
-	if n == 0 {
-		return false, nil
-	}
-	if len(events) > 0 {
+	if n > 0 && len(events) > 0 {
 		if err := r.pub.Publish(ctx, events); err != nil {
 			return false, fmt.Errorf("publish: %w", err)
 		}
 	}
-	if r.beforeMark != nil {
+	if r.beforeMark != nil && n > 0 {
 		r.beforeMark()
 	}
-	if err := r.mark(ctx, last); err != nil {
-		return false, err
+	if n > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE ssotws_relay SET seq = ? WHERE name = ?`, last, r.o.Name); err != nil {
+			return false, err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ssotws_changes WHERE seq <= ?`, last-r.o.MaxChanges); err != nil {
+			return false, err
+		}
+		if err := tx.Commit(); err != nil {
+			return false, err
+		}
 	}
-	r.mu.Lock()
-	r.published = last
-	close(r.changed)
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
+	r.advance(last)
 	return n == r.o.BatchSize, nil
 }
 
-// mark saves the relay's place and trims the log beyond MaxChanges.
-func (r *Relay) mark(ctx context.Context, seq int64) error {
-	tx, err := r.s.w.BeginTx(context.WithoutCancel(ctx), nil)
-	if err != nil {
-		return err
+// advance records that the changes up to seq are published.
+func (r *Relay) advance(seq int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if seq > r.published {
+		r.published = seq
+		close(r.changed)
+		r.changed = make(chan struct{})
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE ssotws_relay SET seq = ? WHERE name = ? AND seq < ?`, seq, r.o.Name, seq); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM ssotws_changes WHERE seq <= ?`, seq-r.o.MaxChanges); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return err
-	}
-	return nil
 }

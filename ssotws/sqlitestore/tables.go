@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"strings"
-	"sync"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
-	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 )
 
@@ -27,8 +26,7 @@ type TableStore struct {
 	tables      map[string]*sqlschema.Table // by model full name
 	list        []*sqlschema.Table
 
-	mu     sync.Mutex
-	wakers []chan struct{} // relays of this store, woken after a commit
+	wakers sqlrelay.Wakers // relays of this store, woken after a commit
 
 	// afterCommit, when set (by tests), runs after a write commits and
 	// before Apply returns: a crash there loses nothing.
@@ -169,19 +167,6 @@ func (s *TableStore) table(model string) (*sqlschema.Table, error) {
 	return t, nil
 }
 
-// recordOf builds a record from a row's version and JSON image.
-func recordOf(t *sqlschema.Table, key string, version int64, image []byte, deleted bool) (*ssotws.Record, error) {
-	msg, err := t.Decode(image)
-	if err != nil {
-		return nil, err
-	}
-	data, err := sqlschema.Marshal(msg)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %w", err)
-	}
-	return &ssotws.Record{Key: key, Version: version, Data: data, Fields: t.ModelOf().FieldValues(msg), Deleted: deleted}, nil
-}
-
 // Get implements [ssotws.Store].
 func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record, error) {
 	t, err := s.table(model)
@@ -196,56 +181,14 @@ func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record
 		version int64
 		image   []byte
 	)
-	err = s.r.QueryRowContext(ctx,
-		fmt.Sprintf(`SELECT r.%s, %s FROM %s r WHERE r.%s = ?`,
-			sqlschema.Ident(t.Version), t.SelectImage("r"), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)),
-		k).Scan(&version, &image)
+	err = s.r.QueryRowContext(ctx, t.GetSQL(), k).Scan(&version, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ssotws.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: get: %w", err)
 	}
-	return recordOf(t, key, version, image, false)
-}
-
-// filterable reports whether a filter on c can match: the field has a
-// text form that filters compare (see [protocol.Model.FieldValues]).
-func filterable(c *sqlschema.Column) bool {
-	switch c.Encoding {
-	case sqlschema.EncJSON, sqlschema.EncBytes, sqlschema.EncFloat, sqlschema.EncTimestamp:
-		return false
-	}
-	return true
-}
-
-// FilterSQL turns filters into a WHERE condition on t's columns (the row
-// aliased r) with "?" placeholders. ok is false when no record can match
-// (a non-empty value for a field that has none, or a value that is not
-// the canonical text form of the field's type).
-func FilterSQL(t *sqlschema.Table, filters []ssotws.Filter) (cond string, args []any, ok bool) {
-	var parts []string
-	for _, f := range filters {
-		c := t.Column(f.Field)
-		if c == nil || !filterable(c) {
-			if f.Value == "" {
-				continue // as ssotws.Match: a missing field is empty
-			}
-			return "", nil, false
-		}
-		v, err := protocol.ParseValue(c.Field, f.Value)
-		if err != nil || protocol.FormatValue(c.Field, v) != f.Value {
-			return "", nil, false
-		}
-		col := "r." + sqlschema.Ident(c.Name)
-		if c.Nullable && f.Value == protocol.FormatValue(c.Field, c.Field.Default()) {
-			parts = append(parts, "("+col+" = ? OR "+col+" IS NULL)")
-		} else {
-			parts = append(parts, col+" = ?")
-		}
-		args = append(args, t.Arg(c, v))
-	}
-	return strings.Join(parts, " AND "), args, true
+	return t.Record(key, version, image, false)
 }
 
 // List implements [ssotws.Store]. Records come in creation order (the
@@ -265,54 +208,20 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		size = ssotws.DefaultPageSize
 	}
 	size = min(size, maxPageSize)
-	cond, args, ok := FilterSQL(t, q.Filters)
+	query, args, ok := t.ListQuery(q.Filters, after, size+1)
 	if !ok {
 		return &ssotws.Page{}, nil
 	}
-	query := listSQL(t, cond)
-	args = append([]any{after}, args...)
-	args = append(args, size+1)
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	defer rows.Close()
-	page := &ssotws.Page{}
-	var last int64
-	for rows.Next() {
-		if len(page.Records) == size {
-			page.NextPageToken = ssotws.FormatPageToken(last)
-			break
-		}
-		var (
-			key     string
-			version int64
-			image   []byte
-		)
-		if err := rows.Scan(&last, &key, &version, &image); err != nil {
-			return nil, fmt.Errorf("sqlitestore: list: %w", err)
-		}
-		rec, err := recordOf(t, key, version, image, false)
-		if err != nil {
-			return nil, err
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
+	page, err := t.ReadPage(rows, size)
+	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	return page, nil
-}
-
-// listSQL is the List statement: arguments after, the filters', limit.
-func listSQL(t *sqlschema.Table, cond string) string {
-	seq := "r." + sqlschema.Ident(sqlschema.SeqColumn)
-	where := seq + " > ?"
-	if cond != "" {
-		where += " AND " + cond
-	}
-	return fmt.Sprintf(`SELECT %s, CAST(r.%s AS TEXT), r.%s, %s FROM %s r WHERE %s ORDER BY %s LIMIT ?`,
-		seq, sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version), t.SelectImage("r"), sqlschema.Ident(t.Name), where, seq)
 }
 
 // NextSequence implements [ssotws.Store].
@@ -354,7 +263,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		if s.afterCommit != nil {
 			s.afterCommit(w)
 		}
-		s.wake()
+		s.wakers.Wake()
 	}
 	return res, nil
 }
@@ -370,7 +279,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
 	if w.RequestID != "" {
-		if remembered, err = replay(ctx, tx, "ssotws_requests", w.Model, w.RequestID); err != nil {
+		if remembered, err = replay(ctx, tx, w.Model, w.RequestID); err != nil {
 			return nil, err
 		}
 	}
@@ -385,46 +294,21 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 	}
 	res := plan.Result
 	rec := res.Record
-	tbl, keyCol, verCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name), sqlschema.Ident(t.Version)
+	tbl, keyCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)
 	switch plan.Step {
 	case ssotws.StepReplay:
 		return res, nil
 	case ssotws.StepInsert, ssotws.StepRecreate, ssotws.StepUpdate:
-		msg, err := t.Unmarshal(rec.Data)
+		args, err := t.RowArgs(rec.Data, key, rec.Version)
 		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		vals, err := t.Values(msg)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-		}
-		vals[t.KeyIndex()] = key
+		stmt := t.InsertSQL()
 		if plan.Step == ssotws.StepUpdate {
-			sets := make([]string, 0, len(t.Columns))
-			args := make([]any, 0, len(vals)+2)
-			for i, c := range t.Columns {
-				if c == t.Key {
-					continue
-				}
-				sets = append(sets, sqlschema.Ident(c.Name)+" = ?")
-				args = append(args, vals[i])
-			}
-			sets = append(sets, verCol+" = ?")
-			args = append(args, rec.Version, key)
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s WHERE %s = ?`, tbl, strings.Join(sets, ", "), keyCol), args...); err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-		} else {
-			cols := make([]string, 0, len(t.Columns)+1)
-			for _, c := range t.Columns {
-				cols = append(cols, sqlschema.Ident(c.Name))
-			}
-			cols = append(cols, verCol)
-			args := append(vals, rec.Version)
-			marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, tbl, strings.Join(cols, ", "), marks), args...); err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
+			stmt = t.UpdateSQL()
+		}
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
 	case ssotws.StepDelete:
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, tbl, keyCol), key); err != nil {
@@ -432,11 +316,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		}
 		if w.Data != nil {
 			// The tombstone holds the data the delete carries.
-			msg, err := t.Unmarshal(w.Data)
-			if err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-			image, err := t.Image(msg, w.Key)
+			image, err := t.TombstoneImage(w.Key, w.Data)
 			if err != nil {
 				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 			}
@@ -456,7 +336,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		}
 	}
 	if plan.Remember {
-		if err := remember(ctx, tx, "ssotws_requests", s.maxRequests, w, res); err != nil {
+		if err := remember(ctx, tx, s.maxRequests, w, res); err != nil {
 			return nil, err
 		}
 	}
@@ -469,10 +349,7 @@ func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, ke
 		version int64
 		image   []byte
 	)
-	err := tx.QueryRowContext(ctx,
-		fmt.Sprintf(`SELECT r.%s, %s FROM %s r WHERE r.%s = ?`,
-			sqlschema.Ident(t.Version), t.SelectImage("r"), sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)),
-		keyArg).Scan(&version, &image)
+	err := tx.QueryRowContext(ctx, t.GetSQL(), keyArg).Scan(&version, &image)
 	deleted := false
 	if errors.Is(err, sql.ErrNoRows) {
 		deleted = true
@@ -484,5 +361,5 @@ func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, ke
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
-	return recordOf(t, key, version, image, deleted)
+	return t.Record(key, version, image, deleted)
 }

@@ -75,6 +75,12 @@ func RunTables(t *testing.T, newStore func(t *testing.T, models []*ssotws.Model)
 	}
 }
 
+// Opaque wraps a store opened with [Models] so that it takes records as
+// the suite writes them: opaque bytes (kept in the payload field) and a
+// map of fields (those the models declare). Tests written against the
+// single-table layout run on the tables through it.
+func Opaque(s ssotws.Store) ssotws.Store { return newTableAdapter(s, Models()) }
+
 // tableAdapter turns the suite's opaque records into messages of Models
 // and back.
 type tableAdapter struct {

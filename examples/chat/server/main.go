@@ -60,8 +60,12 @@ func run(addr, web, db, natsURL string, seed bool, logger *slog.Logger) error {
 	defer stop()
 
 	var store ssotws.Store = ssotws.NewMemoryStore()
+	var sqlite *sqlitestore.TableStore
 	if db != "" {
-		sqlite, err := sqlitestore.Open(ctx, db, nil)
+		// A table per model (rooms, messages): readable and writable
+		// with the sqlite3 shell, whose writes reach subscribers too.
+		var err error
+		sqlite, err = sqlitestore.OpenTables(ctx, db, []*ssotws.Model{chatv1ssotws.RoomModel, chatv1ssotws.MessageModel}, nil)
 		if err != nil {
 			return err
 		}
@@ -86,7 +90,20 @@ func run(addr, web, db, natsURL string, seed bool, logger *slog.Logger) error {
 		broker = nb
 	}
 	defer broker.Close()
-	srv, err := newServer(store, broker, web, logger)
+	var pub ssotws.Publisher = broker
+	if sqlite != nil {
+		// The relay publishes the tables' change log: the handlers'
+		// writes and anyone else's. Nodes sharing the file and a NATS
+		// stream use the same relay name (the default), and each change
+		// is published once.
+		relay, err := sqlite.StartRelay(ctx, broker, &sqlitestore.RelayOptions{Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer relay.Close()
+		pub = ssotws.RelayedPublisher(relay, broker)
+	}
+	srv, err := newServer(store, pub, broker, web, logger)
 	if err != nil {
 		return err
 	}
@@ -126,7 +143,7 @@ type server struct {
 	chat    *chatService
 }
 
-func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slog.Logger) (*server, error) {
+func newServer(store ssotws.Store, pub ssotws.Publisher, broker ssotws.Broker, web string, logger *slog.Logger) (*server, error) {
 	// The gateway's metrics, exported for Prometheus to scrape at
 	// /metrics. A registry of the server's own rather than Prometheus's
 	// global one, so that several servers may live in one process (tests).
@@ -140,7 +157,7 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 	if err := chatv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
 	}
-	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, broker, &ssotws.ResourceOptions{Logger: logger})}
+	chat := &chatService{ChatService: chatv1ssotws.NewChatService(store, pub, &ssotws.ResourceOptions{Logger: logger})}
 	chat.SetHooks(messageRules(time.Now))
 
 	mux := http.NewServeMux()

@@ -33,7 +33,7 @@ import (
 func TestRequestBounds(t *testing.T) {
 	broker := ssotws.NewMemoryBroker(nil)
 	defer broker.Close()
-	srv, err := newServer(ssotws.NewMemoryStore(), broker, "", slog.New(slog.DiscardHandler))
+	srv, err := newServer(ssotws.NewMemoryStore(), broker, broker, "", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.mux)
 	defer ts.Close()
@@ -78,7 +78,7 @@ func TestRequestBounds(t *testing.T) {
 func TestMetricsScrape(t *testing.T) {
 	broker := ssotws.NewMemoryBroker(nil)
 	defer broker.Close()
-	srv, err := newServer(ssotws.NewMemoryStore(), broker, "", slog.New(slog.DiscardHandler))
+	srv, err := newServer(ssotws.NewMemoryStore(), broker, broker, "", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.mux)
 	defer ts.Close()

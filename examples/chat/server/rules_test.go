@@ -32,7 +32,7 @@ func startExample(t *testing.T) *exampleServer {
 	t.Helper()
 	broker := ssotws.NewMemoryBroker(nil)
 	t.Cleanup(func() { broker.Close() })
-	srv, err := newServer(ssotws.NewMemoryStore(), broker, "", slog.New(slog.DiscardHandler))
+	srv, err := newServer(ssotws.NewMemoryStore(), broker, broker, "", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.mux)
 	t.Cleanup(ts.Close)

@@ -51,17 +51,24 @@ func run(addr, web, db string, logger *slog.Logger) error {
 	defer stop()
 
 	var store ssotws.Store = ssotws.NewMemoryStore()
+	broker := ssotws.NewMemoryBroker(nil)
+	defer broker.Close()
+	var pub ssotws.Publisher = broker
 	if db != "" {
-		sqlite, err := sqlitestore.Open(ctx, db, nil)
+		// A table per model; the relay publishes its change log.
+		sqlite, err := sqlitestore.OpenTables(ctx, db, []*ssotws.Model{notificationsv1ssotws.NotificationModel}, nil)
 		if err != nil {
 			return err
 		}
 		defer sqlite.Close()
-		store = sqlite
+		relay, err := sqlite.StartRelay(ctx, broker, &sqlitestore.RelayOptions{Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer relay.Close()
+		store, pub = sqlite, ssotws.RelayedPublisher(relay, broker)
 	}
-	broker := ssotws.NewMemoryBroker(nil)
-	defer broker.Close()
-	srv, err := newServer(store, broker, web, logger)
+	srv, err := newServer(store, pub, broker, web, logger)
 	if err != nil {
 		return err
 	}
@@ -111,7 +118,7 @@ type server struct {
 	svc     *notificationsv1ssotws.NotificationService
 }
 
-func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slog.Logger) (*server, error) {
+func newServer(store ssotws.Store, pub ssotws.Publisher, broker ssotws.Broker, web string, logger *slog.Logger) (*server, error) {
 	// Every connection and every call must carry a token; the model's
 	// OWNER rules then give each user their own notifications only.
 	gateway := ssotws.NewGateway(broker, &ssotws.GatewayOptions{
@@ -122,7 +129,7 @@ func newServer(store ssotws.Store, broker ssotws.Broker, web string, logger *slo
 	if err := notificationsv1ssotws.RegisterChannels(gateway); err != nil {
 		return nil, err
 	}
-	svc := notificationsv1ssotws.NewNotificationService(store, broker, &ssotws.ResourceOptions{Logger: logger})
+	svc := notificationsv1ssotws.NewNotificationService(store, pub, &ssotws.ResourceOptions{Logger: logger})
 	s := &server{mux: http.NewServeMux(), gateway: gateway, svc: svc}
 	s.mux.Handle(notificationsv1ssotws.NewNotificationServiceHandler(svc,
 		connect.WithInterceptors(ssotws.NewAuthInterceptor(devTokens, &ssotws.AuthInterceptorOptions{RequireAuth: true, Logger: logger}))))

@@ -35,7 +35,7 @@ func TestSendReadMarkRead(t *testing.T) {
 	ctx := context.Background()
 	broker := ssotws.NewMemoryBroker(nil)
 	defer broker.Close()
-	srv, err := newServer(ssotws.NewMemoryStore(), broker, "", slog.New(slog.DiscardHandler))
+	srv, err := newServer(ssotws.NewMemoryStore(), broker, broker, "", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.mux)
 	defer ts.Close()
@@ -92,7 +92,7 @@ func TestDevTokens(t *testing.T) {
 func TestSendRefusesBadInput(t *testing.T) {
 	broker := ssotws.NewMemoryBroker(nil)
 	defer broker.Close()
-	srv, err := newServer(ssotws.NewMemoryStore(), broker, "", slog.New(slog.DiscardHandler))
+	srv, err := newServer(ssotws.NewMemoryStore(), broker, broker, "", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv.mux)
 	defer ts.Close()

@@ -1,0 +1,215 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Options tunes a [TableStore]. The zero value (or a nil *Options) is the
+// default.
+type Options struct {
+	// MaxRequests bounds how many results of writes with a request id are
+	// remembered for idempotency, across all models; the oldest beyond it
+	// are forgotten. Zero or less means 100,000, as [ssotws.MemoryStore].
+	MaxRequests int
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before failing with SQLITE_BUSY. Zero means 5 seconds.
+	BusyTimeout time.Duration
+	// MaxReadConns bounds the pool of read connections. Zero or less means
+	// max(4, GOMAXPROCS).
+	MaxReadConns int
+	// FullSync makes every commit wait for the disk (PRAGMA synchronous =
+	// FULL). By default commits use synchronous = NORMAL, which in WAL mode
+	// survives a crash of the process but may lose the last commits on a
+	// power failure or an operating-system crash.
+	FullSync bool
+}
+
+// DefaultMaxRequests is the number of request results remembered for
+// idempotency when [Options.MaxRequests] is not set.
+const DefaultMaxRequests = ssotws.DefaultMaxRequests
+
+// maxPageSize keeps LIMIT from overflowing.
+const maxPageSize = 1 << 30
+
+func withDefaults(opts *Options) Options {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 5 * time.Second
+	}
+	if o.MaxReadConns <= 0 {
+		o.MaxReadConns = max(4, runtime.GOMAXPROCS(0))
+	}
+	return o
+}
+
+// openPools opens the writer (one connection, BEGIN IMMEDIATE
+// transactions), runs setup on it, then opens the read-only pool.
+func openPools(ctx context.Context, path string, o Options, setup func(context.Context, *sql.DB) error) (w, r *sql.DB, err error) {
+	if path == "" || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return nil, nil, fmt.Errorf("sqlitestore: path %q is not a file name", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	sync := "NORMAL"
+	if o.FullSync {
+		sync = "FULL"
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10))
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", sync)
+	q.Set("_txlock", "immediate")
+	// The file: URI form escapes any character of the path (a '?' would
+	// otherwise start the query).
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive: file:///C:/...
+	}
+	dsn := (&url.URL{Scheme: "file", Path: p}).String()
+
+	w, err = sql.Open("sqlite", dsn+"?"+q.Encode())
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := setup(ctx, w); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+
+	q.Del("_txlock")
+	q.Set("_query_only", "1")
+	r, err = sql.Open("sqlite", dsn+"?"+q.Encode())
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	r.SetMaxOpenConns(o.MaxReadConns)
+	r.SetMaxIdleConns(o.MaxReadConns)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	return w, r, nil
+}
+
+// replay returns the remembered result of (model, requestID), or nil.
+func replay(ctx context.Context, tx *sql.Tx, model, requestID string) (*ssotws.WriteResult, error) {
+	var (
+		rec                ssotws.Record
+		fields, prevFields sql.NullString
+		prevVersion        sql.NullInt64
+		prevDeleted        sql.NullBool
+		prevData           []byte
+		kind               int
+	)
+	err := tx.QueryRowContext(ctx,
+		`SELECT kind, key, version, deleted, data, fields, prev_version, prev_deleted, prev_data, prev_fields
+FROM ssotws_requests WHERE model = ? AND request_id = ?`, model, requestID).Scan(
+		&kind, &rec.Key, &rec.Version, &rec.Deleted, &rec.Data, &fields,
+		&prevVersion, &prevDeleted, &prevData, &prevFields)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
+	}
+	if rec.Fields, err = decodeFields(fields); err != nil {
+		return nil, err
+	}
+	res := &ssotws.WriteResult{Record: &rec}
+	if prevVersion.Valid {
+		prev := &ssotws.Record{Key: rec.Key, Version: prevVersion.Int64, Deleted: prevDeleted.Bool, Data: prevData}
+		if prev.Fields, err = decodeFields(prevFields); err != nil {
+			return nil, err
+		}
+		res.Previous = prev
+	}
+	return res, nil
+}
+
+// remember stores the result of w for idempotency and forgets the oldest
+// results beyond the bound. Request rows are inserted with dense seq values
+// (rowid = max + 1, and only the oldest are ever deleted), so the rows to
+// forget are those at or below seq - maxRequests.
+func remember(ctx context.Context, tx *sql.Tx, maxRequests int64, w *ssotws.Write, res *ssotws.WriteResult) error {
+	fields, err := encodeFields(res.Record.Fields)
+	if err != nil {
+		return err
+	}
+	var (
+		prevVersion, prevDeleted, prevData, prevFields any
+	)
+	if p := res.Previous; p != nil {
+		pf, err := encodeFields(p.Fields)
+		if err != nil {
+			return err
+		}
+		prevVersion, prevDeleted, prevData, prevFields = p.Version, p.Deleted, p.Data, pf
+	}
+	var seq int64
+	err = tx.QueryRowContext(ctx,
+		`INSERT INTO ssotws_requests (model, request_id, kind, key, version, deleted, data, fields,
+	prev_version, prev_deleted, prev_data, prev_fields)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		w.Model, w.RequestID, int(w.Kind), res.Record.Key, res.Record.Version, res.Record.Deleted,
+		res.Record.Data, fields, prevVersion, prevDeleted, prevData, prevFields).Scan(&seq)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: apply: %w", err)
+	}
+	if seq > maxRequests {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ssotws_requests WHERE seq <= ?`, seq-maxRequests); err != nil {
+			return fmt.Errorf("sqlitestore: apply: %w", err)
+		}
+	}
+	return nil
+}
+
+// encodeFields is the JSON form of fields; nil stays NULL.
+func encodeFields(fields map[string]string) (any, error) {
+	if fields == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: encode fields: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeFields(s sql.NullString) (map[string]string, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
+		return nil, fmt.Errorf("sqlitestore: decode fields: %w", err)
+	}
+	return m, nil
+}
