@@ -19,6 +19,15 @@ const DefaultHistorySize = 1000
 // [MemoryBroker] keeps unless told otherwise.
 const DefaultTombstones = 10000
 
+// DefaultListenerBacklog is the number of events a [MemoryBroker] queues
+// for a listener, ahead of its fan-out, unless told otherwise.
+const DefaultListenerBacklog = 128
+
+// DefaultListenerBacklogBytes is the size of the events (their data,
+// channel and key) a [MemoryBroker] queues for a listener, ahead of its
+// fan-out, unless told otherwise.
+const DefaultListenerBacklogBytes = 1 << 20
+
 // MemoryBrokerOptions configures a [MemoryBroker]. A nil
 // *MemoryBrokerOptions means the defaults.
 type MemoryBrokerOptions struct {
@@ -32,6 +41,18 @@ type MemoryBrokerOptions struct {
 	// Tombstones is the number of deleted records whose item channel is
 	// kept. Zero means [DefaultTombstones]; a negative value keeps none.
 	Tombstones int
+	// ListenerBacklog bounds the events queued for each listener that it
+	// has not finished delivering: Publish returns without waiting for the
+	// fan-out while the backlog is within the bound, and waits for the
+	// listener to catch up past it. Zero means [DefaultListenerBacklog]; a
+	// negative value makes every Publish wait until the listeners have
+	// delivered its events.
+	ListenerBacklog int
+	// ListenerBacklogBytes bounds the same backlog by the size of its
+	// events (data, channel and key): a few large events fill it as many
+	// small ones do. Zero means [DefaultListenerBacklogBytes]; a negative
+	// value makes every Publish wait as a negative ListenerBacklog does.
+	ListenerBacklogBytes int
 }
 
 // MemoryBroker is an in-process [Broker]: it serves one server, and its
@@ -50,12 +71,21 @@ type MemoryBrokerOptions struct {
 // events to each listener's queue under the broker's lock, which fixes
 // their order; each listener has a goroutine that calls it, so a listener
 // with a large fan-out does not hold the lock that publishers (on any
-// channel), Position and History need. Publish returns once every
-// listener has taken its events.
+// channel), Position and History need. Publish does not wait for the
+// fan-out: it returns once its events are in the history and queued for
+// every listener. Each listener's queue holds at most ListenerBacklog
+// events and ListenerBacklogBytes of them (plus one Publish per concurrent
+// publisher); past that, Publish waits until the listener has caught up
+// to the bound, so a listener that falls behind slows publishers rather
+// than growing memory, and no event is ever dropped. Subscribers of the gateway are protected by their own
+// bound ([Limits].SendQueue): a connection that cannot keep up is closed
+// as too slow (close code 4429), and its client resumes from the history.
 type MemoryBroker struct {
 	epoch       uint64
 	historySize int
 	maxTombs    int
+	backlog     int // ListenerBacklog
+	backlogSize int // ListenerBacklogBytes
 
 	mu        sync.Mutex
 	channels  map[string]*memChannel
@@ -77,112 +107,6 @@ type MemoryBroker struct {
 type memTombstone struct {
 	channel string
 	offset  uint64
-}
-
-// memListener is a registered listener: an ordered queue of published
-// batches and the goroutine that calls fn with them.
-//
-// Publish enqueues under the broker's lock (which orders the batches),
-// releases the lock, then waits until the goroutine has taken its batch
-// (not until fn has run). So a publisher waits at most for the fan-out in
-// progress, never for its own, and publishers that queue up behind one
-// fan-out are taken, and released, together; meanwhile the broker's lock
-// is free for other publishers, Position and History. The backlog is
-// bounded by the publishers in flight, as it was when the fan-out ran
-// under the lock: a publisher faster than the fan-out is held back, and a
-// subscriber never gets a longer burst than before (a large backlog would
-// hand every subscriber of a channel bursts longer than its send queue).
-type memListener struct {
-	fn func([]*wsv1.Event)
-
-	mu      sync.Mutex
-	ready   sync.Cond // the goroutine waits for batches
-	taken   sync.Cond // publishers wait for their batch to be taken
-	batches [][]*wsv1.Event
-	seq     uint64 // batches enqueued
-	took    uint64 // batches taken by the goroutine
-	waiters int    // publishers waiting on taken
-	stopped bool   // no more batches; the goroutine drains (or, closed, drops) and ends
-	done    chan struct{}
-}
-
-// memTicket is a batch a publisher waits to see taken.
-type memTicket struct {
-	l   *memListener
-	seq uint64
-}
-
-func newMemListener(fn func([]*wsv1.Event)) *memListener {
-	l := &memListener{fn: fn, done: make(chan struct{})}
-	l.ready.L, l.taken.L = &l.mu, &l.mu
-	go l.run()
-	return l
-}
-
-// enqueue appends one published batch and returns its sequence number
-// (0: not enqueued); the broker's lock is held, which orders the batches.
-func (l *memListener) enqueue(events []*wsv1.Event) uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		return 0
-	}
-	l.batches = append(l.batches, events)
-	l.seq++
-	if len(l.batches) == 1 {
-		l.ready.Signal()
-	}
-	return l.seq
-}
-
-// waitTaken waits until the goroutine took batch seq, or stopped.
-func (l *memListener) waitTaken(seq uint64) {
-	l.mu.Lock()
-	for l.took < seq && !l.stopped {
-		l.waiters++
-		l.taken.Wait()
-		l.waiters--
-	}
-	l.mu.Unlock()
-}
-
-func (l *memListener) run() {
-	defer close(l.done)
-	var batch [][]*wsv1.Event
-	for {
-		l.mu.Lock()
-		for len(l.batches) == 0 && !l.stopped {
-			l.ready.Wait()
-		}
-		if len(l.batches) == 0 {
-			l.mu.Unlock()
-			return
-		}
-		batch, l.batches = l.batches, batch[:0]
-		l.took = l.seq
-		if l.waiters > 0 {
-			l.taken.Broadcast()
-		}
-		l.mu.Unlock()
-		for _, events := range batch {
-			l.fn(events)
-		}
-		clear(batch)
-	}
-}
-
-// stop ends the deliveries: with drain, after what was published before
-// stop; otherwise dropping it. It waits for the goroutine to end.
-func (l *memListener) stop(drain bool) {
-	l.mu.Lock()
-	l.stopped = true
-	if !drain {
-		l.batches = nil
-	}
-	l.ready.Signal()
-	l.taken.Broadcast()
-	l.mu.Unlock()
-	<-l.done
 }
 
 type memChannel struct {
@@ -212,6 +136,18 @@ func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 	if o.Tombstones < 0 {
 		o.Tombstones = 0
 	}
+	if o.ListenerBacklog == 0 {
+		o.ListenerBacklog = DefaultListenerBacklog
+	}
+	if o.ListenerBacklog < 0 {
+		o.ListenerBacklog = 0
+	}
+	if o.ListenerBacklogBytes == 0 {
+		o.ListenerBacklogBytes = DefaultListenerBacklogBytes
+	}
+	if o.ListenerBacklogBytes < 0 {
+		o.ListenerBacklogBytes = 0
+	}
 	for o.Epoch == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -222,6 +158,8 @@ func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 		epoch:       o.Epoch,
 		historySize: o.HistorySize,
 		maxTombs:    o.Tombstones,
+		backlog:     o.ListenerBacklog,
+		backlogSize: o.ListenerBacklogBytes,
 		channels:    make(map[string]*memChannel),
 	}
 }
@@ -257,16 +195,16 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 			b.tombstone(ev, ch)
 		}
 	}
-	var one [1]memTicket
-	tickets := one[:0]
+	var one [1]*memListener
+	full := one[:0]
 	for _, l := range b.listeners {
-		if seq := l.enqueue(events); seq > 0 {
-			tickets = append(tickets, memTicket{l, seq})
+		if l.enqueue(events) {
+			full = append(full, l)
 		}
 	}
 	b.mu.Unlock()
-	for _, t := range tickets {
-		t.l.waitTaken(t.seq)
+	for _, l := range full {
+		l.waitRoom()
 	}
 	return nil
 }
@@ -361,7 +299,7 @@ func (b *MemoryBroker) History(ctx context.Context, channel string, since *wsv1.
 // what was published before it was called, then ends the goroutine; it
 // must not be called from fn.
 func (b *MemoryBroker) Listen(fn func(events []*wsv1.Event)) (stop func()) {
-	l := newMemListener(fn)
+	l := newMemListener(fn, b.backlog, b.backlogSize)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()

@@ -2,6 +2,7 @@ package ssotws
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -113,5 +114,90 @@ func TestWriteDelayPacks(t *testing.T) {
 	}
 	if n := len(read().GetEvents().GetEvents()); n != 5 {
 		t.Fatalf("first message carries %d events, want the 5 of the burst", n)
+	}
+}
+
+// TestPublishDoesNotWaitForTheFanout: while the listener is blocked in a
+// fan-out, Publish returns for every batch within the backlog bound; past
+// the bound it waits until the listener catches up; the listener then gets
+// every batch, in order. (The waits below detect a hang; they assert no
+// timing.)
+func TestPublishDoesNotWaitForTheFanout(t *testing.T) {
+	ctx := context.Background()
+	const backlog = 4
+	b := NewMemoryBroker(&MemoryBrokerOptions{Epoch: 1, ListenerBacklog: backlog})
+	defer b.Close()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var heard []uint64
+	first := true
+	stop := b.Listen(func(events []*wsv1.Event) {
+		if first {
+			first = false
+			close(entered)
+			<-release // a fan-out that does not end until told
+		}
+		for _, e := range events {
+			heard = append(heard, e.GetPosition().GetOffset())
+		}
+	})
+	publish := func(key string) <-chan error {
+		done := make(chan error, 1)
+		go func() { done <- b.Publish(ctx, []*wsv1.Event{ev("A", key, created, 1)}) }()
+		return done
+	}
+	returns := func(done <-chan error, what string) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(hang):
+			t.Fatalf("%s did not return while the listener was blocked", what)
+		}
+	}
+	returns(publish("a1"), "the first Publish")
+	<-entered
+	// The listener is blocked on a1, which counts against the bound until
+	// delivered: three more fit.
+	for i := 2; i <= backlog; i++ {
+		returns(publish(fmt.Sprint("a", i)), fmt.Sprint("Publish #", i))
+	}
+	// Past the bound, Publish waits for the listener.
+	past := publish("past")
+	waitFor(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		l := b.listeners[0]
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.waiters == 1
+	})
+	select {
+	case err := <-past:
+		t.Fatalf("Publish past the bound returned (%v) while the listener was blocked", err)
+	default:
+	}
+	close(release)
+	returns(past, "the Publish past the bound, once the listener went on,")
+	stop() // delivers everything published before it
+	if want := []uint64{1, 2, 3, 4, 5}; fmt.Sprint(heard) != fmt.Sprint(want) {
+		t.Fatalf("heard %v, want %v", heard, want)
+	}
+}
+
+// hang is how long a test waits for what must happen before it reports a
+// hang.
+const hang = 10 * time.Second
+
+// waitFor polls cond until it holds; it fails the test after hang.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hang)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -30,13 +30,16 @@ func Bind(plugin *protogen.Plugin, params *Params) (*Schema, error) {
 		files:    make(map[*protogen.Message]*protogen.File),
 		models:   make(map[*protogen.Message]*Model),
 		byName:   make(map[string][]*protogen.Message),
+		byPlural: make(map[string][]*protogen.Message),
 	}
 	for _, f := range plugin.Files {
 		walkMessages(f.Messages, func(m *protogen.Message) {
 			b.messages[m.Desc.FullName()] = m
 			b.files[m] = f
 			if modelOptions(m) != nil {
-				b.byName[string(m.Desc.Name())] = append(b.byName[string(m.Desc.Name())], m)
+				name := string(m.Desc.Name())
+				b.byName[name] = append(b.byName[name], m)
+				b.byPlural[plural(name)] = append(b.byPlural[plural(name)], m)
 			}
 		})
 	}
@@ -93,9 +96,12 @@ type binder struct {
 	files    map[*protogen.Message]*protogen.File
 	// models caches bound models; a nil entry is a message that is not one.
 	models map[*protogen.Message]*Model
-	// byName indexes messages with the model option by short name.
-	byName map[string][]*protogen.Message
-	probs  problems
+	// byName indexes messages with the model option by short name, and
+	// byPlural by its plural (List methods): a method's model is looked up,
+	// not searched for, so binding stays linear in the number of methods.
+	byName   map[string][]*protogen.Message
+	byPlural map[string][]*protogen.Message
+	probs    problems
 }
 
 func walkMessages(msgs []*protogen.Message, fn func(*protogen.Message)) {
@@ -490,13 +496,6 @@ func (b *binder) subList(meth *protogen.Method, std Standard, rest string) *Mode
 // another package that the name matches, when that is the only match.
 func (b *binder) byMethodName(meth *protogen.Method, std Standard, rest string, candidates []*Model) (model *Model, byResponse bool, foreign *Model) {
 	pkg := meth.Desc.ParentFile().Package()
-	matches := func(m *protogen.Message) bool {
-		name := string(m.Desc.Name())
-		if std == List {
-			return plural(name) == rest
-		}
-		return name == rest
-	}
 	allowed := func(m *protogen.Message) bool {
 		if candidates != nil {
 			return containsModel(candidates, b.model(m))
@@ -504,16 +503,15 @@ func (b *binder) byMethodName(meth *protogen.Method, std Standard, rest string, 
 		return m.Desc.ParentFile().Package() == pkg
 	}
 	var other *protogen.Message
-	for _, msgs := range b.byName {
-		for _, m := range msgs {
-			if !matches(m) {
-				continue
-			}
-			if allowed(m) {
-				return b.model(m), false, nil
-			}
-			other = m
+	index := b.byName
+	if std == List {
+		index = b.byPlural
+	}
+	for _, m := range index[rest] {
+		if allowed(m) {
+			return b.model(m), false, nil
 		}
+		other = m
 	}
 	if std == List {
 		// An irregular plural (ListPeople of Person): bind by the

@@ -14,6 +14,22 @@ type esName struct {
 	shape, desc string
 }
 
+// esNameCache holds esNames of each file it was asked about: esNames walks
+// a whole file, so calling it for each model would make generation
+// quadratic in the number of types of a file.
+type esNameCache map[protoreflect.FileDescriptor]map[protoreflect.FullName]esName
+
+// of returns protoc-gen-es's names of d (a message, enum or service).
+func (c esNameCache) of(d protoreflect.Descriptor) esName {
+	f := d.ParentFile()
+	names, ok := c[f]
+	if !ok {
+		names = esNames(f)
+		c[f] = names
+	}
+	return names[d.FullName()]
+}
+
 // esNames computes protoc-gen-es's names for the types of file f, with its
 // clash resolution: shapes first, then descriptors, in the order of
 // protobuf-es's nestedTypes, each taking the first of name, name$,

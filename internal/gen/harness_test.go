@@ -25,7 +25,7 @@ const ssotProtoDir = "../../proto"
 // compileRequest compiles the named files in-process, as protoc would,
 // and returns the CodeGeneratorRequest a plugin would receive. sources
 // maps file names to inline contents; files not in it are read from dir.
-func compileRequest(t *testing.T, dir string, sources map[string]string, names []string, param string) *pluginpb.CodeGeneratorRequest {
+func compileRequest(t testing.TB, dir string, sources map[string]string, names []string, param string) *pluginpb.CodeGeneratorRequest {
 	t.Helper()
 	var resolvers protocompile.CompositeResolver
 	if sources != nil {

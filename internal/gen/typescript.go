@@ -79,11 +79,12 @@ func generateTS(plugin *protogen.Plugin, schema *Schema, params *Params) error {
 	ext := tsImportExtension(params.ImportExtension)
 	emit := params.TSRuntime == TSRuntimeEmit
 	wrote := false
+	es := make(esNameCache)
 	for _, f := range schema.Files {
 		if len(f.Models) == 0 {
 			continue
 		}
-		w := newTSWriter(f.Proto, ext, emit)
+		w := newTSWriter(f.Proto, ext, emit, es)
 		w.file(plugin, f, served)
 		g := plugin.NewGeneratedFile(w.name, "")
 		if _, err := g.Write(w.bytes()); err != nil {
@@ -163,6 +164,8 @@ type tsWriter struct {
 	taken map[string]bool
 	// local maps module + "\x00" + name to the local name of an import.
 	local map[string]string
+	// es holds protoc-gen-es's names, computed once per file of the request.
+	es esNameCache
 }
 
 type tsImport struct {
@@ -170,8 +173,9 @@ type tsImport struct {
 	typeOnly bool
 }
 
-func newTSWriter(f *protogen.File, ext string, emit bool) *tsWriter {
+func newTSWriter(f *protogen.File, ext string, emit bool, es esNameCache) *tsWriter {
 	return &tsWriter{
+		es:      es,
 		proto:   f,
 		name:    strings.TrimSuffix(f.Desc.Path(), ".proto") + tsFileSuffix,
 		ext:     ext,
@@ -320,8 +324,8 @@ type tsModelNames struct {
 	Model, Channels, Create string
 }
 
-func newTSModelNames(m *Model) tsModelNames {
-	base := esNames(m.Message.Desc.ParentFile())[m.Message.Desc.FullName()].shape
+func (w *tsWriter) modelNames(m *Model) tsModelNames {
+	base := w.es.of(m.Message.Desc).shape
 	return tsModelNames{
 		Model:    base + "Model",
 		Channels: base + "Channels",
@@ -332,7 +336,7 @@ func newTSModelNames(m *Model) tsModelNames {
 func (w *tsWriter) file(plugin *protogen.Plugin, f *File, served map[*Model]*tsServed) {
 	w.param = plugin.Request.GetParameter()
 	for _, m := range f.Models {
-		n := newTSModelNames(m)
+		n := w.modelNames(m)
 		w.declare(n.Model, n.Create)
 		if m.Realtime {
 			w.declare(n.Channels)
@@ -351,7 +355,7 @@ func (w *tsWriter) file(plugin *protogen.Plugin, f *File, served map[*Model]*tsS
 			w.model(m, b)
 		} else {
 			w.p("// ", m.FullName(), " has no service with its standard methods in this request:")
-			w.p("// there is no ", newTSModelNames(m).Model, " to build a client from.")
+			w.p("// there is no ", w.modelNames(m).Model, " to build a client from.")
 			w.p()
 		}
 		if m.Realtime {
@@ -455,18 +459,18 @@ func jsString(f *protogen.Field) bool {
 func (w *tsWriter) fieldType(f *protogen.Field) string {
 	if f.Desc.Kind() == protoreflect.EnumKind {
 		e := f.Enum.Desc
-		return w.pb(e.ParentFile(), esNames(e.ParentFile())[e.FullName()].shape, true)
+		return w.pb(e.ParentFile(), w.es.of(e).shape, true)
 	}
 	return tsScalarType(f)
 }
 
 func (w *tsWriter) model(m *Model, b *tsServed) {
-	n := newTSModelNames(m)
-	names := esNames(m.Message.Desc.ParentFile())[m.Message.Desc.FullName()]
+	n := w.modelNames(m)
+	names := w.es.of(m.Message.Desc)
 	shape := w.pb(m.Message.Desc.ParentFile(), names.shape, true)
 	schema := w.pb(m.Message.Desc.ParentFile(), names.desc, false)
 	svc := b.service.Proto.Desc
-	service := w.pb(svc.ParentFile(), esNames(svc.ParentFile())[svc.FullName()].desc, false)
+	service := w.pb(svc.ParentFile(), w.es.of(svc).desc, false)
 	keyKind, keyType := tsKey(m.Key)
 
 	doc := wrap(n.Model+" describes the "+m.FullName()+" model to the ssot-ws runtime. "+
@@ -554,7 +558,7 @@ func (w *tsWriter) model(m *Model, b *tsServed) {
 }
 
 func (w *tsWriter) channels(m *Model) {
-	n := newTSModelNames(m)
+	n := w.modelNames(m)
 	name := m.Name()
 	quoted := strconv.Quote(name)
 	key := tsParam(string(m.Key.Desc.Name()))
