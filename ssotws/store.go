@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"strconv"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
 
 // Record is one stored record of a model.
@@ -121,11 +123,8 @@ const (
 	DefaultMaxRequests = 100_000
 )
 
-// Filter is an equality test on one field's text form.
-type Filter struct {
-	Field string
-	Value string
-}
+// Filter is an equality test on one field's text form: [protocol.Filter].
+type Filter = protocol.Filter
 
 // Match reports whether fields satisfy every filter.
 func Match(fields map[string]string, filters []Filter) bool {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrows"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -217,7 +219,7 @@ func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: get: %w", err)
 	}
-	return t.Record(key, version, image, false)
+	return sqlrows.Record(t, key, version, image, false)
 }
 
 // List implements [ssotws.Store], in creation order (ssotws_seq).
@@ -244,7 +246,7 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
 	defer rows.Close()
-	page, err := t.ReadPage(rows, size)
+	page, err := sqlrows.ReadPage(t, rows, size)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list: %w", err)
 	}
@@ -458,7 +460,7 @@ func lockRow(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, key string, key
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: apply: %w", err)
 	}
-	return t.Record(key, version, image, deleted)
+	return sqlrows.Record(t, key, version, image, deleted)
 }
 
 func replayTable(ctx context.Context, tx pgx.Tx, model string, reqHash []byte) (*ssotws.WriteResult, error) {

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"strings"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrows"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
@@ -188,7 +190,7 @@ func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: get: %w", err)
 	}
-	return t.Record(key, version, image, false)
+	return sqlrows.Record(t, key, version, image, false)
 }
 
 // List implements [ssotws.Store]. Records come in creation order (the
@@ -217,7 +219,7 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
 	defer rows.Close()
-	page, err := t.ReadPage(rows, size)
+	page, err := sqlrows.ReadPage(t, rows, size)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list: %w", err)
 	}
@@ -361,5 +363,5 @@ func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, ke
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
-	return t.Record(key, version, image, deleted)
+	return sqlrows.Record(t, key, version, image, deleted)
 }

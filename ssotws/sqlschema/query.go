@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
 
@@ -22,14 +21,14 @@ func filterable(c *Column) bool {
 // aliased r) whose placeholders are numbered from first. ok is false when
 // no record can match (a non-empty value for a field that has none, or a
 // value that is not the canonical text form of the field's type). A
-// filter on "" matches an empty or missing field, as [ssotws.Match] does.
-func (t *Table) Filter(filters []ssotws.Filter, first int) (cond string, args []any, ok bool) {
+// filter on "" matches an empty or missing field, as the memory store's Match does.
+func (t *Table) Filter(filters []protocol.Filter, first int) (cond string, args []any, ok bool) {
 	var parts []string
 	for _, f := range filters {
 		c := t.Column(f.Field)
 		if c == nil || !filterable(c) {
 			if f.Value == "" {
-				continue // as ssotws.Match: a missing field is empty
+				continue // as Match: a missing field is empty
 			}
 			return "", nil, false
 		}
@@ -53,7 +52,7 @@ func (t *Table) Filter(filters []ssotws.Filter, first int) (cond string, args []
 // that match filters, in creation order, at most limit, each as (creation
 // number, key as text, version, image). ok is false when no record can
 // match.
-func (t *Table) ListQuery(filters []ssotws.Filter, after int64, limit int) (query string, args []any, ok bool) {
+func (t *Table) ListQuery(filters []protocol.Filter, after int64, limit int) (query string, args []any, ok bool) {
 	cond, args, ok := t.Filter(filters, 2)
 	if !ok {
 		return "", nil, false
@@ -76,53 +75,9 @@ func (t *Table) GetSQL() string {
 		Ident(t.Version), t.SelectImage("r"), Ident(t.Name), Ident(t.Key.Name), t.mark(1))
 }
 
-// Record builds the record of key from a row's version and JSON image.
-func (t *Table) Record(key string, version int64, image []byte, deleted bool) (*ssotws.Record, error) {
-	msg, err := t.Decode(image)
-	if err != nil {
-		return nil, err
-	}
-	data, err := Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	return &ssotws.Record{Key: key, Version: version, Data: data, Fields: t.model.FieldValues(msg), Deleted: deleted}, nil
-}
-
 // Rows is what the drivers' result sets (database/sql, pgx) both offer.
 type Rows interface {
 	Next() bool
 	Scan(dest ...any) error
 	Err() error
-}
-
-// ReadPage reads the rows of a [Table.ListQuery] made with a limit of
-// size+1: at most size records, and the next page's token when there are
-// more. The caller closes rows.
-func (t *Table) ReadPage(rows Rows, size int) (*ssotws.Page, error) {
-	page := &ssotws.Page{}
-	var last int64
-	for rows.Next() {
-		if len(page.Records) == size {
-			page.NextPageToken = ssotws.FormatPageToken(last)
-			break
-		}
-		var (
-			key     string
-			version int64
-			image   []byte
-		)
-		if err := rows.Scan(&last, &key, &version, &image); err != nil {
-			return nil, err
-		}
-		rec, err := t.Record(key, version, image, false)
-		if err != nil {
-			return nil, err
-		}
-		page.Records = append(page.Records, rec)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return page, nil
 }
