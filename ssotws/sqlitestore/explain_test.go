@@ -1,0 +1,93 @@
+package sqlitestore
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestListByScopeUsesIndexExplain: with 20,000 chat messages over 100
+// rooms, the List of one room (the query the store runs) searches the
+// room_id scope index rather than scanning the messages table, before
+// and after ANALYZE (the planner's statistics must not turn it into a
+// walk of the whole table in creation order).
+func TestListByScopeUsesIndexExplain(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenTables(ctx, filepath.Join(t.TempDir(), "chat.db"), []*ssotws.Model{chatv1ssotws.RoomModel, chatv1ssotws.MessageModel}, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	tbl, err := s.table("chat.v1.Message")
+	require.NoError(t, err)
+	index := ""
+	for _, ix := range tbl.Indexes {
+		if ix.Columns[0] == "room_id" {
+			index = ix.Name
+		}
+	}
+	require.NotEmpty(t, index, "the room_id scope has an index")
+
+	// Bulk-load in one transaction with plain SQL (the store's triggers
+	// number the rows as for any writer).
+	tx, err := s.w.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i % 100), 'ann', 'hello' FROM n`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit())
+
+	filters := []ssotws.Filter{{Field: "room_id", Value: "r7"}}
+	q, args, ok := tbl.ListQuery(filters, 0, 51)
+	require.True(t, ok)
+	// EXPLAIN runs on the writer, the connection that loaded the rows and
+	// ran ANALYZE: EXPLAIN QUERY PLAN plans from the connection's cached
+	// schema and statistics without checking that they are current, so
+	// a reader opened before ANALYZE could show a plan without them (a
+	// real List re-plans when they change).
+	check := func(stage string) {
+		rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, rows.Close())
+		all := strings.Join(plan, "\n")
+		t.Logf("%s: %s\n%s", stage, q, all)
+		assert.True(t, strings.Contains(all, "USING INDEX "+index) || strings.Contains(all, "USING COVERING INDEX "+index),
+			"%s: the plan searches %s", stage, index)
+		for _, line := range plan {
+			assert.False(t, strings.HasPrefix(line, "SCAN"), "%s: no scan of the table: %q", stage, line)
+		}
+		assert.NotContains(t, all, "TEMP B-TREE", "%s: no sort", stage)
+	}
+	check("before ANALYZE")
+	_, err = s.w.ExecContext(ctx, "ANALYZE")
+	require.NoError(t, err)
+	var stat string
+	require.NoError(t, s.w.QueryRowContext(ctx, `SELECT stat FROM sqlite_stat1 WHERE idx = ?`, index).Scan(&stat))
+	t.Logf("sqlite_stat1 %s: %s", index, stat)
+	check("after ANALYZE")
+
+	// The query finds the room's 200 messages.
+	q, args, ok = tbl.ListQuery(filters, 0, 1000)
+	require.True(t, ok)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	require.NoError(t, err)
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	assert.Equal(t, 200, n)
+}
