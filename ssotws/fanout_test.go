@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -110,11 +111,9 @@ func TestReplayEncodedOnce(t *testing.T) {
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(other)
 	// Once no queue holds them, the cache keeps nothing.
-	for i := 0; c.len() > 0; i++ {
-		if i == 100 {
-			t.Fatalf("%d entries left after the events were collected", c.len())
-		}
+	// Cleanups run on a goroutine of the runtime, after a collection.
+	require.Eventually(t, func() bool {
 		runtime.GC()
-		time.Sleep(time.Millisecond) // cleanups run on a goroutine of the runtime
-	}
+		return c.len() == 0
+	}, hang, time.Millisecond, "entries left after the events were collected")
 }

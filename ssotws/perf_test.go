@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
@@ -190,14 +191,8 @@ func TestPublishDoesNotWaitForTheFanout(t *testing.T) {
 // hang.
 const hang = 10 * time.Second
 
-// waitFor polls cond until it holds; it fails the test after hang.
+// waitFor waits until cond holds; it fails the test after hang.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(hang)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	require.Eventually(t, cond, hang, time.Millisecond, "condition not reached")
 }
