@@ -154,20 +154,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.Var(&imports, "proto_path", "")
 	flags.StringVar(&dir, "dir", "", "")
 	flags.StringVar(&dialect, "dialect", "", "")
-	for {
-		if err := flags.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, Usage)
-				return 0
-			}
-			return usageFailed("%v", err)
-		}
-		args = flags.Args()
-		if len(args) == 0 {
-			break
-		}
-		files = append(files, args[0])
-		args = args[1:]
+	files, err := scaffold.ParseArgs(flags, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, Usage)
+		return 0
+	}
+	if err != nil {
+		return usageFailed("%v", err)
 	}
 	d, err := sqlschema.ParseDialect(dialect)
 	if err != nil {

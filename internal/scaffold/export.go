@@ -2,6 +2,7 @@ package scaffold
 
 import (
 	"context"
+	"flag"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -18,4 +19,21 @@ func Compile(ctx context.Context, importPaths []string, sources map[string]strin
 // protoc does.
 func ImportName(importPaths []string, arg string) (string, error) {
 	return importName(importPaths, arg)
+}
+
+// ParseArgs parses args with flags, letting flags follow the files as with
+// protoc, and returns the files in order. flag.ErrHelp reports -h.
+func ParseArgs(flags *flag.FlagSet, args []string) ([]string, error) {
+	var files []string
+	for {
+		if err := flags.Parse(args); err != nil {
+			return nil, err
+		}
+		args = flags.Args()
+		if len(args) == 0 {
+			return files, nil
+		}
+		files = append(files, args[0])
+		args = args[1:]
+	}
 }

@@ -69,21 +69,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 	flags.StringVar(&out, "o", "", "")
 	flags.StringVar(&svc, "service", "", "")
 	flags.StringVar(&style, "style", "standard", "")
-	// Flags may follow the files, as with protoc.
-	for {
-		if err := flags.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, Usage)
-				return 0
-			}
-			return usageFailed("%v", err)
-		}
-		args = flags.Args()
-		if len(args) == 0 {
-			break
-		}
-		files = append(files, args[0])
-		args = args[1:]
+	files, err := ParseArgs(flags, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, Usage)
+		return 0
+	}
+	if err != nil {
+		return usageFailed("%v", err)
 	}
 	if len(files) == 0 {
 		return usageFailed("no .proto file given")
