@@ -19,6 +19,10 @@ const DefaultHistorySize = 1000
 // [MemoryBroker] keeps unless told otherwise.
 const DefaultTombstones = 10000
 
+// DefaultItemChannels is the number of live records' item channels a
+// [MemoryBroker] keeps unless told otherwise.
+const DefaultItemChannels = 10000
+
 // DefaultListenerBacklog is the number of events a [MemoryBroker] queues
 // for a listener, ahead of its fan-out, unless told otherwise.
 const DefaultListenerBacklog = 128
@@ -41,6 +45,12 @@ type MemoryBrokerOptions struct {
 	// Tombstones is the number of deleted records whose item channel is
 	// kept. Zero means [DefaultTombstones]; a negative value keeps none.
 	Tombstones int
+	// ItemChannels is the number of item channels of records not deleted
+	// (one per record written) that are kept with their history: past it,
+	// the one written least recently is forgotten. Zero means
+	// [DefaultItemChannels]; a negative value keeps none beyond the
+	// publish that wrote them.
+	ItemChannels int
 	// ListenerBacklog bounds the events queued for each listener that it
 	// has not finished delivering: Publish returns without waiting for the
 	// fan-out while the backlog is within the bound, and waits for the
@@ -84,6 +94,7 @@ type MemoryBroker struct {
 	epoch       uint64
 	historySize int
 	maxTombs    int
+	maxItems    int
 	backlog     int // ListenerBacklog
 	backlogSize int // ListenerBacklogBytes
 
@@ -94,19 +105,14 @@ type MemoryBroker struct {
 
 	control memControl // the gateways' control messages (broker_memory_control.go)
 
-	// tombs lists the tombstones, oldest first from tombHead.
-	tombs    []memTombstone
-	tombHead int
+	// tombs lists the tombstones, oldest first.
+	tombs memFIFO
+	// writes orders the item channels of records not deleted by their
+	// last write (broker_memory_items.go).
+	writes memWrites
 	// floor is the highest offset of a forgotten channel: the position of
 	// every channel the broker does not know.
 	floor uint64
-}
-
-// memTombstone is the item channel of a deleted record, at the offset of
-// its DELETED event.
-type memTombstone struct {
-	channel string
-	offset  uint64
 }
 
 type memChannel struct {
@@ -124,30 +130,11 @@ func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 	if opts != nil {
 		o = *opts
 	}
-	if o.HistorySize == 0 {
-		o.HistorySize = DefaultHistorySize
-	}
-	if o.HistorySize < 0 {
-		o.HistorySize = 0
-	}
-	if o.Tombstones == 0 {
-		o.Tombstones = DefaultTombstones
-	}
-	if o.Tombstones < 0 {
-		o.Tombstones = 0
-	}
-	if o.ListenerBacklog == 0 {
-		o.ListenerBacklog = DefaultListenerBacklog
-	}
-	if o.ListenerBacklog < 0 {
-		o.ListenerBacklog = 0
-	}
-	if o.ListenerBacklogBytes == 0 {
-		o.ListenerBacklogBytes = DefaultListenerBacklogBytes
-	}
-	if o.ListenerBacklogBytes < 0 {
-		o.ListenerBacklogBytes = 0
-	}
+	o.HistorySize = orDefault(o.HistorySize, DefaultHistorySize)
+	o.Tombstones = orDefault(o.Tombstones, DefaultTombstones)
+	o.ItemChannels = orDefault(o.ItemChannels, DefaultItemChannels)
+	o.ListenerBacklog = orDefault(o.ListenerBacklog, DefaultListenerBacklog)
+	o.ListenerBacklogBytes = orDefault(o.ListenerBacklogBytes, DefaultListenerBacklogBytes)
 	for o.Epoch == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -158,6 +145,7 @@ func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 		epoch:       o.Epoch,
 		historySize: o.HistorySize,
 		maxTombs:    o.Tombstones,
+		maxItems:    o.ItemChannels,
 		backlog:     o.ListenerBacklog,
 		backlogSize: o.ListenerBacklogBytes,
 		channels:    make(map[string]*memChannel),
@@ -191,8 +179,12 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 		ch.offset++
 		ev.Position = &wsv1.Position{Epoch: b.epoch, Offset: ch.offset}
 		ch.push(ev, b.historySize)
-		if ev.Type == wsv1.EventType_EVENT_TYPE_DELETED && isItemChannel(ev.Channel) {
-			b.tombstone(ev, ch)
+		if isItemChannel(ev.Channel) {
+			if ev.Type == wsv1.EventType_EVENT_TYPE_DELETED {
+				b.tombstone(ev, ch)
+			} else {
+				b.written(ev.Channel, ch)
+			}
 		}
 	}
 	var one [1]*memListener
@@ -213,30 +205,16 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 // channel names hold a '/' (scope values are query-escaped).
 func isItemChannel(channel string) bool { return strings.IndexByte(channel, '/') >= 0 }
 
-// tombstone makes ch, the item channel of a record just deleted by ev, a
-// tombstone: it keeps only ev (a client resuming from just before the
-// delete still hears it; from earlier, it is told to refetch), and the
-// oldest tombstones beyond the bound are forgotten. b.mu must be held.
-func (b *MemoryBroker) tombstone(ev *wsv1.Event, ch *memChannel) {
-	if len(ch.ring) > 1 {
-		ch.ring, ch.head = []*wsv1.Event{ev}, 0
+// orDefault reads an option whose zero means def and whose negative
+// values mean none.
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
 	}
-	b.tombs = append(b.tombs, memTombstone{channel: ev.Channel, offset: ch.offset})
-	for len(b.tombs)-b.tombHead > b.maxTombs {
-		t := b.tombs[b.tombHead]
-		b.tombs[b.tombHead] = memTombstone{}
-		b.tombHead++
-		// Forget it unless the record was written again since.
-		if ch := b.channels[t.channel]; ch != nil && ch.offset == t.offset {
-			delete(b.channels, t.channel)
-			b.floor = max(b.floor, ch.offset)
-		}
-	}
-	if b.tombHead > 64 && b.tombHead > len(b.tombs)/2 {
-		n := copy(b.tombs, b.tombs[b.tombHead:])
-		clear(b.tombs[n:])
-		b.tombs, b.tombHead = b.tombs[:n], 0
-	}
+	return v
 }
 
 func (c *memChannel) push(ev *wsv1.Event, size int) {
@@ -333,7 +311,7 @@ func (b *MemoryBroker) Close() error {
 	listeners := b.listeners
 	b.listeners = nil
 	b.channels = make(map[string]*memChannel)
-	b.tombs, b.tombHead = nil, 0
+	b.tombs, b.writes = memFIFO{}, memWrites{}
 	b.mu.Unlock()
 	for _, l := range listeners {
 		l.stop(false)

@@ -208,3 +208,52 @@ func TestMemoryBrokerForgetsDeletedRecords(t *testing.T) {
 		assert.Equal(t, uint64(18), mpos.GetOffset())
 	})
 }
+
+// TestMemoryBrokerForgetsIdleItemChannels: the item channel of every
+// record ever written stayed in memory with its history (issue #16: about
+// 3.5 KiB per message after 260,000 creates). Past ItemChannels, the least
+// recently written is forgotten; one written since is kept.
+func TestMemoryBrokerForgetsIdleItemChannels(t *testing.T) {
+	ctx := context.Background()
+	const created, updated = wsv1.EventType_EVENT_TYPE_CREATED, wsv1.EventType_EVENT_TYPE_UPDATED
+	b := NewMemoryBroker(&MemoryBrokerOptions{ItemChannels: 3, Epoch: 7})
+	defer b.Close()
+	write := func(key string, typ wsv1.EventType) {
+		t.Helper()
+		require.NoError(t, b.Publish(ctx, []*wsv1.Event{ev("Message", key, typ, 1), ev(ItemChannel("Message", key), key, typ, 1)}))
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		write(k, created)
+	}
+	write("a", updated) // a is now the most recently written
+	write("d", created) // forgets b, the least recently written
+	b.mu.Lock()
+	_, hasA := b.channels[ItemChannel("Message", "a")]
+	_, hasB := b.channels[ItemChannel("Message", "b")]
+	n := len(b.channels)
+	b.mu.Unlock()
+	assert.True(t, hasA, "a record written again was forgotten")
+	assert.False(t, hasB, "the least recently written record was kept")
+	assert.Equal(t, 1+3, n, "model channel and three item channels")
+
+	// b's subscribers held offset 1: they are up to date, and an older
+	// offset is told to refetch.
+	got, err := b.History(ctx, ItemChannel("Message", "b"), &wsv1.Position{Epoch: 7, Offset: 1})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	_, err = b.History(ctx, ItemChannel("Message", "b"), &wsv1.Position{Epoch: 7, Offset: 0})
+	assert.ErrorIs(t, err, ErrHistoryUnavailable)
+	// a kept its history.
+	got, err = b.History(ctx, ItemChannel("Message", "a"), &wsv1.Position{Epoch: 7, Offset: 0})
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+
+	// A record written over and over does not grow the bookkeeping.
+	for range 10000 {
+		write("hot", updated)
+	}
+	b.mu.Lock()
+	marks := b.writes.marks.len()
+	b.mu.Unlock()
+	assert.LessOrEqual(t, marks, 2*3+64+1)
+}
