@@ -209,7 +209,7 @@ describe("close codes", () => {
     await settle();
     expect(log).toEqual(["ack 1:5 true"]);
     FakeWebSocket.last().serverClose(4408, "token expired");
-    expect(conn.lastClose).toEqual({ code: 4408, reason: "token expired" });
+    expect(conn.lastError).toEqual({ code: 4408, reason: "token expired" });
     await settle(); // no timer but the microtasks: no backoff
     expect(FakeWebSocket.instances).toHaveLength(2);
     const ws = FakeWebSocket.last();
@@ -245,7 +245,7 @@ describe("close codes", () => {
     expect(FakeWebSocket.last().protocols).toEqual(["ssot.v1", tokenSubprotocol("t2")]);
     FakeWebSocket.last().serverClose(4401, "unauthenticated");
     expect(conn.state).toBe("unauthenticated");
-    expect(conn.lastClose).toEqual({ code: 4401, reason: "unauthenticated" });
+    expect(conn.lastError).toEqual({ code: 4401, reason: "unauthenticated" });
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(FakeWebSocket.instances).toHaveLength(2); // stopped
     expect(tokens).toEqual(["t1", "t2"]);
@@ -332,7 +332,7 @@ describe("close codes", () => {
     await settle();
     FakeWebSocket.last().serverClose(4403, "another subject");
     expect(conn.state).toBe("forbidden");
-    expect(conn.lastClose).toEqual({ code: 4403, reason: "another subject" });
+    expect(conn.lastError).toEqual({ code: 4403, reason: "another subject" });
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(FakeWebSocket.instances).toHaveLength(1);
     user = "a-again";
