@@ -95,13 +95,8 @@ func docCommand(t *testing.T, doc, prefix, version string) shownCommand {
 // module version version, and returns its URL.
 func serveModule(t *testing.T, root, version string) string {
 	t.Helper()
-	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
-	require.NoError(t, err, "listing the working tree's files")
 	var files []modzip.File
-	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
-		if _, err := os.Lstat(filepath.Join(root, name)); os.IsNotExist(err) {
-			continue // deleted, not yet committed
-		}
+	for _, name := range treeFiles(t, root) {
 		files = append(files, treeFile{root: root, path: name})
 	}
 	proxy := t.TempDir()
