@@ -317,10 +317,13 @@ describe("close codes", () => {
     await settle();
     expect(FakeWebSocket.instances).toHaveLength(0);
     expect(conn.state).toBe("reconnecting");
+    expect(conn.lastError).toEqual({ code: 0, reason: "the token provider failed" });
     await vi.advanceTimersByTimeAsync(1000 + 2000 + 5);
     expect(getToken).toHaveBeenCalledTimes(3);
     expect(FakeWebSocket.instances).toHaveLength(1);
     expect(conn.state).toBe("open");
+    expect(conn.lastError).toBeUndefined();
+    expect(conn.lastDrop).toEqual({ code: 0, reason: "the token provider failed" });
   });
 
   it("4403: forbidden, no more dials; reconnect() starts over", async () => {
