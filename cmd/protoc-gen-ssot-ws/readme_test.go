@@ -265,6 +265,13 @@ func newReadmeSandbox(t *testing.T, root string) *readmeSandbox {
 	t.Helper()
 	s := &readmeSandbox{root: root, dir: t.TempDir(), addrs: map[string]string{}}
 	s.clone = filepath.Join(s.dir, "ssot-ws")
+	// setup.sh (run by run-example.sh) runs npm ci when package-lock.json
+	// is newer than node_modules: never through the link below.
+	lock, err := os.Stat(filepath.Join(root, "package-lock.json"))
+	require.NoError(t, err)
+	installed, err := os.Stat(filepath.Join(root, "node_modules", ".package-lock.json"))
+	require.NoError(t, err, "npm packages missing: run ./scripts/setup.sh")
+	require.False(t, lock.ModTime().After(installed.ModTime()), "package-lock.json is newer than node_modules: run ./scripts/setup.sh")
 	copyTree(t, root, s.clone)
 	require.NoError(t, os.Symlink(filepath.Join(root, "node_modules"), filepath.Join(s.clone, "node_modules")))
 	s.env = append(os.Environ(), "GOWORK=off", "BUF_CACHE_DIR="+filepath.Join(s.dir, ".cache", "buf"))
