@@ -12,33 +12,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fence is one fenced block of a Markdown section: its info string
-// ("sh", "yaml buf.yaml") and its text.
+// fence is one fenced block of README.md: the "## " section it is in,
+// its info string ("sh", "yaml buf.yaml") and its text.
 type fence struct {
-	info, body string
+	section, info, body string
 }
 
-// readmeSection returns the fenced blocks of the README section titled
-// heading, in order.
-func readmeSection(t *testing.T, heading string) []fence {
+// readmeFences returns every fenced block of README.md, in order.
+func readmeFences(t *testing.T) []fence {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
-	text := string(b)
-	start := strings.Index(text, "\n## "+heading+"\n")
-	require.GreaterOrEqual(t, start, 0, "README.md has no section %q", heading)
-	text = text[start+1:]
-	if end := strings.Index(text[3:], "\n## "); end >= 0 {
-		text = text[:end+3]
-	}
 	var (
-		fences []fence
-		cur    *fence
+		fences  []fence
+		cur     *fence
+		section string
 	)
-	for _, line := range strings.SplitAfter(text, "\n") {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
 		switch {
+		case cur == nil && strings.HasPrefix(line, "## "):
+			section = strings.TrimSpace(strings.TrimPrefix(line, "## "))
 		case cur == nil && strings.HasPrefix(line, "```"):
-			cur = &fence{info: strings.TrimSpace(strings.TrimPrefix(line, "```"))}
+			cur = &fence{section: section, info: strings.TrimSpace(strings.TrimPrefix(line, "```"))}
 		case cur != nil && strings.TrimSpace(line) == "```":
 			fences = append(fences, *cur)
 			cur = nil
@@ -46,8 +41,23 @@ func readmeSection(t *testing.T, heading string) []fence {
 			cur.body += line
 		}
 	}
-	require.Nil(t, cur, "unclosed fence in README section %q", heading)
+	require.Nil(t, cur, "unclosed fence in README.md")
 	return fences
+}
+
+// readmeSection returns the fenced blocks of the README section titled
+// heading, in order.
+func readmeSection(t *testing.T, heading string) []fence {
+	t.Helper()
+	var out []fence
+	found := false
+	for _, f := range readmeFences(t) {
+		if f.section == heading {
+			out, found = append(out, f), true
+		}
+	}
+	require.True(t, found, "README.md has no section %q with a fenced block", heading)
+	return out
 }
 
 // TestStartYourOwnProject runs the README's "Start your own project" as

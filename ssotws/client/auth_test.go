@@ -252,8 +252,8 @@ func TestTokenExpiredReconnectsAtOnce(t *testing.T) {
 	if got := srv.ws.Load(); got < 4 {
 		t.Errorf("%d WebSocket handshakes in four lifetimes, want at least 4", got)
 	}
-	if err := conn.LastError(); closeCode(err) != ssotws.CloseTokenExpired {
-		t.Errorf("last error %v, want close 4408", err)
+	if err := conn.LastDrop(); closeCode(err) != ssotws.CloseTokenExpired {
+		t.Errorf("last drop %v, want close 4408", err)
 	}
 	if !slices.Contains(is.seen(), client.TokenExpired) {
 		t.Errorf("reasons %v, want expired", is.seen())

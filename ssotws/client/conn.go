@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
@@ -65,7 +64,9 @@ type Conn struct {
 	acks     map[uint32]string // Subscribe id → channel
 	nextID   uint32
 	link     *link
-	lastErr  error
+	lastErr  error         // why the Conn is in its state (LastError)
+	lastDrop error         // what ended the last connection or attempt (LastDrop)
+	downAt   time.Time     // when the Conn last lost its connection (for the log)
 	pres     presenceState // presence.go
 }
 
@@ -196,11 +197,28 @@ func (c *Conn) WaitFor(ctx context.Context, states ...State) error {
 	})
 }
 
-// LastError returns the error that ended the last connection or attempt.
+// LastError returns the error that keeps the Conn from being open: nil
+// while it is open (and before the first attempt, and after
+// [Conn.Close]); while it is reconnecting, what ended the last connection
+// or attempt; when it stopped, why: it matches [ErrSignedOut] in
+// [StateUnauthenticated] and [ErrIdentityChanged] in [StateForbidden].
+// It is nil again as soon as a connection is open. For what ended the
+// last connection whatever the state, see [Conn.LastDrop].
 func (c *Conn) LastError() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lastErr
+}
+
+// LastDrop returns the error that ended the last connection or attempt,
+// kept after the Conn reconnects: a close of the server (its code is
+// [websocket.CloseStatus] of the error), a network error,
+// [ErrMessageTooLarge]; nil if nothing has ended yet. (Before 0.2.0 this
+// was what LastError returned.)
+func (c *Conn) LastDrop() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastDrop
 }
 
 // Close closes the connection and ends every subscription. Their callbacks
@@ -215,6 +233,7 @@ func (c *Conn) Close() error {
 	if !unavailable {
 		c.setStateLocked(StateClosed)
 	}
+	c.lastErr = nil // closed on request
 	started := c.started
 	c.cancel()
 	if l := c.link; l != nil {
@@ -302,6 +321,7 @@ func (c *Conn) handlers() map[string]channelHandler {
 func (c *Conn) run() {
 	defer close(c.done)
 	st := redialState{Reason: TokenCurrent, Provider: c.tokens != nil}
+	failing := false // a failure since the last open connection was logged at Info
 	for {
 		ws, tok, err := c.dial(st.Reason)
 		served, accepted := false, false
@@ -345,15 +365,22 @@ func (c *Conn) run() {
 			}
 		}
 		c.mu.Lock()
-		c.lastErr = err
+		c.lastErr, c.lastDrop = err, err
+		if accepted || !failing {
+			c.downAt = time.Now()
+		}
 		if stop >= 0 {
 			c.setStateLocked(stop)
 		} else {
 			c.setStateLocked(StateReconnecting)
 		}
 		c.mu.Unlock()
+		if accepted {
+			failing = false
+		}
 		if stop >= 0 {
-			c.log.Warn("ssotws/client: connection stopped", "url", c.url, "state", stop, "err", err)
+			c.logStop(stop, err)
+			failing = false
 			select {
 			case <-c.wake:
 				st.Attempt, st.AuthRetried = 0, false
@@ -371,7 +398,8 @@ func (c *Conn) run() {
 		if d.Do != redialNow {
 			delay = c.opts.Backoff.Delay(d.Backoff)
 		}
-		c.logDrop(err, accepted, st.Attempt, delay)
+		c.logDrop(err, accepted, failing, st.Attempt, delay)
+		failing = true
 		if d.Do == redialNow {
 			continue
 		}
@@ -385,46 +413,6 @@ func (c *Conn) run() {
 			return
 		}
 	}
-}
-
-// logDrop records a lost connection or a failed attempt in words a person
-// can act on: a connection that had been open is lost at Info, each
-// further failed attempt at Debug.
-func (c *Conn) logDrop(err error, accepted bool, attempt int, retryIn time.Duration) {
-	level := slog.LevelDebug
-	msg := "ssotws/client: connection attempt failed"
-	if accepted {
-		level, msg = slog.LevelInfo, "ssotws/client: connection lost"
-	}
-	attrs := []any{"url", c.url, "attempt", attempt, "retry_in", retryIn.Round(time.Millisecond)}
-	if code := websocket.CloseStatus(err); code >= 0 {
-		attrs = append(attrs, "code", int(code), "meaning", closeMeaning(int(code)))
-	}
-	c.log.Log(c.ctx, level, msg, append(attrs, "err", err)...)
-}
-
-// closeMeaning says what a close code means for this client.
-func closeMeaning(code int) string {
-	switch protocol.CloseCode(code) {
-	case protocol.CloseGoingAway:
-		return "the server is going away"
-	case protocol.CloseBadFrame:
-		return "the server refused a frame of this client"
-	case protocol.CloseTooLarge:
-		return "a frame was too large"
-	case protocol.CloseUnauthenticated:
-		return "the server refused the token"
-	case protocol.CloseForbidden:
-		return "the server refused a token of another user"
-	case protocol.CloseTokenExpired:
-		return "the token expired"
-	case protocol.CloseTooSlow:
-		return "a limit was exceeded (too many connections, frames too fast, or too slow to read)"
-	}
-	if code == int(websocket.StatusNormalClosure) {
-		return "closed normally"
-	}
-	return "connection closed"
 }
 
 // disconnected tells the handlers of the channels still subscribed that

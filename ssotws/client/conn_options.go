@@ -43,6 +43,9 @@ type ConnOptions struct {
 	// longer allows it; the error matches [ErrSubscriptionDropped]) is not
 	// subscribed again: unsubscribe and subscribe again to retry.
 	OnError func(channel string, err error)
-	// Logger receives connection errors (default slog.Default()).
+	// Logger receives the connection's changes of state at Info (connected,
+	// lost, connected again), each with its reason in words, further failed
+	// attempts at Debug, a stop at Warn and protocol bugs at Error (default
+	// slog.Default()).
 	Logger *slog.Logger
 }

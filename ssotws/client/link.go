@@ -27,6 +27,8 @@ type link struct {
 	// proved: a frame came from the server, so it accepted the token (the
 	// gateway authenticates a handshake token before it reads anything).
 	proved atomic.Bool
+	// pingFailed: a ping got no answer in time, and the link was closed.
+	pingFailed atomic.Bool
 }
 
 // token asks the token source, if any, for a token.
@@ -65,7 +67,7 @@ func (c *Conn) dial(reason TokenReason) (*websocket.Conn, issued, error) {
 	}
 	ws, _, err := websocket.Dial(ctx, c.url, &opts)
 	if err != nil {
-		return nil, issued{}, err
+		return nil, issued{}, fmt.Errorf("%w: %w", errDial, err)
 	}
 	// read bounds each message itself, to tell an oversized one apart.
 	ws.SetReadLimit(c.opts.ReadLimit + 1)
@@ -106,6 +108,9 @@ func (c *Conn) serve(ws *websocket.Conn, tok issued) (proved bool, _ error) {
 	go func() { defer wg.Done(); c.ping(ctx, l) }()
 	go func() { defer wg.Done(); c.refresh(ctx, l, tok) }()
 	err := c.read(ctx, l)
+	if l.pingFailed.Load() {
+		err = fmt.Errorf("%w (%w)", errPingTimeout, err)
+	}
 	cancel()
 	ws.CloseNow()
 	wg.Wait()
@@ -192,6 +197,7 @@ func (c *Conn) ping(ctx context.Context, l *link) {
 		err := l.ws.Ping(pctx)
 		cancel()
 		if err != nil && ctx.Err() == nil {
+			l.pingFailed.Store(true)
 			l.ws.CloseNow()
 			return
 		}
@@ -220,10 +226,16 @@ func (c *Conn) read(ctx context.Context, l *link) error {
 			// The server accepted the connection: it is open.
 			l.proved.Store(true)
 			c.mu.Lock()
+			opened, again, downAt := false, c.state == StateReconnecting, c.downAt
 			if c.link == l && c.state != StateClosed {
+				opened = c.state != StateOpen
 				c.setStateLocked(StateOpen)
+				c.lastErr = nil
 			}
 			c.mu.Unlock()
+			if opened {
+				c.logOpen(again, downAt)
+			}
 		}
 		if typ != websocket.MessageBinary {
 			continue

@@ -34,7 +34,8 @@ func TestMessageOverReadLimit(t *testing.T) {
 	rec.waitFor(t, "a live event after it", heard(client.Created, "m2"))
 	require.NoError(t, c.WebSocket().WaitHydrated(testCtx(t), "Message?room_id=r1"))
 
-	assert.ErrorIs(t, conn.LastError(), client.ErrMessageTooLarge)
+	assert.ErrorIs(t, conn.LastDrop(), client.ErrMessageTooLarge)
+	assert.NoError(t, conn.LastError(), "open again")
 	assert.Equal(t, 1, srv.count("ListMessages")-lists, "refetches")
 	assert.EqualValues(t, 2, srv.ws.Load(), "handshakes: the first and one after the drop")
 }

@@ -111,8 +111,9 @@ describe("authentication against the Go gateway", () => {
     const seen: string[] = [];
     client.subscribe(channel, (c) => seen.push(c.value.text));
     await vi.waitFor(() => expect(client.isLive(channel)).toBe(true), { timeout: 5000 });
-    await vi.waitFor(() => expect(conn.lastClose?.code).toBe(4408), { timeout: 5000 });
+    await vi.waitFor(() => expect(conn.lastDrop?.code).toBe(4408), { timeout: 5000 });
     await vi.waitFor(() => expect(conn.state).toBe("open"), { timeout: 2000 });
+    expect(conn.lastError).toBeUndefined();
     expect(dials.length).toBeGreaterThanOrEqual(2);
     // (The hydration's HTTP reads ask the same provider: "current".)
     expect(reasons.filter((r) => r !== "current")).toEqual(["expired"]);
@@ -129,7 +130,7 @@ describe("authentication against the Go gateway", () => {
     const res = await fetch(`${base}/revoke?sub=eve`, { method: "POST" });
     expect((await res.text()).trim()).toBe("1");
     await vi.waitFor(() => expect(conn.state).toBe("unauthenticated"), { timeout: 5000 });
-    expect(conn.lastClose?.code).toBe(4401);
+    expect(conn.lastError?.code).toBe(4401);
     await new Promise((r) => setTimeout(r, 500));
     expect(dials).toHaveLength(2);
     expect(reasons.filter((r) => r !== "current")).toEqual(["rejected"]);

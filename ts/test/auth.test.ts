@@ -209,7 +209,7 @@ describe("close codes", () => {
     await settle();
     expect(log).toEqual(["ack 1:5 true"]);
     FakeWebSocket.last().serverClose(4408, "token expired");
-    expect(conn.lastClose).toEqual({ code: 4408, reason: "token expired" });
+    expect(conn.lastError).toEqual({ code: 4408, reason: "token expired" });
     await settle(); // no timer but the microtasks: no backoff
     expect(FakeWebSocket.instances).toHaveLength(2);
     const ws = FakeWebSocket.last();
@@ -245,7 +245,7 @@ describe("close codes", () => {
     expect(FakeWebSocket.last().protocols).toEqual(["ssot.v1", tokenSubprotocol("t2")]);
     FakeWebSocket.last().serverClose(4401, "unauthenticated");
     expect(conn.state).toBe("unauthenticated");
-    expect(conn.lastClose).toEqual({ code: 4401, reason: "unauthenticated" });
+    expect(conn.lastError).toEqual({ code: 4401, reason: "unauthenticated" });
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(FakeWebSocket.instances).toHaveLength(2); // stopped
     expect(tokens).toEqual(["t1", "t2"]);
@@ -317,10 +317,13 @@ describe("close codes", () => {
     await settle();
     expect(FakeWebSocket.instances).toHaveLength(0);
     expect(conn.state).toBe("reconnecting");
+    expect(conn.lastError).toEqual({ code: 0, reason: "the token provider failed" });
     await vi.advanceTimersByTimeAsync(1000 + 2000 + 5);
     expect(getToken).toHaveBeenCalledTimes(3);
     expect(FakeWebSocket.instances).toHaveLength(1);
     expect(conn.state).toBe("open");
+    expect(conn.lastError).toBeUndefined();
+    expect(conn.lastDrop).toEqual({ code: 0, reason: "the token provider failed" });
   });
 
   it("4403: forbidden, no more dials; reconnect() starts over", async () => {
@@ -332,7 +335,7 @@ describe("close codes", () => {
     await settle();
     FakeWebSocket.last().serverClose(4403, "another subject");
     expect(conn.state).toBe("forbidden");
-    expect(conn.lastClose).toEqual({ code: 4403, reason: "another subject" });
+    expect(conn.lastError).toEqual({ code: 4403, reason: "another subject" });
     await vi.advanceTimersByTimeAsync(10 * MIN);
     expect(FakeWebSocket.instances).toHaveLength(1);
     user = "a-again";

@@ -180,7 +180,7 @@ async function round(seed: number): Promise<void> {
           if (h.conn.state !== "open" || !h.client.isLive(ch) || !sameEpochAndAtLeast(pos, server)) {
             behind.push(
               `${h.name} ${ch}: state ${h.conn.state}, live ${h.client.isLive(ch)}, position ${pos ? `${pos.epoch}:${pos.offset}` : "none"}, ` +
-                `server ${server.epoch}:${server.offset}, last close ${JSON.stringify(h.conn.lastClose)}, ${h.dials.describe()}`,
+                `server ${server.epoch}:${server.offset}, last drop ${JSON.stringify(h.conn.lastDrop)}, ${h.dials.describe()}`,
             );
           }
         }

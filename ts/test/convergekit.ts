@@ -244,8 +244,14 @@ export function tap(conn: Connection, sinks: Map<string, ChannelSink>): Connecti
     get state() {
       return conn.state;
     },
+    get lastError() {
+      return conn.lastError;
+    },
+    get lastDrop() {
+      return conn.lastDrop;
+    },
     get lastClose() {
-      return conn.lastClose;
+      return conn.lastDrop;
     },
     onState: (l) => conn.onState(l),
     subscribe: (channel, sink) => {

@@ -161,7 +161,7 @@ describe("hooks", () => {
     act(() => FakeWebSocket.last().serverClose(4401, "revoked"));
     await waitFor(() => expect(screen.getByTestId("state").textContent).toBe("unauthenticated"));
     expect(FakeWebSocket.instances).toHaveLength(2);
-    expect(conn.lastClose?.code).toBe(4401);
+    expect(conn.lastError?.code).toBe(4401);
     await new Promise((r) => setTimeout(r, 50));
     expect(FakeWebSocket.instances).toHaveLength(2); // no more dials
 

@@ -194,7 +194,8 @@ describe("connection", () => {
     await vi.waitFor(() => expect(conn.state).toBe("open"));
     FakeWebSocket.last().serverClose(4401, "unauthenticated");
     expect(conn.state).toBe("unauthenticated");
-    expect(conn.lastClose).toEqual({ code: 4401, reason: "unauthenticated" });
+    expect(conn.lastError).toEqual({ code: 4401, reason: "unauthenticated" });
+    expect(conn.lastDrop).toEqual({ code: 4401, reason: "unauthenticated" });
     expect(FakeWebSocket.instances).toHaveLength(1);
     conn.setToken("good");
     await vi.waitFor(() => expect(conn.state).toBe("open"));
@@ -281,7 +282,9 @@ describe("connection", () => {
     await vi.waitFor(() => expect(conn.state).toBe("open"));
     expect(FakeWebSocket.instances).toHaveLength(3);
     expect(FakeWebSocket.instances[0]!.closedByClient).toBeDefined(); // given up, not left CONNECTING
-    expect(conn.lastClose?.code).toBe(1006);
+    expect(conn.lastDrop?.code).toBe(1006); // kept after the reconnect
+    expect(conn.lastError).toBeUndefined(); // open: nothing keeps it from being open
+    expect(conn.lastClose).toBe(conn.lastDrop); // the deprecated name
     expect(FakeWebSocket.last().subscribes().map((s) => s.channel)).toEqual(["Message"]);
 
     // On an open socket, an error followed by its close is one drop.
@@ -307,7 +310,8 @@ describe("connection", () => {
     hang = false;
     await vi.advanceTimersByTimeAsync(1);
     expect(FakeWebSocket.instances[0]!.closedByClient).toBeDefined();
-    expect(conn.lastClose?.reason).toBe("handshake timeout");
+    expect(conn.lastDrop?.reason).toBe("handshake timeout");
+    expect(conn.lastError?.reason).toBe("handshake timeout"); // reconnecting because of it
     await vi.advanceTimersByTimeAsync(50); // the backoff (at most 10 ms), the dial, its Pong
     expect(FakeWebSocket.instances).toHaveLength(2);
     expect(conn.state).toBe("open");

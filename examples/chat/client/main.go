@@ -86,7 +86,7 @@ func main() {
 func watchState(ctx context.Context, conn *client.Conn) {
 	for {
 		s, changed := conn.Watch()
-		if err := conn.LastError(); err != nil && s != client.StateOpen && s != client.StateConnecting {
+		if err := conn.LastError(); err != nil {
 			log.Printf("connection %s (%v)", s, err)
 		} else {
 			log.Printf("connection %s", s)

@@ -34,7 +34,21 @@ export type { ConnectionState } from "./state.js";
 export interface Connection {
   readonly url: string;
   readonly state: ConnectionState;
-  /** lastClose is the last close the server (or network) caused. */
+  /**
+   * lastError is what keeps the connection from being open (Go's
+   * Conn.LastError): undefined while open (and before the first attempt,
+   * and after close()); while reconnecting, what ended the last connection
+   * or attempt; when stopped, the refusal (4401 in "unauthenticated", 4403
+   * in "forbidden"). Code 0 when no socket was opened (the token provider
+   * failed, or the WebSocket constructor threw).
+   */
+  readonly lastError: CloseInfo | undefined;
+  /**
+   * lastDrop is what ended the last connection or attempt, kept after a
+   * reconnect (Go's Conn.LastDrop).
+   */
+  readonly lastDrop: CloseInfo | undefined;
+  /** @deprecated lastClose is the former name of lastDrop. */
   readonly lastClose: CloseInfo | undefined;
   /** onState listens to state changes; it returns the unlisten function. */
   onState(listener: (state: ConnectionState) => void): () => void;
@@ -90,7 +104,8 @@ export function createConnection(options: ConnectionOptions): Connection {
     ((info: CloseInfo) => console.error(`ssotws: connection closed with ${info.code} (${info.reason}): a client or server bug`));
 
   let state: ConnectionState = "idle";
-  let lastClose: CloseInfo | undefined;
+  let lastError: CloseInfo | undefined;
+  let lastDrop: CloseInfo | undefined;
   let staticToken: Token | undefined = normalizeToken(options.token);
   // staticRefused: the server refused the static token; it is not offered again.
   let staticRefused = false;
@@ -113,6 +128,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   function setState(s: ConnectionState) {
     if (s === state) return;
     state = s;
+    if (s === "open" || s === "closed") lastError = undefined;
     for (const l of [...listeners]) l(s);
   }
 
@@ -122,10 +138,11 @@ export function createConnection(options: ConnectionOptions): Connection {
   }
 
   // afterDrop does what the policy decides after a socket or an attempt ended.
-  function afterDrop(drop: Drop, info?: CloseInfo) {
+  function afterDrop(drop: Drop, info: CloseInfo) {
+    lastError = lastDrop = info;
     const d = policy(drop, { attempt, authRetried, reason, provider: getToken !== undefined });
     ({ attempt, authRetried, reason } = d.next);
-    if (d.report && info) reportProtocolError(info);
+    if (d.report) reportProtocolError(info);
     switch (d.do) {
       case "stop-forbidden":
         // An Auth frame of another subject: this connection (and its
@@ -153,7 +170,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   function dropped(l: Link, info: CloseInfo, answered: boolean) {
     if (link !== l) return;
     link = undefined;
-    lastClose = info;
+    lastDrop = info;
     router.disconnected();
     presence.disconnected();
     if (state === "closed") return;
@@ -193,7 +210,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       }
       // close() or another open() may have run meanwhile.
       if (gen !== connecting || (state as ConnectionState) === "closed" || stopped() || link) return;
-      if (failed) return afterDrop({ tokenFailed: true }); // no token now: ask again (same reason) after a wait
+      if (failed) return afterDrop({ tokenFailed: true }, { code: 0, reason: "the token provider failed" }); // no token now: ask again (same reason) after a wait
       reason = "current";
     } else if (staticRefused) {
       stop("unauthenticated"); // the static token was refused and nothing replaced it
@@ -214,8 +231,8 @@ export function createConnection(options: ConnectionOptions): Connection {
         },
         dropped: (info, answered) => dropped(l, info, answered),
       });
-    } catch {
-      afterDrop({});
+    } catch (e) {
+      afterDrop({}, { code: 0, reason: `could not open a WebSocket: ${String(e)}` });
       return;
     }
     link = l;
@@ -256,8 +273,14 @@ export function createConnection(options: ConnectionOptions): Connection {
     get state() {
       return state;
     },
+    get lastError() {
+      return lastError;
+    },
+    get lastDrop() {
+      return lastDrop;
+    },
     get lastClose() {
-      return lastClose;
+      return lastDrop;
     },
     onState(listener) {
       listeners.add(listener);
