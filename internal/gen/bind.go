@@ -241,6 +241,7 @@ func (b *binder) model(msg *protogen.Message) *Model {
 	default:
 		m.RealtimeReason = ReasonNameNotLive
 	}
+	b.presenceTypes(m, opts)
 	return m
 }
 
