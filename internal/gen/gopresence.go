@@ -23,28 +23,33 @@ func genPresenceConfig(g *protogen.GeneratedFile, m *Model) {
 // MessageSignals, a client.SignalsOf.
 func genPresence(g *protogen.GeneratedFile, f *File, _ *Params) {
 	for _, m := range f.Models {
-		if !m.Realtime {
-			continue
+		if m.Realtime {
+			genModelPresence(g, m)
 		}
-		n := newModelNames(m)
-		name := m.Name()
-		presence, signals := m.Message.GoIdent.GoName+"Presence", m.Message.GoIdent.GoName+"Signals"
-		if p := m.Presence; p != nil {
-			g.P("// ", presence, " joins the presence of ", name, "'s channels with a")
-			g.P("// ", p.Desc.FullName(), " payload (the model's presence option), and gives the")
-			g.P("// members with their payloads decoded:")
-			g.P("// ", presence, ".Join(conn, ", n.Channels, ".", channelExample(m), ", &", g.QualifiedGoIdent(p.GoIdent), "{…}, nil).")
-			g.P("var ", presence, " ", clientPackage.Ident("PresenceOf"), "[*", p.GoIdent, "]")
-			g.P()
-		}
-		if s := m.Signal; s != nil {
-			g.P("// ", signals, " sends the signals of ", name, "'s channels, each a")
-			g.P("// ", s.Desc.FullName(), " (the model's signal option) named ", strconv.Quote(string(s.Desc.Name())), ", and")
-			g.P("// decodes those received:")
-			g.P("// ", signals, ".Send(ctx, conn, ", n.Channels, ".", channelExample(m), ", &", g.QualifiedGoIdent(s.GoIdent), "{…}, nil).")
-			g.P("var ", signals, " ", clientPackage.Ident("SignalsOf"), "[*", s.GoIdent, "]")
-			g.P()
-		}
+	}
+}
+
+// genModelPresence declares the typed presence and signals of one
+// realtime model, those it declares.
+func genModelPresence(g *protogen.GeneratedFile, m *Model) {
+	n := newModelNames(m)
+	name := m.Name()
+	presence, signals := m.Message.GoIdent.GoName+"Presence", m.Message.GoIdent.GoName+"Signals"
+	if p := m.Presence; p != nil {
+		g.P("// ", presence, " joins the presence of ", name, "'s channels with a")
+		g.P("// ", p.Desc.FullName(), " payload (the model's presence option), and gives the")
+		g.P("// members with their payloads decoded:")
+		g.P("// ", presence, ".Join(conn, ", n.Channels, ".", channelExample(m), ", &", g.QualifiedGoIdent(p.GoIdent), "{…}, nil).")
+		g.P("var ", presence, " ", clientPackage.Ident("PresenceOf"), "[*", p.GoIdent, "]")
+		g.P()
+	}
+	if s := m.Signal; s != nil {
+		g.P("// ", signals, " sends the signals of ", name, "'s channels, each a")
+		g.P("// ", s.Desc.FullName(), " (the model's signal option) named ", strconv.Quote(string(s.Desc.Name())), ", and")
+		g.P("// decodes those received:")
+		g.P("// ", signals, ".Send(ctx, conn, ", n.Channels, ".", channelExample(m), ", &", g.QualifiedGoIdent(s.GoIdent), "{…}, nil).")
+		g.P("var ", signals, " ", clientPackage.Ident("SignalsOf"), "[*", s.GoIdent, "]")
+		g.P()
 	}
 }
 

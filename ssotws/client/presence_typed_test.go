@@ -165,3 +165,38 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestTypedPresenceOverUncheckedChannel reads, typed, a channel whose model
+// declares no types (as a server that predates the declaration relays
+// anything): a payload that does not decode shows as an empty message, a
+// signal that does not decode is dropped.
+func TestTypedPresenceOverUncheckedChannel(t *testing.T) {
+	is := newIssuer(time.Hour)
+	url := typedNode(t, is, nil)
+	room := chatv1ssotws.RoomChannels.Item("lobby")
+	alice := dialAs(t, is, url, "alice")
+	signals := make(chan client.TypedSignal[*chatv1.Typing], 4)
+	pa, err := chatv1ssotws.MessagePresence.Join(alice, room, &chatv1.Member{DisplayName: "Alice"}, &client.TypedJoinOptions[*chatv1.Member]{
+		OnSignal: chatv1ssotws.MessageSignals.Handle(func(s client.TypedSignal[*chatv1.Typing]) { signals <- s }),
+	})
+	require.NoError(t, err)
+	bob := dialAs(t, is, url, "bob")
+	join(t, bob, room, "\xff", nil)
+	members := waitTyped(t, pa, "alice", "bob")
+	assert.Equal(t, "Alice", members[0].Payload.GetDisplayName())
+	assert.True(t, proto.Equal(&chatv1.Member{}, members[1].Payload), "an undecodable payload is an empty Member")
+
+	ctx, cancel := context.WithTimeout(context.Background(), presenceWait)
+	defer cancel()
+	require.NoError(t, bob.Signal(ctx, room, "Typing", []byte{0xff}, nil))
+	require.NoError(t, chatv1ssotws.MessageSignals.Send(ctx, bob, room, &chatv1.Typing{Typing: true}, nil))
+	select {
+	case s := <-signals:
+		// Frames keep their order: the first, undecodable, was dropped.
+		assert.True(t, s.Data.GetTyping())
+	case <-ctx.Done():
+		require.FailNow(t, "no signal")
+	}
+	_, err = chatv1ssotws.MessageSignals.Decode(client.Signal{Channel: room, Name: "Typing", Data: []byte{0xff}})
+	assert.ErrorContains(t, err, `signal "Typing" on "Room/lobby" is not a chat.v1.Typing`)
+}

@@ -4,11 +4,6 @@
 // Room's channels carry untyped payloads and signals; Message's declare
 // chat.v1.Member payloads and chat.v1.Typing signals, which the server
 // checks.
-import { execFileSync, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createConnection } from "../runtime/src/conn.js";
 import type { Connection } from "../runtime/src/conn.js";
@@ -17,35 +12,25 @@ import type { Member, Signal } from "../runtime/src/presence.js";
 import { definePresence, defineSignals } from "../runtime/src/presence_typed.js";
 import type { TypedMember, TypedSignal } from "../runtime/src/presence_typed.js";
 import { ErrorCode } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import { startChatServer } from "./chatserver.js";
+import type { ChatServer } from "./chatserver.js";
 import type { Member as ChatMember, Typing } from "./gen/chat/v1/chat_pb.js";
 import { MemberSchema, TypingSchema } from "./gen/chat/v1/chat_pb.js";
 
-const root = resolve(__dirname, "../..");
-let server: ChildProcess | undefined;
+let server: ChatServer | undefined;
 let base = "";
 const conns: Connection[] = [];
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
 beforeAll(async () => {
-  const bin = join(mkdtempSync(join(tmpdir(), "ssotws-")), "chat-server");
-  execFileSync("go", ["build", "-o", bin, "./examples/chat/server"], { cwd: root, stdio: "inherit" });
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  server = proc;
-  base = await new Promise<string>((ok, fail) => {
-    let log = "";
-    proc.stderr!.on("data", (b: Buffer) => {
-      log += b.toString();
-      const m = /http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) ok(m[1]!);
-    });
-    proc.on("exit", (code) => fail(new Error(`chat server exited with ${code}: ${log}`)));
-  });
+  server = await startChatServer();
+  base = server.base;
 }, 180_000);
 
 afterAll(() => {
   for (const c of conns) c.close();
-  server?.kill();
+  server?.stop();
 });
 
 function dial() {
