@@ -770,6 +770,13 @@ func (b *binder) checkNames(files []*File) {
 				add(mn.Channels, m.Message.Desc, "channel constructor")
 				add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
 			}
+			presence, signals := goPresenceNames(m)
+			if presence != "" {
+				add(presence, m.Message.Desc, "typed presence")
+			}
+			if signals != "" {
+				add(signals, m.Message.Desc, "typed signals")
+			}
 		}
 	}
 	for _, file := range files {

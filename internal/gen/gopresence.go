@@ -34,7 +34,7 @@ func genPresence(g *protogen.GeneratedFile, f *File, _ *Params) {
 func genModelPresence(g *protogen.GeneratedFile, m *Model) {
 	n := newModelNames(m)
 	name := m.Name()
-	presence, signals := m.Message.GoIdent.GoName+"Presence", m.Message.GoIdent.GoName+"Signals"
+	presence, signals := goPresenceNames(m)
 	if p := m.Presence; p != nil {
 		g.P("// ", presence, " joins the presence of ", name, "'s channels with a")
 		g.P("// ", p.Desc.FullName(), " payload (the model's presence option), and gives the")
@@ -51,6 +51,20 @@ func genModelPresence(g *protogen.GeneratedFile, m *Model) {
 		g.P("var ", signals, " ", clientPackage.Ident("SignalsOf"), "[*", s.GoIdent, "]")
 		g.P()
 	}
+}
+
+// goPresenceNames are the Go variables of m's declared presence and
+// signal types ("MessagePresence", "MessageSignals"); empty for what m
+// does not declare.
+func goPresenceNames(m *Model) (presence, signals string) {
+	base := m.Message.GoIdent.GoName
+	if m.Presence != nil {
+		presence = base + "Presence"
+	}
+	if m.Signal != nil {
+		signals = base + "Signals"
+	}
+	return presence, signals
 }
 
 // channelExample is a call of a model's channel constructor for a doc

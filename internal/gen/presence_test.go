@@ -44,6 +44,14 @@ message Typing { bool on = 1; }`,
 message Member { string name = 1; }`,
 			want: `bad/v1/bad.proto:6:1: bad.v1.Thing: presence is declared but Thing is read: OWNER, whose readers must not learn of each other: the gateway offers no presence or signals on it`,
 		},
+		{
+			name: "typed presence variable clashing with a service",
+			proto: `message Thing { option (ssot.ws.v1.model) = {realtime: true presence: "Member"}; string id = 1; }
+message Member { string name = 1; }
+message GetThingRequest { string id = 1; }
+service ThingPresence { rpc GetThing(GetThingRequest) returns (Thing); }`,
+			want: `bad/v1/bad.proto:9:1: bad.v1.ThingPresence: generated name clash: service implementation ThingPresence would clash with typed presence of bad.v1.Thing; rename one of them`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
