@@ -17,13 +17,20 @@ func FuzzClientFrame(f *testing.F) {
 		{Frame: &wsv1.ClientFrame_Unsubscribe{Unsubscribe: &wsv1.Unsubscribe{Id: 3, Channel: "Thing"}}},
 		{Frame: &wsv1.ClientFrame_Auth{Auth: &wsv1.Auth{Token: "t"}}},
 		{Frame: &wsv1.ClientFrame_Ping{Ping: &wsv1.Ping{Nonce: 9}}},
+		{Frame: &wsv1.ClientFrame_PresenceJoin{PresenceJoin: &wsv1.PresenceJoin{Id: 4, Channel: "Thing?name=x", Payload: []byte{0x0a, 0x01, 0x78}}}},
+		{Frame: &wsv1.ClientFrame_PresenceJoin{PresenceJoin: &wsv1.PresenceJoin{Id: 5, Channel: "Thing/k", Payload: []byte{0xff}}}},
+		{Frame: &wsv1.ClientFrame_SendSignal{SendSignal: &wsv1.SendSignal{Id: 6, Channel: "Thing", Name: "s", Data: []byte{0x0a, 0x01, 0x78}}}},
 	} {
 		b, _ := proto.Marshal(fr)
 		f.Add(b)
 	}
 	// Any realtime model will do: FileDescriptorProto has a string "name".
+	// Its presence payloads and signals are declared types, so that join
+	// and signal frames also go through their decoding check.
 	m := MustModel((&descriptorpb.FileDescriptorProto{}).ProtoReflect().Descriptor(),
-		ModelConfig{Key: "name", Scopes: []string{"name"}, Realtime: true})
+		ModelConfig{Key: "name", Scopes: []string{"name"}, Realtime: true,
+			Presence: (&descriptorpb.FieldDescriptorProto{}).ProtoReflect().Type(),
+			Signal:   (&descriptorpb.DescriptorProto{}).ProtoReflect().Type()})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := NewMemoryBroker(&MemoryBrokerOptions{Epoch: 1})
 		g := &Gateway{broker: b, hub: newHub(), models: map[string]*Model{"Thing": m}}

@@ -203,6 +203,10 @@ func (p *presence) join(c *conn, req *wsv1.PresenceJoin) {
 		c.sendError(id, code, msg)
 		return
 	}
+	if msg, ok := decodes(m.PresenceType(), "a presence payload", name, req.GetPayload()); !ok {
+		c.sendError(id, wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, msg)
+		return
+	}
 	channel := name.String()
 	p.mu.Lock()
 	defer p.mu.Unlock()

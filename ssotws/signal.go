@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Ephemeral signals: a small message a client publishes on a channel it
@@ -34,6 +36,10 @@ func (p *presence) signal(c *conn, req *wsv1.SendSignal) {
 		refuse(code, msg)
 		return
 	}
+	if msg, ok := decodes(m.SignalType(), "a signal", name, req.GetData()); !ok {
+		refuse(wsv1.ErrorCode_ERROR_CODE_BAD_REQUEST, msg)
+		return
+	}
 	channel := name.String()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -52,6 +58,20 @@ func (p *presence) signal(c *conn, req *wsv1.SendSignal) {
 	if id != 0 {
 		c.send(&wsv1.ServerFrame{Frame: &wsv1.ServerFrame_Ack{Ack: &wsv1.Ack{Id: id}}}, false)
 	}
+}
+
+// decodes checks that data, what (a presence payload, a signal) on
+// channel, is a t, the type its model declares; nil t accepts any bytes.
+// The bytes relayed are data as received: decoding only checks them, so
+// fields unknown to this server (a newer schema) pass through.
+func decodes(t protoreflect.MessageType, what string, channel ChannelName, data []byte) (string, bool) {
+	if t == nil {
+		return "", true
+	}
+	if err := proto.Unmarshal(data, t.New().Interface()); err != nil {
+		return fmt.Sprintf("%s on %q must be a %s: %v", what, truncate(channel.String()), t.Descriptor().FullName(), err), false
+	}
+	return "", true
 }
 
 // deliverLocked queues sig for the members of its channel on this node,

@@ -241,6 +241,7 @@ func (b *binder) model(msg *protogen.Message) *Model {
 	default:
 		m.RealtimeReason = ReasonNameNotLive
 	}
+	b.presenceTypes(m, opts)
 	return m
 }
 
@@ -768,6 +769,13 @@ func (b *binder) checkNames(files []*File) {
 			if m.Realtime {
 				add(mn.Channels, m.Message.Desc, "channel constructor")
 				add(mn.ChannelsType, m.Message.Desc, "channel constructor type")
+			}
+			presence, signals := goPresenceNames(m)
+			if presence != "" {
+				add(presence, m.Message.Desc, "typed presence")
+			}
+			if signals != "" {
+				add(signals, m.Message.Desc, "typed signals")
 			}
 		}
 	}

@@ -18,6 +18,7 @@ type feature func(g *protogen.GeneratedFile, f *File, p *Params)
 var goFeatures = []feature{
 	genModels,
 	genChannels,
+	genPresence,
 	genRegisterChannels,
 	genServices,
 	genClients,

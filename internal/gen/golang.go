@@ -79,6 +79,7 @@ func genModels(g *protogen.GeneratedFile, f *File, _ *Params) {
 		if m.Write != 0 {
 			g.P("Write: ", wsv1Package.Ident("Access_"+m.Write.String()), ",")
 		}
+		genPresenceConfig(g, m)
 		g.P("})")
 		g.P()
 	}

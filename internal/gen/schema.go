@@ -102,6 +102,10 @@ type Model struct {
 	// LiveSuffix is the name suffix that made the model live under
 	// realtime=auto, if that is the reason.
 	LiveSuffix string
+	// Presence and Signal are the declared types of the presence payload
+	// and of the signals on the model's channels (bindpresence.go), or
+	// nil when they stay bytes.
+	Presence, Signal *protogen.Message
 }
 
 // Name is the model's short proto name ("Message"), its channel prefix.

@@ -209,7 +209,7 @@ func TestTSRuntimePackage(t *testing.T) {
 				continue
 			}
 			for _, want := range []string{
-				`import { createHybridClient, defineModel, ` + tsHandshake + `, itemChannel, modelChannel, scopeChannel } from "` + tsRuntimePkg + `";`,
+				`import { createHybridClient, defineModel, definePresence, defineSignals, ` + tsHandshake + `, itemChannel, modelChannel, scopeChannel } from "` + tsRuntimePkg + `";`,
 				"\nvoid " + tsHandshake + ";\n",
 			} {
 				if !strings.Contains(f.GetContent(), want) {

@@ -341,6 +341,7 @@ func (w *tsWriter) file(plugin *protogen.Plugin, f *File, served map[*Model]*tsS
 		if m.Realtime {
 			w.declare(n.Channels)
 		}
+		w.declare(w.presenceNames(m))
 	}
 	if !w.emit {
 		// The version handshake (an emitted copy comes from this plugin, so
@@ -360,6 +361,7 @@ func (w *tsWriter) file(plugin *protogen.Plugin, f *File, served map[*Model]*tsS
 		}
 		if m.Realtime {
 			w.channels(m)
+			w.presence(m)
 		}
 	}
 }

@@ -21,6 +21,10 @@ type ModelConfig struct {
 	Realtime bool
 	// Read and Write say who may read and write records.
 	Read, Write wsv1.Access
+	// Presence and Signal are the declared types of the presence payload
+	// and of the signals on the model's channels (the presence and signal
+	// model options), or nil when the model leaves them bytes.
+	Presence, Signal protoreflect.MessageType
 }
 
 // Model describes one model to the runtime. It is immutable and safe for
@@ -35,6 +39,8 @@ type Model struct {
 	realtime bool
 	read     wsv1.Access
 	write    wsv1.Access
+	presence protoreflect.MessageType
+	signal   protoreflect.MessageType
 }
 
 // NewModel describes the message desc as a model. It checks cfg against the
@@ -46,6 +52,8 @@ func NewModel(desc protoreflect.MessageDescriptor, cfg ModelConfig) (*Model, err
 		realtime: cfg.Realtime,
 		read:     cfg.Read,
 		write:    cfg.Write,
+		presence: cfg.Presence,
+		signal:   cfg.Signal,
 	}
 	keyName := cfg.Key
 	if keyName == "" {
@@ -122,6 +130,14 @@ func (m *Model) ReadAccess() wsv1.Access { return orPublic(m.read) }
 
 // WriteAccess says who may write the model. Unspecified reads as PUBLIC.
 func (m *Model) WriteAccess() wsv1.Access { return orPublic(m.write) }
+
+// PresenceType is the declared type of a presence payload on the model's
+// channels, or nil when payloads are bytes.
+func (m *Model) PresenceType() protoreflect.MessageType { return m.presence }
+
+// SignalType is the declared type of the signals on the model's channels,
+// or nil when signals carry bytes.
+func (m *Model) SignalType() protoreflect.MessageType { return m.signal }
 
 func orPublic(a wsv1.Access) wsv1.Access {
 	if a == wsv1.Access_ACCESS_UNSPECIFIED {

@@ -170,7 +170,18 @@ type ModelOptions struct {
 	// read says who may read records and subscribe to their channels.
 	Read Access `protobuf:"varint,5,opt,name=read,proto3,enum=ssot.ws.v1.Access" json:"read,omitempty"`
 	// write says who may create, update and delete records.
-	Write         Access `protobuf:"varint,6,opt,name=write,proto3,enum=ssot.ws.v1.Access" json:"write,omitempty"`
+	Write Access `protobuf:"varint,6,opt,name=write,proto3,enum=ssot.ws.v1.Access" json:"write,omitempty"`
+	// presence names the message a member's presence payload is, on the
+	// model's channels (fully-qualified, or relative to this file's
+	// package): "Member" gives typed joins and members in the generated
+	// clients, and the gateway refuses a payload that does not decode as
+	// it. Unset, the payload is bytes. Needs a realtime model.
+	Presence string `protobuf:"bytes,8,opt,name=presence,proto3" json:"presence,omitempty"`
+	// signal names the message every ephemeral signal on the model's
+	// channels carries, resolved as presence is: "Typing" gives typed
+	// signals in the generated clients, and the gateway refuses a signal
+	// that does not decode as it. Unset, signals carry bytes.
+	Signal        string `protobuf:"bytes,9,opt,name=signal,proto3" json:"signal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -245,6 +256,20 @@ func (x *ModelOptions) GetWrite() Access {
 		return x.Write
 	}
 	return Access_ACCESS_UNSPECIFIED
+}
+
+func (x *ModelOptions) GetPresence() string {
+	if x != nil {
+		return x.Presence
+	}
+	return ""
+}
+
+func (x *ModelOptions) GetSignal() string {
+	if x != nil {
+		return x.Signal
+	}
+	return ""
 }
 
 // ServiceOptions binds a service to models explicitly.
@@ -480,14 +505,16 @@ var File_ssot_ws_v1_options_proto protoreflect.FileDescriptor
 const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"\x18ssot/ws/v1/options.proto\x12\n" +
-	"ssot.ws.v1\x1a google/protobuf/descriptor.proto\"\xce\x01\n" +
+	"ssot.ws.v1\x1a google/protobuf/descriptor.proto\"\x82\x02\n" +
 	"\fModelOptions\x12\x1f\n" +
 	"\brealtime\x18\x01 \x01(\bH\x00R\brealtime\x88\x01\x01\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x14\n" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12&\n" +
 	"\x04read\x18\x05 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read\x12(\n" +
-	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05writeB\v\n" +
+	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05write\x12\x1a\n" +
+	"\bpresence\x18\b \x01(\tR\bpresence\x12\x16\n" +
+	"\x06signal\x18\t \x01(\tR\x06signalB\v\n" +
 	"\t_realtime\"<\n" +
 	"\x0eServiceOptions\x12\x16\n" +
 	"\x06models\x18\x01 \x03(\tR\x06models\x12\x12\n" +

@@ -1,11 +1,6 @@
 // The runtime against the real thing: the chat example's Go server (its
 // generated ChatService and the ssot-ws gateway), over Connect and a real
 // WebSocket (Node's own, enabled by --experimental-websocket on Node 20).
-import { spawn, execFileSync } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Change } from "../runtime/src/cache.js";
@@ -14,32 +9,22 @@ import { ErrNotCached, ErrUnsupported, createWebSocketClient } from "../runtime/
 import { createConnection } from "../runtime/src/conn.js";
 import type { Connection, WebSocketCtor, WebSocketLike } from "../runtime/src/conn.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
+import { startChatServer } from "./chatserver.js";
+import type { ChatServer } from "./chatserver.js";
 import { MessageModel } from "./fake.js";
 
-const root = resolve(__dirname, "../..");
-let server: ChildProcess | undefined;
+let server: ChatServer | undefined;
 let base = "";
 const conns: Connection[] = [];
 
 beforeAll(async () => {
-  const bin = join(mkdtempSync(join(tmpdir(), "ssotws-")), "chat-server");
-  execFileSync("go", ["build", "-o", bin, "./examples/chat/server"], { cwd: root, stdio: "inherit" });
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  server = proc;
-  base = await new Promise<string>((ok, fail) => {
-    let log = "";
-    proc.stderr!.on("data", (b: Buffer) => {
-      log += b.toString();
-      const m = /http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) ok(m[1]!);
-    });
-    proc.on("exit", (code) => fail(new Error(`chat server exited with ${code}: ${log}`)));
-  });
+  server = await startChatServer();
+  base = server.base;
 }, 180_000);
 
 afterAll(() => {
   for (const c of conns) c.close();
-  server?.kill();
+  server?.stop();
 });
 
 function dial(WebSocket?: WebSocketCtor) {

@@ -1,44 +1,36 @@
 // Presence and signals of the TS runtime against the chat example's Go
 // server over a real WebSocket (as integration.test.ts). The chat server
 // authenticates nobody: each connection is its own "anon:<id>" member.
-import { execFileSync, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+// Room's channels carry untyped payloads and signals; Message's declare
+// chat.v1.Member payloads and chat.v1.Typing signals, which the server
+// checks.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createConnection } from "../runtime/src/conn.js";
 import type { Connection } from "../runtime/src/conn.js";
 import { SignalError } from "../runtime/src/presence.js";
 import type { Member, Signal } from "../runtime/src/presence.js";
+import { definePresence, defineSignals } from "../runtime/src/presence_typed.js";
+import type { TypedMember, TypedSignal } from "../runtime/src/presence_typed.js";
 import { ErrorCode } from "../runtime/gen/ssot/ws/v1/frame_pb.js";
+import { startChatServer } from "./chatserver.js";
+import type { ChatServer } from "./chatserver.js";
+import type { Member as ChatMember, Typing } from "./gen/chat/v1/chat_pb.js";
+import { MemberSchema, TypingSchema } from "./gen/chat/v1/chat_pb.js";
 
-const root = resolve(__dirname, "../..");
-let server: ChildProcess | undefined;
+let server: ChatServer | undefined;
 let base = "";
 const conns: Connection[] = [];
 const text = new TextEncoder();
 const untext = new TextDecoder();
 
 beforeAll(async () => {
-  const bin = join(mkdtempSync(join(tmpdir(), "ssotws-")), "chat-server");
-  execFileSync("go", ["build", "-o", bin, "./examples/chat/server"], { cwd: root, stdio: "inherit" });
-  const proc = spawn(bin, ["-addr", "127.0.0.1:0"], { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
-  server = proc;
-  base = await new Promise<string>((ok, fail) => {
-    let log = "";
-    proc.stderr!.on("data", (b: Buffer) => {
-      log += b.toString();
-      const m = /http=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) ok(m[1]!);
-    });
-    proc.on("exit", (code) => fail(new Error(`chat server exited with ${code}: ${log}`)));
-  });
+  server = await startChatServer();
+  base = server.base;
 }, 180_000);
 
 afterAll(() => {
   for (const c of conns) c.close();
-  server?.kill();
+  server?.stop();
 });
 
 function dial() {
@@ -64,7 +56,7 @@ const until = { timeout: 5_000, interval: 10 };
 
 describe("presence and signals against the Go chat server", () => {
   it("two connections see each other join, signal, and leave", async () => {
-    const channel = `Message?room_id=presence-${Date.now()}`;
+    const channel = `Room/presence-${Date.now()}`;
     const a = dial();
     const b = dial();
     const wa = watch(a, channel, "ann");
@@ -90,7 +82,7 @@ describe("presence and signals against the Go chat server", () => {
   });
 
   it("refuses a signal over the rate, and an unknown channel", async () => {
-    const channel = `Message?room_id=rate-${Date.now()}`;
+    const channel = `Room/rate-${Date.now()}`;
     const a = dial();
     watch(a, channel, "ann");
     await vi.waitFor(() => expect(a.state).toBe("open"), until);
@@ -107,5 +99,63 @@ describe("presence and signals against the Go chat server", () => {
 
     const w = watch(a, "Nope?x=1", "ann");
     await vi.waitFor(() => expect(w.seen.errors.length).toBe(1), until);
+  });
+});
+
+// What the generated chat_ssotws.ts declares for Message.
+const MessagePresence = definePresence(MemberSchema);
+const MessageSignals = defineSignals(TypingSchema);
+
+/** watchTyped joins channel on conn as displayName and keeps what it hears, decoded. */
+function watchTyped(conn: Connection, channel: string, displayName: string) {
+  const seen = { members: [] as TypedMember<ChatMember>[], signals: [] as TypedSignal<Typing>[] };
+  MessagePresence.join(conn, channel, {
+    payload: { displayName },
+    onMembers: (m) => (seen.members = m),
+    onSignal: MessageSignals.handle((s) => seen.signals.push(s)),
+  });
+  return seen;
+}
+
+describe("typed presence and signals against the Go chat server", () => {
+  it("two connections exchange typed payloads and signals", async () => {
+    const channel = `Message?room_id=typed-${Date.now()}`;
+    const a = dial();
+    const b = dial();
+    const seen = watchTyped(a, channel, "ann");
+    const pb = MessagePresence.join(b, channel, { payload: { displayName: "ben" } });
+    const names = () => seen.members.map((m) => m.payload.displayName).sort();
+    await vi.waitFor(() => expect(names()).toEqual(["ann", "ben"]), until);
+    await vi.waitFor(() => expect(pb.members().map((m) => m.payload.displayName).sort()).toEqual(["ann", "ben"]), until);
+
+    pb.setPayload({ displayName: "ben (away)" });
+    await vi.waitFor(() => expect(names()).toEqual(["ann", "ben (away)"]), until);
+
+    await MessageSignals.send(b, channel, { typing: true });
+    await vi.waitFor(() => expect(seen.signals.length).toBe(1), until);
+    expect(seen.signals[0]).toMatchObject({ channel, name: "Typing", data: { typing: true } });
+  });
+
+  it("refuses a payload or a signal that is not the declared type, and relays neither", async () => {
+    const channel = `Message?room_id=malformed-${Date.now()}`;
+    const seen = watchTyped(dial(), channel, "ann");
+    await vi.waitFor(() => expect(seen.members.length).toBe(1), until);
+
+    // "ben" as bytes is no chat.v1.Member: refused, naming the type.
+    const b = dial();
+    const wb = watch(b, channel, "ben");
+    await vi.waitFor(() => expect(wb.seen.errors.length).toBe(1), until);
+    expect(wb.seen.errors[0]).toContain("must be a chat.v1.Member");
+
+    const err = await b.signal(channel, "Typing", new Uint8Array([0xff])).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SignalError);
+    expect((err as SignalError).code).toBe(ErrorCode.BAD_REQUEST);
+    expect((err as SignalError).message).toContain("must be a chat.v1.Typing");
+
+    // Frames keep their order: had the bad signal been relayed, it would come first.
+    await MessageSignals.send(b, channel, { typing: false });
+    await vi.waitFor(() => expect(seen.signals.length).toBe(1), until);
+    expect(seen.signals[0]!.data.typing).toBe(false);
+    expect(seen.members.map((m) => m.payload.displayName)).toEqual(["ann"]);
   });
 });

@@ -15,6 +15,8 @@ export { createHttpClient } from "./http.js";
 export type { HybridClient, HybridOptions } from "./hybrid.js";
 export { createHybridClient } from "./hybrid.js";
 export { defineModel, itemChannel, modelChannel, scopeChannel } from "./model.js";
+export type { PresenceType, SignalsType } from "./presence_typed.js";
+export { definePresence, defineSignals } from "./presence_typed.js";
 
 /** isAtLeastVersion0_1_0 says this runtime serves code generated for 0.1.0. */
 export const isAtLeastVersion0_1_0 = true;

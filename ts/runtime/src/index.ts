@@ -78,6 +78,15 @@ export type {
 } from "./conn.js";
 export type { JoinOptions, Member, Presence, Signal, SignalOptions } from "./presence.js";
 export { SignalError } from "./presence.js";
+export type {
+  PresenceType,
+  SignalsType,
+  TypedJoinOptions,
+  TypedMember,
+  TypedPresence,
+  TypedSignal,
+} from "./presence_typed.js";
+export { definePresence, defineSignals } from "./presence_typed.js";
 export {
   CloseCode,
   authSubprotocolPrefix,

@@ -21,8 +21,17 @@ import { itemChannel } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
 import type { Connection, ConnectionState } from "./conn.js";
 
-export type { PresenceHookOptions, PresenceState, SignalHookOptions, TypingOptions, TypingState } from "./react_presence.js";
-export { usePresence, useSignal, useTyping } from "./react_presence.js";
+export type {
+  PresenceHookOptions,
+  PresenceState,
+  SignalHookOptions,
+  TypedPresenceHookOptions,
+  TypedPresenceState,
+  TypingOptions,
+  TypingSignal,
+  TypingState,
+} from "./react_presence.js";
+export { usePresence, useSignal, useSignals, useTyping } from "./react_presence.js";
 
 /** SsotContextValue is what {@link SsotProvider} shares. */
 export interface SsotContextValue {

@@ -1,10 +1,13 @@
 // React hooks for presence and ephemeral signals (presence.ts):
-// usePresence (who is here), useSignal (send and hear one kind of signal)
-// and useTyping (typing indicators on top of it). Exported by react.ts.
+// usePresence (who is here), useSignal (send and hear one kind of signal),
+// useSignals (the same, typed by the model's declared signal message) and
+// useTyping (typing indicators on top of them). Exported by react.ts.
 
-import { useCallback, useEffect, useRef, useState } from "react";
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Connection } from "./conn.js";
 import type { Member, Presence, Signal, SignalOptions } from "./presence.js";
+import type { PresenceType, SignalsType, TypedMember, TypedSignal } from "./presence_typed.js";
 import { useSsot } from "./react.js";
 
 const encoder = new TextEncoder();
@@ -36,12 +39,48 @@ export interface PresenceState {
   error: string | undefined;
 }
 
+/** TypedPresenceHookOptions configure the typed {@link usePresence}. */
+export interface TypedPresenceHookOptions<Desc extends DescMessage> extends Omit<PresenceHookOptions, "payload"> {
+  /** payload is what the others see of this user, a message of the declared type. A change is sent at once. */
+  payload?: MessageInitShape<Desc>;
+}
+
+/** TypedPresenceState is what the typed {@link usePresence} returns. */
+export interface TypedPresenceState<Desc extends DescMessage> {
+  /** members are the users present, sorted by user, with their payloads decoded. */
+  members: TypedMember<MessageShape<Desc>>[];
+  /** error is the gateway's refusal of the join, if any. */
+  error: string | undefined;
+}
+
 /**
  * usePresence joins channel's presence while the component is mounted and
  * returns who is there, re-rendering on each change. An undefined channel
- * joins nothing.
+ * joins nothing. Given a model's generated presence type first
+ * (usePresence(MessagePresence, channel, { payload })), the payload is a
+ * message of the declared type and the members' payloads are decoded.
  */
-export function usePresence(channel: string | undefined, options: PresenceHookOptions = {}): PresenceState {
+export function usePresence(channel: string | undefined, options?: PresenceHookOptions): PresenceState;
+export function usePresence<Desc extends DescMessage>(
+  type: PresenceType<Desc>,
+  channel: string | undefined,
+  options?: TypedPresenceHookOptions<Desc>,
+): TypedPresenceState<Desc>;
+export function usePresence<Desc extends DescMessage>(
+  a: string | undefined | PresenceType<Desc>,
+  b?: string | PresenceHookOptions,
+  c?: TypedPresenceHookOptions<Desc>,
+): PresenceState | TypedPresenceState<Desc> {
+  const type = typeof a === "object" ? a : undefined;
+  const channel = type ? (b as string | undefined) : (a as string | undefined);
+  const options = (type ? c : (b as PresenceHookOptions | undefined)) ?? {};
+  const { payload, ...rest } = options;
+  const bytes = type && payload !== undefined ? type.encode(payload as MessageInitShape<Desc>) : (payload as Uint8Array | string | undefined);
+  const state = usePresenceBytes(channel, { ...rest, ...(bytes !== undefined ? { payload: bytes } : {}) });
+  return useMemo(() => (type ? { members: type.members(state.members), error: state.error } : state), [type, state]);
+}
+
+function usePresenceBytes(channel: string | undefined, options: PresenceHookOptions): PresenceState {
   const ctx = useSsot();
   const conn = options.connection ?? ctx.connection;
   const observe = options.observe ?? false;
@@ -120,8 +159,50 @@ export function useSignal(
   );
 }
 
+/**
+ * useSignals is useSignal typed by a model's generated signals type
+ * (useSignals(MessageSignals, channel, onSignal)): it hears the signals
+ * named after the declared message, decoded, and returns the function that
+ * sends one.
+ */
+export function useSignals<Desc extends DescMessage>(
+  type: SignalsType<Desc>,
+  channel: string | undefined,
+  onSignal?: (signal: TypedSignal<MessageShape<Desc>>) => void,
+  options: SignalHookOptions = {},
+): (value: MessageInitShape<Desc>, opts?: SignalOptions) => Promise<void> {
+  const handler = useRef(onSignal);
+  handler.current = onSignal;
+  const send = useSignal(
+    channel,
+    type.name,
+    (s) => {
+      const t = type.decode(s);
+      if (t) handler.current?.(t);
+    },
+    options,
+  );
+  return useCallback((value: MessageInitShape<Desc>, opts?: SignalOptions) => send(type.encode(value), opts), [send, type]);
+}
+
+/**
+ * TypingSignal makes {@link useTyping} speak a model's declared signal
+ * message instead of the untyped "typing" signal: encode says how "typing"
+ * or "stopped" is written as that message, decode how it is read.
+ */
+export interface TypingSignal<Desc extends DescMessage> {
+  type: SignalsType<Desc>;
+  encode(typing: boolean): MessageInitShape<Desc>;
+  decode(signal: MessageShape<Desc>): boolean;
+}
+
 /** TypingOptions configure {@link useTyping}. */
-export interface TypingOptions {
+export interface TypingOptions<Desc extends DescMessage = DescMessage> {
+  /**
+   * signal, on a model that declares its signal message, is how typing is
+   * said in it (the gateway refuses the untyped "typing" signal there).
+   */
+  signal?: TypingSignal<Desc>;
   /** timeoutMs: a user who sent nothing for this long is no longer typing. Default 4000. */
   timeoutMs?: number;
   /** throttleMs: at most one "typing" signal per this interval. Default 1500 (under the gateway's default rate). */
@@ -146,7 +227,10 @@ const typingOn = new Uint8Array([1]);
  * (rate limit, disconnected) are dropped: a typing indicator is best
  * effort.
  */
-export function useTyping(channel: string | undefined, options: TypingOptions = {}): TypingState {
+export function useTyping<Desc extends DescMessage = DescMessage>(
+  channel: string | undefined,
+  options: TypingOptions<Desc> = {},
+): TypingState {
   const timeoutMs = options.timeoutMs ?? 4000;
   const throttleMs = options.throttleMs ?? 1500;
   const [typing, setTypingUsers] = useState<string[]>([]);
@@ -177,16 +261,27 @@ export function useTyping(channel: string | undefined, options: TypingOptions = 
     [channel],
   );
 
+  const typed = options.signal;
+  const codec = useRef(typed);
+  codec.current = typed;
   const send = useSignal(
     channel,
-    "typing",
+    typed ? typed.type.name : "typing",
     (s) => {
-      if (s.data.length > 0 && s.data[0] === 1) until.current.set(s.user, Date.now() + timeoutMs);
+      const c = codec.current;
+      const decoded = c?.type.decode(s);
+      const on = c ? decoded !== undefined && c.decode(decoded.data) : s.data.length > 0 && s.data[0] === 1;
+      if (on) until.current.set(s.user, Date.now() + timeoutMs);
       else until.current.delete(s.user);
       refresh();
     },
     options.connection ? { connection: options.connection } : {},
   );
+  const encode = useCallback((on: boolean) => {
+    const c = codec.current;
+    if (c) return c.type.encode(c.encode(on));
+    return on ? typingOn : new Uint8Array();
+  }, []);
 
   const lastSent = useRef(0);
   const setTyping = useCallback(
@@ -195,13 +290,13 @@ export function useTyping(channel: string | undefined, options: TypingOptions = 
       if (on) {
         if (now - lastSent.current < throttleMs) return;
         lastSent.current = now;
-        send(typingOn).catch(() => {});
+        send(encode(true)).catch(() => {});
       } else if (lastSent.current !== 0) {
         lastSent.current = 0;
-        send(new Uint8Array()).catch(() => {});
+        send(encode(false)).catch(() => {});
       }
     },
-    [send, throttleMs],
+    [send, encode, throttleMs],
   );
 
   return { typing, setTyping };

@@ -3,8 +3,9 @@
 import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 // Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
-import { MessageChannels, MessageModel, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
+import { MessageChannels, MessageModel, MessagePresence, MessageSignals, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
 import { useClient, useConnectionState, useList, usePresence, useTyping } from "@ssot-ws/runtime/react";
+import type { TypingSignal } from "@ssot-ws/runtime/react";
 
 /** App is the whole page. The room can be preselected with ?room=<id>. */
 export function App() {
@@ -66,14 +67,12 @@ function Room(props: { roomId: string; title: string }) {
   const { roomId } = props;
   const messages = useList(MessageModel, { filter: { roomId } }, { subscribe: true });
   // Who is here and who is typing: ephemeral, not records (docs/presence.md).
+  // Message declares both types: a chat.v1.Member payload, chat.v1.Typing signals.
   const [author, setAuthor] = useState("guest");
   const channel = MessageChannels.room(roomId);
-  const online = usePresence(channel, { payload: author.trim() || "guest" });
-  const typing = useTyping(channel);
-  const nameOf = (user: string) => {
-    const m = online.members.find((x) => x.user === user);
-    return m ? decoder.decode(m.payload) : "someone";
-  };
+  const online = usePresence(MessagePresence, channel, { payload: { displayName: author.trim() || "guest" } });
+  const typing = useTyping(channel, { signal: typingSignal });
+  const nameOf = (user: string) => online.members.find((x) => x.user === user)?.payload.displayName ?? "someone";
   return (
     <section className="room" data-testid="room" data-room-id={roomId}>
       <h2 data-testid="room-title">{props.title}</h2>
@@ -81,7 +80,7 @@ function Room(props: { roomId: string; title: string }) {
         Online:{" "}
         {online.members.map((m) => (
           <span key={m.user} className="member" data-testid="online-member">
-            {decoder.decode(m.payload)}
+            {m.payload.displayName}
           </span>
         ))}
       </p>
@@ -111,7 +110,12 @@ function Room(props: { roomId: string; title: string }) {
   );
 }
 
-const decoder = new TextDecoder();
+/** typingSignal says "typing" and "stopped" in the room's declared signal, chat.v1.Typing. */
+const typingSignal: TypingSignal<typeof MessageSignals.schema> = {
+  type: MessageSignals,
+  encode: (typing) => ({ typing }),
+  decode: (t) => t.typing,
+};
 
 function SendForm(props: { roomId: string; author: string; setAuthor(a: string): void; setTyping(on: boolean): void }) {
   const { author, setAuthor, setTyping } = props;

@@ -165,6 +165,99 @@ func (x *Message) GetVersion() int64 {
 	return 0
 }
 
+// Member is what the others see of a user present in a room: the
+// presence payload of Message's channels.
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// display_name is the name the user chose; the page shows it online.
+	DisplayName   string `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Member) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+// Typing is the signal of Message's channels: a user started or stopped
+// typing in a room.
+type Typing struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Typing        bool                   `protobuf:"varint,1,opt,name=typing,proto3" json:"typing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Typing) Reset() {
+	*x = Typing{}
+	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Typing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Typing) ProtoMessage() {}
+
+func (x *Typing) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Typing.ProtoReflect.Descriptor instead.
+func (*Typing) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Typing) GetTyping() bool {
+	if x != nil {
+		return x.Typing
+	}
+	return false
+}
+
 type GetRoomRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -174,7 +267,7 @@ type GetRoomRequest struct {
 
 func (x *GetRoomRequest) Reset() {
 	*x = GetRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	mi := &file_chat_v1_chat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +279,7 @@ func (x *GetRoomRequest) String() string {
 func (*GetRoomRequest) ProtoMessage() {}
 
 func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	mi := &file_chat_v1_chat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +292,7 @@ func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomRequest.ProtoReflect.Descriptor instead.
 func (*GetRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetRoomRequest) GetId() string {
@@ -219,7 +312,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	mi := &file_chat_v1_chat_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -231,7 +324,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	mi := &file_chat_v1_chat_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -244,7 +337,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListRoomsRequest) GetPageSize() int32 {
@@ -271,7 +364,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[4]
+	mi := &file_chat_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +376,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[4]
+	mi := &file_chat_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +389,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -322,7 +415,7 @@ type CreateRoomRequest struct {
 
 func (x *CreateRoomRequest) Reset() {
 	*x = CreateRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[5]
+	mi := &file_chat_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +427,7 @@ func (x *CreateRoomRequest) String() string {
 func (*CreateRoomRequest) ProtoMessage() {}
 
 func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[5]
+	mi := &file_chat_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +440,7 @@ func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateRoomRequest) GetRoom() *Room {
@@ -367,7 +460,7 @@ type UpdateRoomRequest struct {
 
 func (x *UpdateRoomRequest) Reset() {
 	*x = UpdateRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[6]
+	mi := &file_chat_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +472,7 @@ func (x *UpdateRoomRequest) String() string {
 func (*UpdateRoomRequest) ProtoMessage() {}
 
 func (x *UpdateRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[6]
+	mi := &file_chat_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +485,7 @@ func (x *UpdateRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoomRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateRoomRequest) GetRoom() *Room {
@@ -419,7 +512,7 @@ type DeleteRoomRequest struct {
 
 func (x *DeleteRoomRequest) Reset() {
 	*x = DeleteRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_chat_v1_chat_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +524,7 @@ func (x *DeleteRoomRequest) String() string {
 func (*DeleteRoomRequest) ProtoMessage() {}
 
 func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_chat_v1_chat_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +537,7 @@ func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteRoomRequest) GetId() string {
@@ -470,7 +563,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_chat_v1_chat_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +575,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_chat_v1_chat_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +588,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMessageRequest) GetId() string {
@@ -517,7 +610,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[9]
+	mi := &file_chat_v1_chat_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -529,7 +622,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[9]
+	mi := &file_chat_v1_chat_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -542,7 +635,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{9}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListMessagesRequest) GetRoomId() string {
@@ -576,7 +669,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[10]
+	mi := &file_chat_v1_chat_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +681,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[10]
+	mi := &file_chat_v1_chat_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +694,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{10}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -627,7 +720,7 @@ type CreateMessageRequest struct {
 
 func (x *CreateMessageRequest) Reset() {
 	*x = CreateMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_chat_v1_chat_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +732,7 @@ func (x *CreateMessageRequest) String() string {
 func (*CreateMessageRequest) ProtoMessage() {}
 
 func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_chat_v1_chat_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +745,7 @@ func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageRequest.ProtoReflect.Descriptor instead.
 func (*CreateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateMessageRequest) GetMessage() *Message {
@@ -672,7 +765,7 @@ type UpdateMessageRequest struct {
 
 func (x *UpdateMessageRequest) Reset() {
 	*x = UpdateMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_chat_v1_chat_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +777,7 @@ func (x *UpdateMessageRequest) String() string {
 func (*UpdateMessageRequest) ProtoMessage() {}
 
 func (x *UpdateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_chat_v1_chat_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +790,7 @@ func (x *UpdateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMessageRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateMessageRequest) GetMessage() *Message {
@@ -724,7 +817,7 @@ type DeleteMessageRequest struct {
 
 func (x *DeleteMessageRequest) Reset() {
 	*x = DeleteMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_chat_v1_chat_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -736,7 +829,7 @@ func (x *DeleteMessageRequest) String() string {
 func (*DeleteMessageRequest) ProtoMessage() {}
 
 func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_chat_v1_chat_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -749,7 +842,7 @@ func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMessageRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteMessageRequest) GetId() string {
@@ -775,7 +868,7 @@ type CountMessagesRequest struct {
 
 func (x *CountMessagesRequest) Reset() {
 	*x = CountMessagesRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +880,7 @@ func (x *CountMessagesRequest) String() string {
 func (*CountMessagesRequest) ProtoMessage() {}
 
 func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +893,7 @@ func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesRequest.ProtoReflect.Descriptor instead.
 func (*CountMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CountMessagesRequest) GetRoomId() string {
@@ -819,7 +912,7 @@ type CountMessagesResponse struct {
 
 func (x *CountMessagesResponse) Reset() {
 	*x = CountMessagesResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +924,7 @@ func (x *CountMessagesResponse) String() string {
 func (*CountMessagesResponse) ProtoMessage() {}
 
 func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +937,7 @@ func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesResponse.ProtoReflect.Descriptor instead.
 func (*CountMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CountMessagesResponse) GetCount() int64 {
@@ -862,13 +955,17 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\x89\x01\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\x99\x01\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion:\x0f\xf2\x81\x19\v\b\x01\x1a\aroom_id\" \n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion:\x1f\xf2\x81\x19\x1b\b\x01\x1a\aroom_idB\x06MemberJ\x06Typing\"+\n" +
+	"\x06Member\x12!\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\" \n" +
+	"\x06Typing\x12\x16\n" +
+	"\x06typing\x18\x01 \x01(\bR\x06typing\" \n" +
 	"\x0eGetRoomRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"N\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
@@ -939,58 +1036,60 @@ func file_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_chat_v1_chat_proto_rawDescData
 }
 
-var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                  // 0: chat.v1.Room
 	(*Message)(nil),               // 1: chat.v1.Message
-	(*GetRoomRequest)(nil),        // 2: chat.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),      // 3: chat.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 4: chat.v1.ListRoomsResponse
-	(*CreateRoomRequest)(nil),     // 5: chat.v1.CreateRoomRequest
-	(*UpdateRoomRequest)(nil),     // 6: chat.v1.UpdateRoomRequest
-	(*DeleteRoomRequest)(nil),     // 7: chat.v1.DeleteRoomRequest
-	(*GetMessageRequest)(nil),     // 8: chat.v1.GetMessageRequest
-	(*ListMessagesRequest)(nil),   // 9: chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 10: chat.v1.ListMessagesResponse
-	(*CreateMessageRequest)(nil),  // 11: chat.v1.CreateMessageRequest
-	(*UpdateMessageRequest)(nil),  // 12: chat.v1.UpdateMessageRequest
-	(*DeleteMessageRequest)(nil),  // 13: chat.v1.DeleteMessageRequest
-	(*CountMessagesRequest)(nil),  // 14: chat.v1.CountMessagesRequest
-	(*CountMessagesResponse)(nil), // 15: chat.v1.CountMessagesResponse
-	(*fieldmaskpb.FieldMask)(nil), // 16: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 17: google.protobuf.Empty
+	(*Member)(nil),                // 2: chat.v1.Member
+	(*Typing)(nil),                // 3: chat.v1.Typing
+	(*GetRoomRequest)(nil),        // 4: chat.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),      // 5: chat.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 6: chat.v1.ListRoomsResponse
+	(*CreateRoomRequest)(nil),     // 7: chat.v1.CreateRoomRequest
+	(*UpdateRoomRequest)(nil),     // 8: chat.v1.UpdateRoomRequest
+	(*DeleteRoomRequest)(nil),     // 9: chat.v1.DeleteRoomRequest
+	(*GetMessageRequest)(nil),     // 10: chat.v1.GetMessageRequest
+	(*ListMessagesRequest)(nil),   // 11: chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),  // 12: chat.v1.ListMessagesResponse
+	(*CreateMessageRequest)(nil),  // 13: chat.v1.CreateMessageRequest
+	(*UpdateMessageRequest)(nil),  // 14: chat.v1.UpdateMessageRequest
+	(*DeleteMessageRequest)(nil),  // 15: chat.v1.DeleteMessageRequest
+	(*CountMessagesRequest)(nil),  // 16: chat.v1.CountMessagesRequest
+	(*CountMessagesResponse)(nil), // 17: chat.v1.CountMessagesResponse
+	(*fieldmaskpb.FieldMask)(nil), // 18: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),         // 19: google.protobuf.Empty
 }
 var file_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 0: chat.v1.ListRoomsResponse.rooms:type_name -> chat.v1.Room
 	0,  // 1: chat.v1.CreateRoomRequest.room:type_name -> chat.v1.Room
 	0,  // 2: chat.v1.UpdateRoomRequest.room:type_name -> chat.v1.Room
-	16, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 4: chat.v1.ListMessagesResponse.messages:type_name -> chat.v1.Message
 	1,  // 5: chat.v1.CreateMessageRequest.message:type_name -> chat.v1.Message
 	1,  // 6: chat.v1.UpdateMessageRequest.message:type_name -> chat.v1.Message
-	16, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
-	3,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
-	5,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
-	6,  // 11: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
-	7,  // 12: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
-	8,  // 13: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
-	9,  // 14: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
-	11, // 15: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
-	12, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
-	13, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
-	14, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
+	18, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
+	5,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
+	7,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
+	8,  // 11: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
+	9,  // 12: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
+	10, // 13: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
+	11, // 14: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
+	13, // 15: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
+	14, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
+	15, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
+	16, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
 	0,  // 19: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
-	4,  // 20: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
+	6,  // 20: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
 	0,  // 21: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
 	0,  // 22: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
-	17, // 23: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
+	19, // 23: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
 	1,  // 24: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
-	10, // 25: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
+	12, // 25: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
 	1,  // 26: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
 	1,  // 27: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
-	17, // 28: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
-	15, // 29: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
+	19, // 28: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
+	17, // 29: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
 	19, // [19:30] is the sub-list for method output_type
 	8,  // [8:19] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -1009,7 +1108,7 @@ func file_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chat_v1_chat_proto_rawDesc), len(file_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

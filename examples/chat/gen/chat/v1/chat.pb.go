@@ -176,6 +176,99 @@ func (x *Message) GetCreatedAtMs() int64 {
 	return 0
 }
 
+// Member is what the others see of a user present in a room: the
+// presence payload of Message's channels.
+type Member struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// display_name is the name the user chose; the page shows it online.
+	DisplayName   string `protobuf:"bytes,1,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Member) Reset() {
+	*x = Member{}
+	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Member) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Member) ProtoMessage() {}
+
+func (x *Member) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Member.ProtoReflect.Descriptor instead.
+func (*Member) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Member) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+// Typing is the signal of Message's channels: a user started or stopped
+// typing in a room.
+type Typing struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Typing        bool                   `protobuf:"varint,1,opt,name=typing,proto3" json:"typing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Typing) Reset() {
+	*x = Typing{}
+	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Typing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Typing) ProtoMessage() {}
+
+func (x *Typing) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Typing.ProtoReflect.Descriptor instead.
+func (*Typing) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Typing) GetTyping() bool {
+	if x != nil {
+		return x.Typing
+	}
+	return false
+}
+
 type GetRoomRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -185,7 +278,7 @@ type GetRoomRequest struct {
 
 func (x *GetRoomRequest) Reset() {
 	*x = GetRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	mi := &file_chat_v1_chat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +290,7 @@ func (x *GetRoomRequest) String() string {
 func (*GetRoomRequest) ProtoMessage() {}
 
 func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[2]
+	mi := &file_chat_v1_chat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,7 +303,7 @@ func (x *GetRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRoomRequest.ProtoReflect.Descriptor instead.
 func (*GetRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{2}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetRoomRequest) GetId() string {
@@ -230,7 +323,7 @@ type ListRoomsRequest struct {
 
 func (x *ListRoomsRequest) Reset() {
 	*x = ListRoomsRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	mi := &file_chat_v1_chat_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -242,7 +335,7 @@ func (x *ListRoomsRequest) String() string {
 func (*ListRoomsRequest) ProtoMessage() {}
 
 func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[3]
+	mi := &file_chat_v1_chat_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -255,7 +348,7 @@ func (x *ListRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{3}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListRoomsRequest) GetPageSize() int32 {
@@ -282,7 +375,7 @@ type ListRoomsResponse struct {
 
 func (x *ListRoomsResponse) Reset() {
 	*x = ListRoomsResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[4]
+	mi := &file_chat_v1_chat_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +387,7 @@ func (x *ListRoomsResponse) String() string {
 func (*ListRoomsResponse) ProtoMessage() {}
 
 func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[4]
+	mi := &file_chat_v1_chat_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +400,7 @@ func (x *ListRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{4}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListRoomsResponse) GetRooms() []*Room {
@@ -333,7 +426,7 @@ type CreateRoomRequest struct {
 
 func (x *CreateRoomRequest) Reset() {
 	*x = CreateRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[5]
+	mi := &file_chat_v1_chat_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +438,7 @@ func (x *CreateRoomRequest) String() string {
 func (*CreateRoomRequest) ProtoMessage() {}
 
 func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[5]
+	mi := &file_chat_v1_chat_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +451,7 @@ func (x *CreateRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRoomRequest.ProtoReflect.Descriptor instead.
 func (*CreateRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{5}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateRoomRequest) GetRoom() *Room {
@@ -378,7 +471,7 @@ type UpdateRoomRequest struct {
 
 func (x *UpdateRoomRequest) Reset() {
 	*x = UpdateRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[6]
+	mi := &file_chat_v1_chat_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -390,7 +483,7 @@ func (x *UpdateRoomRequest) String() string {
 func (*UpdateRoomRequest) ProtoMessage() {}
 
 func (x *UpdateRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[6]
+	mi := &file_chat_v1_chat_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -403,7 +496,7 @@ func (x *UpdateRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRoomRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{6}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateRoomRequest) GetRoom() *Room {
@@ -430,7 +523,7 @@ type DeleteRoomRequest struct {
 
 func (x *DeleteRoomRequest) Reset() {
 	*x = DeleteRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_chat_v1_chat_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +535,7 @@ func (x *DeleteRoomRequest) String() string {
 func (*DeleteRoomRequest) ProtoMessage() {}
 
 func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[7]
+	mi := &file_chat_v1_chat_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +548,7 @@ func (x *DeleteRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRoomRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{7}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteRoomRequest) GetId() string {
@@ -481,7 +574,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_chat_v1_chat_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +586,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[8]
+	mi := &file_chat_v1_chat_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +599,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{8}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetMessageRequest) GetId() string {
@@ -528,7 +621,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[9]
+	mi := &file_chat_v1_chat_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +633,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[9]
+	mi := &file_chat_v1_chat_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +646,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{9}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListMessagesRequest) GetRoomId() string {
@@ -587,7 +680,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[10]
+	mi := &file_chat_v1_chat_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +692,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[10]
+	mi := &file_chat_v1_chat_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +705,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{10}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -638,7 +731,7 @@ type CreateMessageRequest struct {
 
 func (x *CreateMessageRequest) Reset() {
 	*x = CreateMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_chat_v1_chat_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +743,7 @@ func (x *CreateMessageRequest) String() string {
 func (*CreateMessageRequest) ProtoMessage() {}
 
 func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_chat_v1_chat_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +756,7 @@ func (x *CreateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMessageRequest.ProtoReflect.Descriptor instead.
 func (*CreateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateMessageRequest) GetMessage() *Message {
@@ -683,7 +776,7 @@ type UpdateMessageRequest struct {
 
 func (x *UpdateMessageRequest) Reset() {
 	*x = UpdateMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_chat_v1_chat_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +788,7 @@ func (x *UpdateMessageRequest) String() string {
 func (*UpdateMessageRequest) ProtoMessage() {}
 
 func (x *UpdateMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_chat_v1_chat_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +801,7 @@ func (x *UpdateMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMessageRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateMessageRequest) GetMessage() *Message {
@@ -735,7 +828,7 @@ type DeleteMessageRequest struct {
 
 func (x *DeleteMessageRequest) Reset() {
 	*x = DeleteMessageRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_chat_v1_chat_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +840,7 @@ func (x *DeleteMessageRequest) String() string {
 func (*DeleteMessageRequest) ProtoMessage() {}
 
 func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_chat_v1_chat_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +853,7 @@ func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMessageRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMessageRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteMessageRequest) GetId() string {
@@ -786,7 +879,7 @@ type CountMessagesRequest struct {
 
 func (x *CountMessagesRequest) Reset() {
 	*x = CountMessagesRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +891,7 @@ func (x *CountMessagesRequest) String() string {
 func (*CountMessagesRequest) ProtoMessage() {}
 
 func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +904,7 @@ func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesRequest.ProtoReflect.Descriptor instead.
 func (*CountMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CountMessagesRequest) GetRoomId() string {
@@ -830,7 +923,7 @@ type CountMessagesResponse struct {
 
 func (x *CountMessagesResponse) Reset() {
 	*x = CountMessagesResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +935,7 @@ func (x *CountMessagesResponse) String() string {
 func (*CountMessagesResponse) ProtoMessage() {}
 
 func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +948,7 @@ func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesResponse.ProtoReflect.Descriptor instead.
 func (*CountMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CountMessagesResponse) GetCount() int64 {
@@ -874,7 +967,7 @@ type ClearRoomRequest struct {
 
 func (x *ClearRoomRequest) Reset() {
 	*x = ClearRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_chat_v1_chat_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +979,7 @@ func (x *ClearRoomRequest) String() string {
 func (*ClearRoomRequest) ProtoMessage() {}
 
 func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_chat_v1_chat_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +992,7 @@ func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRoomRequest.ProtoReflect.Descriptor instead.
 func (*ClearRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ClearRoomRequest) GetRoomId() string {
@@ -919,7 +1012,7 @@ type ClearRoomResponse struct {
 
 func (x *ClearRoomResponse) Reset() {
 	*x = ClearRoomResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_chat_v1_chat_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1024,7 @@ func (x *ClearRoomResponse) String() string {
 func (*ClearRoomResponse) ProtoMessage() {}
 
 func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_chat_v1_chat_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1037,7 @@ func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRoomResponse.ProtoReflect.Descriptor instead.
 func (*ClearRoomResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ClearRoomResponse) GetDeleted() int64 {
@@ -962,14 +1055,18 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\xad\x01\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\xbd\x01\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
 	"\x04text\x18\x04 \x01(\tR\x04text\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12\"\n" +
-	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs:\x0f\xf2\x81\x19\v\b\x01\x1a\aroom_id\" \n" +
+	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs:\x1f\xf2\x81\x19\x1b\b\x01\x1a\aroom_idB\x06MemberJ\x06Typing\"+\n" +
+	"\x06Member\x12!\n" +
+	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\" \n" +
+	"\x06Typing\x12\x16\n" +
+	"\x06typing\x18\x01 \x01(\bR\x06typing\" \n" +
 	"\x0eGetRoomRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"N\n" +
 	"\x10ListRoomsRequest\x12\x1b\n" +
@@ -1045,62 +1142,64 @@ func file_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_chat_v1_chat_proto_rawDescData
 }
 
-var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                  // 0: chat.v1.Room
 	(*Message)(nil),               // 1: chat.v1.Message
-	(*GetRoomRequest)(nil),        // 2: chat.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),      // 3: chat.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 4: chat.v1.ListRoomsResponse
-	(*CreateRoomRequest)(nil),     // 5: chat.v1.CreateRoomRequest
-	(*UpdateRoomRequest)(nil),     // 6: chat.v1.UpdateRoomRequest
-	(*DeleteRoomRequest)(nil),     // 7: chat.v1.DeleteRoomRequest
-	(*GetMessageRequest)(nil),     // 8: chat.v1.GetMessageRequest
-	(*ListMessagesRequest)(nil),   // 9: chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 10: chat.v1.ListMessagesResponse
-	(*CreateMessageRequest)(nil),  // 11: chat.v1.CreateMessageRequest
-	(*UpdateMessageRequest)(nil),  // 12: chat.v1.UpdateMessageRequest
-	(*DeleteMessageRequest)(nil),  // 13: chat.v1.DeleteMessageRequest
-	(*CountMessagesRequest)(nil),  // 14: chat.v1.CountMessagesRequest
-	(*CountMessagesResponse)(nil), // 15: chat.v1.CountMessagesResponse
-	(*ClearRoomRequest)(nil),      // 16: chat.v1.ClearRoomRequest
-	(*ClearRoomResponse)(nil),     // 17: chat.v1.ClearRoomResponse
-	(*fieldmaskpb.FieldMask)(nil), // 18: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 19: google.protobuf.Empty
+	(*Member)(nil),                // 2: chat.v1.Member
+	(*Typing)(nil),                // 3: chat.v1.Typing
+	(*GetRoomRequest)(nil),        // 4: chat.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),      // 5: chat.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),     // 6: chat.v1.ListRoomsResponse
+	(*CreateRoomRequest)(nil),     // 7: chat.v1.CreateRoomRequest
+	(*UpdateRoomRequest)(nil),     // 8: chat.v1.UpdateRoomRequest
+	(*DeleteRoomRequest)(nil),     // 9: chat.v1.DeleteRoomRequest
+	(*GetMessageRequest)(nil),     // 10: chat.v1.GetMessageRequest
+	(*ListMessagesRequest)(nil),   // 11: chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),  // 12: chat.v1.ListMessagesResponse
+	(*CreateMessageRequest)(nil),  // 13: chat.v1.CreateMessageRequest
+	(*UpdateMessageRequest)(nil),  // 14: chat.v1.UpdateMessageRequest
+	(*DeleteMessageRequest)(nil),  // 15: chat.v1.DeleteMessageRequest
+	(*CountMessagesRequest)(nil),  // 16: chat.v1.CountMessagesRequest
+	(*CountMessagesResponse)(nil), // 17: chat.v1.CountMessagesResponse
+	(*ClearRoomRequest)(nil),      // 18: chat.v1.ClearRoomRequest
+	(*ClearRoomResponse)(nil),     // 19: chat.v1.ClearRoomResponse
+	(*fieldmaskpb.FieldMask)(nil), // 20: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),         // 21: google.protobuf.Empty
 }
 var file_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 0: chat.v1.ListRoomsResponse.rooms:type_name -> chat.v1.Room
 	0,  // 1: chat.v1.CreateRoomRequest.room:type_name -> chat.v1.Room
 	0,  // 2: chat.v1.UpdateRoomRequest.room:type_name -> chat.v1.Room
-	18, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	20, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 4: chat.v1.ListMessagesResponse.messages:type_name -> chat.v1.Message
 	1,  // 5: chat.v1.CreateMessageRequest.message:type_name -> chat.v1.Message
 	1,  // 6: chat.v1.UpdateMessageRequest.message:type_name -> chat.v1.Message
-	18, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
-	3,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
-	5,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
-	6,  // 11: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
-	7,  // 12: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
-	8,  // 13: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
-	9,  // 14: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
-	11, // 15: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
-	12, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
-	13, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
-	14, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
-	16, // 19: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
+	20, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
+	5,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
+	7,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
+	8,  // 11: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
+	9,  // 12: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
+	10, // 13: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
+	11, // 14: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
+	13, // 15: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
+	14, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
+	15, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
+	16, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
+	18, // 19: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
 	0,  // 20: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
-	4,  // 21: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
+	6,  // 21: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
 	0,  // 22: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
 	0,  // 23: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
-	19, // 24: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
+	21, // 24: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
 	1,  // 25: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
-	10, // 26: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
+	12, // 26: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
 	1,  // 27: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
 	1,  // 28: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
-	19, // 29: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
-	15, // 30: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
-	17, // 31: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
+	21, // 29: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
+	17, // 30: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
+	19, // 31: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
 	20, // [20:32] is the sub-list for method output_type
 	8,  // [8:20] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -1119,7 +1218,7 @@ func file_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chat_v1_chat_proto_rawDesc), len(file_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,8 @@ var MessageModel = ssotws.MustModel((*v1.Message)(nil).ProtoReflect().Descriptor
 	Key:      "id",
 	Scopes:   []string{"room_id"},
 	Realtime: true,
+	Presence: (*v1.Member)(nil).ProtoReflect().Type(),
+	Signal:   (*v1.Typing)(nil).ProtoReflect().Type(),
 })
 
 // RoomChannels builds the names of Room's channels, for subscribing through
@@ -84,6 +86,18 @@ func (MessageChannelNames) Item(id string) string {
 func (MessageChannelNames) Room(roomID string) string {
 	return ssotws.ScopeChannel("Message", "room_id", roomID)
 }
+
+// MessagePresence joins the presence of Message's channels with a
+// chat.v1.Member payload (the model's presence option), and gives the
+// members with their payloads decoded:
+// MessagePresence.Join(conn, MessageChannels.Room(roomID), &v1.Member{…}, nil).
+var MessagePresence client.PresenceOf[*v1.Member]
+
+// MessageSignals sends the signals of Message's channels, each a
+// chat.v1.Typing (the model's signal option) named "Typing", and
+// decodes those received:
+// MessageSignals.Send(ctx, conn, MessageChannels.Room(roomID), &v1.Typing{…}, nil).
+var MessageSignals client.SignalsOf[*v1.Typing]
 
 // RegisterChannels teaches r the channels of the realtime models of
 // chat/v1/chat.proto (Room, Message): their names, who may subscribe

@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEiZgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAM6D/KBGQsIARoHcm9vbV9pZCIcCg5HZXRSb29tUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChBMaXN0Um9vbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIkoKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChFDcmVhdGVSb29tUmVxdWVzdBIbCgRyb29tGAEgASgLMg0uY2hhdC52MS5Sb29tImEKEVVwZGF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjAKEURlbGV0ZVJvb21SZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiHwoRR2V0TWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkiTQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI5ChRDcmVhdGVNZXNzYWdlUmVxdWVzdBIhCgdtZXNzYWdlGAEgASgLMhAuY2hhdC52MS5NZXNzYWdlImoKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjMKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiJwoUQ291bnRNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSImChVDb3VudE1lc3NhZ2VzUmVzcG9uc2USDQoFY291bnQYASABKAMy3QUKC0NoYXRTZXJ2aWNlEjEKB0dldFJvb20SFy5jaGF0LnYxLkdldFJvb21SZXF1ZXN0Gg0uY2hhdC52MS5Sb29tEkIKCUxpc3RSb29tcxIZLmNoYXQudjEuTGlzdFJvb21zUmVxdWVzdBoaLmNoYXQudjEuTGlzdFJvb21zUmVzcG9uc2USNwoKQ3JlYXRlUm9vbRIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SNwoKVXBkYXRlUm9vbRIaLmNoYXQudjEuVXBkYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQAoKRGVsZXRlUm9vbRIaLmNoYXQudjEuRGVsZXRlUm9vbVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSOgoKR2V0TWVzc2FnZRIaLmNoYXQudjEuR2V0TWVzc2FnZVJlcXVlc3QaEC5jaGF0LnYxLk1lc3NhZ2USSwoMTGlzdE1lc3NhZ2VzEhwuY2hhdC52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh0uY2hhdC52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJACg1DcmVhdGVNZXNzYWdlEh0uY2hhdC52MS5DcmVhdGVNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJACg1VcGRhdGVNZXNzYWdlEh0uY2hhdC52MS5VcGRhdGVNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJGCg1EZWxldGVNZXNzYWdlEh0uY2hhdC52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJOCg1Db3VudE1lc3NhZ2VzEh0uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVxdWVzdBoeLmNoYXQudjEuQ291bnRNZXNzYWdlc1Jlc3BvbnNlQkBaPmdpdGh1Yi5jb20vc3NvdC1jb2RlZ2VuL3Nzb3Qtd3MvaW50ZXJuYWwvZ29sZGVuL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEidgoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAM6H/KBGRsIARoHcm9vbV9pZEIGTWVtYmVySgZUeXBpbmciHgoGTWVtYmVyEhQKDGRpc3BsYXlfbmFtZRgBIAEoCSIYCgZUeXBpbmcSDgoGdHlwaW5nGAEgASgIIhwKDkdldFJvb21SZXF1ZXN0EgoKAmlkGAEgASgJIjkKEExpc3RSb29tc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiSgoRTGlzdFJvb21zUmVzcG9uc2USHAoFcm9vbXMYASADKAsyDS5jaGF0LnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEUNyZWF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20iYQoRVXBkYXRlUm9vbVJlcXVlc3QSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMAoRRGVsZXRlUm9vbVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyIfChFHZXRNZXNzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCSJNChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2UiagoUVXBkYXRlTWVzc2FnZVJlcXVlc3QSIQoHbWVzc2FnZRgBIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyInChRDb3VudE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIiYKFUNvdW50TWVzc2FnZXNSZXNwb25zZRINCgVjb3VudBgBIAEoAzLdBQoLQ2hhdFNlcnZpY2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRI3CgpDcmVhdGVSb29tEhouY2hhdC52MS5DcmVhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRI3CgpVcGRhdGVSb29tEhouY2hhdC52MS5VcGRhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJACgpEZWxldGVSb29tEhouY2hhdC52MS5EZWxldGVSb29tUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRI6CgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJLCgxMaXN0TWVzc2FnZXMSHC5jaGF0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlEkAKDUNyZWF0ZU1lc3NhZ2USHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkAKDVVwZGF0ZU1lc3NhZ2USHS5jaGF0LnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkYKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ek4KDUNvdW50TWVzc2FnZXMSHS5jaGF0LnYxLkNvdW50TWVzc2FnZXNSZXF1ZXN0Gh4uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVzcG9uc2VCQFo+Z2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9pbnRlcm5hbC9nb2xkZW4vY2hhdC92MTtjaGF0djFiBnByb3RvMw", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
 
 /**
  * Room is a chat room.
@@ -88,6 +88,48 @@ export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat, 1);
 
 /**
+ * Member is what the others see of a user present in a room: the
+ * presence payload of Message's channels.
+ *
+ * @generated from message chat.v1.Member
+ */
+export type Member = Message$1<"chat.v1.Member"> & {
+  /**
+   * display_name is the name the user chose; the page shows it online.
+   *
+   * @generated from field: string display_name = 1;
+   */
+  displayName: string;
+};
+
+/**
+ * Describes the message chat.v1.Member.
+ * Use `create(MemberSchema)` to create a new message.
+ */
+export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 2);
+
+/**
+ * Typing is the signal of Message's channels: a user started or stopped
+ * typing in a room.
+ *
+ * @generated from message chat.v1.Typing
+ */
+export type Typing = Message$1<"chat.v1.Typing"> & {
+  /**
+   * @generated from field: bool typing = 1;
+   */
+  typing: boolean;
+};
+
+/**
+ * Describes the message chat.v1.Typing.
+ * Use `create(TypingSchema)` to create a new message.
+ */
+export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 3);
+
+/**
  * @generated from message chat.v1.GetRoomRequest
  */
 export type GetRoomRequest = Message$1<"chat.v1.GetRoomRequest"> & {
@@ -102,7 +144,7 @@ export type GetRoomRequest = Message$1<"chat.v1.GetRoomRequest"> & {
  * Use `create(GetRoomRequestSchema)` to create a new message.
  */
 export const GetRoomRequestSchema: GenMessage<GetRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 2);
+  messageDesc(file_chat_v1_chat, 4);
 
 /**
  * @generated from message chat.v1.ListRoomsRequest
@@ -124,7 +166,7 @@ export type ListRoomsRequest = Message$1<"chat.v1.ListRoomsRequest"> & {
  * Use `create(ListRoomsRequestSchema)` to create a new message.
  */
 export const ListRoomsRequestSchema: GenMessage<ListRoomsRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 3);
+  messageDesc(file_chat_v1_chat, 5);
 
 /**
  * @generated from message chat.v1.ListRoomsResponse
@@ -146,7 +188,7 @@ export type ListRoomsResponse = Message$1<"chat.v1.ListRoomsResponse"> & {
  * Use `create(ListRoomsResponseSchema)` to create a new message.
  */
 export const ListRoomsResponseSchema: GenMessage<ListRoomsResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 4);
+  messageDesc(file_chat_v1_chat, 6);
 
 /**
  * @generated from message chat.v1.CreateRoomRequest
@@ -163,7 +205,7 @@ export type CreateRoomRequest = Message$1<"chat.v1.CreateRoomRequest"> & {
  * Use `create(CreateRoomRequestSchema)` to create a new message.
  */
 export const CreateRoomRequestSchema: GenMessage<CreateRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 5);
+  messageDesc(file_chat_v1_chat, 7);
 
 /**
  * @generated from message chat.v1.UpdateRoomRequest
@@ -185,7 +227,7 @@ export type UpdateRoomRequest = Message$1<"chat.v1.UpdateRoomRequest"> & {
  * Use `create(UpdateRoomRequestSchema)` to create a new message.
  */
 export const UpdateRoomRequestSchema: GenMessage<UpdateRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 6);
+  messageDesc(file_chat_v1_chat, 8);
 
 /**
  * @generated from message chat.v1.DeleteRoomRequest
@@ -207,7 +249,7 @@ export type DeleteRoomRequest = Message$1<"chat.v1.DeleteRoomRequest"> & {
  * Use `create(DeleteRoomRequestSchema)` to create a new message.
  */
 export const DeleteRoomRequestSchema: GenMessage<DeleteRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 7);
+  messageDesc(file_chat_v1_chat, 9);
 
 /**
  * @generated from message chat.v1.GetMessageRequest
@@ -224,7 +266,7 @@ export type GetMessageRequest = Message$1<"chat.v1.GetMessageRequest"> & {
  * Use `create(GetMessageRequestSchema)` to create a new message.
  */
 export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 8);
+  messageDesc(file_chat_v1_chat, 10);
 
 /**
  * @generated from message chat.v1.ListMessagesRequest
@@ -253,7 +295,7 @@ export type ListMessagesRequest = Message$1<"chat.v1.ListMessagesRequest"> & {
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 9);
+  messageDesc(file_chat_v1_chat, 11);
 
 /**
  * @generated from message chat.v1.ListMessagesResponse
@@ -275,7 +317,7 @@ export type ListMessagesResponse = Message$1<"chat.v1.ListMessagesResponse"> & {
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 10);
+  messageDesc(file_chat_v1_chat, 12);
 
 /**
  * @generated from message chat.v1.CreateMessageRequest
@@ -292,7 +334,7 @@ export type CreateMessageRequest = Message$1<"chat.v1.CreateMessageRequest"> & {
  * Use `create(CreateMessageRequestSchema)` to create a new message.
  */
 export const CreateMessageRequestSchema: GenMessage<CreateMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 11);
+  messageDesc(file_chat_v1_chat, 13);
 
 /**
  * @generated from message chat.v1.UpdateMessageRequest
@@ -314,7 +356,7 @@ export type UpdateMessageRequest = Message$1<"chat.v1.UpdateMessageRequest"> & {
  * Use `create(UpdateMessageRequestSchema)` to create a new message.
  */
 export const UpdateMessageRequestSchema: GenMessage<UpdateMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 12);
+  messageDesc(file_chat_v1_chat, 14);
 
 /**
  * @generated from message chat.v1.DeleteMessageRequest
@@ -336,7 +378,7 @@ export type DeleteMessageRequest = Message$1<"chat.v1.DeleteMessageRequest"> & {
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 13);
+  messageDesc(file_chat_v1_chat, 15);
 
 /**
  * @generated from message chat.v1.CountMessagesRequest
@@ -353,7 +395,7 @@ export type CountMessagesRequest = Message$1<"chat.v1.CountMessagesRequest"> & {
  * Use `create(CountMessagesRequestSchema)` to create a new message.
  */
 export const CountMessagesRequestSchema: GenMessage<CountMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 14);
+  messageDesc(file_chat_v1_chat, 16);
 
 /**
  * @generated from message chat.v1.CountMessagesResponse
@@ -370,7 +412,7 @@ export type CountMessagesResponse = Message$1<"chat.v1.CountMessagesResponse"> &
  * Use `create(CountMessagesResponseSchema)` to create a new message.
  */
 export const CountMessagesResponseSchema: GenMessage<CountMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 15);
+  messageDesc(file_chat_v1_chat, 17);
 
 /**
  * ChatService serves rooms and messages, as AIP's LibraryService serves

@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEifQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAMSFQoNY3JlYXRlZF9hdF9tcxgGIAEoAzoP8oEZCwgBGgdyb29tX2lkIhwKDkdldFJvb21SZXF1ZXN0EgoKAmlkGAEgASgJIjkKEExpc3RSb29tc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiSgoRTGlzdFJvb21zUmVzcG9uc2USHAoFcm9vbXMYASADKAsyDS5jaGF0LnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEUNyZWF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20iYQoRVXBkYXRlUm9vbVJlcXVlc3QSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMAoRRGVsZXRlUm9vbVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyIfChFHZXRNZXNzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCSJNChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2UiagoUVXBkYXRlTWVzc2FnZVJlcXVlc3QSIQoHbWVzc2FnZRgBIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyInChRDb3VudE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIiYKFUNvdW50TWVzc2FnZXNSZXNwb25zZRINCgVjb3VudBgBIAEoAyIjChBDbGVhclJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiJAoRQ2xlYXJSb29tUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAzKhBgoLQ2hhdFNlcnZpY2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRI3CgpDcmVhdGVSb29tEhouY2hhdC52MS5DcmVhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRI3CgpVcGRhdGVSb29tEhouY2hhdC52MS5VcGRhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJACgpEZWxldGVSb29tEhouY2hhdC52MS5EZWxldGVSb29tUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRI6CgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJLCgxMaXN0TWVzc2FnZXMSHC5jaGF0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlEkAKDUNyZWF0ZU1lc3NhZ2USHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkAKDVVwZGF0ZU1lc3NhZ2USHS5jaGF0LnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkYKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ek4KDUNvdW50TWVzc2FnZXMSHS5jaGF0LnYxLkNvdW50TWVzc2FnZXNSZXF1ZXN0Gh4uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVzcG9uc2USQgoJQ2xlYXJSb29tEhkuY2hhdC52MS5DbGVhclJvb21SZXF1ZXN0GhouY2hhdC52MS5DbGVhclJvb21SZXNwb25zZUJCWkBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL2V4YW1wbGVzL2NoYXQvZ2VuL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEijQEKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIPCgd2ZXJzaW9uGAUgASgDEhUKDWNyZWF0ZWRfYXRfbXMYBiABKAM6H/KBGRsIARoHcm9vbV9pZEIGTWVtYmVySgZUeXBpbmciHgoGTWVtYmVyEhQKDGRpc3BsYXlfbmFtZRgBIAEoCSIYCgZUeXBpbmcSDgoGdHlwaW5nGAEgASgIIhwKDkdldFJvb21SZXF1ZXN0EgoKAmlkGAEgASgJIjkKEExpc3RSb29tc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiSgoRTGlzdFJvb21zUmVzcG9uc2USHAoFcm9vbXMYASADKAsyDS5jaGF0LnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEUNyZWF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20iYQoRVXBkYXRlUm9vbVJlcXVlc3QSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMAoRRGVsZXRlUm9vbVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyIfChFHZXRNZXNzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCSJNChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2UiagoUVXBkYXRlTWVzc2FnZVJlcXVlc3QSIQoHbWVzc2FnZRgBIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyInChRDb3VudE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIiYKFUNvdW50TWVzc2FnZXNSZXNwb25zZRINCgVjb3VudBgBIAEoAyIjChBDbGVhclJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiJAoRQ2xlYXJSb29tUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAzKhBgoLQ2hhdFNlcnZpY2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRI3CgpDcmVhdGVSb29tEhouY2hhdC52MS5DcmVhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRI3CgpVcGRhdGVSb29tEhouY2hhdC52MS5VcGRhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJACgpEZWxldGVSb29tEhouY2hhdC52MS5EZWxldGVSb29tUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRI6CgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJLCgxMaXN0TWVzc2FnZXMSHC5jaGF0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlEkAKDUNyZWF0ZU1lc3NhZ2USHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkAKDVVwZGF0ZU1lc3NhZ2USHS5jaGF0LnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkYKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ek4KDUNvdW50TWVzc2FnZXMSHS5jaGF0LnYxLkNvdW50TWVzc2FnZXNSZXF1ZXN0Gh4uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVzcG9uc2USQgoJQ2xlYXJSb29tEhkuY2hhdC52MS5DbGVhclJvb21SZXF1ZXN0GhouY2hhdC52MS5DbGVhclJvb21SZXNwb25zZUJCWkBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL2V4YW1wbGVzL2NoYXQvZ2VuL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
 
 /**
  * Room is a chat room.
@@ -98,6 +98,48 @@ export const MessageSchema: GenMessage<Message> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat, 1);
 
 /**
+ * Member is what the others see of a user present in a room: the
+ * presence payload of Message's channels.
+ *
+ * @generated from message chat.v1.Member
+ */
+export type Member = Message$1<"chat.v1.Member"> & {
+  /**
+   * display_name is the name the user chose; the page shows it online.
+   *
+   * @generated from field: string display_name = 1;
+   */
+  displayName: string;
+};
+
+/**
+ * Describes the message chat.v1.Member.
+ * Use `create(MemberSchema)` to create a new message.
+ */
+export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 2);
+
+/**
+ * Typing is the signal of Message's channels: a user started or stopped
+ * typing in a room.
+ *
+ * @generated from message chat.v1.Typing
+ */
+export type Typing = Message$1<"chat.v1.Typing"> & {
+  /**
+   * @generated from field: bool typing = 1;
+   */
+  typing: boolean;
+};
+
+/**
+ * Describes the message chat.v1.Typing.
+ * Use `create(TypingSchema)` to create a new message.
+ */
+export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 3);
+
+/**
  * @generated from message chat.v1.GetRoomRequest
  */
 export type GetRoomRequest = Message$1<"chat.v1.GetRoomRequest"> & {
@@ -112,7 +154,7 @@ export type GetRoomRequest = Message$1<"chat.v1.GetRoomRequest"> & {
  * Use `create(GetRoomRequestSchema)` to create a new message.
  */
 export const GetRoomRequestSchema: GenMessage<GetRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 2);
+  messageDesc(file_chat_v1_chat, 4);
 
 /**
  * @generated from message chat.v1.ListRoomsRequest
@@ -134,7 +176,7 @@ export type ListRoomsRequest = Message$1<"chat.v1.ListRoomsRequest"> & {
  * Use `create(ListRoomsRequestSchema)` to create a new message.
  */
 export const ListRoomsRequestSchema: GenMessage<ListRoomsRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 3);
+  messageDesc(file_chat_v1_chat, 5);
 
 /**
  * @generated from message chat.v1.ListRoomsResponse
@@ -156,7 +198,7 @@ export type ListRoomsResponse = Message$1<"chat.v1.ListRoomsResponse"> & {
  * Use `create(ListRoomsResponseSchema)` to create a new message.
  */
 export const ListRoomsResponseSchema: GenMessage<ListRoomsResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 4);
+  messageDesc(file_chat_v1_chat, 6);
 
 /**
  * @generated from message chat.v1.CreateRoomRequest
@@ -173,7 +215,7 @@ export type CreateRoomRequest = Message$1<"chat.v1.CreateRoomRequest"> & {
  * Use `create(CreateRoomRequestSchema)` to create a new message.
  */
 export const CreateRoomRequestSchema: GenMessage<CreateRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 5);
+  messageDesc(file_chat_v1_chat, 7);
 
 /**
  * @generated from message chat.v1.UpdateRoomRequest
@@ -195,7 +237,7 @@ export type UpdateRoomRequest = Message$1<"chat.v1.UpdateRoomRequest"> & {
  * Use `create(UpdateRoomRequestSchema)` to create a new message.
  */
 export const UpdateRoomRequestSchema: GenMessage<UpdateRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 6);
+  messageDesc(file_chat_v1_chat, 8);
 
 /**
  * @generated from message chat.v1.DeleteRoomRequest
@@ -217,7 +259,7 @@ export type DeleteRoomRequest = Message$1<"chat.v1.DeleteRoomRequest"> & {
  * Use `create(DeleteRoomRequestSchema)` to create a new message.
  */
 export const DeleteRoomRequestSchema: GenMessage<DeleteRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 7);
+  messageDesc(file_chat_v1_chat, 9);
 
 /**
  * @generated from message chat.v1.GetMessageRequest
@@ -234,7 +276,7 @@ export type GetMessageRequest = Message$1<"chat.v1.GetMessageRequest"> & {
  * Use `create(GetMessageRequestSchema)` to create a new message.
  */
 export const GetMessageRequestSchema: GenMessage<GetMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 8);
+  messageDesc(file_chat_v1_chat, 10);
 
 /**
  * @generated from message chat.v1.ListMessagesRequest
@@ -263,7 +305,7 @@ export type ListMessagesRequest = Message$1<"chat.v1.ListMessagesRequest"> & {
  * Use `create(ListMessagesRequestSchema)` to create a new message.
  */
 export const ListMessagesRequestSchema: GenMessage<ListMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 9);
+  messageDesc(file_chat_v1_chat, 11);
 
 /**
  * @generated from message chat.v1.ListMessagesResponse
@@ -285,7 +327,7 @@ export type ListMessagesResponse = Message$1<"chat.v1.ListMessagesResponse"> & {
  * Use `create(ListMessagesResponseSchema)` to create a new message.
  */
 export const ListMessagesResponseSchema: GenMessage<ListMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 10);
+  messageDesc(file_chat_v1_chat, 12);
 
 /**
  * @generated from message chat.v1.CreateMessageRequest
@@ -302,7 +344,7 @@ export type CreateMessageRequest = Message$1<"chat.v1.CreateMessageRequest"> & {
  * Use `create(CreateMessageRequestSchema)` to create a new message.
  */
 export const CreateMessageRequestSchema: GenMessage<CreateMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 11);
+  messageDesc(file_chat_v1_chat, 13);
 
 /**
  * @generated from message chat.v1.UpdateMessageRequest
@@ -324,7 +366,7 @@ export type UpdateMessageRequest = Message$1<"chat.v1.UpdateMessageRequest"> & {
  * Use `create(UpdateMessageRequestSchema)` to create a new message.
  */
 export const UpdateMessageRequestSchema: GenMessage<UpdateMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 12);
+  messageDesc(file_chat_v1_chat, 14);
 
 /**
  * @generated from message chat.v1.DeleteMessageRequest
@@ -346,7 +388,7 @@ export type DeleteMessageRequest = Message$1<"chat.v1.DeleteMessageRequest"> & {
  * Use `create(DeleteMessageRequestSchema)` to create a new message.
  */
 export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 13);
+  messageDesc(file_chat_v1_chat, 15);
 
 /**
  * @generated from message chat.v1.CountMessagesRequest
@@ -363,7 +405,7 @@ export type CountMessagesRequest = Message$1<"chat.v1.CountMessagesRequest"> & {
  * Use `create(CountMessagesRequestSchema)` to create a new message.
  */
 export const CountMessagesRequestSchema: GenMessage<CountMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 14);
+  messageDesc(file_chat_v1_chat, 16);
 
 /**
  * @generated from message chat.v1.CountMessagesResponse
@@ -380,7 +422,7 @@ export type CountMessagesResponse = Message$1<"chat.v1.CountMessagesResponse"> &
  * Use `create(CountMessagesResponseSchema)` to create a new message.
  */
 export const CountMessagesResponseSchema: GenMessage<CountMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 15);
+  messageDesc(file_chat_v1_chat, 17);
 
 /**
  * @generated from message chat.v1.ClearRoomRequest
@@ -397,7 +439,7 @@ export type ClearRoomRequest = Message$1<"chat.v1.ClearRoomRequest"> & {
  * Use `create(ClearRoomRequestSchema)` to create a new message.
  */
 export const ClearRoomRequestSchema: GenMessage<ClearRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 16);
+  messageDesc(file_chat_v1_chat, 18);
 
 /**
  * @generated from message chat.v1.ClearRoomResponse
@@ -416,7 +458,7 @@ export type ClearRoomResponse = Message$1<"chat.v1.ClearRoomResponse"> & {
  * Use `create(ClearRoomResponseSchema)` to create a new message.
  */
 export const ClearRoomResponseSchema: GenMessage<ClearRoomResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 17);
+  messageDesc(file_chat_v1_chat, 19);
 
 /**
  * ChatService serves rooms and messages, as AIP's LibraryService serves

@@ -3,9 +3,9 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, definePresence, defineSignals, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Message, Room } from "./chat_pb.js";
-import { ChatService, MessageSchema, RoomSchema } from "./chat_pb.js";
+import { ChatService, MemberSchema, MessageSchema, RoomSchema, TypingSchema } from "./chat_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
 // isAtLeastVersion0_1_0, and tsc fails on its import.
@@ -126,3 +126,20 @@ export const MessageChannels = {
     return scopeChannel("Message", "room_id", roomId);
   },
 } as const;
+
+/**
+ * MessagePresence types the presence of Message's channels: a member's payload
+ * is a chat.v1.Member (the model's presence option), which the gateway checks.
+ * Join with usePresence(MessagePresence, MessageChannels.room(roomId), { payload
+ * }) or MessagePresence.join(connection, channel).
+ */
+export const MessagePresence = definePresence(MemberSchema);
+
+/**
+ * MessageSignals types the signals of Message's channels: each is a
+ * chat.v1.Typing (the model's signal option), which the gateway checks, named
+ * "Typing". Send and hear them with useSignals(MessageSignals,
+ * MessageChannels.room(roomId), onSignal) or MessageSignals.send(connection,
+ * channel, value).
+ */
+export const MessageSignals = defineSignals(TypingSchema);
