@@ -130,28 +130,20 @@ func Header(files []string) string {
 		".\n-- Review it like code; once applied anywhere, do not edit it: write the next one.\n\n"
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 // Main runs the command with args (after "migrate") and returns the exit
 // status: 0 on success, 1 when the migration failed, 2 on a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
-		imports      stringList
+		imports      scaffold.ImportPaths
 		dir, dialect string
 		files        []string
-		flags        = flag.NewFlagSet("migrate", flag.ContinueOnError)
+		flags        = scaffold.NewFlagSet("migrate", &imports)
 		usageFailed  = func(format string, a ...any) int {
 			fmt.Fprintf(stderr, "protoc-gen-ssot-ws migrate: "+format+"\n", a...)
 			fmt.Fprintln(stderr, Usage)
 			return 2
 		}
 	)
-	flags.SetOutput(io.Discard)
-	flags.Var(&imports, "I", "")
-	flags.Var(&imports, "proto_path", "")
 	flags.StringVar(&dir, "dir", "", "")
 	flags.StringVar(&dialect, "dialect", "", "")
 	files, err := scaffold.ParseArgs(flags, args)
@@ -169,17 +161,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if dir == "" || len(files) == 0 {
 		return usageFailed("-dir and at least one .proto file are required")
 	}
-	if len(imports) == 0 {
-		imports = stringList{"."}
-	}
-	var names []string
-	for _, f := range files {
-		n, err := scaffold.ImportName(imports, f)
-		if err != nil {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws migrate: %v\n", err)
-			return 1
-		}
-		names = append(names, n)
+	imports, names, err := scaffold.ImportNames(imports, files)
+	if err != nil {
+		fmt.Fprintf(stderr, "protoc-gen-ssot-ws migrate: %v\n", err)
+		return 1
 	}
 	models, err := Models(ctx, imports, nil, names)
 	if err == nil {

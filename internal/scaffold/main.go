@@ -31,11 +31,6 @@ Flags:
   -style standard      buf lint STANDARD: <Method>Response wrappers (default)
   -style aip           bare model responses and google.protobuf.Empty for Delete`
 
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
 // Main runs the scaffold command with args (those after "scaffold") and
 // returns the process's exit status: 0 on success, 1 when scaffolding
 // failed, 2 on a usage error. It never panics.
@@ -47,11 +42,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 		}
 	}()
 	var (
-		imports   stringList
+		imports   ImportPaths
 		out, svc  string
 		style     string
 		files     []string
-		flags     = flag.NewFlagSet("scaffold", flag.ContinueOnError)
+		flags     = NewFlagSet("scaffold", &imports)
 		showUsage = func() { fmt.Fprintln(stderr, Usage) }
 		failf     = func(format string, a ...any) int {
 			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
@@ -63,9 +58,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 			return 2
 		}
 	)
-	flags.SetOutput(io.Discard)
-	flags.Var(&imports, "I", "")
-	flags.Var(&imports, "proto_path", "")
 	flags.StringVar(&out, "o", "", "")
 	flags.StringVar(&svc, "service", "", "")
 	flags.StringVar(&style, "style", "standard", "")
@@ -84,17 +76,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 	if err != nil {
 		return usageFailed("%v", err)
 	}
-	if len(imports) == 0 {
-		imports = stringList{"."}
+	imports, names, err := ImportNames(imports, files)
+	if err != nil {
+		return failf("%v", err)
 	}
-	opts := Options{ImportPaths: imports, Service: svc, Style: st}
-	for _, f := range files {
-		name, err := importName(imports, f)
-		if err != nil {
-			return failf("%v", err)
-		}
-		opts.Files = append(opts.Files, name)
-	}
+	opts := Options{ImportPaths: imports, Files: names, Service: svc, Style: st}
 	if out != "" {
 		if _, err := os.Stat(out); err == nil {
 			return failf("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
