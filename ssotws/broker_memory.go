@@ -118,36 +118,25 @@ type memChannel struct {
 
 var _ Broker = (*MemoryBroker)(nil)
 
+// zeroMeans is the value of a bound whose zero means def and whose
+// negative values mean none (0).
+func zeroMeans(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return max(v, 0)
+}
+
 // NewMemoryBroker returns an empty broker.
 func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 	var o MemoryBrokerOptions
 	if opts != nil {
 		o = *opts
 	}
-	if o.HistorySize == 0 {
-		o.HistorySize = DefaultHistorySize
-	}
-	if o.HistorySize < 0 {
-		o.HistorySize = 0
-	}
-	if o.Tombstones == 0 {
-		o.Tombstones = DefaultTombstones
-	}
-	if o.Tombstones < 0 {
-		o.Tombstones = 0
-	}
-	if o.ListenerBacklog == 0 {
-		o.ListenerBacklog = DefaultListenerBacklog
-	}
-	if o.ListenerBacklog < 0 {
-		o.ListenerBacklog = 0
-	}
-	if o.ListenerBacklogBytes == 0 {
-		o.ListenerBacklogBytes = DefaultListenerBacklogBytes
-	}
-	if o.ListenerBacklogBytes < 0 {
-		o.ListenerBacklogBytes = 0
-	}
+	o.HistorySize = zeroMeans(o.HistorySize, DefaultHistorySize)
+	o.Tombstones = zeroMeans(o.Tombstones, DefaultTombstones)
+	o.ListenerBacklog = zeroMeans(o.ListenerBacklog, DefaultListenerBacklog)
+	o.ListenerBacklogBytes = zeroMeans(o.ListenerBacklogBytes, DefaultListenerBacklogBytes)
 	for o.Epoch == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
