@@ -3,10 +3,12 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/jackc/pgx/v5"
 
@@ -39,12 +41,10 @@ const keepChanges = 100_000
 // (an advisory lock per batch), so with several nodes give them one
 // shared broker (NATS). It is an [ssotws.ChangeRelay].
 type Relay struct {
-	s    *TableStore
-	pub  ssotws.Publisher
-	o    RelayOptions
-	wake chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
+	s   *TableStore
+	pub ssotws.Publisher
+	o   RelayOptions
+	run *sqlrelay.Runner
 
 	mu      sync.Mutex
 	rounds  uint64        // batches completed with nothing left before them
@@ -54,39 +54,33 @@ type Relay struct {
 // StartRelay starts publishing the schema's change log to pub. Stop it
 // with [Relay.Close] before closing the store. opts may be nil.
 func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts *RelayOptions) (*Relay, error) {
-	var o RelayOptions
-	if opts != nil {
-		o = *opts
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 256
-	}
+	o := sqlstore.Options(opts)
+	o.PollInterval = sqlstore.OrDefault(o.PollInterval, time.Second)
+	o.BatchSize = sqlstore.OrDefault(o.BatchSize, 256)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}), changed: make(chan struct{})}
-	s.wakers.Add(r.wake)
+	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.wakers), changed: make(chan struct{})}
 	listening := make(chan struct{})
-	go r.listen(rctx, listening)
+	go r.listen(r.run.Context(), listening)
 	select {
 	case <-listening:
 	case <-ctx.Done():
-		cancel()
+		r.run.Close()
 		return nil, ctx.Err()
 	}
-	go r.run(rctx)
+	r.run.Start(sqlrelay.Loop{
+		Step:   r.step,
+		Failed: func(err error) { r.o.Logger.Error("pgstore: relay", "schema", r.s.schema, "err", err) },
+		Idle:   r.idle,
+		Poll:   r.o.PollInterval,
+	}, nil)
 	return r, nil
 }
 
 // Close stops the relay; what it has not published stays in the log.
 func (r *Relay) Close() error {
-	r.stop()
-	<-r.done
-	r.s.wakers.Remove(r.wake)
+	r.run.Close()
 	return nil
 }
 
@@ -127,7 +121,7 @@ func (r *Relay) listen(ctx context.Context, ready chan struct{}) {
 }
 
 func (r *Relay) poke() {
-	sqlrelay.Poke(r.wake)
+	r.run.Poke()
 }
 
 // Sync implements [ssotws.ChangeRelay]: it returns once the changes
@@ -148,7 +142,7 @@ func (r *Relay) Sync(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-r.done:
+		case <-r.run.Done():
 			return ssotws.ErrBrokerClosed
 		case <-changed:
 			r.poke()
@@ -156,40 +150,13 @@ func (r *Relay) Sync(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) run(ctx context.Context) {
-	defer close(r.done)
-	tick := time.NewTicker(r.o.PollInterval)
-	defer tick.Stop()
-	backoff := time.Duration(0)
-	for {
-		more, err := r.step(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			r.o.Logger.Error("pgstore: relay", "schema", r.s.schema, "err", err)
-			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			continue
-		}
-		backoff = 0
-		if more {
-			continue
-		}
-		r.mu.Lock()
-		r.rounds++
-		close(r.changed)
-		r.changed = make(chan struct{})
-		r.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case <-tick.C:
-		}
-	}
+// idle counts a round that left nothing to publish.
+func (r *Relay) idle() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rounds++
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 // step publishes one batch under the schema's relay lock.
@@ -220,16 +187,7 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 		}
 		c.Op = int(op)
 		seqs = append(seqs, c.Seq)
-		t, ok := r.s.tables[c.Model]
-		if !ok {
-			continue
-		}
-		evs, err := t.Events(&c)
-		if err != nil {
-			r.o.Logger.Error("pgstore: relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
-			continue
-		}
-		events = append(events, evs...)
+		events = append(events, r.s.tables.Events(&c, r.o.Logger)...)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
@@ -45,12 +47,10 @@ type RelayOptions struct {
 // a crash is published after the restart. Start it with
 // [TableStore.StartRelay]; it is an [ssotws.ChangeRelay].
 type Relay struct {
-	s    *TableStore
-	pub  ssotws.Publisher
-	o    RelayOptions
-	wake chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
+	s   *TableStore
+	pub ssotws.Publisher
+	o   RelayOptions
+	run *sqlrelay.Runner
 
 	mu        sync.Mutex
 	published int64         // the last seq published
@@ -65,22 +65,13 @@ type Relay struct {
 // StartRelay starts publishing the change log to pub. Stop it with
 // [Relay.Close] before closing the store. opts may be nil.
 func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts *RelayOptions) (*Relay, error) {
-	var o RelayOptions
-	if opts != nil {
-		o = *opts
-	}
+	o := sqlstore.Options(opts)
 	if o.Name == "" {
 		o.Name = "default"
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 50 * time.Millisecond
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 256
-	}
-	if o.MaxChanges <= 0 {
-		o.MaxChanges = 100_000
-	}
+	o.PollInterval = sqlstore.OrDefault(o.PollInterval, 50*time.Millisecond)
+	o.BatchSize = sqlstore.OrDefault(o.BatchSize, 256)
+	o.MaxChanges = sqlstore.OrDefault(o.MaxChanges, 100_000)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -93,20 +84,19 @@ RETURNING seq`, o.Name).Scan(&at)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: start relay: %w", err)
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}),
-		published: at, changed: make(chan struct{})}
-	s.wakers.Add(r.wake)
-	go r.run(rctx)
+	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.wakers), published: at, changed: make(chan struct{})}
+	r.run.Start(sqlrelay.Loop{
+		Step:   r.step,
+		Failed: func(err error) { r.o.Logger.Error("sqlitestore: relay", "relay", r.o.Name, "err", err) },
+		Poll:   r.o.PollInterval,
+	}, func() { r.fail(ssotws.ErrBrokerClosed) })
 	return r, nil
 }
 
 // Close stops the relay. Changes it has not published stay in the log for
 // the next relay of its name.
 func (r *Relay) Close() error {
-	r.stop()
-	<-r.done
-	r.s.wakers.Remove(r.wake)
+	r.run.Close()
 	return nil
 }
 
@@ -117,7 +107,7 @@ func (r *Relay) Sync(ctx context.Context) error {
 	if err := r.s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ssotws_changes`).Scan(&target); err != nil {
 		return fmt.Errorf("sqlitestore: relay: %w", err)
 	}
-	sqlrelay.Poke(r.wake)
+	r.run.Poke()
 	for {
 		r.mu.Lock()
 		published, changed, err := r.published, r.changed, r.err
@@ -141,38 +131,6 @@ func (r *Relay) Published() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.published
-}
-
-func (r *Relay) run(ctx context.Context) {
-	defer close(r.done)
-	tick := time.NewTicker(r.o.PollInterval)
-	defer tick.Stop()
-	backoff := time.Duration(0)
-	for {
-		more, err := r.step(ctx)
-		switch {
-		case ctx.Err() != nil:
-			r.fail(ssotws.ErrBrokerClosed)
-			return
-		case err != nil:
-			r.o.Logger.Error("sqlitestore: relay", "relay", r.o.Name, "err", err)
-			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			continue
-		case more:
-			backoff = 0
-			continue
-		}
-		backoff = 0
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case <-tick.C:
-		}
-	}
 }
 
 func (r *Relay) fail(err error) {
@@ -241,16 +199,7 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 		if prev.Valid {
 			c.Prev = []byte(prev.String)
 		}
-		t, ok := r.s.tables[c.Model]
-		if !ok {
-			continue // a model this store does not serve
-		}
-		evs, err := t.Events(&c)
-		if err != nil {
-			r.o.Logger.Error("sqlitestore: relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
-			continue
-		}
-		events = append(events, evs...)
+		events = append(events, r.s.tables.Events(&c, r.o.Logger)...)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
