@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
-	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
 // RelayOptions tunes a [Relay]. The zero value (or nil) is the default.
@@ -175,8 +173,8 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 		return false, err
 	}
 	var (
-		events []*wsv1.Event
-		seqs   []int64
+		changes []sqlschema.Change
+		seqs    []int64
 	)
 	for rows.Next() {
 		var c sqlschema.Change
@@ -187,7 +185,7 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 		}
 		c.Op = int(op)
 		seqs = append(seqs, c.Seq)
-		events = append(events, r.s.tables.Events(&c, r.o.Logger)...)
+		changes = append(changes, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -196,10 +194,8 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 	if len(seqs) == 0 {
 		return false, nil
 	}
-	if len(events) > 0 {
-		if err := r.pub.Publish(ctx, events); err != nil {
-			return false, fmt.Errorf("publish: %w", err)
-		}
+	if err := r.s.tables.Publish(ctx, r.pub, changes, r.o.Logger); err != nil {
+		return false, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE ssotws_changes SET published = true WHERE seq = ANY($1)`, seqs); err != nil {
 		return false, err

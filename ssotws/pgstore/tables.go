@@ -134,19 +134,10 @@ func migrateTables(ctx context.Context, pool *pgxpool.Pool, schema string, table
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return fmt.Errorf("pgstore: open: %w", err)
 	}
-	if _, err := tx.Exec(ctx, sqlschema.Core(sqlschema.Postgres)); err != nil {
-		return fmt.Errorf("pgstore: create bookkeeping tables: %w", err)
-	}
-	for _, t := range tables.All {
-		ddl, err := tables.Reconcile(ctx, pgxDB{tx}, t, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), 0
+	if err := tables.Migrate(ctx, pgxDB{tx}, sqlschema.Core(sqlschema.Postgres), `SELECT a.attname, format_type(a.atttypid, a.atttypmod), 0
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.Name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, ddl); err != nil {
-			return fmt.Errorf("pgstore: migrate table %s: %w", t.Name, err)
-		}
+WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped`); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: open: %w", err)

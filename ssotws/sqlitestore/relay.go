@@ -13,7 +13,6 @@ import (
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
-	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
 // RelayOptions tunes a [Relay]. The zero value (or nil) is the default.
@@ -179,10 +178,7 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 	if err != nil {
 		return false, err
 	}
-	var (
-		events []*wsv1.Event
-		n      int
-	)
+	var changes []sqlschema.Change
 	last = after
 	for rows.Next() {
 		var (
@@ -193,22 +189,20 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 			rows.Close()
 			return false, err
 		}
-		n++
 		last = c.Seq
 		c.Image = []byte(image.String)
 		if prev.Valid {
 			c.Prev = []byte(prev.String)
 		}
-		events = append(events, r.s.tables.Events(&c, r.o.Logger)...)
+		changes = append(changes, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return false, err
 	}
-	if n > 0 && len(events) > 0 {
-		if err := r.pub.Publish(ctx, events); err != nil {
-			return false, fmt.Errorf("publish: %w", err)
-		}
+	n := len(changes)
+	if err := r.s.tables.Publish(ctx, r.pub, changes, r.o.Logger); err != nil {
+		return false, err
 	}
 	if r.beforeMark != nil && n > 0 {
 		r.beforeMark()

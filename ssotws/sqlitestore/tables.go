@@ -122,19 +122,10 @@ func migrateTables(ctx context.Context, db *sql.DB, tables *sqlstore.Tables) err
 		return fmt.Errorf("sqlitestore: open: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, sqlschema.Core(sqlschema.SQLite)); err != nil {
-		return fmt.Errorf("sqlitestore: create bookkeeping tables: %w", err)
-	}
-	for _, t := range tables.All {
-		// The missing columns (additive), the indexes and the triggers; a
-		// column of another type is an error, never changed.
-		stmts, err := tables.Reconcile(ctx, sqlDB{tx}, t, `SELECT name, type, pk FROM pragma_table_info(?)`, t.Name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, stmts); err != nil {
-			return fmt.Errorf("sqlitestore: migrate table %s: %w", t.Name, err)
-		}
+	// The missing columns (additive), the indexes and the triggers; a
+	// column of another type is an error, never changed.
+	if err := tables.Migrate(ctx, sqlDB{tx}, sqlschema.Core(sqlschema.SQLite), `SELECT name, type, pk FROM pragma_table_info(?)`); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlitestore: open: %w", err)

@@ -220,6 +220,25 @@ func (ts *Tables) Write(ctx context.Context, tx DB, t *sqlschema.Table, w *ssotw
 	return nil
 }
 
+// Migrate brings the database to the tables inside tx: the bookkeeping
+// tables and trigger functions (core), then each table as [Tables.Reconcile]
+// decides, with columns as its query (given the table's name).
+func (ts *Tables) Migrate(ctx context.Context, tx DB, core, columns string) error {
+	if err := tx.Exec(ctx, core); err != nil {
+		return fmt.Errorf("%s: create bookkeeping tables: %w", ts.Name, err)
+	}
+	for _, t := range ts.All {
+		ddl, err := ts.Reconcile(ctx, tx, t, columns, t.Name)
+		if err != nil {
+			return err
+		}
+		if err := tx.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("%s: migrate table %s: %w", ts.Name, t.Name, err)
+		}
+	}
+	return nil
+}
+
 // Reconcile compares t with the table in the database, whose columns
 // query lists (name, type as the catalog names it, primary-key position
 // or 0), and returns the statements that bring it there: the whole DDL
@@ -290,18 +309,30 @@ func (ts *Tables) Reconcile(ctx context.Context, tx DB, t *sqlschema.Table, quer
 	return b.String(), nil
 }
 
-// Events are the events a relay publishes for a change of the log: none
-// for a model the store does not serve, nor for a change its model cannot
-// hold (a row a writer filled with values out of range), which is logged.
-func (ts *Tables) Events(c *sqlschema.Change, log *slog.Logger) []*wsv1.Event {
-	t, ok := ts.byModel[c.Model]
-	if !ok {
+// Publish publishes to pub, in one call, the events of changes, a batch of
+// the change log in its order: none for a model the store does not serve,
+// nor for a change its model cannot hold (a row a writer filled with
+// values out of range), which is logged.
+func (ts *Tables) Publish(ctx context.Context, pub ssotws.Publisher, changes []sqlschema.Change, log *slog.Logger) error {
+	var events []*wsv1.Event
+	for i := range changes {
+		c := &changes[i]
+		t, ok := ts.byModel[c.Model]
+		if !ok {
+			continue
+		}
+		evs, err := t.Events(c)
+		if err != nil {
+			log.Error(ts.Name+": relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
+			continue
+		}
+		events = append(events, evs...)
+	}
+	if len(events) == 0 {
 		return nil
 	}
-	evs, err := t.Events(c)
-	if err != nil {
-		log.Error(ts.Name+": relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
-		return nil
+	if err := pub.Publish(ctx, events); err != nil {
+		return fmt.Errorf("publish: %w", err)
 	}
-	return evs
+	return nil
 }
