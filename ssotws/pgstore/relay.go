@@ -44,9 +44,7 @@ type Relay struct {
 	o   RelayOptions
 	run *sqlrelay.Runner
 
-	mu      sync.Mutex
-	rounds  uint64        // batches completed with nothing left before them
-	changed chan struct{} // closed and replaced after each round
+	rounds sqlrelay.Progress // batches completed with nothing left before them
 }
 
 // StartRelay starts publishing the schema's change log to pub. Stop it
@@ -58,7 +56,7 @@ func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts 
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.wakers), changed: make(chan struct{})}
+	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.tables.Wakers)}
 	listening := make(chan struct{})
 	go r.listen(r.run.Context(), listening)
 	select {
@@ -126,14 +124,10 @@ func (r *Relay) poke() {
 // committed before the call are published (a full round of the relay
 // started after the call found nothing left).
 func (r *Relay) Sync(ctx context.Context) error {
-	r.mu.Lock()
-	start := r.rounds
-	r.mu.Unlock()
+	start, _, _ := r.rounds.Get()
 	r.poke()
 	for {
-		r.mu.Lock()
-		rounds, changed := r.rounds, r.changed
-		r.mu.Unlock()
+		rounds, changed, _ := r.rounds.Get()
 		if rounds >= start+2 { // a round that began after the call
 			return nil
 		}
@@ -150,11 +144,8 @@ func (r *Relay) Sync(ctx context.Context) error {
 
 // idle counts a round that left nothing to publish.
 func (r *Relay) idle() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.rounds++
-	close(r.changed)
-	r.changed = make(chan struct{})
+	n, _, _ := r.rounds.Get()
+	r.rounds.Advance(n + 1)
 }
 
 // step publishes one batch under the schema's relay lock.

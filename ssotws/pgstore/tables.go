@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/jackc/pgx/v5"
@@ -31,10 +30,6 @@ type TableStore struct {
 	maxRequests int64
 	maxAttempts int
 	tables      *sqlstore.Tables
-
-	wakers sqlrelay.Wakers // relays of this store, woken after a commit
-
-	afterCommit func(*ssotws.Write)
 }
 
 var _ ssotws.Store = (*TableStore)(nil)
@@ -181,10 +176,7 @@ ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`, mod
 // writes the model's table; its triggers write the change log. A try that
 // lost a race (a concurrent create of the key, a deadlock) runs again.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, err := s.table(w.Model)
+	t, err := s.tables.Writable(ctx, w.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -192,10 +184,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		res, err := s.applyOnce(ctx, t, w)
 		if err == nil {
 			if !res.Replayed {
-				if s.afterCommit != nil {
-					s.afterCommit(w)
-				}
-				s.wakers.Wake()
+				s.tables.Committed(w)
 			}
 			return res, nil
 		}
@@ -259,22 +248,13 @@ func (s *TableStore) applyOnce(ctx context.Context, t *sqlschema.Table, w *ssotw
 			}
 		}
 	}
-	var cur *ssotws.Record
-	if remembered == nil {
-		if cur, err = s.tables.Load(ctx, pgxDB{tx}, t, w.Key, key); err != nil {
-			return nil, err
-		}
-	}
-	plan, err := ssotws.PlanWrite(w, remembered, cur)
+	plan, err := s.tables.Plan(ctx, pgxDB{tx}, t, w, remembered, key)
 	if err != nil {
 		return nil, err
 	}
 	res := plan.Result
 	if plan.Step == ssotws.StepReplay {
 		return res, nil
-	}
-	if err := s.tables.Write(ctx, pgxDB{tx}, t, w, &plan, key); err != nil {
-		return nil, err
 	}
 	if plan.Remember {
 		r, p := res.Record, res.Previous

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
@@ -51,10 +50,7 @@ type Relay struct {
 	o   RelayOptions
 	run *sqlrelay.Runner
 
-	mu        sync.Mutex
-	published int64         // the last seq published
-	changed   chan struct{} // closed and replaced when published grows
-	err       error         // why the relay stopped, if it did
+	published sqlrelay.Progress // the last seq published; why the relay stopped, if it did
 
 	// beforeMark, when set (by tests), runs after a batch is published and
 	// before its place is saved.
@@ -83,12 +79,13 @@ RETURNING seq`, o.Name).Scan(&at)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: start relay: %w", err)
 	}
-	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.wakers), published: at, changed: make(chan struct{})}
+	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.tables.Wakers)}
+	r.published.Advance(at)
 	r.run.Start(sqlrelay.Loop{
 		Step:   r.step,
 		Failed: func(err error) { r.o.Logger.Error("sqlitestore: relay", "relay", r.o.Name, "err", err) },
 		Poll:   r.o.PollInterval,
-	}, func() { r.fail(ssotws.ErrBrokerClosed) })
+	}, func() { r.published.Fail(ssotws.ErrBrokerClosed) })
 	return r, nil
 }
 
@@ -108,9 +105,7 @@ func (r *Relay) Sync(ctx context.Context) error {
 	}
 	r.run.Poke()
 	for {
-		r.mu.Lock()
-		published, changed, err := r.published, r.changed, r.err
-		r.mu.Unlock()
+		published, changed, err := r.published.Get()
 		if published >= target {
 			return nil
 		}
@@ -127,17 +122,8 @@ func (r *Relay) Sync(ctx context.Context) error {
 
 // Published returns the sequence number of the last change published.
 func (r *Relay) Published() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.published
-}
-
-func (r *Relay) fail(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.err = err
-	close(r.changed)
-	r.changed = make(chan struct{})
+	n, _, _ := r.published.Get()
+	return n
 }
 
 // step publishes one batch; more reports a full batch (there may be more).
@@ -149,9 +135,7 @@ func (r *Relay) fail(err error) {
 // relays do under their advisory lock). Writers wait for that publish;
 // a relay that finds nothing new takes no write lock.
 func (r *Relay) step(ctx context.Context) (more bool, err error) {
-	r.mu.Lock()
-	after := r.published
-	r.mu.Unlock()
+	after, _, _ := r.published.Get()
 	var saved, last int64
 	err = r.s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM ssotws_relay WHERE name = ?), 0),
 coalesce((SELECT max(seq) FROM ssotws_changes), 0)`, r.o.Name).Scan(&saved, &last)
@@ -159,7 +143,7 @@ coalesce((SELECT max(seq) FROM ssotws_changes), 0)`, r.o.Name).Scan(&saved, &las
 		return false, err
 	}
 	if saved > after {
-		r.advance(saved) // another relay of this name published them
+		r.published.Advance(saved) // another relay of this name published them
 		after = saved
 	}
 	if last <= after {
@@ -218,17 +202,6 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 			return false, err
 		}
 	}
-	r.advance(last)
+	r.published.Advance(last)
 	return n == r.o.BatchSize, nil
-}
-
-// advance records that the changes up to seq are published.
-func (r *Relay) advance(seq int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if seq > r.published {
-		r.published = seq
-		close(r.changed)
-		r.changed = make(chan struct{})
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
@@ -26,12 +25,6 @@ type TableStore struct {
 	r           *sql.DB
 	maxRequests int64
 	tables      *sqlstore.Tables
-
-	wakers sqlrelay.Wakers // relays of this store, woken after a commit
-
-	// afterCommit, when set (by tests), runs after a write commits and
-	// before Apply returns: a crash there loses nothing.
-	afterCommit func(*ssotws.Write)
 }
 
 var _ ssotws.Store = (*TableStore)(nil)
@@ -163,10 +156,7 @@ RETURNING key_seq`, model).Scan(&n)
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that
 // writes the model's table; its triggers write the change log.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, err := s.table(w.Model)
+	t, err := s.tables.Writable(ctx, w.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -183,20 +173,13 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if s.afterCommit != nil {
-			s.afterCommit(w)
-		}
-		s.wakers.Wake()
+		s.tables.Committed(w)
 	}
 	return res, nil
 }
 
 func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	var (
-		remembered *ssotws.WriteResult
-		cur        *ssotws.Record
-		err        error
-	)
+	var remembered *ssotws.WriteResult
 	key, err := t.KeyArg(w.Key)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
@@ -206,21 +189,13 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 			return nil, err
 		}
 	}
-	if remembered == nil {
-		if cur, err = s.tables.Load(ctx, sqlDB{tx}, t, w.Key, key); err != nil {
-			return nil, err
-		}
-	}
-	plan, err := ssotws.PlanWrite(w, remembered, cur)
+	plan, err := s.tables.Plan(ctx, sqlDB{tx}, t, w, remembered, key)
 	if err != nil {
 		return nil, err
 	}
 	res := plan.Result
 	if plan.Step == ssotws.StepReplay {
 		return res, nil
-	}
-	if err := s.tables.Write(ctx, sqlDB{tx}, t, w, &plan, key); err != nil {
-		return nil, err
 	}
 	if w.RequestID != "" {
 		// The change the triggers logged is this transaction's last (the

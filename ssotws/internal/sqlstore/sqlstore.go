@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrows"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -74,11 +75,18 @@ type Dialect struct {
 	KeyIsPrimary bool
 }
 
-// Tables are a store's model tables and its dialect.
+// Tables are a store's model tables, its dialect and what runs after
+// each of its commits.
 type Tables struct {
 	Dialect
 	All     []*sqlschema.Table // in the order the store was opened with
 	byModel map[string]*sqlschema.Table
+
+	// Wakers are the store's relays, woken after a commit.
+	Wakers sqlrelay.Wakers
+	// AfterCommit, when set (by tests), runs after a write commits and
+	// before Apply returns: a crash there loses nothing.
+	AfterCommit func(*ssotws.Write)
 }
 
 // NewTables returns the tables of a store of d.
@@ -99,10 +107,22 @@ func (ts *Tables) Table(model string) (*sqlschema.Table, error) {
 	return t, nil
 }
 
-// Lookup returns the table of model, if the store serves it.
-func (ts *Tables) Lookup(model string) (*sqlschema.Table, bool) {
-	t, ok := ts.byModel[model]
-	return t, ok
+// Writable returns the table a write of model goes to, unless ctx is
+// done.
+func (ts *Tables) Writable(ctx context.Context, model string) (*sqlschema.Table, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return ts.Table(model)
+}
+
+// Committed runs after a write of w committed: the test hook, then the
+// relays' wake-up.
+func (ts *Tables) Committed(w *ssotws.Write) {
+	if ts.AfterCommit != nil {
+		ts.AfterCommit(w)
+	}
+	ts.Wakers.Wake()
 }
 
 // Get implements [ssotws.Store.Get] on db.
@@ -161,9 +181,9 @@ func (ts *Tables) List(ctx context.Context, db DB, q ssotws.Query) (*ssotws.Page
 	return page, nil
 }
 
-// Load reads, inside a write's transaction, the record of key (keyArg as
+// load reads, inside a write's transaction, the record of key (keyArg as
 // the key column holds it), live or tombstone; nil if there is none.
-func (ts *Tables) Load(ctx context.Context, tx DB, t *sqlschema.Table, key string, keyArg any) (*ssotws.Record, error) {
+func (ts *Tables) load(ctx context.Context, tx DB, t *sqlschema.Table, key string, keyArg any) (*ssotws.Record, error) {
 	var (
 		version int64
 		image   []byte
@@ -183,10 +203,30 @@ func (ts *Tables) Load(ctx context.Context, tx DB, t *sqlschema.Table, key strin
 	return sqlrows.Record(t, key, version, image, deleted)
 }
 
-// Write carries out the step plan decided for w on t's table, inside the
+// Plan decides w inside its transaction and carries it out unless it is
+// a replay: it loads the row of w's key unless remembered (the result of
+// the same request, if the store remembers one) answers it, plans with
+// [ssotws.PlanWrite] and writes the table (keyArg is the key as the key
+// column holds it).
+func (ts *Tables) Plan(ctx context.Context, tx DB, t *sqlschema.Table, w *ssotws.Write, remembered *ssotws.WriteResult, keyArg any) (ssotws.WritePlan, error) {
+	var cur *ssotws.Record
+	if remembered == nil {
+		var err error
+		if cur, err = ts.load(ctx, tx, t, w.Key, keyArg); err != nil {
+			return ssotws.WritePlan{}, err
+		}
+	}
+	plan, err := ssotws.PlanWrite(w, remembered, cur)
+	if err != nil || plan.Step == ssotws.StepReplay {
+		return plan, err
+	}
+	return plan, ts.write(ctx, tx, t, w, &plan, keyArg)
+}
+
+// write carries out the step plan decided for w on t's table, inside the
 // write's transaction; keyArg is the key as the key column holds it. The
 // triggers log the change.
-func (ts *Tables) Write(ctx context.Context, tx DB, t *sqlschema.Table, w *ssotws.Write, plan *ssotws.WritePlan, keyArg any) error {
+func (ts *Tables) write(ctx context.Context, tx DB, t *sqlschema.Table, w *ssotws.Write, plan *ssotws.WritePlan, keyArg any) error {
 	fail := func(err error) error { return fmt.Errorf("%s: apply: %w", ts.Name, err) }
 	rec := plan.Result.Record
 	switch plan.Step {
