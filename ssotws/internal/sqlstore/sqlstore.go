@@ -1,25 +1,23 @@
 // Package sqlstore holds what the SQLite and PostgreSQL table stores
 // (sqlitestore.TableStore, pgstore.TableStore) do alike: reading records
-// and pages, loading the row a write plans on, carrying out the planned
-// step, reconciling a table with its model and copying the single-table
-// layout. Each store keeps what really differs: its driver, its
-// transactions and retries, its SQL texts (placeholders, row locks, the
-// change log's bookkeeping), which it hands over in a [Dialect], and its
-// relay's wake-up source.
+// and pages; planning a write on the row it loads and carrying out the
+// planned step (this file); bringing the database to the models' tables
+// (migrate.go); publishing a batch of the change log (publish.go); and
+// copying the single-table layout (copy.go). Each store keeps what really
+// differs: its driver, its transactions and retries, its SQL texts
+// (placeholders, row locks, the change log's bookkeeping), which it hands
+// over in a [Dialect], and its relay's wake-up source.
 package sqlstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrows"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
-	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
 // MaxPageSize keeps LIMIT from overflowing.
@@ -256,123 +254,6 @@ func (ts *Tables) write(ctx context.Context, tx DB, t *sqlschema.Table, w *ssotw
 				return fail(err)
 			}
 		}
-	}
-	return nil
-}
-
-// Migrate brings the database to the tables inside tx: the bookkeeping
-// tables and trigger functions (core), then each table as [Tables.Reconcile]
-// decides, with columns as its query (given the table's name).
-func (ts *Tables) Migrate(ctx context.Context, tx DB, core, columns string) error {
-	if err := tx.Exec(ctx, core); err != nil {
-		return fmt.Errorf("%s: create bookkeeping tables: %w", ts.Name, err)
-	}
-	for _, t := range ts.All {
-		ddl, err := ts.Reconcile(ctx, tx, t, columns, t.Name)
-		if err != nil {
-			return err
-		}
-		if err := tx.Exec(ctx, ddl); err != nil {
-			return fmt.Errorf("%s: migrate table %s: %w", ts.Name, t.Name, err)
-		}
-	}
-	return nil
-}
-
-// Reconcile compares t with the table in the database, whose columns
-// query lists (name, type as the catalog names it, primary-key position
-// or 0), and returns the statements that bring it there: the whole DDL
-// for a missing table; otherwise the missing columns (additive), the
-// indexes, the model's bookkeeping row and the triggers. A column of
-// another type is an error, never changed.
-func (ts *Tables) Reconcile(ctx context.Context, tx DB, t *sqlschema.Table, query string, args ...any) (string, error) {
-	type column struct {
-		typ string
-		pk  bool
-	}
-	rows, err := tx.Query(ctx, query, args...)
-	if err != nil {
-		return "", fmt.Errorf("%s: open: %w", ts.Name, err)
-	}
-	have := map[string]column{}
-	for rows.Next() {
-		var (
-			name, typ string
-			pk        int64
-		)
-		if err := rows.Scan(&name, &typ, &pk); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("%s: open: %w", ts.Name, err)
-		}
-		have[name] = column{ts.ColumnType(typ), pk > 0}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("%s: open: %w", ts.Name, err)
-	}
-	if len(have) == 0 {
-		return t.CreateTable(), nil
-	}
-	var (
-		b        strings.Builder
-		problems []string
-	)
-	for _, c := range t.Columns {
-		h, ok := have[c.Name]
-		switch {
-		case !ok && c == t.Key:
-			problems = append(problems, fmt.Sprintf("the key column %s is missing", c.Name))
-		case !ok:
-			b.WriteString(t.AddColumn(c))
-		case h.typ != ts.ColumnType(c.Type):
-			problems = append(problems, fmt.Sprintf("column %s is %s, field %s wants %s", c.Name, h.typ, c.Field.FullName(), c.Type))
-		case ts.KeyIsPrimary && c == t.Key && !h.pk:
-			problems = append(problems, fmt.Sprintf("the key column %s is not the primary key", c.Name))
-		}
-	}
-	for _, name := range []string{t.Version, sqlschema.SeqColumn} {
-		h, ok := have[name]
-		switch {
-		case !ok:
-			b.WriteString(t.AddBookkeeping(name))
-		case h.typ != ts.Integer:
-			problems = append(problems, fmt.Sprintf("column %s is %s, not %s", name, h.typ, ts.Integer))
-		}
-	}
-	if len(problems) > 0 {
-		return "", fmt.Errorf("%s: table %q does not match model %s: %s; migrate it (the migration files the plugin writes) before opening the store",
-			ts.Name, t.Name, t.Model, strings.Join(problems, "; "))
-	}
-	b.WriteString(t.CreateIndexes())
-	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", sqlschema.Literal(t.Model))
-	b.WriteString(t.CreateTriggers())
-	return b.String(), nil
-}
-
-// Publish publishes to pub, in one call, the events of changes, a batch of
-// the change log in its order: none for a model the store does not serve,
-// nor for a change its model cannot hold (a row a writer filled with
-// values out of range), which is logged.
-func (ts *Tables) Publish(ctx context.Context, pub ssotws.Publisher, changes []sqlschema.Change, log *slog.Logger) error {
-	var events []*wsv1.Event
-	for i := range changes {
-		c := &changes[i]
-		t, ok := ts.byModel[c.Model]
-		if !ok {
-			continue
-		}
-		evs, err := t.Events(c)
-		if err != nil {
-			log.Error(ts.Name+": relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
-			continue
-		}
-		events = append(events, evs...)
-	}
-	if len(events) == 0 {
-		return nil
-	}
-	if err := pub.Publish(ctx, events); err != nil {
-		return fmt.Errorf("publish: %w", err)
 	}
 	return nil
 }
