@@ -3,13 +3,14 @@ package scaffold
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/ssot-codegen/ssot-ws/internal/cli"
 )
 
 // Usage is the scaffold command's help.
@@ -42,48 +43,34 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 		}
 	}()
 	var (
-		imports   ImportPaths
-		out, svc  string
-		style     string
-		files     []string
-		flags     = NewFlagSet("scaffold", &imports)
-		showUsage = func() { fmt.Fprintln(stderr, Usage) }
-		failf     = func(format string, a ...any) int {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
-			return 1
-		}
-		usageFailed = func(format string, a ...any) int {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
-			showUsage()
-			return 2
-		}
+		imports  cli.ImportPaths
+		out, svc string
+		style    string
+		cmd      = cli.New("scaffold", Usage, stdout, stderr)
 	)
-	flags.StringVar(&out, "o", "", "")
-	flags.StringVar(&svc, "service", "", "")
-	flags.StringVar(&style, "style", "standard", "")
-	files, err := ParseArgs(flags, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, Usage)
-		return 0
-	}
-	if err != nil {
-		return usageFailed("%v", err)
+	cmd.ImportFlags(&imports)
+	cmd.Flags.StringVar(&out, "o", "", "")
+	cmd.Flags.StringVar(&svc, "service", "", "")
+	cmd.Flags.StringVar(&style, "style", "standard", "")
+	files, status, done := cmd.Parse(args)
+	if done {
+		return status
 	}
 	if len(files) == 0 {
-		return usageFailed("no .proto file given")
+		return cmd.UsageError("no .proto file given")
 	}
 	st, err := ParseStyle(style)
 	if err != nil {
-		return usageFailed("%v", err)
+		return cmd.UsageError("%v", err)
 	}
 	imports, names, err := ImportNames(imports, files)
 	if err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	opts := Options{ImportPaths: imports, Files: names, Service: svc, Style: st}
 	if out != "" {
 		if _, err := os.Stat(out); err == nil {
-			return failf("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
+			return cmd.Fail("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
 		}
 		opts.OutputName, _ = underImportPath(imports, out)
 	}
@@ -100,7 +87,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 			fmt.Fprintln(stderr, pe.Error()) // in protoc's format
 			return 1
 		}
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: note: %s\n", n)
@@ -110,18 +97,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 		return 0
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	if _, err := io.WriteString(f, res.File); err != nil {
 		f.Close()
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	if err := f.Close(); err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	fmt.Fprintln(stdout, wroteLine(out, res))
 	if opts.OutputName != "" && path.Dir(opts.OutputName) != path.Dir(opts.Files[0]) {
