@@ -124,17 +124,26 @@ type memChannel struct {
 
 var _ Broker = (*MemoryBroker)(nil)
 
+// zeroMeans is the value of a bound whose zero means def and whose
+// negative values mean none (0).
+func zeroMeans(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return max(v, 0)
+}
+
 // NewMemoryBroker returns an empty broker.
 func NewMemoryBroker(opts *MemoryBrokerOptions) *MemoryBroker {
 	var o MemoryBrokerOptions
 	if opts != nil {
 		o = *opts
 	}
-	o.HistorySize = orDefault(o.HistorySize, DefaultHistorySize)
-	o.Tombstones = orDefault(o.Tombstones, DefaultTombstones)
-	o.ItemChannels = orDefault(o.ItemChannels, DefaultItemChannels)
-	o.ListenerBacklog = orDefault(o.ListenerBacklog, DefaultListenerBacklog)
-	o.ListenerBacklogBytes = orDefault(o.ListenerBacklogBytes, DefaultListenerBacklogBytes)
+	o.HistorySize = zeroMeans(o.HistorySize, DefaultHistorySize)
+	o.Tombstones = zeroMeans(o.Tombstones, DefaultTombstones)
+	o.ItemChannels = zeroMeans(o.ItemChannels, DefaultItemChannels)
+	o.ListenerBacklog = zeroMeans(o.ListenerBacklog, DefaultListenerBacklog)
+	o.ListenerBacklogBytes = zeroMeans(o.ListenerBacklogBytes, DefaultListenerBacklogBytes)
 	for o.Epoch == 0 {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -204,18 +213,6 @@ func (b *MemoryBroker) Publish(ctx context.Context, events []*wsv1.Event) error 
 // isItemChannel reports whether channel names one record: only item
 // channel names hold a '/' (scope values are query-escaped).
 func isItemChannel(channel string) bool { return strings.IndexByte(channel, '/') >= 0 }
-
-// orDefault reads an option whose zero means def and whose negative
-// values mean none.
-func orDefault(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
 
 func (c *memChannel) push(ev *wsv1.Event, size int) {
 	if size == 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -371,10 +372,7 @@ func (g *Gateway) shutdown(ctx context.Context, code websocket.StatusCode) error
 		close(g.stopPing)
 	}
 	g.closing = true
-	conns := make([]*conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Keys(g.conns))
 	g.mu.Unlock()
 	for _, c := range conns {
 		c.closeWith(code, "server shutting down")

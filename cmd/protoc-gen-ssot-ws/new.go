@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/ssot-codegen/ssot-ws/internal/cli"
 	"github.com/ssot-codegen/ssot-ws/internal/newproject"
 )
 
@@ -39,38 +38,23 @@ func presetLines() string {
 
 // newMain runs "protoc-gen-ssot-ws new".
 func newMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("new", flag.ContinueOnError)
-	flags.SetOutput(io.Discard)
+	cmd := cli.New("new", newUsage, stdout, stderr)
 	var opts newproject.Options
-	flags.StringVar(&opts.Preset, "preset", "chat", "")
-	flags.StringVar(&opts.Module, "module", "", "")
-	flags.StringVar(&opts.Replace, "replace", "", "")
-	flags.BoolVar(&opts.Force, "force", false, "")
-	var dirs []string
-	for {
-		if err := flags.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, newUsage)
-				return 0
-			}
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws new: %v\n%s\n", err, newUsage)
-			return 2
-		}
-		if flags.NArg() == 0 {
-			break
-		}
-		// DIR, then maybe more flags ("new app --preset todo").
-		dirs = append(dirs, flags.Arg(0))
-		args = flags.Args()[1:]
+	cmd.Flags.StringVar(&opts.Preset, "preset", "chat", "")
+	cmd.Flags.StringVar(&opts.Module, "module", "", "")
+	cmd.Flags.StringVar(&opts.Replace, "replace", "", "")
+	cmd.Flags.BoolVar(&opts.Force, "force", false, "")
+	// DIR, then maybe more flags ("new app --preset todo").
+	dirs, status, done := cmd.Parse(args)
+	if done {
+		return status
 	}
 	if len(dirs) != 1 {
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws new: want one directory, got %d\n%s\n", len(dirs), newUsage)
-		return 2
+		return cmd.UsageError("want one directory, got %d", len(dirs))
 	}
 	files, err := newproject.Write(ctx, dirs[0], opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws new: %v\n", err)
-		return 1
+		return cmd.Fail("%v", err)
 	}
 	fmt.Fprintf(stdout, "protoc-gen-ssot-ws new: wrote %d files of the %s preset into %s. Next:\n\n  cd %s\n  npm install && npm start   # then open http://127.0.0.1:8080/\n  npm test\n",
 		len(files), opts.Preset, dirs[0], dirs[0])

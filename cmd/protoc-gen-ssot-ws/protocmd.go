@@ -1,13 +1,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/ssot-codegen/ssot-ws/internal/cli"
 	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 )
@@ -36,41 +35,31 @@ Flags:
 // returns the process's exit status: 0 on success, 1 when writing failed,
 // 2 on a usage error.
 func protoMain(args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("proto", flag.ContinueOnError)
-	flags.SetOutput(io.Discard)
-	dir := flags.String("o", "", "")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, protoUsage)
-			return 0
-		}
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n%s\n", err, protoUsage)
-		return 2
+	cmd := cli.New("proto", protoUsage, stdout, stderr)
+	dir := cmd.Flags.String("o", "", "")
+	operands, status, done := cmd.Parse(args)
+	if done {
+		return status
 	}
-	if flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: unexpected argument %q\n%s\n", flags.Arg(0), protoUsage)
-		return 2
+	if len(operands) > 0 {
+		return cmd.UsageError("unexpected argument %q", operands[0])
 	}
 	b, err := ssotproto.FS.ReadFile(optionsProto)
 	if err != nil { // embedded: cannot happen in a built binary
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
-		return 1
+		return cmd.Fail("%v", err)
 	}
 	if *dir == "" {
 		if _, err := stdout.Write(b); err != nil {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
-			return 1
+			return cmd.Fail("%v", err)
 		}
 		return 0
 	}
 	out := filepath.Join(*dir, filepath.FromSlash(optionsProto))
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
-		return 1
+		return cmd.Fail("%v", err)
 	}
 	if err := os.WriteFile(out, b, 0o644); err != nil {
-		fmt.Fprintf(stderr, "protoc-gen-ssot-ws proto: %v\n", err)
-		return 1
+		return cmd.Fail("%v", err)
 	}
 	fmt.Fprintf(stdout, "protoc-gen-ssot-ws proto: wrote %s (ssot-ws %s): put %s on the import path (protoc -I, or a module of your buf workspace)\n",
 		out, protocol.Version, *dir)

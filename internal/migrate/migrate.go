@@ -9,7 +9,6 @@ package migrate
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ssot-codegen/ssot-ws/internal/cli"
 	"github.com/ssot-codegen/ssot-ws/internal/gen"
 	"github.com/ssot-codegen/ssot-ws/internal/scaffold"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
@@ -130,56 +130,31 @@ func Header(files []string) string {
 		".\n-- Review it like code; once applied anywhere, do not edit it: write the next one.\n\n"
 }
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 // Main runs the command with args (after "migrate") and returns the exit
 // status: 0 on success, 1 when the migration failed, 2 on a usage error.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var (
-		imports      stringList
+		imports      cli.ImportPaths
 		dir, dialect string
-		files        []string
-		flags        = flag.NewFlagSet("migrate", flag.ContinueOnError)
-		usageFailed  = func(format string, a ...any) int {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws migrate: "+format+"\n", a...)
-			fmt.Fprintln(stderr, Usage)
-			return 2
-		}
+		cmd          = cli.New("migrate", Usage, stdout, stderr)
 	)
-	flags.SetOutput(io.Discard)
-	flags.Var(&imports, "I", "")
-	flags.Var(&imports, "proto_path", "")
-	flags.StringVar(&dir, "dir", "", "")
-	flags.StringVar(&dialect, "dialect", "", "")
-	files, err := scaffold.ParseArgs(flags, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, Usage)
-		return 0
-	}
-	if err != nil {
-		return usageFailed("%v", err)
+	cmd.ImportFlags(&imports)
+	cmd.Flags.StringVar(&dir, "dir", "", "")
+	cmd.Flags.StringVar(&dialect, "dialect", "", "")
+	files, status, done := cmd.Parse(args)
+	if done {
+		return status
 	}
 	d, err := sqlschema.ParseDialect(dialect)
 	if err != nil {
-		return usageFailed("-dialect: want sqlite or postgres")
+		return cmd.UsageError("-dialect: want sqlite or postgres")
 	}
 	if dir == "" || len(files) == 0 {
-		return usageFailed("-dir and at least one .proto file are required")
+		return cmd.UsageError("-dir and at least one .proto file are required")
 	}
-	if len(imports) == 0 {
-		imports = stringList{"."}
-	}
-	var names []string
-	for _, f := range files {
-		n, err := scaffold.ImportName(imports, f)
-		if err != nil {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws migrate: %v\n", err)
-			return 1
-		}
-		names = append(names, n)
+	imports, names, err := scaffold.ImportNames(imports, files)
+	if err != nil {
+		return cmd.Fail("%v", err)
 	}
 	models, err := Models(ctx, imports, nil, names)
 	if err == nil {

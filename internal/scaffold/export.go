@@ -2,7 +2,6 @@ package scaffold
 
 import (
 	"context"
-	"flag"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -15,25 +14,20 @@ func Compile(ctx context.Context, importPaths []string, sources map[string]strin
 	return compile(ctx, importPaths, sources, names)
 }
 
-// ImportName maps a file named on the command line to its import path, as
-// protoc does.
-func ImportName(importPaths []string, arg string) (string, error) {
-	return importName(importPaths, arg)
-}
-
-// ParseArgs parses args with flags, letting flags follow the files as with
-// protoc, and returns the files in order. flag.ErrHelp reports -h.
-func ParseArgs(flags *flag.FlagSet, args []string) ([]string, error) {
-	var files []string
-	for {
-		if err := flags.Parse(args); err != nil {
-			return nil, err
-		}
-		args = flags.Args()
-		if len(args) == 0 {
-			return files, nil
-		}
-		files = append(files, args[0])
-		args = args[1:]
+// ImportNames maps the files named on the command line to their import
+// paths under imports ("." when none is given), as protoc does, and
+// returns the import paths used with the names.
+func ImportNames(imports, files []string) ([]string, []string, error) {
+	if len(imports) == 0 {
+		imports = []string{"."}
 	}
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		name, err := importName(imports, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		names = append(names, name)
+	}
+	return imports, names, nil
 }

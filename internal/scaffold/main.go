@@ -3,13 +3,14 @@ package scaffold
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/ssot-codegen/ssot-ws/internal/cli"
 )
 
 // Usage is the scaffold command's help.
@@ -31,11 +32,6 @@ Flags:
   -style standard      buf lint STANDARD: <Method>Response wrappers (default)
   -style aip           bare model responses and google.protobuf.Empty for Delete`
 
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
-
 // Main runs the scaffold command with args (those after "scaffold") and
 // returns the process's exit status: 0 on success, 1 when scaffolding
 // failed, 2 on a usage error. It never panics.
@@ -47,57 +43,34 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 		}
 	}()
 	var (
-		imports   stringList
-		out, svc  string
-		style     string
-		files     []string
-		flags     = flag.NewFlagSet("scaffold", flag.ContinueOnError)
-		showUsage = func() { fmt.Fprintln(stderr, Usage) }
-		failf     = func(format string, a ...any) int {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
-			return 1
-		}
-		usageFailed = func(format string, a ...any) int {
-			fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: "+format+"\n", a...)
-			showUsage()
-			return 2
-		}
+		imports  cli.ImportPaths
+		out, svc string
+		style    string
+		cmd      = cli.New("scaffold", Usage, stdout, stderr)
 	)
-	flags.SetOutput(io.Discard)
-	flags.Var(&imports, "I", "")
-	flags.Var(&imports, "proto_path", "")
-	flags.StringVar(&out, "o", "", "")
-	flags.StringVar(&svc, "service", "", "")
-	flags.StringVar(&style, "style", "standard", "")
-	files, err := ParseArgs(flags, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, Usage)
-		return 0
-	}
-	if err != nil {
-		return usageFailed("%v", err)
+	cmd.ImportFlags(&imports)
+	cmd.Flags.StringVar(&out, "o", "", "")
+	cmd.Flags.StringVar(&svc, "service", "", "")
+	cmd.Flags.StringVar(&style, "style", "standard", "")
+	files, status, done := cmd.Parse(args)
+	if done {
+		return status
 	}
 	if len(files) == 0 {
-		return usageFailed("no .proto file given")
+		return cmd.UsageError("no .proto file given")
 	}
 	st, err := ParseStyle(style)
 	if err != nil {
-		return usageFailed("%v", err)
+		return cmd.UsageError("%v", err)
 	}
-	if len(imports) == 0 {
-		imports = stringList{"."}
+	imports, names, err := ImportNames(imports, files)
+	if err != nil {
+		return cmd.Fail("%v", err)
 	}
-	opts := Options{ImportPaths: imports, Service: svc, Style: st}
-	for _, f := range files {
-		name, err := importName(imports, f)
-		if err != nil {
-			return failf("%v", err)
-		}
-		opts.Files = append(opts.Files, name)
-	}
+	opts := Options{ImportPaths: imports, Files: names, Service: svc, Style: st}
 	if out != "" {
 		if _, err := os.Stat(out); err == nil {
-			return failf("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
+			return cmd.Fail("%s exists; scaffold -o writes new files only: remove it, pick another name, or print the fragment without -o", out)
 		}
 		opts.OutputName, _ = underImportPath(imports, out)
 	}
@@ -114,7 +87,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 			fmt.Fprintln(stderr, pe.Error()) // in protoc's format
 			return 1
 		}
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(stderr, "protoc-gen-ssot-ws scaffold: note: %s\n", n)
@@ -124,18 +97,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (status 
 		return 0
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	if _, err := io.WriteString(f, res.File); err != nil {
 		f.Close()
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	if err := f.Close(); err != nil {
-		return failf("%v", err)
+		return cmd.Fail("%v", err)
 	}
 	fmt.Fprintln(stdout, wroteLine(out, res))
 	if opts.OutputName != "" && path.Dir(opts.OutputName) != path.Dir(opts.Files[0]) {

@@ -364,38 +364,29 @@ func (s *scaffolder) model(svc *service, m *gen.Model) {
 		if s.style == StyleAIP {
 			return typ
 		}
-		return s.add(&message{
-			name:   method + "Response",
-			doc:    fmt.Sprintf("%sResponse is the response of %s.", method, method),
-			fields: []field{{label: s.label(false), typ: typ, name: fname, num: 1, doc: doc}},
-		})
+		return s.add(response(method, field{label: s.label(false), typ: typ, name: fname, num: 1, doc: doc}))
+	}
+	keyField := func(doc string) field {
+		return field{label: s.label(false), typ: keyType, name: keyName, num: 1, doc: doc}
 	}
 
 	// Get (AIP-131).
 	get := "Get" + name
 	svc.rpcs = append(svc.rpcs, rpc{
 		name: get,
-		req: s.add(&message{
-			name:   get + "Request",
-			doc:    fmt.Sprintf("%sRequest is the request of %s.", get, get),
-			fields: []field{{label: s.label(false), typ: keyType, name: keyName, num: 1, doc: fmt.Sprintf("%s is the key of the %s to return.", keyName, name)}},
-		}),
+		req:  s.add(request(get, keyField(fmt.Sprintf("%s is the key of the %s to return.", keyName, name)))),
 		resp: wrap(get, fmt.Sprintf("%s is the %s asked for.", fname, name)),
 		doc:  fmt.Sprintf("%s returns the %s with the given %s (AIP-131).", get, name, keyName),
 	})
 
 	// List (AIP-132).
 	list := "List" + plural
-	req := &message{
-		name: list + "Request",
-		doc:  fmt.Sprintf("%sRequest is the request of %s.", list, list),
-		fields: []field{
-			{label: s.label(false), typ: "int32", name: "page_size", num: 1,
-				doc: fmt.Sprintf("page_size is the most %s to return in one page; zero lets the server choose.", plural)},
-			{label: s.label(false), typ: "string", name: "page_token", num: 2,
-				doc: fmt.Sprintf("page_token is the next_page_token of the previous %s response, to get the next page; empty gets the first page.", list)},
-		},
-	}
+	req := request(list,
+		field{label: s.label(false), typ: "int32", name: "page_size", num: 1,
+			doc: fmt.Sprintf("page_size is the most %s to return in one page; zero lets the server choose.", plural)},
+		field{label: s.label(false), typ: "string", name: "page_token", num: 2,
+			doc: fmt.Sprintf("page_token is the next_page_token of the previous %s response, to get the next page; empty gets the first page.", list)},
+	)
 	var filters []string
 	addFilter := func(f protoreflect.FieldDescriptor) {
 		n := string(f.Name())
@@ -428,27 +419,19 @@ func (s *scaffolder) model(svc *service, m *gen.Model) {
 	svc.rpcs = append(svc.rpcs, rpc{
 		name: list,
 		req:  s.add(req),
-		resp: s.add(&message{
-			name: list + "Response",
-			doc:  fmt.Sprintf("%sResponse is the response of %s.", list, list),
-			fields: []field{
-				{label: "repeated", typ: typ, name: gen.FieldName(plural), num: 1,
-					doc: fmt.Sprintf("%s is one page of %s.", gen.FieldName(plural), plural)},
-				{label: s.label(false), typ: "string", name: "next_page_token", num: 2,
-					doc: "next_page_token is the page_token of the next page; empty on the last page."},
-			},
-		}),
+		resp: s.add(response(list,
+			field{label: "repeated", typ: typ, name: gen.FieldName(plural), num: 1,
+				doc: fmt.Sprintf("%s is one page of %s.", gen.FieldName(plural), plural)},
+			field{label: s.label(false), typ: "string", name: "next_page_token", num: 2,
+				doc: "next_page_token is the page_token of the next page; empty on the last page."},
+		)),
 		doc: listDoc + " (AIP-132).",
 	})
 
 	// Create (AIP-133).
 	create := "Create" + name
-	creq := &message{
-		name: create + "Request",
-		doc:  fmt.Sprintf("%sRequest is the request of %s.", create, create),
-		fields: []field{{label: s.label(false), typ: typ, name: fname, num: 1,
-			doc: fmt.Sprintf("%s is the %s to create.", fname, name)}},
-	}
+	creq := request(create, field{label: s.label(false), typ: typ, name: fname, num: 1,
+		doc: fmt.Sprintf("%s is the %s to create.", fname, name)})
 	if key.Kind() == protoreflect.StringKind {
 		creq.fields = append(creq.fields, field{label: s.label(false), typ: "string", name: fname + "_id", num: 2,
 			doc: fmt.Sprintf("%s_id, when not empty, is the %s of the new %s; when it and %s.%s are both empty, the server picks one.", fname, keyName, name, fname, keyName)})
@@ -464,28 +447,19 @@ func (s *scaffolder) model(svc *service, m *gen.Model) {
 	update := "Update" + name
 	svc.rpcs = append(svc.rpcs, rpc{
 		name: update,
-		req: s.add(&message{
-			name: update + "Request",
-			doc:  fmt.Sprintf("%sRequest is the request of %s.", update, update),
-			fields: []field{
-				{label: s.label(false), typ: typ, name: fname, num: 1,
-					doc: fmt.Sprintf("%s holds the new values; its %s names the %s to update.", fname, keyName, name)},
-				{label: s.label(false), typ: "google.protobuf.FieldMask", name: "update_mask", num: 2,
-					doc: fmt.Sprintf("update_mask names the fields of %s to update.", fname)},
-			},
-		}),
+		req: s.add(request(update,
+			field{label: s.label(false), typ: typ, name: fname, num: 1,
+				doc: fmt.Sprintf("%s holds the new values; its %s names the %s to update.", fname, keyName, name)},
+			field{label: s.label(false), typ: "google.protobuf.FieldMask", name: "update_mask", num: 2,
+				doc: fmt.Sprintf("update_mask names the fields of %s to update.", fname)},
+		)),
 		resp: wrap(update, fmt.Sprintf("%s is the %s updated.", fname, name)),
 		doc:  fmt.Sprintf("%s updates the fields of a %s that update_mask names and returns it (AIP-134).", update, name),
 	})
 
 	// Delete (AIP-135).
 	del := "Delete" + name
-	dreq := &message{
-		name: del + "Request",
-		doc:  fmt.Sprintf("%sRequest is the request of %s.", del, del),
-		fields: []field{{label: s.label(false), typ: keyType, name: keyName, num: 1,
-			doc: fmt.Sprintf("%s is the key of the %s to delete.", keyName, name)}},
-	}
+	dreq := request(del, keyField(fmt.Sprintf("%s is the key of the %s to delete.", keyName, name)))
 	delDoc := fmt.Sprintf("%s deletes a %s (AIP-135).", del, name)
 	if m.Version != nil {
 		dreq.fields = append(dreq.fields, field{label: s.label(false), typ: s.scalar(m.Version.Desc), name: "version", num: 2,
@@ -500,6 +474,16 @@ func (s *scaffolder) model(svc *service, m *gen.Model) {
 		dresp = s.add(&message{name: del + "Response", doc: fmt.Sprintf("%sResponse is the response of %s; it is empty.", del, del)})
 	}
 	svc.rpcs = append(svc.rpcs, rpc{name: del, req: s.add(dreq), resp: dresp, doc: delDoc})
+}
+
+// request is the request message of method, with fields.
+func request(method string, fields ...field) *message {
+	return &message{name: method + "Request", doc: fmt.Sprintf("%sRequest is the request of %s.", method, method), fields: fields}
+}
+
+// response is the response message of method, with fields.
+func response(method string, fields ...field) *message {
+	return &message{name: method + "Response", doc: fmt.Sprintf("%sResponse is the response of %s.", method, method), fields: fields}
 }
 
 // checkNames reports the scaffolded names that the package already

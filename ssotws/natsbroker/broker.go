@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -675,10 +677,7 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
-	ls := make([]*listener, 0, len(b.listeners))
-	for l := range b.listeners {
-		ls = append(ls, l)
-	}
+	ls := slices.Collect(maps.Keys(b.listeners))
 	b.mu.Unlock()
 	for _, l := range ls {
 		l.stop()

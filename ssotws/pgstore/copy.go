@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 )
 
@@ -47,63 +48,11 @@ func CopyFromSingleTable(ctx context.Context, old *pgxpool.Pool, oldSchema strin
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
-	rows, err := old.Query(ctx, `SELECT model, key, version, deleted, data FROM `+q("ssotws_records")+` ORDER BY id`)
-	if err != nil {
+	if err := dst.tables.CopyRecords(ctx, pgxDB{old}, pgxDB{tx}, `SELECT model, key, version, deleted, data FROM `+q("ssotws_records")+` ORDER BY id`, &n); err != nil {
 		return fail(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			model   string
-			key     []byte
-			version int64
-			deleted bool
-			data    []byte
-		)
-		if err := rows.Scan(&model, &key, &version, &deleted, &data); err != nil {
-			return fail(err)
-		}
-		t, err := dst.table(model)
-		if err != nil {
-			return fail(err)
-		}
-		stmt, args, tombstone, err := t.CopyRow(string(key), version, deleted, data)
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		if tombstone {
-			n.Tombstones++
-		} else {
-			n.Records++
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fail(err)
-	}
-
-	seqs, err := old.Query(ctx, `SELECT model, value FROM `+q("ssotws_sequences"))
-	if err != nil {
-		return fail(err)
-	}
-	defer seqs.Close()
-	for seqs.Next() {
-		var (
-			name string
-			seq  int64
-		)
-		if err := seqs.Scan(&name, &seq); err != nil {
-			return fail(err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO ssotws_models AS m (name, key_seq) VALUES ($1, $2)
-ON CONFLICT (name) DO UPDATE SET key_seq = greatest(m.key_seq, EXCLUDED.key_seq)`, name, seq); err != nil {
-			return fail(err)
-		}
-		n.Sequences++
-	}
-	if err := seqs.Err(); err != nil {
+	if err := sqlstore.CopySequences(ctx, pgxDB{old}, pgxDB{tx}, `SELECT model, value FROM `+q("ssotws_sequences"), `INSERT INTO ssotws_models AS m (name, key_seq) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET key_seq = greatest(m.key_seq, EXCLUDED.key_seq)`, &n); err != nil {
 		return fail(err)
 	}
 

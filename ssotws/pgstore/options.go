@@ -33,9 +33,6 @@ const DefaultMaxRequests = ssotws.DefaultMaxRequests
 // [Options.MaxAttempts] is not set.
 const DefaultMaxAttempts = 20
 
-// maxPageSize keeps LIMIT reasonable.
-const maxPageSize = 1 << 30
-
 // hashKey is the SHA-256 of a request id: the requests' primary key is
 // on it, as a B-tree entry cannot hold a long one.
 func hashKey(s string) []byte {

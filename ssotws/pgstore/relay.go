@@ -2,17 +2,17 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
-	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
 // RelayOptions tunes a [Relay]. The zero value (or nil) is the default.
@@ -39,54 +39,44 @@ const keepChanges = 100_000
 // (an advisory lock per batch), so with several nodes give them one
 // shared broker (NATS). It is an [ssotws.ChangeRelay].
 type Relay struct {
-	s    *TableStore
-	pub  ssotws.Publisher
-	o    RelayOptions
-	wake chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
+	s   *TableStore
+	pub ssotws.Publisher
+	o   RelayOptions
+	run *sqlrelay.Runner
 
-	mu      sync.Mutex
-	rounds  uint64        // batches completed with nothing left before them
-	changed chan struct{} // closed and replaced after each round
+	rounds sqlrelay.Progress // batches completed with nothing left before them
 }
 
 // StartRelay starts publishing the schema's change log to pub. Stop it
 // with [Relay.Close] before closing the store. opts may be nil.
 func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts *RelayOptions) (*Relay, error) {
-	var o RelayOptions
-	if opts != nil {
-		o = *opts
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = time.Second
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 256
-	}
+	o := sqlstore.Options(opts)
+	o.PollInterval = sqlstore.OrDefault(o.PollInterval, time.Second)
+	o.BatchSize = sqlstore.OrDefault(o.BatchSize, 256)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}), changed: make(chan struct{})}
-	s.wakers.Add(r.wake)
+	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.tables.Wakers)}
 	listening := make(chan struct{})
-	go r.listen(rctx, listening)
+	go r.listen(r.run.Context(), listening)
 	select {
 	case <-listening:
 	case <-ctx.Done():
-		cancel()
+		r.run.Close()
 		return nil, ctx.Err()
 	}
-	go r.run(rctx)
+	r.run.Start(sqlrelay.Loop{
+		Step:   r.step,
+		Failed: func(err error) { r.o.Logger.Error("pgstore: relay", "schema", r.s.schema, "err", err) },
+		Idle:   r.idle,
+		Poll:   r.o.PollInterval,
+	}, nil)
 	return r, nil
 }
 
 // Close stops the relay; what it has not published stays in the log.
 func (r *Relay) Close() error {
-	r.stop()
-	<-r.done
-	r.s.wakers.Remove(r.wake)
+	r.run.Close()
 	return nil
 }
 
@@ -127,28 +117,24 @@ func (r *Relay) listen(ctx context.Context, ready chan struct{}) {
 }
 
 func (r *Relay) poke() {
-	sqlrelay.Poke(r.wake)
+	r.run.Poke()
 }
 
 // Sync implements [ssotws.ChangeRelay]: it returns once the changes
 // committed before the call are published (a full round of the relay
 // started after the call found nothing left).
 func (r *Relay) Sync(ctx context.Context) error {
-	r.mu.Lock()
-	start := r.rounds
-	r.mu.Unlock()
+	start, _, _ := r.rounds.Get()
 	r.poke()
 	for {
-		r.mu.Lock()
-		rounds, changed := r.rounds, r.changed
-		r.mu.Unlock()
+		rounds, changed, _ := r.rounds.Get()
 		if rounds >= start+2 { // a round that began after the call
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-r.done:
+		case <-r.run.Done():
 			return ssotws.ErrBrokerClosed
 		case <-changed:
 			r.poke()
@@ -156,40 +142,10 @@ func (r *Relay) Sync(ctx context.Context) error {
 	}
 }
 
-func (r *Relay) run(ctx context.Context) {
-	defer close(r.done)
-	tick := time.NewTicker(r.o.PollInterval)
-	defer tick.Stop()
-	backoff := time.Duration(0)
-	for {
-		more, err := r.step(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			r.o.Logger.Error("pgstore: relay", "schema", r.s.schema, "err", err)
-			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			continue
-		}
-		backoff = 0
-		if more {
-			continue
-		}
-		r.mu.Lock()
-		r.rounds++
-		close(r.changed)
-		r.changed = make(chan struct{})
-		r.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case <-tick.C:
-		}
-	}
+// idle counts a round that left nothing to publish.
+func (r *Relay) idle() {
+	n, _, _ := r.rounds.Get()
+	r.rounds.Advance(n + 1)
 }
 
 // step publishes one batch under the schema's relay lock.
@@ -208,8 +164,8 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 		return false, err
 	}
 	var (
-		events []*wsv1.Event
-		seqs   []int64
+		changes []sqlschema.Change
+		seqs    []int64
 	)
 	for rows.Next() {
 		var c sqlschema.Change
@@ -220,16 +176,7 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 		}
 		c.Op = int(op)
 		seqs = append(seqs, c.Seq)
-		t, ok := r.s.tables[c.Model]
-		if !ok {
-			continue
-		}
-		evs, err := t.Events(&c)
-		if err != nil {
-			r.o.Logger.Error("pgstore: relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
-			continue
-		}
-		events = append(events, evs...)
+		changes = append(changes, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -238,10 +185,8 @@ FROM ssotws_changes WHERE NOT published ORDER BY seq LIMIT $1`, r.o.BatchSize)
 	if len(seqs) == 0 {
 		return false, nil
 	}
-	if len(events) > 0 {
-		if err := r.pub.Publish(ctx, events); err != nil {
-			return false, fmt.Errorf("publish: %w", err)
-		}
+	if err := r.s.tables.Publish(ctx, r.pub, changes, r.o.Logger); err != nil {
+		return false, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE ssotws_changes SET published = true WHERE seq = ANY($1)`, seqs); err != nil {
 		return false, err

@@ -7,11 +7,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrows"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,12 +29,7 @@ type TableStore struct {
 	schema      string
 	maxRequests int64
 	maxAttempts int
-	tables      map[string]*sqlschema.Table
-	list        []*sqlschema.Table
-
-	wakers sqlrelay.Wakers // relays of this store, woken after a commit
-
-	afterCommit func(*ssotws.Write)
+	tables      *sqlstore.Tables
 }
 
 var _ ssotws.Store = (*TableStore)(nil)
@@ -48,23 +41,17 @@ var _ ssotws.Store = (*TableStore)(nil)
 // columns a newer schema adds. A table whose columns do not match its
 // model is refused. Columns the models do not declare are left alone.
 func OpenTables(ctx context.Context, connString string, models []*ssotws.Model, opts *Options) (*TableStore, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.MaxRequests <= 0 {
-		o.MaxRequests = DefaultMaxRequests
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
+	o := sqlstore.Options(opts)
+	o.MaxRequests = sqlstore.OrDefault(o.MaxRequests, DefaultMaxRequests)
+	o.MaxAttempts = sqlstore.OrDefault(o.MaxAttempts, DefaultMaxAttempts)
 	if o.Schema == "" {
 		o.Schema = "public"
 	}
-	tables, err := sqlschema.NewTables(models, sqlschema.Postgres)
+	list, err := sqlschema.NewTables(models, sqlschema.Postgres)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
+	tables := sqlstore.NewTables(dialect, list)
 	cfg, err := pgxpool.ParseConfig(connString)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
@@ -78,12 +65,47 @@ func OpenTables(ctx context.Context, connString string, models []*ssotws.Model, 
 		pool.Close()
 		return nil, err
 	}
-	s := &TableStore{pool: pool, schema: o.Schema, maxRequests: int64(o.MaxRequests), maxAttempts: o.MaxAttempts,
-		tables: map[string]*sqlschema.Table{}, list: tables}
-	for _, t := range tables {
-		s.tables[t.Model] = t
+	return &TableStore{pool: pool, schema: o.Schema, maxRequests: int64(o.MaxRequests), maxAttempts: o.MaxAttempts, tables: tables}, nil
+}
+
+// dialect is what PostgreSQL's texts and catalog look like to the code the
+// stores share.
+var dialect = sqlstore.Dialect{
+	Name:      "pgstore",
+	NoRows:    pgx.ErrNoRows,
+	LockRow:   " FOR UPDATE",
+	Tombstone: `SELECT version, image FROM ssotws_tombstones WHERE model = $1 AND key = $2 FOR UPDATE`,
+	Delete:    `DELETE FROM %s WHERE %s = $1`,
+	SetTombstoneImage: func(ctx context.Context, tx sqlstore.DB, w *ssotws.Write, image string) error {
+		if err := tx.Exec(ctx, `UPDATE ssotws_tombstones SET image = $1::jsonb WHERE model = $2 AND key = $3`, image, w.Model, w.Key); err != nil {
+			return err
+		}
+		return tx.Exec(ctx, `UPDATE ssotws_changes SET image = $1::jsonb WHERE xid = pg_current_xact_id() AND model = $2 AND key = $3`, image, w.Model, w.Key)
+	},
+	ColumnType: pgType,
+	Integer:    "bigint",
+}
+
+// pgxDB adapts a pgx pool, connection or transaction to the shared code.
+type pgxDB struct {
+	q interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	}
-	return s, nil
+}
+
+func (d pgxDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return d.q.QueryRow(ctx, query, args...)
+}
+
+func (d pgxDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	return d.q.Query(ctx, query, args...)
+}
+
+func (d pgxDB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := d.q.Exec(ctx, query, args...)
+	return err
 }
 
 // Close closes the connection pool.
@@ -95,7 +117,7 @@ func (s *TableStore) Close() error {
 // Schema returns the schema that holds the tables.
 func (s *TableStore) Schema() string { return s.schema }
 
-func migrateTables(ctx context.Context, pool *pgxpool.Pool, schema string, tables []*sqlschema.Table) error {
+func migrateTables(ctx context.Context, pool *pgxpool.Pool, schema string, tables *sqlstore.Tables) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: open: %w", err)
@@ -107,17 +129,10 @@ func migrateTables(ctx context.Context, pool *pgxpool.Pool, schema string, table
 	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return fmt.Errorf("pgstore: open: %w", err)
 	}
-	if _, err := tx.Exec(ctx, sqlschema.Core(sqlschema.Postgres)); err != nil {
-		return fmt.Errorf("pgstore: create bookkeeping tables: %w", err)
-	}
-	for _, t := range tables {
-		ddl, err := reconcile(ctx, tx, t)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, ddl); err != nil {
-			return fmt.Errorf("pgstore: migrate table %s: %w", t.Name, err)
-		}
+	if err := tables.Migrate(ctx, pgxDB{tx}, sqlschema.Core(sqlschema.Postgres), `SELECT a.attname, format_type(a.atttypid, a.atttypmod), 0
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped`); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: open: %w", err)
@@ -133,124 +148,16 @@ func pgType(t string) string {
 	return t
 }
 
-func reconcile(ctx context.Context, tx pgx.Tx, t *sqlschema.Table) (string, error) {
-	rows, err := tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod)
-FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped`, t.Name)
-	if err != nil {
-		return "", fmt.Errorf("pgstore: open: %w", err)
-	}
-	have := map[string]string{}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("pgstore: open: %w", err)
-		}
-		have[name] = typ
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("pgstore: open: %w", err)
-	}
-	if len(have) == 0 {
-		return t.CreateTable(), nil
-	}
-	var (
-		b        strings.Builder
-		problems []string
-	)
-	for _, c := range t.Columns {
-		typ, ok := have[c.Name]
-		switch {
-		case !ok && c == t.Key:
-			problems = append(problems, fmt.Sprintf("the key column %s is missing", c.Name))
-		case !ok:
-			b.WriteString(t.AddColumn(c))
-		case typ != pgType(c.Type):
-			problems = append(problems, fmt.Sprintf("column %s is %s, field %s wants %s", c.Name, typ, c.Field.FullName(), c.Type))
-		}
-	}
-	for _, name := range []string{t.Version, sqlschema.SeqColumn} {
-		typ, ok := have[name]
-		switch {
-		case !ok:
-			b.WriteString(t.AddBookkeeping(name))
-		case typ != "bigint":
-			problems = append(problems, fmt.Sprintf("column %s is %s, not bigint", name, typ))
-		}
-	}
-	if len(problems) > 0 {
-		return "", fmt.Errorf("pgstore: table %q does not match model %s: %s; migrate it (the migration files the plugin writes) before opening the store",
-			t.Name, t.Model, strings.Join(problems, "; "))
-	}
-	b.WriteString(t.CreateIndexes())
-	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", sqlschema.Literal(t.Model))
-	b.WriteString(t.CreateTriggers())
-	return b.String(), nil
-}
-
-func (s *TableStore) table(model string) (*sqlschema.Table, error) {
-	t, ok := s.tables[model]
-	if !ok {
-		return nil, fmt.Errorf("pgstore: model %q has no table: it is not one of the models the store was opened with", model)
-	}
-	return t, nil
-}
+func (s *TableStore) table(model string) (*sqlschema.Table, error) { return s.tables.Table(model) }
 
 // Get implements [ssotws.Store].
 func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record, error) {
-	t, err := s.table(model)
-	if err != nil {
-		return nil, err
-	}
-	k, err := t.KeyArg(key)
-	if err != nil {
-		return nil, ssotws.ErrNotFound
-	}
-	var (
-		version int64
-		image   []byte
-	)
-	err = s.pool.QueryRow(ctx, t.GetSQL(), k).Scan(&version, &image)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ssotws.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: get: %w", err)
-	}
-	return sqlrows.Record(t, key, version, image, false)
+	return s.tables.Get(ctx, pgxDB{s.pool}, model, key)
 }
 
 // List implements [ssotws.Store], in creation order (ssotws_seq).
 func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) {
-	after, err := ssotws.ParsePageToken(q.PageToken)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.table(q.Model)
-	if err != nil {
-		return nil, err
-	}
-	size := q.PageSize
-	if size <= 0 {
-		size = ssotws.DefaultPageSize
-	}
-	size = min(size, maxPageSize)
-	query, args, ok := t.ListQuery(q.Filters, after, size+1)
-	if !ok {
-		return &ssotws.Page{}, nil
-	}
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: list: %w", err)
-	}
-	defer rows.Close()
-	page, err := sqlrows.ReadPage(t, rows, size)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: list: %w", err)
-	}
-	return page, nil
+	return s.tables.List(ctx, pgxDB{s.pool}, q)
 }
 
 // NextSequence implements [ssotws.Store].
@@ -269,10 +176,7 @@ ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`, mod
 // writes the model's table; its triggers write the change log. A try that
 // lost a race (a concurrent create of the key, a deadlock) runs again.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, err := s.table(w.Model)
+	t, err := s.tables.Writable(ctx, w.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -280,10 +184,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		res, err := s.applyOnce(ctx, t, w)
 		if err == nil {
 			if !res.Replayed {
-				if s.afterCommit != nil {
-					s.afterCommit(w)
-				}
-				s.wakers.Wake()
+				s.tables.Committed(w)
 			}
 			return res, nil
 		}
@@ -347,51 +248,13 @@ func (s *TableStore) applyOnce(ctx context.Context, t *sqlschema.Table, w *ssotw
 			}
 		}
 	}
-	var cur *ssotws.Record
-	if remembered == nil {
-		if cur, err = lockRow(ctx, tx, t, w.Key, key); err != nil {
-			return nil, err
-		}
-	}
-	plan, err := ssotws.PlanWrite(w, remembered, cur)
+	plan, err := s.tables.Plan(ctx, pgxDB{tx}, t, w, remembered, key)
 	if err != nil {
 		return nil, err
 	}
 	res := plan.Result
 	if plan.Step == ssotws.StepReplay {
 		return res, nil
-	}
-	rec := res.Record
-	tbl, keyCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)
-	switch plan.Step {
-	case ssotws.StepInsert, ssotws.StepRecreate, ssotws.StepUpdate:
-		args, err := t.RowArgs(rec.Data, key, rec.Version)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: apply: %w", err)
-		}
-		stmt := t.InsertSQL()
-		if plan.Step == ssotws.StepUpdate {
-			stmt = t.UpdateSQL()
-		}
-		if _, err := tx.Exec(ctx, stmt, args...); err != nil {
-			return nil, fmt.Errorf("pgstore: apply: %w", err)
-		}
-	case ssotws.StepDelete:
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = $1`, tbl, keyCol), key); err != nil {
-			return nil, fmt.Errorf("pgstore: apply: %w", err)
-		}
-		if w.Data != nil {
-			image, err := t.TombstoneImage(w.Key, w.Data)
-			if err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE ssotws_tombstones SET image = $1::jsonb WHERE model = $2 AND key = $3`, string(image), w.Model, w.Key); err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-			if _, err := tx.Exec(ctx, `UPDATE ssotws_changes SET image = $1::jsonb WHERE xid = pg_current_xact_id() AND model = $2 AND key = $3`, string(image), w.Model, w.Key); err != nil {
-				return nil, fmt.Errorf("pgstore: apply: %w", err)
-			}
-		}
 	}
 	if plan.Remember {
 		r, p := res.Record, res.Previous
@@ -441,26 +304,6 @@ func textFields(fields map[string]string) ([]string, []string) {
 		values[i] = fields[n]
 	}
 	return names, values
-}
-
-func lockRow(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, key string, keyArg any) (*ssotws.Record, error) {
-	var (
-		version int64
-		image   []byte
-	)
-	err := tx.QueryRow(ctx, t.GetSQL()+" FOR UPDATE", keyArg).Scan(&version, &image)
-	deleted := false
-	if errors.Is(err, pgx.ErrNoRows) {
-		deleted = true
-		err = tx.QueryRow(ctx, `SELECT version, image FROM ssotws_tombstones WHERE model = $1 AND key = $2 FOR UPDATE`, t.Model, key).Scan(&version, &image)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: apply: %w", err)
-	}
-	return sqlrows.Record(t, key, version, image, deleted)
 }
 
 func replayTable(ctx context.Context, tx pgx.Tx, model string, reqHash []byte) (*ssotws.WriteResult, error) {

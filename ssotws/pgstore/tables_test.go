@@ -164,7 +164,7 @@ func TestCrashBetweenCommitAndPublish(t *testing.T) {
 	relay, err := store.StartRelay(ctx, downPublisher{}, nil)
 	require.NoError(t, err)
 	committed := make(chan struct{}, 1)
-	store.afterCommit = func(*ssotws.Write) { committed <- struct{}{} }
+	store.tables.AfterCommit = func(*ssotws.Write) { committed <- struct{}{} }
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(&chatv1.Message{Id: "m1", RoomId: "r1", Text: "survives"})
 	require.NoError(t, err)
 	_, err = store.Apply(ctx, &ssotws.Write{Kind: ssotws.WriteCreate, Model: "chat.v1.Message", Key: "m1", Data: data})

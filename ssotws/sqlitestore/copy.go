@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 )
 
@@ -45,66 +46,13 @@ func CopyFromSingleTable(ctx context.Context, old *sql.DB, dst *TableStore) (sql
 		return fail(err)
 	}
 
-	rows, err := old.QueryContext(ctx, `SELECT model, key, version, deleted, data FROM records ORDER BY id`)
-	if err != nil {
+	if err := dst.tables.CopyRecords(ctx, sqlDB{old}, sqlDB{tx}, `SELECT model, key, version, deleted, data FROM records ORDER BY id`, &n); err != nil {
 		return fail(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			model, key string
-			version    int64
-			deleted    bool
-			data       []byte
-		)
-		if err := rows.Scan(&model, &key, &version, &deleted, &data); err != nil {
-			return fail(err)
-		}
-		t, err := dst.table(model)
-		if err != nil {
-			return fail(err)
-		}
-		stmt, args, tombstone, err := t.CopyRow(key, version, deleted, data)
-		if err != nil {
-			return fail(err)
-		}
-		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
-			return fail(fmt.Errorf("%s %q: %w", model, key, err))
-		}
-		if tombstone {
-			n.Tombstones++
-		} else {
-			n.Records++
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := sqlstore.CopySequences(ctx, sqlDB{old}, sqlDB{tx}, `SELECT name, key_seq FROM models`, `INSERT INTO ssotws_models (name, key_seq) VALUES (?, ?)
+ON CONFLICT (name) DO UPDATE SET key_seq = max(key_seq, excluded.key_seq)`, &n); err != nil {
 		return fail(err)
 	}
-	rows.Close()
-
-	seqs, err := old.QueryContext(ctx, `SELECT name, key_seq FROM models`)
-	if err != nil {
-		return fail(err)
-	}
-	defer seqs.Close()
-	for seqs.Next() {
-		var (
-			name string
-			seq  int64
-		)
-		if err := seqs.Scan(&name, &seq); err != nil {
-			return fail(err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ssotws_models (name, key_seq) VALUES (?, ?)
-ON CONFLICT (name) DO UPDATE SET key_seq = max(key_seq, excluded.key_seq)`, name, seq); err != nil {
-			return fail(err)
-		}
-		n.Sequences++
-	}
-	if err := seqs.Err(); err != nil {
-		return fail(err)
-	}
-	seqs.Close()
 
 	// The requests tables have the same columns; seq is given anew, in
 	// the same order.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -42,23 +43,11 @@ type Options struct {
 // idempotency when [Options.MaxRequests] is not set.
 const DefaultMaxRequests = ssotws.DefaultMaxRequests
 
-// maxPageSize keeps LIMIT from overflowing.
-const maxPageSize = 1 << 30
-
 func withDefaults(opts *Options) Options {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.MaxRequests <= 0 {
-		o.MaxRequests = DefaultMaxRequests
-	}
-	if o.BusyTimeout <= 0 {
-		o.BusyTimeout = 5 * time.Second
-	}
-	if o.MaxReadConns <= 0 {
-		o.MaxReadConns = max(4, runtime.GOMAXPROCS(0))
-	}
+	o := sqlstore.Options(opts)
+	o.MaxRequests = sqlstore.OrDefault(o.MaxRequests, DefaultMaxRequests)
+	o.BusyTimeout = sqlstore.OrDefault(o.BusyTimeout, 5*time.Second)
+	o.MaxReadConns = sqlstore.OrDefault(o.MaxReadConns, max(4, runtime.GOMAXPROCS(0)))
 	return o
 }
 

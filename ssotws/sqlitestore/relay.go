@@ -4,14 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
 	"log/slog"
-	"sync"
 	"time"
+
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
-	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
 // RelayOptions tunes a [Relay]. The zero value (or nil) is the default.
@@ -45,17 +45,12 @@ type RelayOptions struct {
 // a crash is published after the restart. Start it with
 // [TableStore.StartRelay]; it is an [ssotws.ChangeRelay].
 type Relay struct {
-	s    *TableStore
-	pub  ssotws.Publisher
-	o    RelayOptions
-	wake chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
+	s   *TableStore
+	pub ssotws.Publisher
+	o   RelayOptions
+	run *sqlrelay.Runner
 
-	mu        sync.Mutex
-	published int64         // the last seq published
-	changed   chan struct{} // closed and replaced when published grows
-	err       error         // why the relay stopped, if it did
+	published sqlrelay.Progress // the last seq published; why the relay stopped, if it did
 
 	// beforeMark, when set (by tests), runs after a batch is published and
 	// before its place is saved.
@@ -65,22 +60,13 @@ type Relay struct {
 // StartRelay starts publishing the change log to pub. Stop it with
 // [Relay.Close] before closing the store. opts may be nil.
 func (s *TableStore) StartRelay(ctx context.Context, pub ssotws.Publisher, opts *RelayOptions) (*Relay, error) {
-	var o RelayOptions
-	if opts != nil {
-		o = *opts
-	}
+	o := sqlstore.Options(opts)
 	if o.Name == "" {
 		o.Name = "default"
 	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 50 * time.Millisecond
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 256
-	}
-	if o.MaxChanges <= 0 {
-		o.MaxChanges = 100_000
-	}
+	o.PollInterval = sqlstore.OrDefault(o.PollInterval, 50*time.Millisecond)
+	o.BatchSize = sqlstore.OrDefault(o.BatchSize, 256)
+	o.MaxChanges = sqlstore.OrDefault(o.MaxChanges, 100_000)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -93,20 +79,20 @@ RETURNING seq`, o.Name).Scan(&at)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: start relay: %w", err)
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	r := &Relay{s: s, pub: pub, o: o, wake: make(chan struct{}, 1), stop: cancel, done: make(chan struct{}),
-		published: at, changed: make(chan struct{})}
-	s.wakers.Add(r.wake)
-	go r.run(rctx)
+	r := &Relay{s: s, pub: pub, o: o, run: sqlrelay.NewRunner(&s.tables.Wakers)}
+	r.published.Advance(at)
+	r.run.Start(sqlrelay.Loop{
+		Step:   r.step,
+		Failed: func(err error) { r.o.Logger.Error("sqlitestore: relay", "relay", r.o.Name, "err", err) },
+		Poll:   r.o.PollInterval,
+	}, func() { r.published.Fail(ssotws.ErrBrokerClosed) })
 	return r, nil
 }
 
 // Close stops the relay. Changes it has not published stay in the log for
 // the next relay of its name.
 func (r *Relay) Close() error {
-	r.stop()
-	<-r.done
-	r.s.wakers.Remove(r.wake)
+	r.run.Close()
 	return nil
 }
 
@@ -117,11 +103,9 @@ func (r *Relay) Sync(ctx context.Context) error {
 	if err := r.s.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ssotws_changes`).Scan(&target); err != nil {
 		return fmt.Errorf("sqlitestore: relay: %w", err)
 	}
-	sqlrelay.Poke(r.wake)
+	r.run.Poke()
 	for {
-		r.mu.Lock()
-		published, changed, err := r.published, r.changed, r.err
-		r.mu.Unlock()
+		published, changed, err := r.published.Get()
 		if published >= target {
 			return nil
 		}
@@ -138,49 +122,8 @@ func (r *Relay) Sync(ctx context.Context) error {
 
 // Published returns the sequence number of the last change published.
 func (r *Relay) Published() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.published
-}
-
-func (r *Relay) run(ctx context.Context) {
-	defer close(r.done)
-	tick := time.NewTicker(r.o.PollInterval)
-	defer tick.Stop()
-	backoff := time.Duration(0)
-	for {
-		more, err := r.step(ctx)
-		switch {
-		case ctx.Err() != nil:
-			r.fail(ssotws.ErrBrokerClosed)
-			return
-		case err != nil:
-			r.o.Logger.Error("sqlitestore: relay", "relay", r.o.Name, "err", err)
-			backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			continue
-		case more:
-			backoff = 0
-			continue
-		}
-		backoff = 0
-		select {
-		case <-ctx.Done():
-		case <-r.wake:
-		case <-tick.C:
-		}
-	}
-}
-
-func (r *Relay) fail(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.err = err
-	close(r.changed)
-	r.changed = make(chan struct{})
+	n, _, _ := r.published.Get()
+	return n
 }
 
 // step publishes one batch; more reports a full batch (there may be more).
@@ -192,9 +135,7 @@ func (r *Relay) fail(err error) {
 // relays do under their advisory lock). Writers wait for that publish;
 // a relay that finds nothing new takes no write lock.
 func (r *Relay) step(ctx context.Context) (more bool, err error) {
-	r.mu.Lock()
-	after := r.published
-	r.mu.Unlock()
+	after, _, _ := r.published.Get()
 	var saved, last int64
 	err = r.s.r.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM ssotws_relay WHERE name = ?), 0),
 coalesce((SELECT max(seq) FROM ssotws_changes), 0)`, r.o.Name).Scan(&saved, &last)
@@ -202,7 +143,7 @@ coalesce((SELECT max(seq) FROM ssotws_changes), 0)`, r.o.Name).Scan(&saved, &las
 		return false, err
 	}
 	if saved > after {
-		r.advance(saved) // another relay of this name published them
+		r.published.Advance(saved) // another relay of this name published them
 		after = saved
 	}
 	if last <= after {
@@ -221,10 +162,7 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 	if err != nil {
 		return false, err
 	}
-	var (
-		events []*wsv1.Event
-		n      int
-	)
+	var changes []sqlschema.Change
 	last = after
 	for rows.Next() {
 		var (
@@ -235,31 +173,20 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 			rows.Close()
 			return false, err
 		}
-		n++
 		last = c.Seq
 		c.Image = []byte(image.String)
 		if prev.Valid {
 			c.Prev = []byte(prev.String)
 		}
-		t, ok := r.s.tables[c.Model]
-		if !ok {
-			continue // a model this store does not serve
-		}
-		evs, err := t.Events(&c)
-		if err != nil {
-			r.o.Logger.Error("sqlitestore: relay: change not published", "seq", c.Seq, "model", c.Model, "key", c.Key, "err", err)
-			continue
-		}
-		events = append(events, evs...)
+		changes = append(changes, c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return false, err
 	}
-	if n > 0 && len(events) > 0 {
-		if err := r.pub.Publish(ctx, events); err != nil {
-			return false, fmt.Errorf("publish: %w", err)
-		}
+	n := len(changes)
+	if err := r.s.tables.Publish(ctx, r.pub, changes, r.o.Logger); err != nil {
+		return false, err
 	}
 	if r.beforeMark != nil && n > 0 {
 		r.beforeMark()
@@ -275,17 +202,6 @@ FROM ssotws_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, r.o.BatchSize)
 			return false, err
 		}
 	}
-	r.advance(last)
+	r.published.Advance(last)
 	return n == r.o.BatchSize, nil
-}
-
-// advance records that the changes up to seq are published.
-func (r *Relay) advance(seq int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if seq > r.published {
-		r.published = seq
-		close(r.changed)
-		r.changed = make(chan struct{})
-	}
 }

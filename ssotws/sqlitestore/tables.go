@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrelay"
-	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlrows"
+	"github.com/ssot-codegen/ssot-ws/ssotws/internal/sqlstore"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
@@ -25,14 +24,7 @@ type TableStore struct {
 	w           *sql.DB
 	r           *sql.DB
 	maxRequests int64
-	tables      map[string]*sqlschema.Table // by model full name
-	list        []*sqlschema.Table
-
-	wakers sqlrelay.Wakers // relays of this store, woken after a commit
-
-	// afterCommit, when set (by tests), runs after a write commits and
-	// before Apply returns: a crash there loses nothing.
-	afterCommit func(*ssotws.Write)
+	tables      *sqlstore.Tables
 }
 
 var _ ssotws.Store = (*TableStore)(nil)
@@ -45,25 +37,71 @@ var _ ssotws.Store = (*TableStore)(nil)
 // not declare are left alone. opts may be nil.
 func OpenTables(ctx context.Context, path string, models []*ssotws.Model, opts *Options) (*TableStore, error) {
 	o := withDefaults(opts)
-	tables, err := sqlschema.NewTables(models, sqlschema.SQLite)
+	list, err := sqlschema.NewTables(models, sqlschema.SQLite)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
+	tables := sqlstore.NewTables(dialect, list)
 	w, r, err := openPools(ctx, path, o, func(ctx context.Context, db *sql.DB) error {
 		return migrateTables(ctx, db, tables)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s := &TableStore{w: w, r: r, maxRequests: int64(o.MaxRequests), tables: map[string]*sqlschema.Table{}, list: tables}
-	for _, t := range tables {
-		s.tables[t.Model] = t
-	}
-	return s, nil
+	return &TableStore{w: w, r: r, maxRequests: int64(o.MaxRequests), tables: tables}, nil
 }
 
+// dialect is what SQLite's texts and catalog look like to the code the
+// stores share.
+var dialect = sqlstore.Dialect{
+	Name:      "sqlitestore",
+	NoRows:    sql.ErrNoRows,
+	Tombstone: `SELECT version, image FROM ssotws_tombstones WHERE model = ? AND key = ?`,
+	Delete:    `DELETE FROM %s WHERE %s = ?`,
+	SetTombstoneImage: func(ctx context.Context, tx sqlstore.DB, w *ssotws.Write, image string) error {
+		if err := tx.Exec(ctx, `UPDATE ssotws_tombstones SET image = ? WHERE model = ? AND key = ?`, image, w.Model, w.Key); err != nil {
+			return err
+		}
+		return tx.Exec(ctx, `UPDATE ssotws_changes SET image = ? WHERE seq = (SELECT max(seq) FROM ssotws_changes)`, image)
+	},
+	ColumnType:   strings.ToUpper,
+	Integer:      "INTEGER",
+	KeyIsPrimary: true,
+}
+
+// sqlDB adapts a database/sql pool or transaction to the shared code.
+type sqlDB struct {
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+}
+
+func (d sqlDB) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return d.q.QueryRowContext(ctx, query, args...)
+}
+
+func (d sqlDB) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := d.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return closer{rows}, nil
+}
+
+func (d sqlDB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := d.q.ExecContext(ctx, query, args...)
+	return err
+}
+
+// closer drops the error of Close, which rows.Err reports.
+type closer struct{ *sql.Rows }
+
+func (r closer) Close() { _ = r.Rows.Close() }
+
 // Tables returns the store's tables.
-func (s *TableStore) Tables() []*sqlschema.Table { return s.list }
+func (s *TableStore) Tables() []*sqlschema.Table { return s.tables.All }
 
 // Close closes the database. Calls in flight may fail.
 func (s *TableStore) Close() error {
@@ -71,23 +109,16 @@ func (s *TableStore) Close() error {
 }
 
 // migrateTables brings the database to the tables, in one transaction.
-func migrateTables(ctx context.Context, db *sql.DB, tables []*sqlschema.Table) error {
+func migrateTables(ctx context.Context, db *sql.DB, tables *sqlstore.Tables) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlitestore: open: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, sqlschema.Core(sqlschema.SQLite)); err != nil {
-		return fmt.Errorf("sqlitestore: create bookkeeping tables: %w", err)
-	}
-	for _, t := range tables {
-		stmts, err := reconcile(ctx, tx, t)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, stmts); err != nil {
-			return fmt.Errorf("sqlitestore: migrate table %s: %w", t.Name, err)
-		}
+	// The missing columns (additive), the indexes and the triggers; a
+	// column of another type is an error, never changed.
+	if err := tables.Migrate(ctx, sqlDB{tx}, sqlschema.Core(sqlschema.SQLite), `SELECT name, type, pk FROM pragma_table_info(?)`); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlitestore: open: %w", err)
@@ -95,135 +126,18 @@ func migrateTables(ctx context.Context, db *sql.DB, tables []*sqlschema.Table) e
 	return nil
 }
 
-// reconcile compares t with the table in the database and returns the
-// statements that bring it there: the whole DDL for a missing table, the
-// missing columns (additive) and the indexes and triggers otherwise. A
-// column of another type is an error, never changed.
-func reconcile(ctx context.Context, tx *sql.Tx, t *sqlschema.Table) (string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name, type, pk FROM pragma_table_info(?)`, t.Name)
-	if err != nil {
-		return "", fmt.Errorf("sqlitestore: open: %w", err)
-	}
-	type col struct {
-		typ string
-		pk  bool
-	}
-	have := map[string]col{}
-	for rows.Next() {
-		var (
-			name, typ string
-			pk        int
-		)
-		if err := rows.Scan(&name, &typ, &pk); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("sqlitestore: open: %w", err)
-		}
-		have[name] = col{strings.ToUpper(typ), pk > 0}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("sqlitestore: open: %w", err)
-	}
-	if len(have) == 0 {
-		return t.CreateTable(), nil
-	}
-	var b strings.Builder
-	var problems []string
-	for _, c := range t.Columns {
-		h, ok := have[c.Name]
-		switch {
-		case !ok && c == t.Key:
-			problems = append(problems, fmt.Sprintf("the key column %s is missing", c.Name))
-		case !ok:
-			b.WriteString(t.AddColumn(c))
-		case h.typ != strings.ToUpper(c.Type):
-			problems = append(problems, fmt.Sprintf("column %s is %s, field %s wants %s", c.Name, h.typ, c.Field.FullName(), c.Type))
-		case c == t.Key && !h.pk:
-			problems = append(problems, fmt.Sprintf("the key column %s is not the primary key", c.Name))
-		}
-	}
-	for _, name := range []string{t.Version, sqlschema.SeqColumn} {
-		h, ok := have[name]
-		switch {
-		case !ok:
-			b.WriteString(t.AddBookkeeping(name))
-		case h.typ != "INTEGER":
-			problems = append(problems, fmt.Sprintf("column %s is %s, not INTEGER", name, h.typ))
-		}
-	}
-	if len(problems) > 0 {
-		return "", fmt.Errorf("sqlitestore: table %q does not match model %s: %s; migrate it (the migration files the plugin writes) before opening the store",
-			t.Name, t.Model, strings.Join(problems, "; "))
-	}
-	b.WriteString(t.CreateIndexes())
-	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", sqlschema.Literal(t.Model))
-	b.WriteString(t.CreateTriggers())
-	return b.String(), nil
-}
-
-func (s *TableStore) table(model string) (*sqlschema.Table, error) {
-	t, ok := s.tables[model]
-	if !ok {
-		return nil, fmt.Errorf("sqlitestore: model %q has no table: it is not one of the models the store was opened with", model)
-	}
-	return t, nil
-}
+func (s *TableStore) table(model string) (*sqlschema.Table, error) { return s.tables.Table(model) }
 
 // Get implements [ssotws.Store].
 func (s *TableStore) Get(ctx context.Context, model, key string) (*ssotws.Record, error) {
-	t, err := s.table(model)
-	if err != nil {
-		return nil, err
-	}
-	k, err := t.KeyArg(key)
-	if err != nil {
-		return nil, ssotws.ErrNotFound
-	}
-	var (
-		version int64
-		image   []byte
-	)
-	err = s.r.QueryRowContext(ctx, t.GetSQL(), k).Scan(&version, &image)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ssotws.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: get: %w", err)
-	}
-	return sqlrows.Record(t, key, version, image, false)
+	return s.tables.Get(ctx, sqlDB{s.r}, model, key)
 }
 
 // List implements [ssotws.Store]. Records come in creation order (the
 // ssotws_seq column); the page token is the creation number of the page's
 // last record. A filter on a scope or owner field walks its index.
 func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, error) {
-	after, err := ssotws.ParsePageToken(q.PageToken)
-	if err != nil {
-		return nil, err
-	}
-	t, err := s.table(q.Model)
-	if err != nil {
-		return nil, err
-	}
-	size := q.PageSize
-	if size <= 0 {
-		size = ssotws.DefaultPageSize
-	}
-	size = min(size, maxPageSize)
-	query, args, ok := t.ListQuery(q.Filters, after, size+1)
-	if !ok {
-		return &ssotws.Page{}, nil
-	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: list: %w", err)
-	}
-	defer rows.Close()
-	page, err := sqlrows.ReadPage(t, rows, size)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: list: %w", err)
-	}
-	return page, nil
+	return s.tables.List(ctx, sqlDB{s.r}, q)
 }
 
 // NextSequence implements [ssotws.Store].
@@ -242,10 +156,7 @@ RETURNING key_seq`, model).Scan(&n)
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that
 // writes the model's table; its triggers write the change log.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	t, err := s.table(w.Model)
+	t, err := s.tables.Writable(ctx, w.Model)
 	if err != nil {
 		return nil, err
 	}
@@ -262,20 +173,13 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		if s.afterCommit != nil {
-			s.afterCommit(w)
-		}
-		s.wakers.Wake()
+		s.tables.Committed(w)
 	}
 	return res, nil
 }
 
 func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	var (
-		remembered *ssotws.WriteResult
-		cur        *ssotws.Record
-		err        error
-	)
+	var remembered *ssotws.WriteResult
 	key, err := t.KeyArg(w.Key)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
@@ -285,50 +189,13 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 			return nil, err
 		}
 	}
-	if remembered == nil {
-		if cur, err = loadRow(ctx, tx, t, w.Key, key); err != nil {
-			return nil, err
-		}
-	}
-	plan, err := ssotws.PlanWrite(w, remembered, cur)
+	plan, err := s.tables.Plan(ctx, sqlDB{tx}, t, w, remembered, key)
 	if err != nil {
 		return nil, err
 	}
 	res := plan.Result
-	rec := res.Record
-	tbl, keyCol := sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)
-	switch plan.Step {
-	case ssotws.StepReplay:
+	if plan.Step == ssotws.StepReplay {
 		return res, nil
-	case ssotws.StepInsert, ssotws.StepRecreate, ssotws.StepUpdate:
-		args, err := t.RowArgs(rec.Data, key, rec.Version)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-		}
-		stmt := t.InsertSQL()
-		if plan.Step == ssotws.StepUpdate {
-			stmt = t.UpdateSQL()
-		}
-		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
-			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-		}
-	case ssotws.StepDelete:
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, tbl, keyCol), key); err != nil {
-			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-		}
-		if w.Data != nil {
-			// The tombstone holds the data the delete carries.
-			image, err := t.TombstoneImage(w.Key, w.Data)
-			if err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE ssotws_tombstones SET image = ? WHERE model = ? AND key = ?`, string(image), w.Model, w.Key); err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE ssotws_changes SET image = ? WHERE seq = (SELECT max(seq) FROM ssotws_changes)`, string(image)); err != nil {
-				return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-			}
-		}
 	}
 	if w.RequestID != "" {
 		// The change the triggers logged is this transaction's last (the
@@ -343,25 +210,4 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 		}
 	}
 	return res, nil
-}
-
-// loadRow reads the record of key, live or tombstone; nil if none.
-func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, keyArg any) (*ssotws.Record, error) {
-	var (
-		version int64
-		image   []byte
-	)
-	err := tx.QueryRowContext(ctx, t.GetSQL(), keyArg).Scan(&version, &image)
-	deleted := false
-	if errors.Is(err, sql.ErrNoRows) {
-		deleted = true
-		err = tx.QueryRowContext(ctx, `SELECT version, image FROM ssotws_tombstones WHERE model = ? AND key = ?`, t.Model, key).Scan(&version, &image)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-	}
-	return sqlrows.Record(t, key, version, image, deleted)
 }

@@ -16,18 +16,13 @@ import type { HttpClient } from "./http.js";
 import { belongsTo, keyText, mustField, parseChannel, parseFieldText, versionOf } from "./model.js";
 import type { ChannelName, Key } from "./model.js";
 import { backoffDelay } from "./backoff.js";
-import type { BackoffOptions } from "./backoff.js";
 import type { Connection } from "./conn.js";
 import { localId, localWritesOf } from "./local.js";
+import { resolveOptions } from "./options.js";
+import type { ChannelOptions } from "./options.js";
 import type { ChannelSink } from "./router.js";
 
-/** ChannelOptions configure the channels' hydration. */
-export interface ChannelOptions {
-  /** hydrationLimit bounds the records fetched to hydrate a list channel; 1000 by default. */
-  readonly hydrationLimit?: number;
-  /** backoff paces retries of a failed hydration fetch. */
-  readonly backoff?: BackoffOptions;
-}
+export type { ChannelOptions } from "./options.js";
 
 /** SubscribeOptions are the hybrid client's additions to subscribe. */
 export interface SubscribeOptions {
@@ -322,7 +317,7 @@ export class LiveChannel<T extends Message> implements ChannelSink {
     if (p.kind === "scope") {
       filter[mustField(model.schema, p.field).localName] = parseFieldText(mustField(model.schema, p.field), p.value);
     }
-    const limit = this.opts.hydrationLimit ?? 1000;
+    const limit = resolveOptions(this.opts).hydrationLimit;
     const items: T[] = [];
     let position: Position | undefined;
     let token = "";

@@ -19,6 +19,7 @@ import type { JoinOptions, Presence, SignalOptions } from "./presence.js";
 import { createRouter } from "./router.js";
 import type { ChannelSink } from "./router.js";
 import type { ConnectionState } from "./state.js";
+import { post } from "./dispatcher.js";
 
 export type { BackoffOptions } from "./backoff.js";
 export { backoffDelay } from "./backoff.js";
@@ -293,7 +294,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       if (entry.failed) {
         // A failed channel stays failed until all its subscribers left.
         const failed = entry.failed;
-        queueMicrotask(() => {
+        post(() => {
           if (entry.sinks.has(sink) && router.channels.get(channel) === entry) sink.onError(failed.code, failed.message);
         });
       } else if (state === "closed") {
@@ -302,7 +303,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       else if (first && isOpen) router.subscribe(channel, entry);
       else if (!first && isOpen && entry.acked) {
         // A late sink of a live channel: tell it the subscription is active.
-        queueMicrotask(() => {
+        post(() => {
           if (entry.sinks.has(sink) && router.channels.get(channel) === entry) sink.onAck(undefined, false);
         });
       }

@@ -15,6 +15,8 @@ import {
   parseKey,
 } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
+import { resolveOptions } from "./options.js";
+import type { HttpClientOptions } from "./options.js";
 import { headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
 
 // The protocol's names, re-exported where they were first defined.
@@ -36,20 +38,7 @@ export interface CallOpts {
   readonly signal?: AbortSignal;
 }
 
-/** RetryOptions configure the retry of mutations. */
-export interface RetryOptions {
-  /** attempts counts the first try; 3 by default. */
-  readonly attempts?: number;
-  /** delayMs is the wait before the first retry, doubled each time; 100 by default. */
-  readonly delayMs?: number;
-}
-
-/** HttpClientOptions configure {@link createHttpClient}. */
-export interface HttpClientOptions {
-  readonly retry?: RetryOptions;
-  /** newRequestId makes Idempotency-Keys; {@link newRequestId} by default. */
-  readonly newRequestId?: () => string;
-}
+export type { HttpClientOptions, RetryOptions } from "./options.js";
 
 /** HttpClient is the HTTP DataClient, with the position-aware reads hydration needs. */
 export interface HttpClient<T extends Message, K extends Key = Key> extends DataClient<T, K> {
@@ -112,8 +101,7 @@ export function createHttpClient<T extends Message, K extends Key>(
   options: HttpClientOptions = {},
 ): HttpClient<T, K> {
   const rpc = createClient(model.service, transport) as unknown as Record<string, AnyCall>;
-  const attempts = Math.max(1, options.retry?.attempts ?? 3);
-  const delayMs = options.retry?.delayMs ?? 100;
+  const { attempts, delayMs } = resolveOptions(options);
   const makeId = options.newRequestId ?? newRequestId;
   const keyField = mustField(model.schema, model.key);
 

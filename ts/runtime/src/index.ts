@@ -34,6 +34,7 @@ export {
   parsePosition,
 } from "./http.js";
 export type { ChannelOptions, SubscribeOptions } from "./channel.js";
+export type { ClientOptions } from "./options.js";
 export { SubscribeError, SubscriptionError } from "./channel.js";
 export type { HybridClient, HybridOptions } from "./hybrid.js";
 export { createHybridClient } from "./hybrid.js";

@@ -6,6 +6,7 @@
 import type { ErrorCode, ServerFrame } from "../gen/ssot/ws/v1/frame_pb.js";
 import { ErrorCode as Codes } from "../gen/ssot/ws/v1/frame_pb.js";
 import type { ClientFrameInit } from "./link.js";
+import { post } from "./dispatcher.js";
 
 /** Member is one user present in a channel, however many connections they joined from. */
 export interface Member {
@@ -137,7 +138,7 @@ export function createPresenceRouter(send: (frame: ClientFrameInit) => boolean):
         sendJoin(channel, entry);
       } else {
         const members = sorted(entry.members);
-        queueMicrotask(() => {
+        post(() => {
           if (entry.sinks.has(sink)) sink.onMembers?.(members);
         });
       }

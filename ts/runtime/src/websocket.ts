@@ -20,6 +20,7 @@ import type { Key, ModelDescriptor } from "./model.js";
 import type { Connection } from "./conn.js";
 import { localId, localWritesOf } from "./local.js";
 import type { ConnectionState } from "./state.js";
+import { post } from "./dispatcher.js";
 
 /**
  * ErrNotCached is what the WebSocket client's list and get reject with when
@@ -256,7 +257,7 @@ export function newWebSocket<T extends Message, K extends Key>(
       else if (live.live && opts?.onSync) {
         // Already hydrated: tell the newcomer it can read the cache.
         const l = live;
-        queueMicrotask(() => {
+        post(() => {
           if (l.listeners.has(listener)) opts.onSync?.();
         });
       }

@@ -1,71 +1,31 @@
 // The chat page: pick a room, read its messages live, see who is online
-// and who is typing, send one.
-import { useEffect, useState } from "react";
-import type { FormEvent } from "react";
+// and who is typing, send one. What it shows is view.tsx, shared with the
+// connect-query page; how it reads and writes is here.
+import { useState } from "react";
 // Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
 import { MessageChannels, MessageModel, MessagePresence, MessageSignals, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
-import { useClient, useConnectionState, useList, usePresence, useTyping } from "@ssot-ws/runtime/react";
+import { useClient, useList, usePresence, useTyping } from "@ssot-ws/runtime/react";
 import type { TypingSignal } from "@ssot-ws/runtime/react";
+import { Messages, Page, SendForm } from "./view.js";
 
 /** App is the whole page. The room can be preselected with ?room=<id>. */
 export function App() {
   const rooms = useList(RoomModel, {}, { subscribe: true });
-  const [roomId, setRoomId] = useState(() => new URLSearchParams(location.search).get("room") ?? "");
-  const first = rooms.items[0]?.id;
-  useEffect(() => {
-    if (roomId === "" && first !== undefined) setRoomId(first);
-  }, [roomId, first]);
-  const room = rooms.items.find((r) => r.id === roomId);
-
   return (
-    <div className="app">
-      <header>
-        <h1>ssot-ws chat</h1>
-        <ConnectionBadge />
-      </header>
-      <div className="body">
-        <nav data-testid="room-list" aria-label="Rooms">
-          <h2>Rooms</h2>
-          {rooms.error !== undefined && <p className="error">{String(rooms.error)}</p>}
-          <ul>
-            {rooms.items.map((r) => (
-              <li key={r.id}>
-                <button
-                  type="button"
-                  data-testid={`room-${r.id}`}
-                  aria-current={r.id === roomId ? "true" : undefined}
-                  onClick={() => setRoomId(r.id)}
-                >
-                  {r.title || r.id}
-                </button>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <main>
-          {roomId === "" ? (
-            <p className="muted">{rooms.loading ? "Loading rooms…" : "No room."}</p>
-          ) : (
-            <Room key={roomId} roomId={roomId} title={room?.title ?? roomId} />
-          )}
-        </main>
-      </div>
-    </div>
-  );
-}
-
-function ConnectionBadge() {
-  const state = useConnectionState();
-  return (
-    <span className={`badge badge-${state}`} data-testid="connection-state" data-state={state}>
-      {state}
-    </span>
+    <Page
+      title="ssot-ws chat"
+      rooms={rooms.items}
+      roomsError={rooms.error}
+      roomsLoading={rooms.loading}
+      room={(id, title) => <Room key={id} roomId={id} title={title} />}
+    />
   );
 }
 
 function Room(props: { roomId: string; title: string }) {
   const { roomId } = props;
   const messages = useList(MessageModel, { filter: { roomId } }, { subscribe: true });
+  const client = useClient(MessageModel);
   // Who is here and who is typing: ephemeral, not records (docs/presence.md).
   // Message declares both types: a chat.v1.Member payload, chat.v1.Typing signals.
   const [author, setAuthor] = useState("guest");
@@ -84,28 +44,19 @@ function Room(props: { roomId: string; title: string }) {
           </span>
         ))}
       </p>
-      {messages.error !== undefined && (
-        <p className="error" data-testid="messages-error">
-          {String(messages.error)}
-        </p>
-      )}
-      <ol className="messages" data-testid="message-list" data-live={String(messages.live)}>
-        {messages.items.map((m) => (
-          <li key={m.id} data-testid="message" data-id={m.id}>
-            <span className="author" data-testid="message-author">
-              {m.author || "anonymous"}
-            </span>
-            <span className="text" data-testid="message-text">
-              {m.text}
-            </span>
-          </li>
-        ))}
-      </ol>
-      {!messages.loading && messages.items.length === 0 && <p className="muted">No messages yet.</p>}
+      <Messages items={messages.items} error={messages.error} loading={messages.loading} live={messages.live} />
       <p className="muted typing" data-testid="typing">
         {typing.typing.length > 0 && `${typing.typing.map(nameOf).join(", ")} typing…`}
       </p>
-      <SendForm roomId={roomId} author={author} setAuthor={setAuthor} setTyping={typing.setTyping} />
+      <SendForm
+        author={author}
+        setAuthor={setAuthor}
+        send={async (author, text) => {
+          await client.create({ roomId, author, text });
+          typing.setTyping(false);
+        }}
+        onText={(text) => typing.setTyping(text !== "")}
+      />
     </section>
   );
 }
@@ -116,58 +67,3 @@ const typingSignal: TypingSignal<typeof MessageSignals.schema> = {
   encode: (typing) => ({ typing }),
   decode: (t) => t.typing,
 };
-
-function SendForm(props: { roomId: string; author: string; setAuthor(a: string): void; setTyping(on: boolean): void }) {
-  const { author, setAuthor, setTyping } = props;
-  const client = useClient(MessageModel);
-  const [text, setText] = useState("");
-  const [sending, setSending] = useState(false);
-  const [error, setError] = useState<string>();
-
-  async function send(e: FormEvent) {
-    e.preventDefault();
-    if (text.trim() === "" || sending) return;
-    setSending(true);
-    setError(undefined);
-    try {
-      await client.create({ roomId: props.roomId, author: author.trim(), text });
-      setText("");
-      setTyping(false);
-    } catch (err) {
-      setError(String(err));
-    } finally {
-      setSending(false);
-    }
-  }
-
-  return (
-    <form className="send" data-testid="send-form" onSubmit={(e) => void send(e)}>
-      <input
-        data-testid="author-input"
-        aria-label="Name"
-        placeholder="Name"
-        value={author}
-        onChange={(e) => setAuthor(e.target.value)}
-      />
-      <input
-        data-testid="text-input"
-        aria-label="Message"
-        placeholder="Write a message"
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          setTyping(e.target.value !== "");
-        }}
-        autoFocus
-      />
-      <button type="submit" data-testid="send-button" disabled={sending || text.trim() === ""}>
-        Send
-      </button>
-      {error !== undefined && (
-        <p className="error" data-testid="send-error">
-          {error}
-        </p>
-      )}
-    </form>
-  );
-}
