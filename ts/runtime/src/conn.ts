@@ -20,6 +20,7 @@ import { createRouter } from "./router.js";
 import type { ChannelSink } from "./router.js";
 import type { ConnectionState } from "./state.js";
 import { post } from "./dispatcher.js";
+import { connLog } from "./conn_log.js";
 
 export type { BackoffOptions } from "./backoff.js";
 export { backoffDelay } from "./backoff.js";
@@ -104,6 +105,12 @@ export function createConnection(options: ConnectionOptions): Connection {
     options.onProtocolError ??
     ((info: CloseInfo) => console.error(`ssotws: connection closed with ${info.code} (${info.reason}): a client or server bug`));
 
+  const log = connLog(options.logger, options.url);
+  // everOpen: a connection was open before; downAt: when the last one was
+  // lost (or the first attempt failed); failing: an attempt failed since.
+  let everOpen = false;
+  let downAt = 0;
+  let failing = false;
   let state: ConnectionState = "idle";
   let lastError: CloseInfo | undefined;
   let lastDrop: CloseInfo | undefined;
@@ -141,7 +148,15 @@ export function createConnection(options: ConnectionOptions): Connection {
   // afterDrop does what the policy decides after a socket or an attempt ended.
   function afterDrop(drop: Drop, info: CloseInfo) {
     lastError = lastDrop = info;
+    const accepted = drop.accepted ?? false;
+    if (accepted || !failing) downAt = Date.now();
+    if (accepted) failing = false;
     const d = policy(drop, { attempt, authRetried, reason, provider: getToken !== undefined });
+    if (d.do === "stop-forbidden" || d.do === "stop-unauthenticated") failing = false;
+    else {
+      log.dropped(info, accepted, failing, attempt);
+      failing = true;
+    }
     ({ attempt, authRetried, reason } = d.next);
     if (d.report) reportProtocolError(info);
     switch (d.do) {
@@ -182,6 +197,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   function stop(s: "unauthenticated" | "forbidden") {
     clearRetry();
     setState(s);
+    log.stopped(s, lastError);
   }
 
   function stopped(): boolean {
@@ -226,7 +242,12 @@ export function createConnection(options: ConnectionOptions): Connection {
         },
         // The first server frame: the server accepted the token, the
         // connection is open.
-        answered: () => setState("open"),
+        answered: () => {
+          setState("open");
+          log.opened(everOpen, downAt);
+          everOpen = true;
+          failing = false;
+        },
         frame: (f) => {
           if (!presence.route(f)) router.route(f);
         },

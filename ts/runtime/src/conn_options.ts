@@ -2,6 +2,7 @@
 
 import type { TokenProvider } from "./auth.js";
 import type { BackoffOptions } from "./backoff.js";
+import type { ConnectionLogger } from "./conn_log.js";
 import type { CloseInfo, WebSocketCtor } from "./link.js";
 
 /** EnvironmentLike gives the connection the browser's online/visibility signals. */
@@ -59,4 +60,10 @@ export interface ConnectionOptions {
    * the Go client's dial timeout.
    */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * logger receives a record of each change of state, with the reason in
+   * words (Go: ConnOptions.Logger); `console` will do. None by default: a
+   * page shows the state itself (onState, lastError).
+   */
+  readonly logger?: ConnectionLogger;
 }

@@ -38,6 +38,8 @@ export type { ClientOptions } from "./options.js";
 export { SubscribeError, SubscriptionError } from "./channel.js";
 export type { HybridClient, HybridOptions } from "./hybrid.js";
 export { createHybridClient } from "./hybrid.js";
+export type { ConnectionLogger } from "./conn_log.js";
+export { closeMeaning, dropReason } from "./conn_log.js";
 export type { WebSocketClient, WebSocketOptions } from "./websocket.js";
 export { ErrNotCached, ErrUnsupported, createWebSocketClient } from "./websocket.js";
 export type {
