@@ -1,6 +1,6 @@
 // The HTTP DataClient: a model's standard methods over Connect.
 
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, isFieldSet } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { CallOptions, Transport } from "@connectrpc/connect";
@@ -16,6 +16,8 @@ import {
 } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
 import { headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
+import { asValidationError, checkWrite } from "./validation.js";
+import type { Validation } from "./validation.js";
 
 // The protocol's names, re-exported where they were first defined.
 export { formatPosition, headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
@@ -49,6 +51,13 @@ export interface HttpClientOptions {
   readonly retry?: RetryOptions;
   /** newRequestId makes Idempotency-Keys; {@link newRequestId} by default. */
   readonly newRequestId?: () => string;
+  /**
+   * validation checks a record's buf.validate rules before a create or
+   * update is sent, and turns the server's violations into a
+   * ValidationError: `protovalidate()` of "@ssot-ws/runtime/validate".
+   * Without it, writes are sent unchecked and refusals stay ConnectErrors.
+   */
+  readonly validation?: Validation | undefined;
 }
 
 /** HttpClient is the HTTP DataClient, with the position-aware reads hydration needs. */
@@ -115,6 +124,7 @@ export function createHttpClient<T extends Message, K extends Key>(
   const attempts = Math.max(1, options.retry?.attempts ?? 3);
   const delayMs = options.retry?.delayMs ?? 100;
   const makeId = options.newRequestId ?? newRequestId;
+  const validation = options.validation;
   const keyField = mustField(model.schema, model.key);
 
   function bind(kind: keyof ModelDescriptor["methods"]): { call: AnyCall; desc: DescMethod } {
@@ -148,7 +158,7 @@ export function createHttpClient<T extends Message, K extends Key>(
         if (opts?.signal) callOpts.signal = opts.signal;
         return await call(req, callOpts);
       } catch (err) {
-        if (i + 1 >= attempts || !isRetryable(err) || opts?.signal?.aborted) throw err;
+        if (i + 1 >= attempts || !isRetryable(err) || opts?.signal?.aborted) throw asValidationError(validation, err);
         await sleep(delayMs * 2 ** i, opts?.signal);
       }
     }
@@ -229,7 +239,9 @@ export function createHttpClient<T extends Message, K extends Key>(
     async create(data, opts) {
       const { call, desc } = bind("create");
       const spec = model.methods.create!;
-      const req = { [mustField(desc.input, spec.modelField).localName]: create(model.schema, data) };
+      const msg = create(model.schema, data);
+      checkWrite(validation, model.schema, msg);
+      const req = { [mustField(desc.input, spec.modelField).localName]: msg };
       return unwrap(await mutate(call, create(desc.input, req), opts), spec.response, desc.output);
     },
 
@@ -238,6 +250,8 @@ export function createHttpClient<T extends Message, K extends Key>(
       const spec = model.methods.update!;
       const msg = clone(model.schema, create(model.schema, data));
       (msg as Record<string, unknown>)[keyField.localName] = keyValue(key);
+      const changed = paths && paths.length > 0 ? paths : model.schema.fields.filter((f) => isFieldSet(msg, f)).map((f) => f.name);
+      checkWrite(validation, model.schema, msg, changed.includes("*") ? undefined : changed);
       const req: Record<string, unknown> = { [mustField(desc.input, spec.modelField).localName]: msg };
       if (paths && paths.length > 0) {
         req[mustField(desc.input, spec.maskField ?? "update_mask").localName] = { paths: [...paths] };
