@@ -4,7 +4,8 @@ import { useEffect, useState } from "react";
 import type { FormEvent } from "react";
 // Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
 import { MessageChannels, MessageModel, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
-import { useClient, useConnectionState, useList, usePresence, useTyping } from "@ssot-ws/runtime/react";
+import { ValidationError } from "@ssot-ws/runtime";
+import { useConnectionState, useList, usePresence, useTyping, useWrite } from "@ssot-ws/runtime/react";
 
 /** App is the whole page. The room can be preselected with ?room=<id>. */
 export function App() {
@@ -115,26 +116,24 @@ const decoder = new TextDecoder();
 
 function SendForm(props: { roomId: string; author: string; setAuthor(a: string): void; setTyping(on: boolean): void }) {
   const { author, setAuthor, setTyping } = props;
-  const client = useClient(MessageModel);
+  // useWrite: a write's outcome as state, with the violated rules of
+  // chat.proto per field (text is at most 4096 bytes), found before
+  // sending or returned by the server.
+  const write = useWrite(MessageModel);
   const [text, setText] = useState("");
-  const [sending, setSending] = useState(false);
-  const [error, setError] = useState<string>();
+  const sending = write.pending;
 
   async function send(e: FormEvent) {
     e.preventDefault();
     if (text.trim() === "" || sending) return;
-    setSending(true);
-    setError(undefined);
-    try {
-      await client.create({ roomId: props.roomId, author: author.trim(), text });
+    const sent = await write.create({ roomId: props.roomId, author: author.trim(), text });
+    if (sent) {
       setText("");
       setTyping(false);
-    } catch (err) {
-      setError(String(err));
-    } finally {
-      setSending(false);
     }
   }
+  const textErrors = write.fieldErrors["text"];
+  const error = write.error instanceof ValidationError || write.error === undefined ? undefined : String(write.error);
 
   return (
     <form className="send" data-testid="send-form" onSubmit={(e) => void send(e)}>
@@ -154,11 +153,17 @@ function SendForm(props: { roomId: string; author: string; setAuthor(a: string):
           setText(e.target.value);
           setTyping(e.target.value !== "");
         }}
+        aria-invalid={textErrors !== undefined}
         autoFocus
       />
       <button type="submit" data-testid="send-button" disabled={sending || text.trim() === ""}>
         Send
       </button>
+      {textErrors !== undefined && (
+        <p className="error" data-testid="text-error">
+          Message: {textErrors.join("; ")}
+        </p>
+      )}
       {error !== undefined && (
         <p className="error" data-testid="send-error">
           {error}
