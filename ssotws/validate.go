@@ -1,12 +1,15 @@
 package ssotws
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"buf.build/go/protovalidate"
 	"connectrpc.com/connect"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // A record a write would store is checked against the buf.validate rules
@@ -63,4 +66,39 @@ func ValidationError(err error) error {
 		ce.AddDetail(d)
 	}
 	return ce
+}
+
+// NewValidateInterceptor returns a Connect interceptor that checks every
+// unary request message against its buf.validate rules before the
+// handler runs, and refuses a violation as [ValidationError] does. v nil
+// means protovalidate.GlobalValidator. Add it after the authentication
+// interceptor, so that only authenticated calls learn what is wrong:
+//
+//	mux.Handle(chatv1ssotws.NewChatServiceHandler(svc, connect.WithInterceptors(
+//		ssotws.NewAuthInterceptor(auth, nil), ssotws.NewValidateInterceptor(nil))))
+//
+// A field that holds a model (a message with the ssot.ws.v1.model option,
+// such as CreateMessageRequest.message) is left to the [Resource], which
+// checks the record as it will be stored: an Update's message holds only
+// the fields its mask changes, and the rest of the record would fail
+// rules it does not break. The request's other fields (page_size,
+// update_mask, a custom method's own) are checked here.
+func NewValidateInterceptor(v protovalidate.Validator) connect.Interceptor {
+	if v == nil {
+		v = protovalidate.GlobalValidator
+	}
+	skipModels := protovalidate.WithFilter(protovalidate.FilterFunc(func(_ protoreflect.Message, d protoreflect.Descriptor) bool {
+		fd, ok := d.(protoreflect.FieldDescriptor)
+		return !ok || fd.Message() == nil || !proto.HasExtension(fd.Message().Options(), wsv1.E_Model)
+	}))
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if msg, ok := req.Any().(proto.Message); ok {
+				if err := ValidationError(v.Validate(msg, skipModels)); err != nil {
+					return nil, err
+				}
+			}
+			return next(ctx, req)
+		}
+	})
 }

@@ -61,3 +61,28 @@ func TestValidationOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, page.Items, 1, "only the record stored without validation")
 }
+
+// TestValidateInterceptor: the interceptor refuses a request that breaks
+// its own rules before the handler runs, and leaves the model a request
+// carries to the Resource: an Update's partial record is not judged
+// alone.
+func TestValidateInterceptor(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	next := func(context.Context, connect.AnyRequest) (connect.AnyResponse, error) {
+		calls++
+		return nil, nil
+	}
+	call := ssotws.NewValidateInterceptor(nil).WrapUnary(next)
+
+	_, err := call(ctx, connect.NewRequest(&chatv1.ClearRoomRequest{}))
+	require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "%v", err)
+	assert.Contains(t, err.Error(), "room_id")
+	assert.Equal(t, 0, calls)
+
+	_, err = call(ctx, connect.NewRequest(&chatv1.UpdateMessageRequest{Message: &chatv1.Message{Text: strings.Repeat("x", 4097)}}))
+	require.NoError(t, err, "the record inside is the Resource's to check")
+	_, err = call(ctx, connect.NewRequest(&chatv1.ClearRoomRequest{RoomId: "r1"}))
+	require.NoError(t, err)
+	assert.Equal(t, 2, calls)
+}

@@ -27,8 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	"buf.build/go/protovalidate"
-
 	"connectrpc.com/connect"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -165,7 +163,9 @@ func newServer(store ssotws.Store, pub ssotws.Publisher, broker ssotws.Broker, w
 	mux := http.NewServeMux()
 	// The generated constructor bounds every request (its body, and its
 	// message once decompressed) before anything decodes it.
-	mux.Handle(chatv1ssotws.NewChatServiceHandler(chat))
+	// The requests' own rules (ClearRoomRequest.room_id); the records'
+	// are the runtime's, checked as they will be stored.
+	mux.Handle(chatv1ssotws.NewChatServiceHandler(chat, connect.WithInterceptors(ssotws.NewValidateInterceptor(nil))))
 	mux.Handle("/ws", gateway)
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	if st, err := os.Stat(web); err == nil && st.IsDir() {
@@ -218,11 +218,8 @@ func messageRules(now func() time.Time) chatv1ssotws.ChatServiceHooks {
 // goes through the runtime (access checks, hooks, versions, events), with
 // an Idempotency-Key derived from the request's, so a retry replays them.
 func (s *chatService) ClearRoom(ctx context.Context, req *connect.Request[chatv1.ClearRoomRequest]) (*connect.Response[chatv1.ClearRoomResponse], error) {
-	// A custom method's request is its own to check: its rules
-	// (room_id is not empty) give InvalidArgument with the violations.
-	if err := ssotws.ValidationError(protovalidate.Validate(req.Msg)); err != nil {
-		return nil, err
-	}
+	// room_id is not empty: NewValidateInterceptor checked the request's
+	// rules before the method was called.
 	var deleted int64
 	for {
 		// Always the first page: what was deleted is gone from it.
