@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
-	protovalidateproto "github.com/ssot-codegen/ssot-ws/third_party/protovalidate"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
+	protovalidateproto "github.com/ssot-codegen/ssot-ws/third_party/protovalidate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
