@@ -240,7 +240,9 @@ export function createHttpClient<T extends Message, K extends Key>(
       const { call, desc } = bind("create");
       const spec = model.methods.create!;
       const msg = create(model.schema, data);
-      checkWrite(validation, model.schema, msg);
+      // The server fills the key when the record has none, and the version.
+      const fills = [isFieldSet(msg, keyField) ? undefined : keyField.name, model.version];
+      checkWrite(validation, model.schema, msg, { except: fills.filter((f) => f !== undefined) });
       const req = { [mustField(desc.input, spec.modelField).localName]: msg };
       return unwrap(await mutate(call, create(desc.input, req), opts), spec.response, desc.output);
     },
@@ -251,7 +253,7 @@ export function createHttpClient<T extends Message, K extends Key>(
       const msg = clone(model.schema, create(model.schema, data));
       (msg as Record<string, unknown>)[keyField.localName] = keyValue(key);
       const changed = paths && paths.length > 0 ? paths : model.schema.fields.filter((f) => isFieldSet(msg, f)).map((f) => f.name);
-      checkWrite(validation, model.schema, msg, changed.includes("*") ? undefined : changed);
+      checkWrite(validation, model.schema, msg, { only: changed.includes("*") ? undefined : changed, except: [keyField.name] });
       const req: Record<string, unknown> = { [mustField(desc.input, spec.modelField).localName]: msg };
       if (paths && paths.length > 0) {
         req[mustField(desc.input, spec.maskField ?? "update_mask").localName] = { paths: [...paths] };

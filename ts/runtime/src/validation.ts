@@ -72,25 +72,35 @@ export function fieldErrors(violations: readonly Violation[]): Record<string, st
   return out;
 }
 
+/** CheckScope says which fields' violations a pre-send check counts. */
+export interface CheckScope {
+  /** only counts these top-level fields (an update's): the server has the rest. */
+  readonly only?: readonly string[] | undefined;
+  /** except ignores these top-level fields (a create's key and version, which the server fills). */
+  readonly except?: readonly string[] | undefined;
+}
+
 /**
- * checkWrite checks message before it is sent. For an update, only the
- * violations of the fields it changes count (the top-level fields of
- * paths, or with no paths those message sets): the server judges the
- * record as the update leaves it, which the client does not hold.
+ * checkWrite checks message before it is sent, and throws a local
+ * ValidationError when the fields in scope break their rules. An update
+ * counts only the fields it changes, because the server judges the
+ * record as the update leaves it, which the client does not hold; a
+ * create ignores the fields the server fills.
  */
-export function checkWrite(
-  validation: Validation | undefined,
-  schema: DescMessage,
-  message: Message,
-  changed?: readonly string[],
-): void {
+export function checkWrite(validation: Validation | undefined, schema: DescMessage, message: Message, scope: CheckScope = {}): void {
   if (!validation) return;
-  let found = validation.check(schema, message);
-  if (changed) {
-    const top = new Set(changed.map((p) => p.split(".")[0]));
-    found = found.filter((v) => top.has(v.field.split(/[.[]/)[0] ?? ""));
-  }
+  const only = scope.only && new Set(scope.only.map(topField));
+  const except = new Set((scope.except ?? []).map(topField));
+  const found = validation.check(schema, message).filter((v) => {
+    const f = topField(v.field);
+    return !except.has(f) && (!only || only.has(f));
+  });
   if (found.length > 0) throw new ValidationError(found, true);
+}
+
+/** topField is the top-level field of a path: "lines" of "lines[2].text". */
+function topField(path: string): string {
+  return path.split(/[.[]/)[0] ?? "";
 }
 
 /** asValidationError returns err as a ValidationError when it carries violations, else err. */
