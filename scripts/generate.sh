@@ -8,6 +8,7 @@ buf=node_modules/.bin/buf
 
 "$buf" generate
 "$buf" generate --template examples/chat/buf.gen.yaml
+"$buf" generate --template examples/chat/buf.gen.imports.yaml
 "$buf" generate --template examples/notifications/buf.gen.yaml
 "$buf" generate --template internal/gen/testdata/buf.gen.yaml
 "$buf" generate --template internal/gen/testdata/buf.gen.v2.yaml

@@ -76,6 +76,8 @@ type envConfig struct {
 	model   ssotws.ModelConfig
 	broker  *ssotws.MemoryBrokerOptions
 	gateway *ssotws.GatewayOptions
+	// resource configures e.messages; nil: the defaults.
+	resource *ssotws.ResourceOptions
 }
 
 func newEnv(t *testing.T, cfg envConfig) *env {
@@ -98,7 +100,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	if err := e.gateway.RegisterModel(model); err != nil {
 		t.Fatal(err)
 	}
-	e.messages = ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), e.broker, nil)
+	e.messages = ssotws.NewResource[*chatv1.Message](model, ssotws.NewMemoryStore(), e.broker, cfg.resource)
 	mux := http.NewServeMux()
 	mux.Handle("/ws", e.gateway)
 	path, handler := chatv1connect.NewChatServiceHandler(&chatServer{messages: e.messages})

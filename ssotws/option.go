@@ -3,6 +3,8 @@ package ssotws
 import (
 	"log/slog"
 	"time"
+
+	"buf.build/go/protovalidate"
 )
 
 // ResourceOptions configures a [Resource] and the generated services built
@@ -36,6 +38,15 @@ type ResourceOptions struct {
 	// Logger receives the failures that do not reach the caller (default
 	// slog.Default()).
 	Logger *slog.Logger
+	// Validator checks every record a Create or Update would store
+	// against the buf.validate rules of its model before anything is
+	// written (see [ValidationError] for the error a violation is). nil
+	// means protovalidate.GlobalValidator; give one built with
+	// protovalidate.New for options of your own.
+	Validator protovalidate.Validator
+	// NoValidation turns those checks off: records are stored whatever
+	// their rules say.
+	NoValidation bool
 }
 
 // DefaultMaxRecordBytes is the default bound of one record's encoding:
@@ -54,10 +65,12 @@ type resourceOptions struct {
 	now             func() time.Time
 	policy          Policy
 	maxRecordBytes  int
+	validator       protovalidate.Validator
 }
 
 func newResourceOptions(opts *ResourceOptions) resourceOptions {
-	o := resourceOptions{maxPageSize: 1000, defaultPageSize: DefaultPageSize, logger: slog.Default(), now: time.Now, maxRecordBytes: DefaultMaxRecordBytes}
+	o := resourceOptions{maxPageSize: 1000, defaultPageSize: DefaultPageSize, logger: slog.Default(), now: time.Now, maxRecordBytes: DefaultMaxRecordBytes,
+		validator: newValidator(opts)}
 	if opts == nil {
 		return o
 	}

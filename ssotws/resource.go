@@ -147,6 +147,9 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if vf := r.model.VersionField(); vf != nil {
 		pm.Clear(vf)
 	}
+	if err := r.validate(m); err != nil {
+		return zero, err
+	}
 	data, err := r.marshal(m)
 	if err != nil {
 		return zero, err
@@ -228,6 +231,9 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 			pm.Clear(vf)
 		}
 		if err := r.checkWrite(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
+			return zero, err
+		}
+		if err := r.validate(m); err != nil {
 			return zero, err
 		}
 		data, err := r.marshal(m)

@@ -12,7 +12,8 @@
 // which keeps the runtime's relative import "../gen/ssot/ws/v1/frame_pb.js"
 // valid. The runtime imports nothing else but @bufbuild/protobuf and
 // @connectrpc/connect; only the hooks, react.ts and react_presence.ts, import React. query.ts (TanStack
-// Query and connect-query, optional peers) is in the npm package only. The sources are
+// Query and connect-query, optional peers) and validate.ts (@bufbuild/protovalidate, an optional
+// peer) are in the npm package only. The sources are
 // type-checked and unit-tested in this directory (npm run typecheck,
 // npm run test:ts).
 package tsruntime
@@ -32,8 +33,9 @@ var files embed.FS
 func FS() fs.FS { return without{files} }
 
 // npmOnly are the runtime sources shipped in the npm package only: the live
-// connect-query mode needs TanStack Query and connect-query.
-var npmOnly = map[string]bool{RuntimeDir + "/query.ts": true, RuntimeDir + "/query_read.ts": true}
+// connect-query mode needs TanStack Query and connect-query, and the
+// "./validate" entry @bufbuild/protovalidate.
+var npmOnly = map[string]bool{RuntimeDir + "/query.ts": true, RuntimeDir + "/query_read.ts": true, RuntimeDir + "/validate.ts": true}
 
 // without is the embedded files minus npmOnly.
 type without struct{ fs embed.FS }

@@ -10,6 +10,7 @@ import (
 
 	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
+	protovalidateproto "github.com/ssot-codegen/ssot-ws/third_party/protovalidate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -60,11 +61,34 @@ func TestProtoCommand(t *testing.T) {
 
 	status, out, _ = runArgs("proto", "-h")
 	assert.Equal(t, 0, status)
-	assert.Contains(t, out, "usage: protoc-gen-ssot-ws proto [-o dir]")
+	assert.Contains(t, out, "usage: protoc-gen-ssot-ws proto [-validate] [-o dir]")
 
 	status, _, errOut = runArgs("proto", "extra")
 	assert.Equal(t, 2, status)
 	assert.Contains(t, errOut, `unexpected argument "extra"`)
+}
+
+// TestProtoCommandValidate: "proto -validate" prints protovalidate's
+// rules, or writes them and their license under -o, ready to be a module
+// of a buf workspace.
+func TestProtoCommandValidate(t *testing.T) {
+	want, err := protovalidateproto.FS.ReadFile(protovalidateproto.Path)
+	require.NoError(t, err)
+	status, out, errOut := runArgs("proto", "-validate")
+	require.Equal(t, 0, status, errOut)
+	assert.Equal(t, string(want), out)
+
+	dir := filepath.Join(t.TempDir(), "third_party", "protovalidate")
+	status, out, errOut = runArgs("proto", "-validate", "-o", dir)
+	require.Equal(t, 0, status, errOut)
+	file := filepath.Join(dir, "buf", "validate", "validate.proto")
+	assert.Contains(t, out, "wrote "+file)
+	got, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+	license, err := os.ReadFile(filepath.Join(dir, "LICENSE"))
+	require.NoError(t, err)
+	assert.Contains(t, string(license), "Apache License")
 }
 
 // TestUsage: unknown arguments print the usage, which lists every
@@ -73,7 +97,7 @@ func TestUsage(t *testing.T) {
 	status, out, errOut := runArgs("--bogus")
 	assert.Equal(t, 1, status)
 	assert.Empty(t, out)
-	for _, cmd := range []string{"scaffold [-I dir]", "proto [-o dir]", "--version"} {
+	for _, cmd := range []string{"scaffold [-I dir]", "proto [-validate] [-o dir]", "--version"} {
 		assert.True(t, strings.Contains(errOut, cmd), "usage lacks %q:\n%s", cmd, errOut)
 	}
 	status, out, _ = runArgs("--help")

@@ -66,9 +66,10 @@ Commands:
   new [-preset chat|notifications|todo] [-replace dir] DIR
 		Write a complete project (buf, Go server, React page, tests)
 		into DIR (protoc-gen-ssot-ws new -h for more).
-  proto [-o dir]
+  proto [-validate] [-o dir]
 		Write the annotations, ssot/ws/v1/options.proto, under dir
-		(or print them) for protoc users and buf workspaces
+		(or print them) for protoc users and buf workspaces; with
+		-validate, protovalidate's buf/validate/validate.proto
 		(protoc-gen-ssot-ws proto -h for more).`
 
 // versionLine is what --version prints: the binary's name and the release

@@ -13,6 +13,7 @@ import (
 	"github.com/bufbuild/protocompile"
 	"github.com/bufbuild/protocompile/reporter"
 	ssotproto "github.com/ssot-codegen/ssot-ws/proto"
+	protovalidateproto "github.com/ssot-codegen/ssot-ws/third_party/protovalidate"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -66,13 +67,17 @@ func compile(ctx context.Context, importPaths []string, sources map[string]strin
 	return out, nil
 }
 
-// embeddedAccessor opens ssot-ws's own protos from the binary, for users
-// who import ssot/ws/v1/options.proto without a copy of it.
+// embeddedAccessor opens ssot-ws's own protos from the binary, and
+// protovalidate's buf/validate/validate.proto, for users who import them
+// without a copy.
 func embeddedAccessor(path string) (io.ReadCloser, error) {
-	if !strings.HasPrefix(path, "ssot/ws/v1/") {
-		return nil, fs.ErrNotExist
+	switch {
+	case strings.HasPrefix(path, "ssot/ws/v1/"):
+		return ssotproto.FS.Open(path)
+	case path == protovalidateproto.Path:
+		return protovalidateproto.FS.Open(path)
 	}
-	return ssotproto.FS.Open(path)
+	return nil, fs.ErrNotExist
 }
 
 // importName maps a file named on the command line to its import path, as

@@ -213,7 +213,8 @@ func (c *HTTPClient[T]) delete(ctx context.Context, key string) (ok bool, reqID 
 }
 
 // mutate runs call with a fresh Idempotency-Key and retries it, with the
-// same key, after a transport error or Unavailable.
+// same key, after a transport error or Unavailable. A write refused for
+// breaking its record's buf.validate rules fails with a *ValidationError.
 func (c *HTTPClient[T]) mutate(ctx context.Context, call func(h http.Header) error) (string, error) {
 	id := newRequestID()
 	for attempt := 0; ; attempt++ {
@@ -221,7 +222,7 @@ func (c *HTTPClient[T]) mutate(ctx context.Context, call func(h http.Header) err
 		h.Set(protocol.HeaderIdempotencyKey, id)
 		err := call(h)
 		if err == nil || !retryable(ctx, err) || attempt+1 >= c.opts.attempts {
-			return id, err
+			return id, validationError(err)
 		}
 		if err := sleep(ctx, c.opts.backoff.Delay(attempt)); err != nil {
 			return id, err

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
+
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/client"
 	"github.com/stretchr/testify/assert"
@@ -28,7 +30,9 @@ func TestMessageOverReadLimit(t *testing.T) {
 	require.NoError(t, c.WebSocket().WaitHydrated(testCtx(t), "Message?room_id=r1"))
 	lists := srv.count("ListMessages")
 
-	create(t, writer, "big", "r1", strings.Repeat("x", 64<<10)) // 4× the read limit
+	// 4× the read limit, in author: chat.proto bounds text at 4096 bytes.
+	_, err = writer.Create(testCtx(t), &chatv1.Message{Id: "big", RoomId: "r1", Author: strings.Repeat("x", 64<<10)})
+	require.NoError(t, err)
 	rec.waitFor(t, "the big record, refetched", heard(client.Created, "big"))
 	create(t, writer, "m2", "r1", "after")
 	rec.waitFor(t, "a live event after it", heard(client.Created, "m2"))

@@ -1,6 +1,8 @@
 // The runtime against the real thing: the chat example's Go server (its
 // generated ChatService and the ssot-ws gateway), over Connect and a real
 // WebSocket (Node's own, enabled by --experimental-websocket on Node 20).
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Change } from "../runtime/src/cache.js";
@@ -12,6 +14,9 @@ import type { Message } from "./gen/chat/v1/chat_pb.js";
 import { startChatServer } from "./chatserver.js";
 import type { ChatServer } from "./chatserver.js";
 import { MessageModel } from "./fake.js";
+import { ValidationError } from "../runtime/src/validation.js";
+import type { Validation } from "../runtime/src/validation.js";
+import { protovalidate } from "../runtime/src/validate.js";
 
 let server: ChatServer | undefined;
 let base = "";
@@ -142,4 +147,65 @@ describe("the WebSocket client on its own, against the Go chat server", () => {
     await expect(ws.delete(first.id)).rejects.toBeInstanceOf(ErrUnsupported);
     expect((await writer.get(first.id))?.text).toBe("after");
   }, 30_000);
+});
+
+describe("validation against the Go chat server", () => {
+  const tooLong = "é".repeat(2049); // 4098 bytes: over chat.proto's max_bytes 4096
+  const violation = { field: "text", ruleId: "string.max_bytes", message: "must be at most 4096 bytes" };
+
+  // client returns an HTTP-only client and the procedures it sent.
+  function client(validation: Validation | undefined) {
+    const sent: string[] = [];
+    const count: Interceptor = (next) => (req) => {
+      sent.push(req.method.name);
+      return next(req);
+    };
+    const transport = createConnectTransport({ baseUrl: base, interceptors: [count] });
+    return { c: createHybridClient(MessageModel, { transport, validation }), sent };
+  }
+
+  async function refusal(p: Promise<unknown>): Promise<unknown> {
+    return p.then(
+      () => expect.fail("the write was accepted"),
+      (err: unknown) => err,
+    );
+  }
+
+  it("checks the rules before sending: a broken record is a local ValidationError and nothing is sent", async () => {
+    const { c, sent } = client(protovalidate());
+    const err = await refusal(c.create({ roomId: "r1", text: tooLong }));
+    expect(err).toBeInstanceOf(ValidationError);
+    const ve = err as ValidationError;
+    expect(ve.local).toBe(true);
+    expect(ve.code).toBe(Code.InvalidArgument);
+    expect(ve.violations).toEqual([violation]);
+    expect(ve.fieldErrors()).toEqual({ text: ["must be at most 4096 bytes"] });
+    expect(sent).toEqual([]);
+
+    // An update is checked on the fields it changes only: the server has the rest.
+    const m = await c.create({ roomId: "r1", text: "é".repeat(2048) });
+    expect(await refusal(c.update(m.id, { text: tooLong }, ["text"]))).toBeInstanceOf(ValidationError);
+    expect(sent).toEqual(["CreateMessage"]);
+    expect((await c.update(m.id, { text: "fine" }, ["text"])).text).toBe("fine");
+  });
+
+  it("reads the server's violations into the same ValidationError", async () => {
+    // The rules unchecked in the client: the server refuses the write.
+    const { c, sent } = client({ ...protovalidate(), check: () => [] });
+    const err = await refusal(c.create({ roomId: "r1", text: tooLong }));
+    expect(err).toBeInstanceOf(ValidationError);
+    const ve = err as ValidationError;
+    expect(ve.local).toBe(false);
+    expect(ve.violations).toEqual([violation]);
+    expect(ve.cause).toBeInstanceOf(ConnectError);
+    expect(sent).toEqual(["CreateMessage"]);
+  });
+
+  it("without validation, the refusal stays a ConnectError", async () => {
+    const { c } = client(undefined);
+    const err = await refusal(c.create({ roomId: "r1", text: tooLong }));
+    expect(err).toBeInstanceOf(ConnectError);
+    expect(err).not.toBeInstanceOf(ValidationError);
+    expect((err as ConnectError).code).toBe(Code.InvalidArgument);
+  });
 });

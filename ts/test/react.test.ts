@@ -4,12 +4,19 @@ import { createElement } from "react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHybridClient } from "../runtime/src/hybrid.js";
 import type { HybridClient } from "../runtime/src/hybrid.js";
-import { SsotProvider, useConnectionState, useGet, useList } from "../runtime/src/react.js";
+import { SsotProvider, useConnectionState, useGet, useList, useWrite } from "../runtime/src/react.js";
 import type { Source } from "../runtime/src/react.js";
 import { createConnection } from "../runtime/src/conn.js";
 import type { Connection } from "../runtime/src/conn.js";
 import type { Message } from "./gen/chat/v1/chat_pb.js";
+import { ChatService } from "./gen/chat/v1/chat_pb.js";
 import { FakeBackend, FakeWebSocket, MessageModel } from "./fake.js";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
+import type { Transport } from "@connectrpc/connect";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { protovalidate } from "../runtime/src/validate.js";
+import type { Validation } from "../runtime/src/validation.js";
 
 let backend: FakeBackend;
 let conn: Connection;
@@ -182,5 +189,56 @@ describe("hooks", () => {
     await waitFor(() => expect(screen.getByTestId("one").textContent).toBe("v2"));
     act(() => backend.remove(m.id));
     await waitFor(() => expect(screen.getByTestId("one").textContent).toBe("none"));
+  });
+});
+
+// Compose is a form over useWrite: the text's field errors under it.
+function Compose(props: { text: string }) {
+  const w = useWrite(MessageModel);
+  return createElement(
+    "div",
+    null,
+    createElement("button", { onClick: () => void w.create({ roomId: "r1", text: props.text }) }, "send"),
+    createElement("span", { "data-testid": "text-error" }, (w.fieldErrors["text"] ?? []).join("; ")),
+    createElement("span", { "data-testid": "error" }, w.error ? String((w.error as Error).name) : ""),
+  );
+}
+
+function compose(transport: Transport, validation: Validation, text: string) {
+  return render(createElement(SsotProvider, { transport, validation }, createElement(Compose, { text })));
+}
+
+describe("useWrite", () => {
+  const tooLong = "x".repeat(4097);
+
+  it("shows the violations per field, found before sending, and clears them after a valid write", async () => {
+    backend = new FakeBackend();
+    const view = compose(backend.transport, protovalidate(), tooLong);
+    act(() => screen.getByText("send").click());
+    await waitFor(() => expect(screen.getByTestId("text-error").textContent).toBe("must be at most 4096 bytes"));
+    expect(screen.getByTestId("error").textContent).toBe("ValidationError");
+    expect(backend.calls["createMessage"]).toBeUndefined(); // nothing was sent
+
+    view.rerender(createElement(SsotProvider, { transport: backend.transport, validation: protovalidate() }, createElement(Compose, { text: "hi" })));
+    act(() => screen.getByText("send").click());
+    await waitFor(() => expect(backend.calls["createMessage"]).toBe(1));
+    await waitFor(() => expect(screen.getByTestId("text-error").textContent).toBe(""));
+    expect(screen.getByTestId("error").textContent).toBe("");
+  });
+
+  it("shows the violations the server returned", async () => {
+    const refusing = createRouterTransport(({ service }) => {
+      service(ChatService, {
+        createMessage() {
+          const detail = create(ViolationsSchema, {
+            violations: [{ field: { elements: [{ fieldName: "text", fieldNumber: 4 }] }, ruleId: "string.max_bytes", message: "must be at most 4096 bytes" }],
+          });
+          throw new ConnectError("validation error", Code.InvalidArgument, undefined, [{ desc: ViolationsSchema, value: detail }]);
+        },
+      });
+    });
+    compose(refusing, { ...protovalidate(), check: () => [] }, tooLong);
+    act(() => screen.getByText("send").click());
+    await waitFor(() => expect(screen.getByTestId("text-error").textContent).toBe("must be at most 4096 bytes"));
   });
 });

@@ -163,7 +163,9 @@ func newServer(store ssotws.Store, pub ssotws.Publisher, broker ssotws.Broker, w
 	mux := http.NewServeMux()
 	// The generated constructor bounds every request (its body, and its
 	// message once decompressed) before anything decodes it.
-	mux.Handle(chatv1ssotws.NewChatServiceHandler(chat))
+	// The requests' own rules (ClearRoomRequest.room_id); the records'
+	// are the runtime's, checked as they will be stored.
+	mux.Handle(chatv1ssotws.NewChatServiceHandler(chat, connect.WithInterceptors(ssotws.NewValidateInterceptor(nil))))
 	mux.Handle("/ws", gateway)
 	mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	if st, err := os.Stat(web); err == nil && st.IsDir() {
@@ -193,30 +195,21 @@ type chatService struct {
 	*chatv1ssotws.ChatService
 }
 
-// maxTextBytes bounds a message's text.
-const maxTextBytes = 4096
-
-// messageRules are the business rules of Message: the server stamps
-// created_at_ms when a message is created and keeps it on every update,
-// and a text is at most maxTextBytes. They run inside each write, under
+// messageRules are the business rules of Message that its buf.validate
+// rules cannot say: the server stamps created_at_ms when a message is
+// created and keeps it on every update. They run inside each write, under
 // the record's lock, for every path that writes a message (the generated
-// handlers, ClearRoom, server writes).
+// handlers, ClearRoom, server writes), after the record passed its rules
+// (chat.proto: a text is at most 4096 bytes).
 func messageRules(now func() time.Time) chatv1ssotws.ChatServiceHooks {
-	checkText := func(m *chatv1.Message) error {
-		if len(m.GetText()) > maxTextBytes {
-			return connect.NewError(connect.CodeInvalidArgument,
-				fmt.Errorf("message.text is %d bytes, at most %d", len(m.GetText()), maxTextBytes))
-		}
-		return nil
-	}
 	return chatv1ssotws.ChatServiceHooks{Messages: ssotws.Hooks[*chatv1.Message]{
 		BeforeCreate: func(ctx context.Context, m *chatv1.Message) error {
 			m.CreatedAtMs = now().UnixMilli()
-			return checkText(m)
+			return nil
 		},
 		BeforeUpdate: func(ctx context.Context, prev, m *chatv1.Message) error {
 			m.CreatedAtMs = prev.GetCreatedAtMs()
-			return checkText(m)
+			return nil
 		},
 	}}
 }
@@ -225,9 +218,8 @@ func messageRules(now func() time.Time) chatv1ssotws.ChatServiceHooks {
 // goes through the runtime (access checks, hooks, versions, events), with
 // an Idempotency-Key derived from the request's, so a retry replays them.
 func (s *chatService) ClearRoom(ctx context.Context, req *connect.Request[chatv1.ClearRoomRequest]) (*connect.Response[chatv1.ClearRoomResponse], error) {
-	if req.Msg.GetRoomId() == "" {
-		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("room_id is required"))
-	}
+	// room_id is not empty: NewValidateInterceptor checked the request's
+	// rules before the method was called.
 	var deleted int64
 	for {
 		// Always the first page: what was deleted is gone from it.

@@ -1,6 +1,6 @@
 // The HTTP DataClient: a model's standard methods over Connect.
 
-import { clone, create } from "@bufbuild/protobuf";
+import { clone, create, isFieldSet } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { CallOptions, Transport } from "@connectrpc/connect";
@@ -18,6 +18,7 @@ import type { Key, ModelDescriptor } from "./model.js";
 import { resolveOptions } from "./options.js";
 import type { HttpClientOptions } from "./options.js";
 import { headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
+import { asValidationError, checkWrite } from "./validation.js";
 
 // The protocol's names, re-exported where they were first defined.
 export { formatPosition, headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
@@ -103,6 +104,7 @@ export function createHttpClient<T extends Message, K extends Key>(
   const rpc = createClient(model.service, transport) as unknown as Record<string, AnyCall>;
   const { attempts, delayMs } = resolveOptions(options);
   const makeId = options.newRequestId ?? newRequestId;
+  const validation = options.validation;
   const keyField = mustField(model.schema, model.key);
 
   function bind(kind: keyof ModelDescriptor["methods"]): { call: AnyCall; desc: DescMethod } {
@@ -136,7 +138,7 @@ export function createHttpClient<T extends Message, K extends Key>(
         if (opts?.signal) callOpts.signal = opts.signal;
         return await call(req, callOpts);
       } catch (err) {
-        if (i + 1 >= attempts || !isRetryable(err) || opts?.signal?.aborted) throw err;
+        if (i + 1 >= attempts || !isRetryable(err) || opts?.signal?.aborted) throw asValidationError(validation, err);
         await sleep(delayMs * 2 ** i, opts?.signal);
       }
     }
@@ -217,7 +219,11 @@ export function createHttpClient<T extends Message, K extends Key>(
     async create(data, opts) {
       const { call, desc } = bind("create");
       const spec = model.methods.create!;
-      const req = { [mustField(desc.input, spec.modelField).localName]: create(model.schema, data) };
+      const msg = create(model.schema, data);
+      // The server fills the key when the record has none, and the version.
+      const fills = [isFieldSet(msg, keyField) ? undefined : keyField.name, model.version];
+      checkWrite(validation, model.schema, msg, { except: fills.filter((f) => f !== undefined) });
+      const req = { [mustField(desc.input, spec.modelField).localName]: msg };
       return unwrap(await mutate(call, create(desc.input, req), opts), spec.response, desc.output);
     },
 
@@ -226,6 +232,8 @@ export function createHttpClient<T extends Message, K extends Key>(
       const spec = model.methods.update!;
       const msg = clone(model.schema, create(model.schema, data));
       (msg as Record<string, unknown>)[keyField.localName] = keyValue(key);
+      const changed = paths && paths.length > 0 ? paths : model.schema.fields.filter((f) => isFieldSet(msg, f)).map((f) => f.name);
+      checkWrite(validation, model.schema, msg, { only: changed.includes("*") ? undefined : changed, except: [keyField.name] });
       const req: Record<string, unknown> = { [mustField(desc.input, spec.modelField).localName]: msg };
       if (paths && paths.length > 0) {
         req[mustField(desc.input, spec.maskField ?? "update_mask").localName] = { paths: [...paths] };

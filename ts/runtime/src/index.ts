@@ -98,5 +98,7 @@ export {
   subprotocol,
   tokenSubprotocol,
 } from "./conn.js";
+export type { Validation, Violation } from "./validation.js";
+export { ValidationError, fieldErrors } from "./validation.js";
 export type { Event, Position } from "../gen/ssot/ws/v1/frame_pb.js";
 export { ErrorCode, EventType } from "../gen/ssot/ws/v1/frame_pb.js";

@@ -7,6 +7,7 @@
  * conn_options.ts.
  */
 import type { BackoffOptions } from "./backoff.js";
+import type { Validation } from "./validation.js";
 
 /** RetryOptions configure the retry of mutations. */
 export interface RetryOptions {
@@ -21,6 +22,13 @@ export interface HttpClientOptions {
   readonly retry?: RetryOptions;
   /** newRequestId makes Idempotency-Keys; {@link newRequestId} by default. */
   readonly newRequestId?: () => string;
+  /**
+   * validation checks a record's buf.validate rules before a create or
+   * update is sent, and turns the server's violations into a
+   * ValidationError: `protovalidate()` of "@ssot-ws/runtime/validate".
+   * Without it, writes are sent unchecked and refusals stay ConnectErrors.
+   */
+  readonly validation?: Validation | undefined;
 }
 
 /** ChannelOptions configure the channels' hydration. */

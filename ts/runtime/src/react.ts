@@ -4,6 +4,7 @@
 import {
   createContext,
   createElement,
+  useCallback,
   useContext,
   useEffect,
   useMemo,
@@ -14,12 +15,14 @@ import {
 import type { ReactElement, ReactNode } from "react";
 import type { Message } from "@bufbuild/protobuf";
 import type { Transport } from "@connectrpc/connect";
-import type { DataClient, ListParams } from "./client.js";
+import type { DataClient, Init, ListParams } from "./client.js";
 import { createHybridClient } from "./hybrid.js";
 import type { HybridClient } from "./hybrid.js";
 import { itemChannel } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
 import type { Connection, ConnectionState } from "./conn.js";
+import { ValidationError, fieldErrors } from "./validation.js";
+import type { Validation } from "./validation.js";
 
 export type {
   PresenceHookOptions,
@@ -37,6 +40,7 @@ export { usePresence, useSignal, useSignals, useTyping } from "./react_presence.
 export interface SsotContextValue {
   readonly transport?: Transport | undefined;
   readonly connection?: Connection | undefined;
+  readonly validation?: Validation | undefined;
 }
 
 const SsotContext = createContext<SsotContextValue>({});
@@ -47,13 +51,19 @@ export interface SsotProviderProps {
   readonly transport?: Transport;
   /** connection is the app's one WebSocket connection (createConnection); omit for HTTP only. */
   readonly connection?: Connection;
+  /**
+   * validation checks writes against the models' buf.validate rules before
+   * they are sent, and reads the server's violations back
+   * (`protovalidate()` of "@ssot-ws/runtime/validate"); see {@link useWrite}.
+   */
+  readonly validation?: Validation;
   readonly children?: ReactNode;
 }
 
 /** SsotProvider gives the hooks below the app's transport and shared connection. */
 export function SsotProvider(props: SsotProviderProps): ReactElement {
-  const { transport, connection } = props;
-  const value = useMemo<SsotContextValue>(() => ({ transport, connection }), [transport, connection]);
+  const { transport, connection, validation } = props;
+  const value = useMemo<SsotContextValue>(() => ({ transport, connection, validation }), [transport, connection, validation]);
   return createElement(SsotContext.Provider, { value }, props.children);
 }
 
@@ -78,20 +88,20 @@ function isHybrid<T extends Message, K extends Key>(c: DataClient<T, K>): c is H
  * transport and connection.
  */
 export function useClient<T extends Message, K extends Key>(model: ModelDescriptor<T, K>): HybridClient<T, K> {
-  const { transport, connection } = useSsot();
+  const { transport, connection, validation } = useSsot();
   return useMemo(() => {
     if (!transport) throw new Error("ssotws: useClient needs an SsotProvider with a transport");
-    return createHybridClient(model, { transport, connection });
-  }, [model, transport, connection]);
+    return createHybridClient(model, { transport, connection, validation });
+  }, [model, transport, connection, validation]);
 }
 
 function useSource<T extends Message, K extends Key>(source: Source<T, K>): DataClient<T, K> {
-  const { transport, connection } = useSsot();
+  const { transport, connection, validation } = useSsot();
   return useMemo(() => {
     if (!isDescriptor(source)) return source;
     if (!transport) throw new Error("ssotws: a hook given a model descriptor needs an SsotProvider with a transport");
-    return createHybridClient(source, { transport, connection });
-  }, [source, transport, connection]);
+    return createHybridClient(source, { transport, connection, validation });
+  }, [source, transport, connection, validation]);
 }
 
 /** HookOptions configure {@link useList} and {@link useGet}. */
@@ -284,6 +294,59 @@ export function useGet<T extends Message, K extends Key = Key>(
     opts,
   );
   return { data: r.value, loading: r.loading, error: r.error, live: r.live, refetch: r.refetch };
+}
+
+/** WriteState is what {@link useWrite} returns. */
+export interface WriteState<T extends Message, K> {
+  /** create creates a record; it resolves undefined when the write failed (see error). */
+  readonly create: (data: Init<T>) => Promise<T | undefined>;
+  /** update updates the record with key; undefined when the write failed. */
+  readonly update: (key: K, data: Init<T>, paths?: readonly string[]) => Promise<T | undefined>;
+  /**
+   * fieldErrors are the violated rules of the last write by field path
+   * ("text", "lines[2].text"; "" for a rule of the whole message), found
+   * before sending or returned by the server; empty when it passed.
+   */
+  readonly fieldErrors: Readonly<Record<string, readonly string[]>>;
+  /** error is the last write's error (a ValidationError for broken rules), undefined when it passed. */
+  readonly error: unknown;
+  readonly pending: boolean;
+  /** reset clears error and fieldErrors. */
+  readonly reset: () => void;
+}
+
+const noErrors: Readonly<Record<string, readonly string[]>> = Object.freeze({});
+
+/**
+ * useWrite creates and updates records of a model, with the outcome as
+ * state a form renders: the violations of its buf.validate rules per
+ * field (checked before sending when the provider has `validation`, and
+ * as the server refused them), or another error.
+ */
+export function useWrite<T extends Message, K extends Key = Key>(source: Source<T, K>): WriteState<T, K> {
+  const client = useSource(source);
+  const [state, setState] = useState<{ error: unknown; fieldErrors: Readonly<Record<string, readonly string[]>>; pending: boolean }>(
+    { error: undefined, fieldErrors: noErrors, pending: false },
+  );
+  const run = useCallback(async (write: () => Promise<T>): Promise<T | undefined> => {
+    setState((s) => ({ ...s, pending: true }));
+    try {
+      const out = await write();
+      setState({ error: undefined, fieldErrors: noErrors, pending: false });
+      return out;
+    } catch (err) {
+      const fe = err instanceof ValidationError ? fieldErrors(err.violations) : noErrors;
+      setState({ error: err, fieldErrors: fe, pending: false });
+      return undefined;
+    }
+  }, []);
+  const create = useCallback((data: Init<T>) => run(() => client.create(data)), [client, run]);
+  const update = useCallback(
+    (key: K, data: Init<T>, paths?: readonly string[]) => run(() => client.update(key, data, paths)),
+    [client, run],
+  );
+  const reset = useCallback(() => setState({ error: undefined, fieldErrors: noErrors, pending: false }), []);
+  return { create, update, reset, ...state };
 }
 
 const noop = () => {};

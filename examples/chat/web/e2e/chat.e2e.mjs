@@ -376,3 +376,26 @@ test("presence and typing: each page sees the other online, and who is typing", 
   assert.deepEqual(ben.errors, []);
   await ann.context.close();
 });
+
+test("a message over chat.proto's 4096 bytes is refused in the page, before it is sent", { timeout: 60_000 }, async () => {
+  assert.ok(browser);
+  const { page, errors } = await openRoom(await browser.newContext(), base);
+  const creates = [];
+  page.on("request", (r) => {
+    if (r.url().endsWith("/CreateMessage")) creates.push(r.url());
+  });
+  await page.getByTestId("author-input").fill("alice");
+  await page.getByTestId("text-input").fill("x".repeat(4097));
+  await page.getByTestId("send-button").click();
+  await page.getByTestId("text-error").filter({ hasText: "Message: must be at most 4096 bytes" }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByTestId("text-input").getAttribute("aria-invalid"), "true");
+  assert.equal((await page.getByTestId("text-input").inputValue()).length, 4097, "the text is kept to be fixed");
+  assert.deepEqual(creates, [], "nothing was sent");
+
+  // Fixed, it goes through and the error goes away.
+  await send(page, "x".repeat(4096));
+  await page.getByTestId("text-error").waitFor({ state: "detached", timeout: 10_000 });
+  assert.equal(creates.length, 1);
+  assert.deepEqual(errors, []);
+  await page.context().close();
+});

@@ -4,7 +4,8 @@
 import { useState } from "react";
 // Everything ssot-ws comes from the generated code (buf generate --template examples/chat/buf.gen.yaml).
 import { MessageChannels, MessageModel, MessagePresence, MessageSignals, RoomModel } from "./gen/chat/v1/chat_ssotws.js";
-import { useClient, useList, usePresence, useTyping } from "@ssot-ws/runtime/react";
+import { ValidationError } from "@ssot-ws/runtime";
+import { useList, usePresence, useTyping, useWrite } from "@ssot-ws/runtime/react";
 import type { TypingSignal } from "@ssot-ws/runtime/react";
 import { Messages, Page, SendForm } from "./view.js";
 
@@ -25,7 +26,10 @@ export function App() {
 function Room(props: { roomId: string; title: string }) {
   const { roomId } = props;
   const messages = useList(MessageModel, { filter: { roomId } }, { subscribe: true });
-  const client = useClient(MessageModel);
+  // useWrite: a write's outcome as state, with the violated rules of
+  // chat.proto per field (text is at most 4096 bytes), found before
+  // sending or returned by the server.
+  const write = useWrite(MessageModel);
   // Who is here and who is typing: ephemeral, not records (docs/presence.md).
   // Message declares both types: a chat.v1.Member payload, chat.v1.Typing signals.
   const [author, setAuthor] = useState("guest");
@@ -52,9 +56,12 @@ function Room(props: { roomId: string; title: string }) {
         author={author}
         setAuthor={setAuthor}
         send={async (author, text) => {
-          await client.create({ roomId, author, text });
+          if ((await write.create({ roomId, author, text })) === undefined) return false;
           typing.setTyping(false);
+          return true;
         }}
+        textErrors={write.fieldErrors["text"]}
+        error={write.error instanceof ValidationError || write.error === undefined ? undefined : String(write.error)}
         onText={(text) => typing.setTyping(text !== "")}
       />
     </section>

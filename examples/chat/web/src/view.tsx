@@ -108,14 +108,19 @@ export function Messages(props: { items: readonly MessageItem[]; error: unknown;
 
 /**
  * SendForm is the form that sends a message: send creates it with the
- * trimmed author and the text, and rejects with what to show on failure.
+ * trimmed author and the text, and rejects with what to show on failure,
+ * or resolves false when the page shows why itself (textErrors, error).
  * onText hears each edit of the text (a page tells others it is typing).
  */
 export function SendForm(props: {
   author: string;
   setAuthor(a: string): void;
-  send(author: string, text: string): Promise<void>;
+  send(author: string, text: string): Promise<boolean | void>;
   onText?(text: string): void;
+  /** textErrors are the violated rules of the text (chat.proto's buf.validate rules). */
+  textErrors?: readonly string[] | undefined;
+  /** error is a failure the page tracks itself. */
+  error?: string | undefined;
 }) {
   const { author, setAuthor } = props;
   const [text, setText] = useState("");
@@ -128,8 +133,7 @@ export function SendForm(props: {
     setSending(true);
     setError(undefined);
     try {
-      await props.send(author.trim(), text);
-      setText("");
+      if ((await props.send(author.trim(), text)) !== false) setText("");
     } catch (err) {
       setError(String(err));
     } finally {
@@ -155,14 +159,20 @@ export function SendForm(props: {
           setText(e.target.value);
           props.onText?.(e.target.value);
         }}
+        aria-invalid={props.textErrors !== undefined}
         autoFocus
       />
       <button type="submit" data-testid="send-button" disabled={sending || text.trim() === ""}>
         Send
       </button>
-      {error !== undefined && (
+      {props.textErrors !== undefined && (
+        <p className="error" data-testid="text-error">
+          Message: {props.textErrors.join("; ")}
+        </p>
+      )}
+      {(error ?? props.error) !== undefined && (
         <p className="error" data-testid="send-error">
-          {error}
+          {error ?? props.error}
         </p>
       )}
     </form>

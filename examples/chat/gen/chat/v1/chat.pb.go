@@ -9,6 +9,7 @@
 package chatv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -30,7 +31,7 @@ const (
 type Room struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// title is shown in the room list.
+	// title is shown in the room list, at most 100 characters.
 	Title         string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	Version       int64  `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -94,7 +95,8 @@ type Message struct {
 	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	RoomId string                 `protobuf:"bytes,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	Author string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
-	// text is at most 4096 bytes (a hook of the example server checks it).
+	// text is at most 4096 bytes: the server refuses a longer one with
+	// InvalidArgument, and the web client before sending it.
 	Text    string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
 	Version int64  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	// created_at_ms is when the message was created, in Unix milliseconds;
@@ -1051,16 +1053,16 @@ var File_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x12chat/v1/chat.proto\x12\achat.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18ssot/ws/v1/options.proto\"N\n" +
+	"\x12chat/v1/chat.proto\x12\achat.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18ssot/ws/v1/options.proto\"W\n" +
 	"\x04Room\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05title\x18\x02 \x01(\tR\x05title\x12\x18\n" +
-	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\xbd\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
+	"\x05title\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x05title\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\x03R\aversion:\x06\xf2\x81\x19\x02\b\x01\"\xc7\x01\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\aroom_id\x18\x02 \x01(\tR\x06roomId\x12\x16\n" +
-	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
-	"\x04text\x18\x04 \x01(\tR\x04text\x12\x18\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x1c\n" +
+	"\x04text\x18\x04 \x01(\tB\b\xbaH\x05r\x03(\x80 R\x04text\x12\x18\n" +
 	"\aversion\x18\x05 \x01(\x03R\aversion\x12\"\n" +
 	"\rcreated_at_ms\x18\x06 \x01(\x03R\vcreatedAtMs:\x1f\xf2\x81\x19\x1b\b\x01\x1a\aroom_idB\x06MemberJ\x06Typing\"+\n" +
 	"\x06Member\x12!\n" +
@@ -1107,9 +1109,9 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x14CountMessagesRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
 	"\x15CountMessagesResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count\"+\n" +
-	"\x10ClearRoomRequest\x12\x17\n" +
-	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\"4\n" +
+	"\x10ClearRoomRequest\x12 \n" +
+	"\aroom_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06roomId\"-\n" +
 	"\x11ClearRoomResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\x03R\adeleted2\xa1\x06\n" +
 	"\vChatService\x121\n" +
