@@ -242,32 +242,68 @@ RETURNING key_seq`, model).Scan(&n)
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that
 // writes the model's table; its triggers write the change log.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
+	res, err := s.applyAll(ctx, []*ssotws.Write{w}, false)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],
+// in one transaction.
+func (s *TableStore) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
+	return s.applyAll(ctx, ws, true)
+}
+
+// applyAll applies ws in one transaction. With batch set, the error of a
+// write names its index.
+func (s *TableStore) applyAll(ctx context.Context, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := s.table(w.Model)
-	if err != nil {
-		return nil, err
+	fail := func(i int, err error) error {
+		if batch {
+			return ssotws.AtIndex(i, err)
+		}
+		return err
+	}
+	tables := make([]*sqlschema.Table, len(ws))
+	for i, w := range ws {
+		t, err := s.table(w.Model)
+		if err != nil {
+			return nil, fail(i, err)
+		}
+		tables[i] = t
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := s.apply(ctx, tx, t, w)
-	if err != nil {
-		return nil, err
+	out := make([]*ssotws.WriteResult, len(ws))
+	wrote := false
+	for i, w := range ws {
+		res, err := s.apply(ctx, tx, tables[i], w)
+		if err != nil {
+			return nil, fail(i, err)
+		}
+		out[i] = res
+		wrote = wrote || !res.Replayed
 	}
-	if !res.Replayed {
+	if wrote {
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
 		if s.afterCommit != nil {
-			s.afterCommit(w)
+			for i, w := range ws {
+				if !out[i].Replayed {
+					s.afterCommit(w)
+				}
+			}
 		}
 		s.wakers.Wake()
 	}
-	return res, nil
+	return out, nil
 }
 
 func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
