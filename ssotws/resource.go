@@ -369,8 +369,9 @@ func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key s
 		if err != nil {
 			return zero, codeOf(err)
 		}
-		if absent {
-			// The replay of an earlier delete: check its record too.
+		if absent && r.planning(ctx) == nil {
+			// The replay of an earlier delete: check its record too (a
+			// batch checks it once applied).
 			if err := r.checkDelete(ctx, id, key, deleted.ProtoReflect()); err != nil {
 				return zero, err
 			}
