@@ -70,7 +70,7 @@ func generateTS(plugin *protogen.Plugin, schema *Schema, params *Params) error {
 					b = &tsServed{service: s}
 					served[bm.Model] = b
 				}
-				if b.service == s {
+				if b.service == s && !bm.Standard.isBatch() { // batch methods: the Connect client
 					b.methods[bm.Standard] = bm
 				}
 			}

@@ -777,6 +777,226 @@ func (x *DeleteMessageRequest) GetVersion() int64 {
 	return 0
 }
 
+type BatchCreateMessagesRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*CreateMessageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateMessagesRequest) Reset() {
+	*x = BatchCreateMessagesRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateMessagesRequest) ProtoMessage() {}
+
+func (x *BatchCreateMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *BatchCreateMessagesRequest) GetRequests() []*CreateMessageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchCreateMessagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateMessagesResponse) Reset() {
+	*x = BatchCreateMessagesResponse{}
+	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateMessagesResponse) ProtoMessage() {}
+
+func (x *BatchCreateMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateMessagesResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BatchCreateMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type BatchUpdateMessagesRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*UpdateMessageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpdateMessagesRequest) Reset() {
+	*x = BatchUpdateMessagesRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpdateMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpdateMessagesRequest) ProtoMessage() {}
+
+func (x *BatchUpdateMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpdateMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchUpdateMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BatchUpdateMessagesRequest) GetRequests() []*UpdateMessageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchUpdateMessagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpdateMessagesResponse) Reset() {
+	*x = BatchUpdateMessagesResponse{}
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpdateMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpdateMessagesResponse) ProtoMessage() {}
+
+func (x *BatchUpdateMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpdateMessagesResponse.ProtoReflect.Descriptor instead.
+func (*BatchUpdateMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BatchUpdateMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type BatchDeleteMessagesRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*DeleteMessageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchDeleteMessagesRequest) Reset() {
+	*x = BatchDeleteMessagesRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchDeleteMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchDeleteMessagesRequest) ProtoMessage() {}
+
+func (x *BatchDeleteMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchDeleteMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchDeleteMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BatchDeleteMessagesRequest) GetRequests() []*DeleteMessageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
 type CountMessagesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -786,7 +1006,7 @@ type CountMessagesRequest struct {
 
 func (x *CountMessagesRequest) Reset() {
 	*x = CountMessagesRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_chat_v1_chat_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +1018,7 @@ func (x *CountMessagesRequest) String() string {
 func (*CountMessagesRequest) ProtoMessage() {}
 
 func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_chat_v1_chat_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +1031,7 @@ func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesRequest.ProtoReflect.Descriptor instead.
 func (*CountMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CountMessagesRequest) GetRoomId() string {
@@ -830,7 +1050,7 @@ type CountMessagesResponse struct {
 
 func (x *CountMessagesResponse) Reset() {
 	*x = CountMessagesResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_chat_v1_chat_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -842,7 +1062,7 @@ func (x *CountMessagesResponse) String() string {
 func (*CountMessagesResponse) ProtoMessage() {}
 
 func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_chat_v1_chat_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -855,7 +1075,7 @@ func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesResponse.ProtoReflect.Descriptor instead.
 func (*CountMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CountMessagesResponse) GetCount() int64 {
@@ -874,7 +1094,7 @@ type ClearRoomRequest struct {
 
 func (x *ClearRoomRequest) Reset() {
 	*x = ClearRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_chat_v1_chat_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1106,7 @@ func (x *ClearRoomRequest) String() string {
 func (*ClearRoomRequest) ProtoMessage() {}
 
 func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_chat_v1_chat_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1119,7 @@ func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRoomRequest.ProtoReflect.Descriptor instead.
 func (*ClearRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ClearRoomRequest) GetRoomId() string {
@@ -919,7 +1139,7 @@ type ClearRoomResponse struct {
 
 func (x *ClearRoomResponse) Reset() {
 	*x = ClearRoomResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_chat_v1_chat_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1151,7 @@ func (x *ClearRoomResponse) String() string {
 func (*ClearRoomResponse) ProtoMessage() {}
 
 func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_chat_v1_chat_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1164,7 @@ func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRoomResponse.ProtoReflect.Descriptor instead.
 func (*ClearRoomResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ClearRoomResponse) GetDeleted() int64 {
@@ -1006,7 +1226,17 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"updateMask\"@\n" +
 	"\x14DeleteMessageRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"/\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"W\n" +
+	"\x1aBatchCreateMessagesRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.chat.v1.CreateMessageRequestR\brequests\"K\n" +
+	"\x1bBatchCreateMessagesResponse\x12,\n" +
+	"\bmessages\x18\x01 \x03(\v2\x10.chat.v1.MessageR\bmessages\"W\n" +
+	"\x1aBatchUpdateMessagesRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.chat.v1.UpdateMessageRequestR\brequests\"K\n" +
+	"\x1bBatchUpdateMessagesResponse\x12,\n" +
+	"\bmessages\x18\x01 \x03(\v2\x10.chat.v1.MessageR\bmessages\"W\n" +
+	"\x1aBatchDeleteMessagesRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.chat.v1.DeleteMessageRequestR\brequests\"/\n" +
 	"\x14CountMessagesRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
 	"\x15CountMessagesResponse\x12\x14\n" +
@@ -1014,7 +1244,7 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x10ClearRoomRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
 	"\x11ClearRoomResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x03R\adeleted2\xa1\x06\n" +
+	"\adeleted\x18\x01 \x01(\x03R\adeleted2\xb9\b\n" +
 	"\vChatService\x121\n" +
 	"\aGetRoom\x12\x17.chat.v1.GetRoomRequest\x1a\r.chat.v1.Room\x12B\n" +
 	"\tListRooms\x12\x19.chat.v1.ListRoomsRequest\x1a\x1a.chat.v1.ListRoomsResponse\x127\n" +
@@ -1029,7 +1259,10 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\fListMessages\x12\x1c.chat.v1.ListMessagesRequest\x1a\x1d.chat.v1.ListMessagesResponse\x12@\n" +
 	"\rCreateMessage\x12\x1d.chat.v1.CreateMessageRequest\x1a\x10.chat.v1.Message\x12@\n" +
 	"\rUpdateMessage\x12\x1d.chat.v1.UpdateMessageRequest\x1a\x10.chat.v1.Message\x12F\n" +
-	"\rDeleteMessage\x12\x1d.chat.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\x12N\n" +
+	"\rDeleteMessage\x12\x1d.chat.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\x12`\n" +
+	"\x13BatchCreateMessages\x12#.chat.v1.BatchCreateMessagesRequest\x1a$.chat.v1.BatchCreateMessagesResponse\x12`\n" +
+	"\x13BatchUpdateMessages\x12#.chat.v1.BatchUpdateMessagesRequest\x1a$.chat.v1.BatchUpdateMessagesResponse\x12R\n" +
+	"\x13BatchDeleteMessages\x12#.chat.v1.BatchDeleteMessagesRequest\x1a\x16.google.protobuf.Empty\x12N\n" +
 	"\rCountMessages\x12\x1d.chat.v1.CountMessagesRequest\x1a\x1e.chat.v1.CountMessagesResponse\x12B\n" +
 	"\tClearRoom\x12\x19.chat.v1.ClearRoomRequest\x1a\x1a.chat.v1.ClearRoomResponseBBZ@github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1;chatv1b\x06proto3"
 
@@ -1045,67 +1278,83 @@ func file_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_chat_v1_chat_proto_rawDescData
 }
 
-var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_chat_v1_chat_proto_goTypes = []any{
-	(*Room)(nil),                  // 0: chat.v1.Room
-	(*Message)(nil),               // 1: chat.v1.Message
-	(*GetRoomRequest)(nil),        // 2: chat.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),      // 3: chat.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 4: chat.v1.ListRoomsResponse
-	(*CreateRoomRequest)(nil),     // 5: chat.v1.CreateRoomRequest
-	(*UpdateRoomRequest)(nil),     // 6: chat.v1.UpdateRoomRequest
-	(*DeleteRoomRequest)(nil),     // 7: chat.v1.DeleteRoomRequest
-	(*GetMessageRequest)(nil),     // 8: chat.v1.GetMessageRequest
-	(*ListMessagesRequest)(nil),   // 9: chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 10: chat.v1.ListMessagesResponse
-	(*CreateMessageRequest)(nil),  // 11: chat.v1.CreateMessageRequest
-	(*UpdateMessageRequest)(nil),  // 12: chat.v1.UpdateMessageRequest
-	(*DeleteMessageRequest)(nil),  // 13: chat.v1.DeleteMessageRequest
-	(*CountMessagesRequest)(nil),  // 14: chat.v1.CountMessagesRequest
-	(*CountMessagesResponse)(nil), // 15: chat.v1.CountMessagesResponse
-	(*ClearRoomRequest)(nil),      // 16: chat.v1.ClearRoomRequest
-	(*ClearRoomResponse)(nil),     // 17: chat.v1.ClearRoomResponse
-	(*fieldmaskpb.FieldMask)(nil), // 18: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 19: google.protobuf.Empty
+	(*Room)(nil),                        // 0: chat.v1.Room
+	(*Message)(nil),                     // 1: chat.v1.Message
+	(*GetRoomRequest)(nil),              // 2: chat.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),            // 3: chat.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),           // 4: chat.v1.ListRoomsResponse
+	(*CreateRoomRequest)(nil),           // 5: chat.v1.CreateRoomRequest
+	(*UpdateRoomRequest)(nil),           // 6: chat.v1.UpdateRoomRequest
+	(*DeleteRoomRequest)(nil),           // 7: chat.v1.DeleteRoomRequest
+	(*GetMessageRequest)(nil),           // 8: chat.v1.GetMessageRequest
+	(*ListMessagesRequest)(nil),         // 9: chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 10: chat.v1.ListMessagesResponse
+	(*CreateMessageRequest)(nil),        // 11: chat.v1.CreateMessageRequest
+	(*UpdateMessageRequest)(nil),        // 12: chat.v1.UpdateMessageRequest
+	(*DeleteMessageRequest)(nil),        // 13: chat.v1.DeleteMessageRequest
+	(*BatchCreateMessagesRequest)(nil),  // 14: chat.v1.BatchCreateMessagesRequest
+	(*BatchCreateMessagesResponse)(nil), // 15: chat.v1.BatchCreateMessagesResponse
+	(*BatchUpdateMessagesRequest)(nil),  // 16: chat.v1.BatchUpdateMessagesRequest
+	(*BatchUpdateMessagesResponse)(nil), // 17: chat.v1.BatchUpdateMessagesResponse
+	(*BatchDeleteMessagesRequest)(nil),  // 18: chat.v1.BatchDeleteMessagesRequest
+	(*CountMessagesRequest)(nil),        // 19: chat.v1.CountMessagesRequest
+	(*CountMessagesResponse)(nil),       // 20: chat.v1.CountMessagesResponse
+	(*ClearRoomRequest)(nil),            // 21: chat.v1.ClearRoomRequest
+	(*ClearRoomResponse)(nil),           // 22: chat.v1.ClearRoomResponse
+	(*fieldmaskpb.FieldMask)(nil),       // 23: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),               // 24: google.protobuf.Empty
 }
 var file_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 0: chat.v1.ListRoomsResponse.rooms:type_name -> chat.v1.Room
 	0,  // 1: chat.v1.CreateRoomRequest.room:type_name -> chat.v1.Room
 	0,  // 2: chat.v1.UpdateRoomRequest.room:type_name -> chat.v1.Room
-	18, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	23, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 4: chat.v1.ListMessagesResponse.messages:type_name -> chat.v1.Message
 	1,  // 5: chat.v1.CreateMessageRequest.message:type_name -> chat.v1.Message
 	1,  // 6: chat.v1.UpdateMessageRequest.message:type_name -> chat.v1.Message
-	18, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	2,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
-	3,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
-	5,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
-	6,  // 11: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
-	7,  // 12: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
-	8,  // 13: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
-	9,  // 14: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
-	11, // 15: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
-	12, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
-	13, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
-	14, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
-	16, // 19: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
-	0,  // 20: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
-	4,  // 21: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
-	0,  // 22: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
-	0,  // 23: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
-	19, // 24: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
-	1,  // 25: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
-	10, // 26: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
-	1,  // 27: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
-	1,  // 28: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
-	19, // 29: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
-	15, // 30: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
-	17, // 31: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
-	20, // [20:32] is the sub-list for method output_type
-	8,  // [8:20] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	23, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	11, // 8: chat.v1.BatchCreateMessagesRequest.requests:type_name -> chat.v1.CreateMessageRequest
+	1,  // 9: chat.v1.BatchCreateMessagesResponse.messages:type_name -> chat.v1.Message
+	12, // 10: chat.v1.BatchUpdateMessagesRequest.requests:type_name -> chat.v1.UpdateMessageRequest
+	1,  // 11: chat.v1.BatchUpdateMessagesResponse.messages:type_name -> chat.v1.Message
+	13, // 12: chat.v1.BatchDeleteMessagesRequest.requests:type_name -> chat.v1.DeleteMessageRequest
+	2,  // 13: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
+	3,  // 14: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
+	5,  // 15: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
+	6,  // 16: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
+	7,  // 17: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
+	8,  // 18: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
+	9,  // 19: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
+	11, // 20: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
+	12, // 21: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
+	13, // 22: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
+	14, // 23: chat.v1.ChatService.BatchCreateMessages:input_type -> chat.v1.BatchCreateMessagesRequest
+	16, // 24: chat.v1.ChatService.BatchUpdateMessages:input_type -> chat.v1.BatchUpdateMessagesRequest
+	18, // 25: chat.v1.ChatService.BatchDeleteMessages:input_type -> chat.v1.BatchDeleteMessagesRequest
+	19, // 26: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
+	21, // 27: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
+	0,  // 28: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
+	4,  // 29: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
+	0,  // 30: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
+	0,  // 31: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
+	24, // 32: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
+	1,  // 33: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
+	10, // 34: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
+	1,  // 35: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
+	1,  // 36: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
+	24, // 37: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
+	15, // 38: chat.v1.ChatService.BatchCreateMessages:output_type -> chat.v1.BatchCreateMessagesResponse
+	17, // 39: chat.v1.ChatService.BatchUpdateMessages:output_type -> chat.v1.BatchUpdateMessagesResponse
+	24, // 40: chat.v1.ChatService.BatchDeleteMessages:output_type -> google.protobuf.Empty
+	20, // 41: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
+	22, // 42: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
+	28, // [28:43] is the sub-list for method output_type
+	13, // [13:28] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_chat_v1_chat_proto_init() }
@@ -1119,7 +1368,7 @@ func file_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chat_v1_chat_proto_rawDesc), len(file_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

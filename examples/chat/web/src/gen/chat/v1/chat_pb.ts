@@ -15,7 +15,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEifQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAMSFQoNY3JlYXRlZF9hdF9tcxgGIAEoAzoP8oEZCwgBGgdyb29tX2lkIhwKDkdldFJvb21SZXF1ZXN0EgoKAmlkGAEgASgJIjkKEExpc3RSb29tc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiSgoRTGlzdFJvb21zUmVzcG9uc2USHAoFcm9vbXMYASADKAsyDS5jaGF0LnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEUNyZWF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20iYQoRVXBkYXRlUm9vbVJlcXVlc3QSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMAoRRGVsZXRlUm9vbVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyIfChFHZXRNZXNzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCSJNChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2UiagoUVXBkYXRlTWVzc2FnZVJlcXVlc3QSIQoHbWVzc2FnZRgBIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyInChRDb3VudE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIiYKFUNvdW50TWVzc2FnZXNSZXNwb25zZRINCgVjb3VudBgBIAEoAyIjChBDbGVhclJvb21SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiJAoRQ2xlYXJSb29tUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAzKhBgoLQ2hhdFNlcnZpY2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRI3CgpDcmVhdGVSb29tEhouY2hhdC52MS5DcmVhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRI3CgpVcGRhdGVSb29tEhouY2hhdC52MS5VcGRhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJACgpEZWxldGVSb29tEhouY2hhdC52MS5EZWxldGVSb29tUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRI6CgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJLCgxMaXN0TWVzc2FnZXMSHC5jaGF0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlEkAKDUNyZWF0ZU1lc3NhZ2USHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkAKDVVwZGF0ZU1lc3NhZ2USHS5jaGF0LnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkYKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ek4KDUNvdW50TWVzc2FnZXMSHS5jaGF0LnYxLkNvdW50TWVzc2FnZXNSZXF1ZXN0Gh4uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVzcG9uc2USQgoJQ2xlYXJSb29tEhkuY2hhdC52MS5DbGVhclJvb21SZXF1ZXN0GhouY2hhdC52MS5DbGVhclJvb21SZXNwb25zZUJCWkBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL2V4YW1wbGVzL2NoYXQvZ2VuL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiOgoEUm9vbRIKCgJpZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEifQoHTWVzc2FnZRIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEg4KBmF1dGhvchgDIAEoCRIMCgR0ZXh0GAQgASgJEg8KB3ZlcnNpb24YBSABKAMSFQoNY3JlYXRlZF9hdF9tcxgGIAEoAzoP8oEZCwgBGgdyb29tX2lkIhwKDkdldFJvb21SZXF1ZXN0EgoKAmlkGAEgASgJIjkKEExpc3RSb29tc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiSgoRTGlzdFJvb21zUmVzcG9uc2USHAoFcm9vbXMYASADKAsyDS5jaGF0LnYxLlJvb20SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKEUNyZWF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20iYQoRVXBkYXRlUm9vbVJlcXVlc3QSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMAoRRGVsZXRlUm9vbVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyIfChFHZXRNZXNzYWdlUmVxdWVzdBIKCgJpZBgBIAEoCSJNChNMaXN0TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdE1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKFENyZWF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2UiagoUVXBkYXRlTWVzc2FnZVJlcXVlc3QSIQoHbWVzc2FnZRgBIAEoCzIQLmNoYXQudjEuTWVzc2FnZRIvCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siMwoURGVsZXRlTWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkSDwoHdmVyc2lvbhgCIAEoAyJNChpCYXRjaENyZWF0ZU1lc3NhZ2VzUmVxdWVzdBIvCghyZXF1ZXN0cxgBIAMoCzIdLmNoYXQudjEuQ3JlYXRlTWVzc2FnZVJlcXVlc3QiQQobQmF0Y2hDcmVhdGVNZXNzYWdlc1Jlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlIk0KGkJhdGNoVXBkYXRlTWVzc2FnZXNSZXF1ZXN0Ei8KCHJlcXVlc3RzGAEgAygLMh0uY2hhdC52MS5VcGRhdGVNZXNzYWdlUmVxdWVzdCJBChtCYXRjaFVwZGF0ZU1lc3NhZ2VzUmVzcG9uc2USIgoIbWVzc2FnZXMYASADKAsyEC5jaGF0LnYxLk1lc3NhZ2UiTQoaQmF0Y2hEZWxldGVNZXNzYWdlc1JlcXVlc3QSLwoIcmVxdWVzdHMYASADKAsyHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0IicKFENvdW50TWVzc2FnZXNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiJgoVQ291bnRNZXNzYWdlc1Jlc3BvbnNlEg0KBWNvdW50GAEgASgDIiMKEENsZWFyUm9vbVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSIkChFDbGVhclJvb21SZXNwb25zZRIPCgdkZWxldGVkGAEgASgDMrkICgtDaGF0U2VydmljZRIxCgdHZXRSb29tEhcuY2hhdC52MS5HZXRSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJCCglMaXN0Um9vbXMSGS5jaGF0LnYxLkxpc3RSb29tc1JlcXVlc3QaGi5jaGF0LnYxLkxpc3RSb29tc1Jlc3BvbnNlEjcKCkNyZWF0ZVJvb20SGi5jaGF0LnYxLkNyZWF0ZVJvb21SZXF1ZXN0Gg0uY2hhdC52MS5Sb29tEjcKClVwZGF0ZVJvb20SGi5jaGF0LnYxLlVwZGF0ZVJvb21SZXF1ZXN0Gg0uY2hhdC52MS5Sb29tEkAKCkRlbGV0ZVJvb20SGi5jaGF0LnYxLkRlbGV0ZVJvb21SZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EjoKCkdldE1lc3NhZ2USGi5jaGF0LnYxLkdldE1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEksKDExpc3RNZXNzYWdlcxIcLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVxdWVzdBodLmNoYXQudjEuTGlzdE1lc3NhZ2VzUmVzcG9uc2USQAoNQ3JlYXRlTWVzc2FnZRIdLmNoYXQudjEuQ3JlYXRlTWVzc2FnZVJlcXVlc3QaEC5jaGF0LnYxLk1lc3NhZ2USQAoNVXBkYXRlTWVzc2FnZRIdLmNoYXQudjEuVXBkYXRlTWVzc2FnZVJlcXVlc3QaEC5jaGF0LnYxLk1lc3NhZ2USRgoNRGVsZXRlTWVzc2FnZRIdLmNoYXQudjEuRGVsZXRlTWVzc2FnZVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSYAoTQmF0Y2hDcmVhdGVNZXNzYWdlcxIjLmNoYXQudjEuQmF0Y2hDcmVhdGVNZXNzYWdlc1JlcXVlc3QaJC5jaGF0LnYxLkJhdGNoQ3JlYXRlTWVzc2FnZXNSZXNwb25zZRJgChNCYXRjaFVwZGF0ZU1lc3NhZ2VzEiMuY2hhdC52MS5CYXRjaFVwZGF0ZU1lc3NhZ2VzUmVxdWVzdBokLmNoYXQudjEuQmF0Y2hVcGRhdGVNZXNzYWdlc1Jlc3BvbnNlElIKE0JhdGNoRGVsZXRlTWVzc2FnZXMSIy5jaGF0LnYxLkJhdGNoRGVsZXRlTWVzc2FnZXNSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5Ek4KDUNvdW50TWVzc2FnZXMSHS5jaGF0LnYxLkNvdW50TWVzc2FnZXNSZXF1ZXN0Gh4uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVzcG9uc2USQgoJQ2xlYXJSb29tEhkuY2hhdC52MS5DbGVhclJvb21SZXF1ZXN0GhouY2hhdC52MS5DbGVhclJvb21SZXNwb25zZUJCWkBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL2V4YW1wbGVzL2NoYXQvZ2VuL2NoYXQvdjE7Y2hhdHYxYgZwcm90bzM", [file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
 
 /**
  * Room is a chat room.
@@ -349,6 +349,91 @@ export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@_
   messageDesc(file_chat_v1_chat, 13);
 
 /**
+ * @generated from message chat.v1.BatchCreateMessagesRequest
+ */
+export type BatchCreateMessagesRequest = Message$1<"chat.v1.BatchCreateMessagesRequest"> & {
+  /**
+   * @generated from field: repeated chat.v1.CreateMessageRequest requests = 1;
+   */
+  requests: CreateMessageRequest[];
+};
+
+/**
+ * Describes the message chat.v1.BatchCreateMessagesRequest.
+ * Use `create(BatchCreateMessagesRequestSchema)` to create a new message.
+ */
+export const BatchCreateMessagesRequestSchema: GenMessage<BatchCreateMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 14);
+
+/**
+ * @generated from message chat.v1.BatchCreateMessagesResponse
+ */
+export type BatchCreateMessagesResponse = Message$1<"chat.v1.BatchCreateMessagesResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message chat.v1.BatchCreateMessagesResponse.
+ * Use `create(BatchCreateMessagesResponseSchema)` to create a new message.
+ */
+export const BatchCreateMessagesResponseSchema: GenMessage<BatchCreateMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 15);
+
+/**
+ * @generated from message chat.v1.BatchUpdateMessagesRequest
+ */
+export type BatchUpdateMessagesRequest = Message$1<"chat.v1.BatchUpdateMessagesRequest"> & {
+  /**
+   * @generated from field: repeated chat.v1.UpdateMessageRequest requests = 1;
+   */
+  requests: UpdateMessageRequest[];
+};
+
+/**
+ * Describes the message chat.v1.BatchUpdateMessagesRequest.
+ * Use `create(BatchUpdateMessagesRequestSchema)` to create a new message.
+ */
+export const BatchUpdateMessagesRequestSchema: GenMessage<BatchUpdateMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 16);
+
+/**
+ * @generated from message chat.v1.BatchUpdateMessagesResponse
+ */
+export type BatchUpdateMessagesResponse = Message$1<"chat.v1.BatchUpdateMessagesResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message chat.v1.BatchUpdateMessagesResponse.
+ * Use `create(BatchUpdateMessagesResponseSchema)` to create a new message.
+ */
+export const BatchUpdateMessagesResponseSchema: GenMessage<BatchUpdateMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 17);
+
+/**
+ * @generated from message chat.v1.BatchDeleteMessagesRequest
+ */
+export type BatchDeleteMessagesRequest = Message$1<"chat.v1.BatchDeleteMessagesRequest"> & {
+  /**
+   * @generated from field: repeated chat.v1.DeleteMessageRequest requests = 1;
+   */
+  requests: DeleteMessageRequest[];
+};
+
+/**
+ * Describes the message chat.v1.BatchDeleteMessagesRequest.
+ * Use `create(BatchDeleteMessagesRequestSchema)` to create a new message.
+ */
+export const BatchDeleteMessagesRequestSchema: GenMessage<BatchDeleteMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 18);
+
+/**
  * @generated from message chat.v1.CountMessagesRequest
  */
 export type CountMessagesRequest = Message$1<"chat.v1.CountMessagesRequest"> & {
@@ -363,7 +448,7 @@ export type CountMessagesRequest = Message$1<"chat.v1.CountMessagesRequest"> & {
  * Use `create(CountMessagesRequestSchema)` to create a new message.
  */
 export const CountMessagesRequestSchema: GenMessage<CountMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 14);
+  messageDesc(file_chat_v1_chat, 19);
 
 /**
  * @generated from message chat.v1.CountMessagesResponse
@@ -380,7 +465,7 @@ export type CountMessagesResponse = Message$1<"chat.v1.CountMessagesResponse"> &
  * Use `create(CountMessagesResponseSchema)` to create a new message.
  */
 export const CountMessagesResponseSchema: GenMessage<CountMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 15);
+  messageDesc(file_chat_v1_chat, 20);
 
 /**
  * @generated from message chat.v1.ClearRoomRequest
@@ -397,7 +482,7 @@ export type ClearRoomRequest = Message$1<"chat.v1.ClearRoomRequest"> & {
  * Use `create(ClearRoomRequestSchema)` to create a new message.
  */
 export const ClearRoomRequestSchema: GenMessage<ClearRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 16);
+  messageDesc(file_chat_v1_chat, 21);
 
 /**
  * @generated from message chat.v1.ClearRoomResponse
@@ -416,7 +501,7 @@ export type ClearRoomResponse = Message$1<"chat.v1.ClearRoomResponse"> & {
  * Use `create(ClearRoomResponseSchema)` to create a new message.
  */
 export const ClearRoomResponseSchema: GenMessage<ClearRoomResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 17);
+  messageDesc(file_chat_v1_chat, 22);
 
 /**
  * ChatService serves rooms and messages, as AIP's LibraryService serves
@@ -503,6 +588,33 @@ export const ChatService: GenService<{
   deleteMessage: {
     methodKind: "unary";
     input: typeof DeleteMessageRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * The batch methods (AIP-233, AIP-234, AIP-235): every item or none, and
+   * one WebSocket frame per channel for the batch's events.
+   *
+   * @generated from rpc chat.v1.ChatService.BatchCreateMessages
+   */
+  batchCreateMessages: {
+    methodKind: "unary";
+    input: typeof BatchCreateMessagesRequestSchema;
+    output: typeof BatchCreateMessagesResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.BatchUpdateMessages
+   */
+  batchUpdateMessages: {
+    methodKind: "unary";
+    input: typeof BatchUpdateMessagesRequestSchema;
+    output: typeof BatchUpdateMessagesResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.BatchDeleteMessages
+   */
+  batchDeleteMessages: {
+    methodKind: "unary";
+    input: typeof BatchDeleteMessagesRequestSchema;
     output: typeof EmptySchema;
   },
   /**
