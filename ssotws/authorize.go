@@ -150,6 +150,7 @@ func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
 			r.checkRecord(ctx, ViaWrite, id, pm) == nil
 	}
 	if ok {
+		r.redact(id, msg)
 		return msg
 	}
 	out := r.newT()

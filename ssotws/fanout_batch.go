@@ -70,7 +70,10 @@ func (h *hub) publishGrouped(events []*wsv1.Event, onError func(*wsv1.Event, err
 func (s *subscription) deliverAll(es []*sharedEvent) {
 	visible := make([]*sharedEvent, 0, len(es))
 	for _, e := range es {
-		if s.visible(e) {
+		if !s.visible(e) {
+			continue
+		}
+		if e = s.view(e); e != nil {
 			visible = append(visible, e)
 		}
 	}

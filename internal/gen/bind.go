@@ -227,6 +227,8 @@ func (b *binder) model(msg *protogen.Message) *Model {
 		}
 	}
 
+	b.checkRedaction(m, opts.GetOwner() != "") // bind_redact.go
+
 	switch {
 	case b.realtime == RealtimeOff:
 		m.RealtimeReason = ReasonParamOff

@@ -174,6 +174,27 @@ func (s *TaskService) GetTask(ctx context.Context, req *connect.Request[v1.GetTa
 	return res, nil
 }
 
+// ListTasks implements batchv1connect.TaskServiceHandler: the standard List of
+// batch.v1.Task.
+func (s *TaskService) ListTasks(ctx context.Context, req *connect.Request[v1.ListTasksRequest]) (*connect.Response[v1.ListTasksResponse], error) {
+	page, err := s.Tasks.List(ctx, ssotws.ListRequest{
+		Filters: []ssotws.Filter{
+			ssotws.Eq("board_id", req.Msg.GetBoardId()),
+		},
+		PageSize:  req.Msg.GetPageSize(),
+		PageToken: req.Msg.GetPageToken(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := connect.NewResponse(&v1.ListTasksResponse{
+		Tasks:         page.Items,
+		NextPageToken: page.NextPageToken,
+	})
+	page.Position.SetHeaders(res.Header())
+	return res, nil
+}
+
 // CreateTask implements batchv1connect.TaskServiceHandler: the standard Create of
 // batch.v1.Task.
 func (s *TaskService) CreateTask(ctx context.Context, req *connect.Request[v1.CreateTaskRequest]) (*connect.Response[v1.Task], error) {
@@ -276,12 +297,7 @@ func (s *TaskService) RemoveLabels(ctx context.Context, req *connect.Request[v1.
 
 // TaskHTTP calls the standard methods of batch.v1.Task on a connect-go
 // TaskServiceClient: the [client.HTTP] the Go clients of Task use.
-//
-// TaskService has no standard List of Task:
-// that method fails with [client.ErrNoMethod].
 type TaskHTTP struct {
-	client.UnimplementedHTTP[*v1.Task]
-
 	c batchv1connect.TaskServiceClient
 }
 
@@ -299,6 +315,19 @@ func (a *TaskHTTP) Get(ctx context.Context, key string, h http.Header) (*v1.Task
 		return nil, nil, err
 	}
 	return res.Msg, res.Header(), nil
+}
+
+// List implements [client.HTTP]: it calls ListTasks.
+func (a *TaskHTTP) List(ctx context.Context, p client.ListParams, h http.Header) ([]*v1.Task, string, http.Header, error) {
+	req := &v1.ListTasksRequest{PageSize: p.PageSize, PageToken: p.PageToken}
+	if err := client.SetFilters(req, p.Filters); err != nil {
+		return nil, "", nil, err
+	}
+	res, err := a.c.ListTasks(ctx, client.NewRequest(req, h))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return res.Msg.GetTasks(), res.Msg.GetNextPageToken(), res.Header(), nil
 }
 
 // Create implements [client.HTTP]: it calls CreateTask.

@@ -27,6 +27,13 @@ export const TaskModel = defineModel<Task, string>({
   scopes: ["board_id"],
   methods: {
     get: { method: "getTask", keyField: "id" },
+    list: {
+      method: "listTasks",
+      itemsField: "tasks",
+      nextPageTokenField: "next_page_token",
+      pageSizeField: "page_size",
+      pageTokenField: "page_token",
+    },
     create: { method: "createTask", modelField: "task" },
     update: { method: "updateTask", modelField: "task", maskField: "update_mask" },
     delete: { method: "deleteTask", keyField: "id" },
