@@ -2,11 +2,13 @@ package ssotws
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // Field-level redaction: a model field declared with
@@ -94,13 +96,17 @@ func (rd *redaction) audienceOf(viewer, owner string) audience {
 	}
 }
 
+// hidden reports whether aud may not see rd.fields[i].
+func (rd *redaction) hidden(i int, aud audience) bool {
+	return aud == audienceAnonymous || aud == audienceAuthenticated && rd.access[i] == wsv1.Access_OWNER
+}
+
 // apply clears the fields aud may not see; it reports whether it cleared
 // any.
 func (rd *redaction) apply(msg protoreflect.Message, aud audience) bool {
 	cleared := false
 	for i, fd := range rd.fields {
-		hidden := aud == audienceAnonymous || aud == audienceAuthenticated && rd.access[i] == wsv1.Access_OWNER
-		if hidden && msg.Has(fd) {
+		if rd.hidden(i, aud) && msg.Has(fd) {
 			msg.Clear(fd)
 			cleared = true
 		}
@@ -185,4 +191,27 @@ func (e *sharedEvent) makeRedacted(aud audience, m *Model, rd *redaction) (*shar
 	}
 	v.base = e // the Policy and the owner rule decide on the whole record
 	return v, nil
+}
+
+// writable returns the fields of an update with mask that change stored,
+// the stored record: all of fields, but for an update of every field
+// (mask "*") by a caller who cannot see some of them, which keeps those
+// as they are, since the caller's record cannot hold them.
+func (r *Resource[T]) writable(id *Identity, stored protoreflect.Message, fields []protoreflect.FieldDescriptor, mask *fieldmaskpb.FieldMask) []protoreflect.FieldDescriptor {
+	rd := redactionOf(r.model)
+	if rd == nil || id == systemIdentity || len(mask.GetPaths()) != 1 || mask.GetPaths()[0] != "*" {
+		return fields
+	}
+	viewer := ""
+	if id != nil {
+		viewer = id.Subject
+	}
+	aud := rd.audienceOf(viewer, r.ownerOf(stored))
+	out := make([]protoreflect.FieldDescriptor, 0, len(fields))
+	for _, fd := range fields {
+		if i := slices.Index(rd.fields, fd); i < 0 || !rd.hidden(i, aud) {
+			out = append(out, fd)
+		}
+	}
+	return out
 }

@@ -284,3 +284,27 @@ func TestRedactedFieldsNeverLeave(t *testing.T) {
 	_, raw = e.dial(bob).subscribe("Task", &wsv1.Position{Epoch: epoch})
 	sees(t, "bob", "replay after the batch", raw, false, true)
 }
+
+// TestRedactedFieldsKeptByFullUpdate: an update of every field (mask "*")
+// by a reader who cannot see a redacted field keeps that field as it is:
+// the reader's record cannot hold it.
+func TestRedactedFieldsKeptByFullUpdate(t *testing.T) {
+	e := newRedactEnv(t)
+	alice, bob := e.auth.issue("alice", 0, nil), e.auth.issue("bob", 0, nil)
+	ctx := context.Background()
+	created, err := e.tasks(alice).CreateTask(ctx, connect.NewRequest(&batchv1.CreateTaskRequest{
+		Task: &batchv1.Task{BoardId: "b1", Title: "t", Notes: secretNotes, Estimate: 5}}))
+	require.NoError(t, err)
+	got, err := e.tasks(bob).GetTask(ctx, connect.NewRequest(&batchv1.GetTaskRequest{Id: created.Msg.GetId()}))
+	require.NoError(t, err)
+	require.Empty(t, got.Msg.GetNotes())
+	edit := got.Msg
+	edit.Title, edit.Estimate = "t2", 8
+	_, err = e.tasks(bob).UpdateTask(ctx, connect.NewRequest(&batchv1.UpdateTaskRequest{Task: edit, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"*"}}}))
+	require.NoError(t, err)
+	mine, err := e.tasks(alice).GetTask(ctx, connect.NewRequest(&batchv1.GetTaskRequest{Id: created.Msg.GetId()}))
+	require.NoError(t, err)
+	assert.Equal(t, secretNotes, mine.Msg.GetNotes(), "bob's full update kept the notes he cannot see")
+	assert.Equal(t, "t2", mine.Msg.GetTitle())
+	assert.Equal(t, int32(8), mine.Msg.GetEstimate(), "a field bob sees is his to change")
+}

@@ -214,7 +214,7 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 			prev = proto.Clone(m).(T)
 			before = prev.ProtoReflect()
 		}
-		for _, fd := range fields {
+		for _, fd := range r.writable(id, pm, fields, mask) {
 			if fd == r.model.OwnerField() && src.Get(fd).String() != pm.Get(fd).String() {
 				return zero, invalidArgument("%s.%s cannot be changed", snake(r.model.Name()), fd.Name())
 			}
