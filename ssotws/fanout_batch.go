@@ -21,6 +21,16 @@ func sameChannelTwice(events []*wsv1.Event) bool {
 	if len(events) < 2 {
 		return false
 	}
+	if len(events) <= 16 { // a single write's few channels: no allocation
+		for i, ev := range events {
+			for _, prev := range events[:i] {
+				if prev.Channel == ev.Channel {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	seen := make(map[string]struct{}, len(events))
 	for _, ev := range events {
 		if _, ok := seen[ev.Channel]; ok {

@@ -129,8 +129,13 @@ func (s *MemoryStore) ApplyBatch(ctx context.Context, ws []*Write) ([]*WriteResu
 	defer s.mu.Unlock()
 	// The state the batch's earlier writes leave, by model and key, and
 	// the request results they remember.
-	staged := make(map[string]*Record)
-	stagedReqs := make(map[string]*WriteResult)
+	var (
+		staged     map[string]*Record
+		stagedReqs map[string]*WriteResult
+	)
+	if len(ws) > 1 { // a single write needs no staging
+		staged, stagedReqs = make(map[string]*Record), make(map[string]*WriteResult)
+	}
 	plans := make([]WritePlan, len(ws))
 	for i, w := range ws {
 		reqKey := w.Model + "\x00" + w.RequestID
@@ -152,6 +157,9 @@ func (s *MemoryStore) ApplyBatch(ctx context.Context, ws []*Write) ([]*WriteResu
 			return nil, AtIndex(i, err)
 		}
 		plans[i] = plan
+		if staged == nil {
+			continue
+		}
 		if plan.Step != StepReplay {
 			staged[recKey] = plan.Result.Record
 		}
