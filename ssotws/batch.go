@@ -235,45 +235,42 @@ func (r *Resource[T]) commitBatch(ctx context.Context, id *Identity, p *batchPla
 	var events []*wsv1.Event
 	var moved []int // replays of creates whose key the server generated
 	for i, res := range results {
-		pw := p.writes[i]
-		if res.Replayed {
-			if res.Record.Key != ws[i].Key {
-				moved = append(moved, i)
-				continue
-			}
-			current, err := r.stillCurrent(wctx, res.Record)
-			if err != nil {
-				return nil, err
-			}
-			if !current {
-				if msgs[i], err = r.decode(res.Record); err != nil {
-					return nil, err
-				}
-				continue
-			}
+		if res.Replayed && res.Record.Key != ws[i].Key {
+			moved = append(moved, i)
+			continue
 		}
-		msg, evs, err := r.events(pw.typ, res, pw.w.RequestID)
-		if err != nil {
+		if msgs[i], events, err = r.outcome(wctx, p.writes[i], res, events); err != nil {
 			return nil, err
 		}
-		msgs[i], events = msg, append(events, evs...)
 	}
 	if err := r.send(wctx, events); err != nil {
 		return nil, err
 	}
 	unlock()
 	locked = false
-	for _, i := range moved {
-		// The first attempt's key is the record's: publish its events
-		// again under that record's lock, as a single retried Create does.
-		mu := recordLock(ws[i].Model, results[i].Record.Key)
-		mu.Lock()
-		msg, err := r.republish(wctx, p.writes[i].typ, results[i], p.writes[i].w.RequestID)
-		mu.Unlock()
+	if len(moved) > 0 {
+		// A retried batch of creates whose keys the server generated: the
+		// first attempt's keys are the records'. Publish their events
+		// again, together, under those records' locks.
+		keys := make([]*Write, len(moved))
+		for j, i := range moved {
+			keys[j] = &Write{Model: ws[i].Model, Key: results[i].Record.Key}
+		}
+		unlockMoved := lockRecords(keys)
+		events = events[:0]
+		var err error
+		for _, i := range moved {
+			if msgs[i], events, err = r.outcome(wctx, p.writes[i], results[i], events); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = r.send(wctx, events)
+		}
+		unlockMoved()
 		if err != nil {
 			return nil, err
 		}
-		msgs[i] = msg
 	}
 	out := make([]T, len(msgs))
 	for i, msg := range msgs {
@@ -291,6 +288,25 @@ func (r *Resource[T]) commitBatch(ctx context.Context, id *Identity, p *batchPla
 		out[i] = r.visible(ctx, id, msg)
 	}
 	return out, nil
+}
+
+// outcome returns the record a write of a batch left, and appends its
+// events to events: none for a replay that later writes superseded (see
+// republish).
+func (r *Resource[T]) outcome(ctx context.Context, pw plannedWrite, res *WriteResult, events []*wsv1.Event) (T, []*wsv1.Event, error) {
+	if res.Replayed {
+		current, err := r.stillCurrent(ctx, res.Record)
+		if err != nil {
+			var zero T
+			return zero, events, err
+		}
+		if !current {
+			msg, err := r.decode(res.Record)
+			return msg, events, err
+		}
+	}
+	msg, evs, err := r.events(pw.typ, res, pw.w.RequestID)
+	return msg, append(events, evs...), err
 }
 
 // republish publishes the events of a replayed write again when it is
