@@ -12,10 +12,24 @@ import (
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
+	"github.com/ssot-codegen/ssot-ws/ssotws/sqlitestore"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// relayedTables opens the chat tables in a temporary file, with a relay
+// to a memory broker and a gateway of it at url.
+func relayedTables(t *testing.T) (*sqlitestore.TableStore, *ssotws.MemoryBroker, *sqlitestore.Relay, string) {
+	t.Helper()
+	store := openTables(t, filepath.Join(t.TempDir(), "chat.db"), chatModels)
+	broker := ssotws.NewMemoryBroker(nil)
+	t.Cleanup(func() { broker.Close() })
+	relay, err := store.StartRelay(context.Background(), broker, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { relay.Close() })
+	return store, broker, relay, serveGateway(t, broker)
+}
 
 // TestBatchOnTables: the generated batch methods over HTTP on the SQLite
 // tables, their events published by the relay from the change log. A
@@ -24,13 +38,7 @@ import (
 // change behind.
 func TestBatchOnTables(t *testing.T) {
 	ctx := context.Background()
-	store := openTables(t, filepath.Join(t.TempDir(), "chat.db"), chatModels)
-	broker := ssotws.NewMemoryBroker(nil)
-	t.Cleanup(func() { broker.Close() })
-	relay, err := store.StartRelay(ctx, broker, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { relay.Close() })
-	url := serveGateway(t, broker)
+	store, broker, relay, url := relayedTables(t)
 	room := dialWS(t, url)
 	room.subscribe(ssotws.ScopeChannel("Message", "room_id", "r1"), nil)
 
@@ -58,7 +66,7 @@ func TestBatchOnTables(t *testing.T) {
 		assert.Equal(t, uint64(i+1), ev.GetPosition().GetOffset())
 	}
 
-	err = batch("m4", "m5", "m1")
+	err := batch("m4", "m5", "m1")
 	require.Equal(t, connect.CodeAlreadyExists, connect.CodeOf(err))
 	assert.Contains(t, err.Error(), "requests[2]")
 	for _, id := range []string{"m4", "m5"} {
