@@ -107,6 +107,17 @@ func TestBatchMethods(t *testing.T) {
 		all.quiet()
 	})
 
+	t.Run("one invalid item refuses the batch", func(t *testing.T) {
+		_, err := chat.BatchCreateMessages(ctx, connect.NewRequest(&chatv1.BatchCreateMessagesRequest{Requests: []*chatv1.CreateMessageRequest{
+			{Message: &chatv1.Message{RoomId: "r1", Text: "fine"}}, {},
+		}}))
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+		assert.Contains(t, err.Error(), "requests[1]: message is required")
+		assert.Equal(t, 3, count(), "nothing written")
+		room.quiet()
+		all.quiet()
+	})
+
 	t.Run("one forbidden item refuses the batch", func(t *testing.T) {
 		mine := e.mustCreate(bob, "r1", "bob's")
 		oneFrame(t, room, r1, 1, wsv1.EventType_EVENT_TYPE_CREATED)
