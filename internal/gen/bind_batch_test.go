@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestBadBatchMethods: a batch method bound by its method option whose
@@ -51,4 +52,20 @@ service S { rpc BatchCreateThings(Req) returns (google.protobuf.Empty) { option 
 			assert.Equal(t, tt.want, generateErr(t, header+tt.proto, ""))
 		})
 	}
+}
+
+// TestBatchOnlyService: a service whose only method of a model is a batch
+// method generates its handler in Go and nothing but the model in TS.
+func TestBatchOnlyService(t *testing.T) {
+	src := header + `message Thing { option (ssot.ws.v1.model) = {realtime: true}; string id = 1; }
+message CreateThingRequest { Thing thing = 1; }
+message Req { repeated CreateThingRequest requests = 1; }
+message Res { repeated Thing things = 1; }
+service S { rpc BatchCreateThings(Req) returns (Res); }
+`
+	goOut := generateOK(t, map[string]string{"bad/v1/bad.proto": src}, "")
+	assert.Contains(t, goOut, "s.Things.BatchCreate(ctx, req.Header(), items)")
+	resp, err := run(compileRequest(t, "", map[string]string{"bad/v1/bad.proto": src}, []string{"bad/v1/bad.proto"}, "lang=ts"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, resp.File)
 }

@@ -65,12 +65,15 @@ func generateTS(plugin *protogen.Plugin, schema *Schema, params *Params) error {
 	for _, f := range schema.Files {
 		for _, s := range f.Services {
 			for _, bm := range s.Methods {
+				if bm.Standard.isBatch() {
+					continue // batch methods: the Connect client
+				}
 				b := served[bm.Model]
 				if b == nil {
 					b = &tsServed{service: s}
 					served[bm.Model] = b
 				}
-				if b.service == s && !bm.Standard.isBatch() { // batch methods: the Connect client
+				if b.service == s {
 					b.methods[bm.Standard] = bm
 				}
 			}
