@@ -181,3 +181,44 @@ func TestBatchMethods(t *testing.T) {
 		assert.Zero(t, count())
 	})
 }
+
+// TestBatchPolicy: the Policy decides on each item as on its standard
+// method: one refused item refuses the batch; the records a batch returns
+// are those the caller may read.
+func TestBatchPolicy(t *testing.T) {
+	policy := ssotws.PolicyFuncs{
+		Mutate: func(ctx context.Context, req *ssotws.AccessRequest) error {
+			if req.Proposed != nil && req.Proposed.Interface().(*chatv1.Message).GetText() == "nope" {
+				return errors.New("not that text")
+			}
+			return nil
+		},
+		Record: func(ctx context.Context, req *ssotws.RecordRequest) error {
+			if req.Record.Interface().(*chatv1.Message).GetText() == "hidden" {
+				return errors.New("hidden")
+			}
+			return nil
+		},
+	}
+	e := newSecEnv(t, secConfig{ropts: ssotws.ResourceOptions{Policy: policy}, gateway: ssotws.GatewayOptions{Policy: policy}})
+	alice := e.auth.issue("alice", 0, nil)
+	room := e.dialAs(alice)
+	room.ack(r1, nil)
+	chat := e.chat(alice)
+	ctx := context.Background()
+
+	_, err := batchCreate(ctx, chat, "", "fine", "nope")
+	require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err))
+	assert.Contains(t, err.Error(), "requests[1]")
+	room.quiet()
+
+	got, err := batchCreate(ctx, chat, "", "shown", "hidden")
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, "shown", got[0].GetText())
+	assert.Empty(t, got[1].GetText(), "a record the caller may not read: its key and version only")
+	assert.NotEmpty(t, got[1].GetId())
+	// The subscriber gets the record it may read, in one frame.
+	evs := oneFrame(t, room, r1, 1, wsv1.EventType_EVENT_TYPE_CREATED)
+	assert.Equal(t, got[0].GetId(), evs[0].GetKey())
+}
