@@ -59,7 +59,7 @@ func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 // recordOf returns the event's record, decoded once as a message of m
 // (nil if its data does not decode). The Policy reads it; nobody writes it.
 func (e *sharedEvent) recordOf(m *Model) protoreflect.Message {
-	if e.base != nil {
+	if e.base != nil { // a redacted encoding: the record as published
 		return e.base.recordOf(m)
 	}
 	e.recordOnce.Do(func() {

@@ -159,6 +159,15 @@ type redactedViews struct {
 	view [2]*sharedEvent
 }
 
+// whole returns the event e is an encoding of: e, or for a redacted
+// encoding the event as published.
+func (e *sharedEvent) whole() *sharedEvent {
+	if e.base != nil {
+		return e.base
+	}
+	return e
+}
+
 // redacted returns e encoded for aud (audienceAuthenticated or
 // audienceAnonymous): its record without the fields aud may not see,
 // whole (no delta). It is made once per event and audience.

@@ -294,7 +294,7 @@ func (s *subscription) passes(e *sharedEvent) dropReason {
 	err := decide(c.g.logger, "Event", func() error {
 		return p.ReadRecord(ctx, &RecordRequest{
 			Via: ViaEvent, Identity: id, Model: s.model, Key: e.ev.GetKey(),
-			Record: e.recordOf(s.model), Event: e.ev,
+			Record: e.recordOf(s.model), Event: e.whole().ev, // the server sees it whole (redact.go)
 		})
 	})
 	if err != nil {
