@@ -137,8 +137,8 @@ func (r *Resource[T]) checkDelete(ctx context.Context, id *Identity, key string,
 // and only the owner may read, a write must not hand anyone the record.
 func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
 	pm := msg.ProtoReflect()
-	if id == systemIdentity {
-		return msg
+	if id == systemIdentity || r.planning(ctx) != nil {
+		return msg // a planned write of a batch is not written yet (batch.go)
 	}
 	ok := r.model.ReadAccess() == wsv1.Access_PUBLIC || id != nil && id.Subject != ""
 	if ok {
@@ -150,6 +150,7 @@ func (r *Resource[T]) visible(ctx context.Context, id *Identity, msg T) T {
 			r.checkRecord(ctx, ViaWrite, id, pm) == nil
 	}
 	if ok {
+		r.redact(id, msg)
 		return msg
 	}
 	out := r.newT()

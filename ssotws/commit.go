@@ -37,6 +37,12 @@ import (
 // Once the write committed and published, the AfterCommit hook runs,
 // outside the lock.
 func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write, prepare func(w *Write) error) (T, error) {
+	if p := r.planning(ctx); p != nil {
+		// A batch method plans its writes: it commits them together
+		// (batch.go).
+		p.writes = append(p.writes, plannedWrite{typ: typ, w: w, prepare: prepare})
+		return r.newT(), nil
+	}
 	msg, fresh, err := r.commitLocked(ctx, typ, w, prepare)
 	if err == nil && fresh {
 		r.afterCommit(ctx, typ, msg)
@@ -49,15 +55,7 @@ func (r *Resource[T]) commit(ctx context.Context, typ wsv1.EventType, w *Write, 
 func (r *Resource[T]) commitLocked(ctx context.Context, typ wsv1.EventType, w *Write, prepare func(w *Write) error) (_ T, fresh bool, _ error) {
 	var zero T
 	reqID := w.RequestID
-	if isSystem(ctx) && reqID != "" {
-		scoped := *w
-		scoped.RequestID = "\x1esystem\x1f" + reqID
-		w = &scoped
-	} else if id := IdentityFrom(ctx); reqID != "" && id != nil && id.Subject != "" {
-		scoped := *w
-		scoped.RequestID = id.Subject + "\x1f" + reqID
-		w = &scoped
-	}
+	w = scopeRequestID(ctx, w)
 	if err := ctx.Err(); err != nil {
 		return zero, false, err
 	}
@@ -86,20 +84,28 @@ func (r *Resource[T]) commitLocked(ctx context.Context, typ wsv1.EventType, w *W
 			mu = recordLock(w.Model, res.Record.Key)
 			mu.Lock()
 		}
-		current, err := r.stillCurrent(ctx, res.Record)
-		if err != nil {
-			return zero, false, err
-		}
-		if !current {
-			// Later writes of the record published newer events; sending
-			// this old state again could bring back, for a client whose
-			// snapshot came after a delete, a record that is gone.
-			msg, err := r.decode(res.Record)
-			return msg, false, err
-		}
+		msg, err := r.republish(ctx, typ, res, reqID)
+		return msg, false, err
 	}
 	msg, err := r.publish(ctx, typ, res, reqID)
-	return msg, !res.Replayed, err
+	return msg, true, err
+}
+
+// scopeRequestID returns w with its RequestID scoped by the caller's
+// identity (or the system's), a copy when it changes.
+func scopeRequestID(ctx context.Context, w *Write) *Write {
+	if w.RequestID == "" {
+		return w
+	}
+	scoped := *w
+	if isSystem(ctx) {
+		scoped.RequestID = "\x1esystem\x1f" + w.RequestID
+	} else if id := IdentityFrom(ctx); id != nil && id.Subject != "" {
+		scoped.RequestID = id.Subject + "\x1f" + w.RequestID
+	} else {
+		return w
+	}
+	return &scoped
 }
 
 // stillCurrent reports whether rec, the result of a replayed request, is
@@ -124,26 +130,52 @@ const commitTimeout = 30 * time.Second
 var recordLocks [256]sync.Mutex
 
 func recordLock(model, key string) *sync.Mutex {
+	return &recordLocks[recordLockIndex(model, key)]
+}
+
+func recordLockIndex(model, key string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(model))
 	h.Write([]byte{0})
 	h.Write([]byte(key))
-	return &recordLocks[h.Sum32()%uint32(len(recordLocks))]
+	return h.Sum32() % uint32(len(recordLocks))
 }
 
 // publish sends the change events of a committed write and returns the
 // record as the caller sees it.
 func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *WriteResult, reqID string) (T, error) {
-	msg, err := r.decode(res.Record)
+	msg, events, err := r.events(typ, res, reqID)
 	if err != nil {
 		return msg, err
 	}
+	return msg, r.send(ctx, events)
+}
+
+// send publishes events, if there are any to publish.
+func (r *Resource[T]) send(ctx context.Context, events []*wsv1.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := r.pub.Publish(ctx, events); err != nil {
+		return connect.NewError(connect.CodeUnavailable,
+			fmt.Errorf("ssotws: the change was committed but its events were not published (retry with the same %s to publish them): %w", HeaderIdempotencyKey, err))
+	}
+	return nil
+}
+
+// events returns the record a committed write left and its change
+// events: none for a model that is not realtime or has no publisher.
+func (r *Resource[T]) events(typ wsv1.EventType, res *WriteResult, reqID string) (T, []*wsv1.Event, error) {
+	msg, err := r.decode(res.Record)
+	if err != nil {
+		return msg, nil, err
+	}
 	if !r.model.Realtime() || r.pub == nil {
-		return msg, nil
+		return msg, nil, nil
 	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
-		return msg, connect.NewError(connect.CodeInternal, err)
+		return msg, nil, connect.NewError(connect.CodeInternal, err)
 	}
 	now := r.opts.now().UnixMilli()
 	pm := msg.ProtoReflect()
@@ -172,11 +204,7 @@ func (r *Resource[T]) publish(ctx context.Context, typ wsv1.EventType, res *Writ
 			}
 		}
 	}
-	if err := r.pub.Publish(ctx, events); err != nil {
-		return msg, connect.NewError(connect.CodeUnavailable,
-			fmt.Errorf("ssotws: the change was committed but its events were not published (retry with the same %s to publish them): %w", HeaderIdempotencyKey, err))
-	}
-	return msg, nil
+	return msg, events, nil
 }
 
 // MaxRequestIDLen bounds the length of an Idempotency-Key.

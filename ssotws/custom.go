@@ -39,8 +39,14 @@ func SubRequest(in http.Header, part string) http.Header {
 // without a version field, the last writer wins.
 func (r *Resource[T]) Modify(ctx context.Context, in http.Header, key string, fn func(cur T) (T, error)) (T, error) {
 	var zero T
+	id, err := r.authorize(ctx, r.model.ReadAccess())
+	if err != nil {
+		return zero, err
+	}
 	for attempt := 0; ; attempt++ {
-		cur, _, err := r.Get(ctx, key)
+		// The whole record: an Update of every field must not clear the
+		// fields the caller may not read (redact.go).
+		cur, _, err := r.get(ctx, id, key)
 		if err != nil {
 			return zero, err
 		}

@@ -35,6 +35,11 @@ type sharedEvent struct {
 
 	recordOnce sync.Once
 	record     protoreflect.Message // decoded for the Policy, shared read-only
+
+	// views are the event's encodings for readers that may not see every
+	// field (redact.go); base is, for such an encoding, the whole event.
+	views redactedViews
+	base  *sharedEvent
 }
 
 // newSharedEvent encodes ev once whole and, for an update that carries a
@@ -54,13 +59,11 @@ func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 // recordOf returns the event's record, decoded once as a message of m
 // (nil if its data does not decode). The Policy reads it; nobody writes it.
 func (e *sharedEvent) recordOf(m *Model) protoreflect.Message {
+	if e.base != nil { // a redacted encoding: the record as published
+		return e.base.recordOf(m)
+	}
 	e.recordOnce.Do(func() {
-		var msg protoreflect.Message
-		if mt, err := protoregistry.GlobalTypes.FindMessageByName(m.Descriptor().FullName()); err == nil {
-			msg = mt.New()
-		} else {
-			msg = dynamicpb.NewMessage(m.Descriptor())
-		}
+		msg := newRecord(m)
 		if proto.Unmarshal(e.ev.GetData(), msg.Interface()) == nil {
 			e.record = msg
 		}
@@ -68,8 +71,20 @@ func (e *sharedEvent) recordOf(m *Model) protoreflect.Message {
 	return e.record
 }
 
+// newRecord returns an empty message of m: of its Go type when one is
+// linked in, else a dynamic one.
+func newRecord(m *Model) protoreflect.Message {
+	if mt, err := protoregistry.GlobalTypes.FindMessageByName(m.Descriptor().FullName()); err == nil {
+		return mt.New()
+	}
+	return dynamicpb.NewMessage(m.Descriptor())
+}
+
 // ownerOf returns the event's owner, decoded from its data once.
 func (e *sharedEvent) ownerOf(fd protoreflect.FieldDescriptor) string {
+	if e.base != nil {
+		return e.base.ownerOf(fd)
+	}
 	e.ownerOnce.Do(func() { e.owner = scanString(e.ev.Data, fd.Number()) })
 	return e.owner
 }

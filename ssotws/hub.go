@@ -84,6 +84,10 @@ func (h *hub) remove(channel string, s *subscription) {
 // connection's queue, and allocates nothing; a connection whose write loop
 // is already running is not woken again.
 func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
+	if sameChannelTwice(events) {
+		h.publishGrouped(events, onError) // fanout_batch.go
+		return
+	}
 	for _, ev := range events {
 		sh := h.shard(ev.Channel)
 		sh.mu.RLock()

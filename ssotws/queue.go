@@ -120,23 +120,8 @@ type delivery struct {
 // reports false when the queue overflowed; the caller must then close the
 // connection.
 func (q *sendQueue) pushLive(s *subscription, e *sharedEvent) bool {
-	q.mu.Lock()
-	if s.pending {
-		if len(s.buf) >= q.max {
-			s.overflow = true
-			q.tel.dropped(dropOverflow, 1)
-		} else {
-			s.buf = append(s.buf, e)
-		}
-		q.mu.Unlock()
-		return true
-	}
-	ok, start := q.pushEventLocked(s, e, false)
-	q.mu.Unlock()
-	if start {
-		q.start()
-	}
-	return ok
+	one := [1]*sharedEvent{e}
+	return q.pushLiveAll(s, one[:]) // fanout_batch.go
 }
 
 // pushEventLocked pushes e of s unless an event at or after its offset was

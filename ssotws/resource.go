@@ -217,7 +217,7 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 			prev = proto.Clone(m).(T)
 			before = prev.ProtoReflect()
 		}
-		for _, fd := range fields {
+		for _, fd := range r.writable(id, pm, fields, mask) {
 			if fd == r.model.OwnerField() && src.Get(fd).String() != pm.Get(fd).String() {
 				return zero, invalidArgument("%s.%s cannot be changed", snake(r.model.Name()), fd.Name())
 			}
@@ -375,8 +375,9 @@ func (r *Resource[T]) DeleteIfVersion(ctx context.Context, in http.Header, key s
 		if err != nil {
 			return zero, codeOf(err)
 		}
-		if absent {
-			// The replay of an earlier delete: check its record too.
+		if absent && r.planning(ctx) == nil {
+			// The replay of an earlier delete: check its record too (a
+			// batch checks it once applied).
 			if err := r.checkDelete(ctx, id, key, deleted.ProtoReflect()); err != nil {
 				return zero, err
 			}

@@ -13,13 +13,23 @@ import (
 // Get returns the record with key and the position of its item channel.
 // A NotFound error carries that position in its metadata too.
 func (r *Resource[T]) Get(ctx context.Context, key string) (T, ReadPosition, error) {
+	id, err := r.authorize(ctx, r.model.ReadAccess())
+	if err != nil {
+		var zero T
+		return zero, ReadPosition{}, err
+	}
+	msg, pos, err := r.get(ctx, id, key)
+	if err == nil {
+		r.redact(id, msg) // redact.go
+	}
+	return msg, pos, err
+}
+
+// get is Get for the caller id, without redaction.
+func (r *Resource[T]) get(ctx context.Context, id *Identity, key string) (T, ReadPosition, error) {
 	var zero T
 	if key == "" {
 		return zero, ReadPosition{}, invalidArgument("%s is required", r.model.KeyField().Name())
-	}
-	id, err := r.authorize(ctx, r.model.ReadAccess())
-	if err != nil {
-		return zero, ReadPosition{}, err
 	}
 	if err := r.checkChannel(ctx, ViaGet, id, ChannelName{Kind: ChannelItem, Model: r.model.Name(), Key: key}, nil); err != nil {
 		return zero, ReadPosition{}, err
@@ -100,6 +110,7 @@ scopes:
 		if r.checkRecord(ctx, ViaList, id, msg.ProtoReflect()) != nil {
 			continue // as its event would be dropped from a subscription
 		}
+		r.redact(id, msg)
 		res.Items = append(res.Items, msg)
 	}
 	return res, nil

@@ -161,15 +161,7 @@ func newSecEnv(t *testing.T, cfg secConfig) *secEnv {
 // chat returns a ChatService client that sends token as a bearer token
 // ("" sends none).
 func (e *secEnv) chat(token string) chatv1connect.ChatServiceClient {
-	bearer := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
-		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
-			if token != "" {
-				req.Header().Set("Authorization", "Bearer "+token)
-			}
-			return next(ctx, req)
-		}
-	})
-	return chatv1connect.NewChatServiceClient(e.server.Client(), e.server.URL, connect.WithInterceptors(bearer))
+	return chatv1connect.NewChatServiceClient(e.server.Client(), e.server.URL, connect.WithInterceptors(bearer(token)))
 }
 
 func (e *secEnv) closeCodes() []websocket.StatusCode {

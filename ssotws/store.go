@@ -109,6 +109,12 @@ type Store interface {
 	// on growing); Update and Delete fail with [ErrNotFound] when there is
 	// no live record.
 	Apply(ctx context.Context, w *Write) (*WriteResult, error)
+	// ApplyBatch performs ws in order, atomically: in one transaction,
+	// each write by the rules of Apply (a write sees the ones before it),
+	// and either every write is applied or none is. It returns one result
+	// per write, or the error of the first write that failed, wrapped in
+	// a [*BatchError] naming its index.
+	ApplyBatch(ctx context.Context, ws []*Write) ([]*WriteResult, error)
 	// NextSequence returns a number not returned before for this model: the
 	// key of a created record whose integer key was left zero.
 	NextSequence(ctx context.Context, model string) (int64, error)

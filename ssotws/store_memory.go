@@ -2,6 +2,7 @@ package ssotws
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -106,33 +107,83 @@ func (s *MemoryStore) NextSequence(ctx context.Context, model string) (int64, er
 
 // Apply implements [Store]: it persists the [PlanWrite] of w.
 func (s *MemoryStore) Apply(ctx context.Context, w *Write) (*WriteResult, error) {
+	res, err := s.ApplyBatch(ctx, []*Write{w})
+	if err != nil {
+		var be *BatchError
+		if errors.As(err, &be) {
+			return nil, be.Err
+		}
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// ApplyBatch implements [Store]: it plans every write against the records
+// as the writes before it leave them, and persists the plans only when
+// all of them succeeded.
+func (s *MemoryStore) ApplyBatch(ctx context.Context, ws []*Write) ([]*WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The state the batch's earlier writes leave, by model and key, and
+	// the request results they remember.
 	var (
-		reqKey     string
-		remembered *WriteResult
+		staged     map[string]*Record
+		stagedReqs map[string]*WriteResult
 	)
-	if w.RequestID != "" {
-		reqKey = w.Model + "\x00" + w.RequestID
-		remembered = s.requests[reqKey]
+	if len(ws) > 1 { // a single write needs no staging
+		staged, stagedReqs = make(map[string]*Record), make(map[string]*WriteResult)
 	}
+	plans := make([]WritePlan, len(ws))
+	for i, w := range ws {
+		reqKey := w.Model + "\x00" + w.RequestID
+		var remembered *WriteResult
+		if w.RequestID != "" {
+			if remembered = stagedReqs[reqKey]; remembered == nil {
+				remembered = s.requests[reqKey]
+			}
+		}
+		recKey := w.Model + "\x00" + w.Key
+		current, ok := staged[recKey]
+		if !ok {
+			if m := s.models[w.Model]; m != nil && m.records[w.Key] != nil {
+				current = &m.records[w.Key].rec
+			}
+		}
+		plan, err := PlanWrite(w, remembered, current)
+		if err != nil {
+			return nil, AtIndex(i, err)
+		}
+		plans[i] = plan
+		if staged == nil {
+			continue
+		}
+		if plan.Step != StepReplay {
+			staged[recKey] = plan.Result.Record
+		}
+		if plan.Remember {
+			stagedReqs[reqKey] = plan.Result
+		}
+	}
+	out := make([]*WriteResult, len(ws))
+	for i, w := range ws {
+		s.persist(w, plans[i])
+		res := *plans[i].Result
+		out[i] = &res
+	}
+	return out, nil
+}
+
+// persist writes a plan; s.mu must be held.
+func (s *MemoryStore) persist(w *Write, plan WritePlan) {
+	res := plan.Result
 	m := s.model(w.Model)
 	cur := m.records[w.Key]
-	var current *Record
-	if cur != nil {
-		current = &cur.rec
-	}
-	plan, err := PlanWrite(w, remembered, current)
-	if err != nil {
-		return nil, err
-	}
-	res := plan.Result
 	switch plan.Step {
 	case StepReplay:
-		return res, nil
+		return
 	case StepInsert, StepRecreate:
 		m.seq++
 		r := &memRecord{created: m.seq, rec: *res.Record}
@@ -145,6 +196,7 @@ func (s *MemoryStore) Apply(ctx context.Context, w *Write) (*WriteResult, error)
 		cur.rec = *res.Record
 	}
 	if plan.Remember {
+		reqKey := w.Model + "\x00" + w.RequestID
 		s.requests[reqKey] = res
 		s.requestOrder = append(s.requestOrder, reqKey)
 		if len(s.requestOrder) > s.maxRequests {
@@ -152,8 +204,6 @@ func (s *MemoryStore) Apply(ctx context.Context, w *Write) (*WriteResult, error)
 			s.requestOrder = s.requestOrder[1:]
 		}
 	}
-	out := *res
-	return &out, nil
 }
 
 func removeRecord(order []*memRecord, r *memRecord) []*memRecord {

@@ -28,6 +28,11 @@ type subscription struct {
 	subject string
 	// deltas: the client asked for deltas (Subscribe.deltas, delta.go).
 	deltas bool
+	// redaction is the model's redacted fields (nil: none), and viewer
+	// the subscriber ("" for nobody), whose audience picks what it sees
+	// of them (redact.go).
+	redaction *redaction
+	viewer    string
 
 	// active is cleared by the read loop when the subscription ends; the
 	// write loop then drops its queued events.
@@ -82,6 +87,9 @@ func (c *conn) subscribe(req *wsv1.Subscribe) {
 	s := &subscription{c: c, id: id, name: name, channel: channel, model: m, delivery: delivery{pending: true}, deltas: req.GetDeltas()}
 	if m.ReadAccess() == wsv1.Access_OWNER && m.OwnerField() != nil {
 		s.owner, s.subject = m.OwnerField(), ident.Subject
+	}
+	if s.redaction = redactionOf(m); s.redaction != nil && ident != nil {
+		s.viewer = ident.Subject
 	}
 	s.active.Store(true)
 	// Subscribe before reading history or position: an event published
@@ -210,6 +218,9 @@ func (s *subscription) deliver(e *sharedEvent) {
 	if !s.visible(e) {
 		return
 	}
+	if e = s.view(e); e == nil {
+		return
+	}
 	if !s.c.q.pushLive(s, e) {
 		s.c.refuse(refuseTooSlow, "", "too slow", slog.String("detail", "send queue overflow"))
 	}
@@ -241,7 +252,9 @@ func (s *subscription) start(id uint32, replay []*wsv1.Event, pos *wsv1.Position
 			continue
 		}
 		if s.visible(e) {
-			shared = append(shared, e)
+			if e = s.view(e); e != nil {
+				shared = append(shared, e)
+			}
 		}
 	}
 	if !c.q.replayFits(len(shared), budget) {
@@ -281,7 +294,7 @@ func (s *subscription) passes(e *sharedEvent) dropReason {
 	err := decide(c.g.logger, "Event", func() error {
 		return p.ReadRecord(ctx, &RecordRequest{
 			Via: ViaEvent, Identity: id, Model: s.model, Key: e.ev.GetKey(),
-			Record: e.recordOf(s.model), Event: e.ev,
+			Record: e.recordOf(s.model), Event: e.whole().ev, // the server sees it whole (redact.go)
 		})
 	})
 	if err != nil {

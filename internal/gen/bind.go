@@ -227,6 +227,8 @@ func (b *binder) model(msg *protogen.Message) *Model {
 		}
 	}
 
+	b.checkRedaction(m, opts.GetOwner() != "") // bind_redact.go
+
 	switch {
 	case b.realtime == RealtimeOff:
 		m.RealtimeReason = ReasonParamOff
@@ -350,7 +352,7 @@ func (b *binder) service(s *protogen.Service) *Service {
 
 // splitStandard splits a method name into its standard verb and the rest.
 func splitStandard(name string) (Standard, string) {
-	for _, s := range []Standard{Get, List, Create, Update, Delete} {
+	for _, s := range []Standard{BatchCreate, BatchUpdate, BatchDelete, Get, List, Create, Update, Delete} {
 		if rest, ok := strings.CutPrefix(name, s.String()); ok && rest != "" {
 			return s, rest
 		}
@@ -505,7 +507,7 @@ func (b *binder) byMethodName(meth *protogen.Method, std Standard, rest string, 
 	}
 	var other *protogen.Message
 	index := b.byName
-	if std == List {
+	if std == List || std.isBatch() {
 		index = b.byPlural
 	}
 	for _, m := range index[rest] {
@@ -561,7 +563,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 	}
 	switch std {
 	case Get, Delete:
-		bm.KeyField = b.keyField(meth, m, bad)
+		bm.KeyField = b.keyField(in, strings.ToLower(splitVerb(meth)), m, bad)
 		if std == Delete {
 			if v := fieldByName(in, "version"); v != nil {
 				if !isIntegerField(v) {
@@ -620,35 +622,13 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 			bm.Filters = append(bm.Filters, &Filter{Request: f, Model: mf, Optional: hasPointer(f)})
 		}
 	case Create, Update:
-		bm.ModelField = modelField(in, m)
-		if bm.ModelField == nil {
-			bad(nil, "%s request %s has no %s field; it must carry the model (AIP-13%d)",
-				strings.ToLower(std.String()), in.Desc.FullName(), m.FullName(), map[Standard]int{Create: 3, Update: 4}[std])
-		}
-		if std == Create {
-			idName := snake(m.Name()) + "_id"
-			if f := fieldByName(in, idName); f != nil {
-				if m.Key != nil && !keyCompatible(f, m.Key) {
-					bad(f, "create request field %q is %s but the key of %s is %s", idName, describeType(f), m.Name(), describeType(m.Key))
-				} else {
-					bm.IDField = f
-				}
-			}
-		} else {
-			f := fieldByName(in, "update_mask")
-			switch {
-			case f == nil:
-				bad(nil, "update request %s has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)", in.Desc.FullName())
-			case f.Message == nil || f.Message.Desc.FullName() != fieldMaskName || f.Desc.IsList():
-				bad(f, "update request field %q is %s; it must be a google.protobuf.FieldMask", "update_mask", describeType(f))
-			default:
-				bm.MaskField = f
-			}
-		}
+		b.writeRequest(in, m, std, bm, bad)
 		bm.Response = b.response(meth, m, false, bad)
 		if bm.Response == ResponseWrapper {
 			bm.ResponseField = wrapperField(out, m)
 		}
+	case BatchCreate, BatchUpdate, BatchDelete:
+		b.batchShape(meth, m, bm, bad) // bind_batch.go
 	}
 	for _, f := range []*protogen.Field{bm.KeyField, bm.VersionField, bm.ModelField, bm.IDField, bm.MaskField,
 		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField} {
@@ -668,13 +648,42 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 	return bm
 }
 
+// writeRequest finds the fields of a Create or Update request in: the
+// model, and Create's <model>_id or Update's update_mask.
+func (b *binder) writeRequest(in *protogen.Message, m *Model, std Standard, bm *Method, bad func(*protogen.Field, string, ...any)) {
+	bm.ModelField = modelField(in, m)
+	if bm.ModelField == nil {
+		bad(nil, "%s request %s has no %s field; it must carry the model (AIP-13%d)",
+			strings.ToLower(std.String()), in.Desc.FullName(), m.FullName(), map[Standard]int{Create: 3, Update: 4}[std])
+	}
+	if std == Create {
+		idName := snake(m.Name()) + "_id"
+		if f := fieldByName(in, idName); f != nil {
+			if m.Key != nil && !keyCompatible(f, m.Key) {
+				bad(f, "create request field %q is %s but the key of %s is %s", idName, describeType(f), m.Name(), describeType(m.Key))
+			} else {
+				bm.IDField = f
+			}
+		}
+	} else {
+		f := fieldByName(in, "update_mask")
+		switch {
+		case f == nil:
+			bad(nil, "update request %s has no update_mask field; add google.protobuf.FieldMask update_mask (AIP-134)", in.Desc.FullName())
+		case f.Message == nil || f.Message.Desc.FullName() != fieldMaskName || f.Desc.IsList():
+			bad(f, "update request field %q is %s; it must be a google.protobuf.FieldMask", "update_mask", describeType(f))
+		default:
+			bm.MaskField = f
+		}
+	}
+}
+
 // keyField finds the field of a Get or Delete request that holds the key:
 // the model's key name, "id" or "name".
-func (b *binder) keyField(meth *protogen.Method, m *Model, bad func(*protogen.Field, string, ...any)) *protogen.Field {
+func (b *binder) keyField(in *protogen.Message, verb string, m *Model, bad func(*protogen.Field, string, ...any)) *protogen.Field {
 	if m.Key == nil {
 		return nil // the model's problem is reported already
 	}
-	in := meth.Input
 	for _, name := range []string{string(m.Key.Desc.Name()), "id", "name"} {
 		f := fieldByName(in, name)
 		if f == nil {
@@ -687,7 +696,7 @@ func (b *binder) keyField(meth *protogen.Method, m *Model, bad func(*protogen.Fi
 		return f
 	}
 	bad(nil, "%s request %s has no key field; add %s %s = 1 (the key of %s)",
-		strings.ToLower(splitVerb(meth)), in.Desc.FullName(), scalarName(m.Key), m.Key.Desc.Name(), m.Name())
+		verb, in.Desc.FullName(), scalarName(m.Key), m.Key.Desc.Name(), m.Name())
 	return nil
 }
 

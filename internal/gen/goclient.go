@@ -26,7 +26,7 @@ func genClients(g *protogen.GeneratedFile, f *File, p *Params) {
 		for _, m := range s.Models {
 			var methods [Delete + 1]*Method
 			for _, bm := range s.Methods {
-				if bm.Model == m {
+				if bm.Model == m && !bm.Standard.isBatch() { // batch methods: the Connect client
 					methods[bm.Standard] = bm
 				}
 			}

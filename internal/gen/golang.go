@@ -346,7 +346,11 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 	in := g.QualifiedGoIdent(meth.Input.GoIdent)
 	out := g.QualifiedGoIdent(meth.Output.GoIdent)
 
-	g.P("// ", meth.GoName, " implements ", g.QualifiedGoIdent(sn.Handler), ": the standard ", bm.Standard, " of")
+	kind := "the standard " + bm.Standard.String()
+	if bm.Standard.isBatch() {
+		kind = "the batch method " + bm.Standard.String() + ", all or none,"
+	}
+	g.P("// ", meth.GoName, " implements ", g.QualifiedGoIdent(sn.Handler), ": ", kind, " of")
 	g.P("// ", bm.Model.FullName(), ".")
 	comments(g, meth.Comments.Leading)
 	if isDeprecated(meth.Desc) {
@@ -386,16 +390,13 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 			lhs = "_, err := "
 		}
 		if v := bm.VersionField; v != nil {
-			version := getter(msgExpr, v)
-			switch v.Desc.Kind() {
-			case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-			default:
-				version = "int64(" + version + ")"
-			}
+			version := int64Expr(getter(msgExpr, v), v)
 			g.P(lhs, recv, ".DeleteIfVersion(ctx, ", header, ", ", keyExpr(g, bm.KeyField, msgExpr), ", ", version, ")")
 		} else {
 			g.P(lhs, recv, ".Delete(ctx, ", header, ", ", keyExpr(g, bm.KeyField, msgExpr), ")")
 		}
+	case BatchCreate, BatchUpdate, BatchDelete:
+		genBatchCall(g, bm, recv, msgExpr, header) // golang_batch.go
 	}
 	g.P("if err != nil {")
 	g.P("return nil, ", shape.err(g, "err"))
@@ -414,6 +415,8 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 			vals = append(vals, fieldValue{bm.NextPageToken, "page.NextPageToken"})
 		}
 		body = newMessage(g, "out", meth.Output, true, vals...)
+	case ResponseBatch:
+		body = newMessage(g, "out", meth.Output, false, fieldValue{bm.ResponseField, "msgs"})
 	}
 	switch bm.Standard {
 	case Get, List:

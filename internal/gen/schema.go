@@ -190,9 +190,16 @@ const (
 	Create
 	Update
 	Delete
+	// The batch methods (AIP-233, AIP-234, AIP-235); bind_batch.go.
+	BatchCreate
+	BatchUpdate
+	BatchDelete
 )
 
-var standardNames = map[Standard]string{Get: "Get", List: "List", Create: "Create", Update: "Update", Delete: "Delete"}
+var standardNames = map[Standard]string{
+	Get: "Get", List: "List", Create: "Create", Update: "Update", Delete: "Delete",
+	BatchCreate: "BatchCreate", BatchUpdate: "BatchUpdate", BatchDelete: "BatchDelete",
+}
 
 // String returns the method's AIP verb: "Get", "List"…
 func (s Standard) String() string { return standardNames[s] }
@@ -212,6 +219,9 @@ const (
 	ResponseEmpty
 	// ResponseList: a List response, Method.ResponseField repeated.
 	ResponseList
+	// ResponseBatch: a batch method's response, Method.ResponseField
+	// repeated, one record per item.
+	ResponseBatch
 )
 
 // Method is one standard method bound to a model.
@@ -246,6 +256,14 @@ type Method struct {
 	Filters []*Filter
 	// PageSize and PageToken are the List request's paging fields, if any.
 	PageSize, PageToken *protogen.Field
+
+	// Requests is a batch request's repeated field of item requests
+	// (BatchCreate, BatchUpdate, a BatchDelete of requests), and Item
+	// the fields of one item request, as Create's, Update's or Delete's.
+	Requests *protogen.Field
+	Item     *Method
+	// Keys is a BatchDelete request's repeated key field (names, ids).
+	Keys *protogen.Field
 }
 
 // Filter is a List request field that filters on the model field of the

@@ -65,6 +65,9 @@ func generateTS(plugin *protogen.Plugin, schema *Schema, params *Params) error {
 	for _, f := range schema.Files {
 		for _, s := range f.Services {
 			for _, bm := range s.Methods {
+				if bm.Standard.isBatch() {
+					continue // batch methods: the Connect client
+				}
 				b := served[bm.Model]
 				if b == nil {
 					b = &tsServed{service: s}

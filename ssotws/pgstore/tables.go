@@ -176,19 +176,37 @@ ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`, mod
 // writes the model's table; its triggers write the change log. A try that
 // lost a race (a concurrent create of the key, a deadlock) runs again.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	t, err := s.tables.Writable(ctx, w.Model)
+	res, err := s.applyAll(ctx, []*ssotws.Write{w}, false)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],
+// in one transaction, which runs again as a whole when it lost a race.
+func (s *TableStore) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
+	return s.applyAll(ctx, ws, true)
+}
+
+// applyAll applies ws in one transaction, tried again when it lost a
+// race. With batch set, the error of a write names its index.
+func (s *TableStore) applyAll(ctx context.Context, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
+	tables, err := s.tables.Writable(ctx, ws, batch)
 	if err != nil {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		res, err := s.applyOnce(ctx, t, w)
+		res, err := s.applyOnce(ctx, tables, ws)
 		if err == nil {
-			if !res.Replayed {
-				s.tables.Committed(w)
-			}
+			s.tables.Committed(ws, res)
 			return res, nil
 		}
 		if !tableRetryable(err) {
+			var be *ssotws.BatchError
+			if !batch && errors.As(err, &be) {
+				err = be.Err
+			}
 			return nil, err
 		}
 		if attempt >= s.maxAttempts {
@@ -218,16 +236,42 @@ func tableRetryable(err error) bool {
 	return false
 }
 
-func (s *TableStore) applyOnce(ctx context.Context, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	key, err := t.KeyArg(w.Key)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: apply: %w", err)
-	}
+// applyOnce is one try of applyAll: one transaction, committed when a
+// write was not a replay. The error of a write is a [ssotws.BatchError].
+func (s *TableStore) applyOnce(ctx context.Context, tables []*sqlschema.Table, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: apply: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	out := make([]*ssotws.WriteResult, len(ws))
+	wrote := false
+	for i, w := range ws {
+		res, err := s.applyIn(ctx, tx, tables[i], w)
+		if err != nil {
+			return nil, ssotws.AtIndex(i, err)
+		}
+		out[i] = res
+		wrote = wrote || !res.Replayed
+	}
+	if !wrote {
+		return out, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, fmt.Errorf("pgstore: apply: %w", err)
+	}
+	return out, nil
+}
+
+// applyIn plans w and writes it in tx.
+func (s *TableStore) applyIn(ctx context.Context, tx pgx.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
+	key, err := t.KeyArg(w.Key)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: apply: %w", err)
+	}
 	var reqHash []byte
 	var remembered *ssotws.WriteResult
 	if w.RequestID != "" {
@@ -282,12 +326,6 @@ WHERE model = $1 AND request_hash = $2`, w.Model, reqHash, int16(w.Kind), r.Key,
 	WHERE seq <= currval('ssotws_requests_seq') - $1 FOR UPDATE SKIP LOCKED)`, s.maxRequests); err != nil {
 			return nil, fmt.Errorf("pgstore: apply: %w", err)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		return nil, fmt.Errorf("pgstore: apply: %w", err)
 	}
 	return res, nil
 }

@@ -202,13 +202,7 @@ func TestGeneratedServiceOnTables(t *testing.T) {
 // with the request id it was made with.
 func TestRelayedServiceEventsOnce(t *testing.T) {
 	ctx := context.Background()
-	store := openTables(t, filepath.Join(t.TempDir(), "chat.db"), chatModels)
-	broker := ssotws.NewMemoryBroker(nil)
-	t.Cleanup(func() { broker.Close() })
-	relay, err := store.StartRelay(ctx, broker, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { relay.Close() })
-	url := serveGateway(t, broker)
+	store, broker, relay, url := relayedTables(t)
 	sub := dialWS(t, url)
 	sub.subscribe("Message", nil)
 

@@ -156,7 +156,23 @@ RETURNING key_seq`, model).Scan(&n)
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that
 // writes the model's table; its triggers write the change log.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	t, err := s.tables.Writable(ctx, w.Model)
+	res, err := s.applyAll(ctx, []*ssotws.Write{w}, false)
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
+// ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],
+// in one transaction.
+func (s *TableStore) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
+	return s.applyAll(ctx, ws, true)
+}
+
+// applyAll applies ws in one transaction. With batch set, the error of a
+// write names its index.
+func (s *TableStore) applyAll(ctx context.Context, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
+	tables, err := s.tables.Writable(ctx, ws, batch)
 	if err != nil {
 		return nil, err
 	}
@@ -165,17 +181,23 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := s.apply(ctx, tx, t, w)
-	if err != nil {
-		return nil, err
+	out := make([]*ssotws.WriteResult, len(ws))
+	wrote := false
+	for i, w := range ws {
+		res, err := s.apply(ctx, tx, tables[i], w)
+		if err != nil {
+			return nil, sqlstore.AtIndex(batch, i, err)
+		}
+		out[i] = res
+		wrote = wrote || !res.Replayed
 	}
-	if !res.Replayed {
+	if wrote {
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		s.tables.Committed(w)
+		s.tables.Committed(ws, out)
 	}
-	return res, nil
+	return out, nil
 }
 
 func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {

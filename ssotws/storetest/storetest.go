@@ -75,6 +75,10 @@ var cases = []struct {
 	{"ConcurrentIncrements", testConcurrentIncrements},
 	{"ConcurrentCreates", testConcurrentCreates},
 	{"ConcurrentIdempotent", testConcurrentIdempotent},
+	{"BatchAppliesInOrder", testBatchInOrder},
+	{"BatchAllOrNothing", testBatchAllOrNothing},
+	{"BatchIdempotent", testBatchIdempotent},
+	{"BatchAcrossModels", testBatchAcrossModels},
 }
 
 func mustApply(t *testing.T, s ssotws.Store, w *ssotws.Write) *ssotws.WriteResult {

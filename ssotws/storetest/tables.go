@@ -169,9 +169,44 @@ func (a *tableAdapter) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, 
 }
 
 func (a *tableAdapter) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
+	enc, err := a.encodeWrite(w)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.s.Apply(ctx, enc)
+	if err != nil {
+		return nil, err
+	}
+	return a.decodeResult(w.Model, res)
+}
+
+func (a *tableAdapter) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
+	encs := make([]*ssotws.Write, len(ws))
+	for i, w := range ws {
+		var err error
+		if encs[i], err = a.encodeWrite(w); err != nil {
+			return nil, err
+		}
+	}
+	res, err := a.s.ApplyBatch(ctx, encs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ssotws.WriteResult, len(res))
+	for i, r := range res {
+		if out[i], err = a.decodeResult(ws[i].Model, r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// encodeWrite turns a write of the suite's opaque records into one of
+// messages of its model (a model the store does not serve is left as it is).
+func (a *tableAdapter) encodeWrite(w *ssotws.Write) (*ssotws.Write, error) {
 	m, ok := a.models[w.Model]
 	if !ok {
-		return a.s.Apply(ctx, w)
+		return w, nil
 	}
 	enc := *w
 	if w.Kind != ssotws.WriteDelete || w.Data != nil {
@@ -180,11 +215,17 @@ func (a *tableAdapter) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.Writ
 			return nil, err
 		}
 	}
-	res, err := a.s.Apply(ctx, &enc)
-	if err != nil {
-		return nil, err
+	return &enc, nil
+}
+
+// decodeResult turns a result of the store back into opaque records.
+func (a *tableAdapter) decodeResult(model string, res *ssotws.WriteResult) (*ssotws.WriteResult, error) {
+	m, ok := a.models[model]
+	if !ok {
+		return res, nil
 	}
 	out := *res
+	var err error
 	if out.Record, err = a.decode(m, res.Record); err != nil {
 		return nil, err
 	}

@@ -102,6 +102,12 @@ const (
 	StandardMethod_STANDARD_METHOD_UPDATE StandardMethod = 4
 	// STANDARD_METHOD_DELETE is AIP-135.
 	StandardMethod_STANDARD_METHOD_DELETE StandardMethod = 5
+	// STANDARD_METHOD_BATCH_CREATE is AIP-233.
+	StandardMethod_STANDARD_METHOD_BATCH_CREATE StandardMethod = 6
+	// STANDARD_METHOD_BATCH_UPDATE is AIP-234.
+	StandardMethod_STANDARD_METHOD_BATCH_UPDATE StandardMethod = 7
+	// STANDARD_METHOD_BATCH_DELETE is AIP-235.
+	StandardMethod_STANDARD_METHOD_BATCH_DELETE StandardMethod = 8
 )
 
 // Enum value maps for StandardMethod.
@@ -113,14 +119,20 @@ var (
 		3: "STANDARD_METHOD_CREATE",
 		4: "STANDARD_METHOD_UPDATE",
 		5: "STANDARD_METHOD_DELETE",
+		6: "STANDARD_METHOD_BATCH_CREATE",
+		7: "STANDARD_METHOD_BATCH_UPDATE",
+		8: "STANDARD_METHOD_BATCH_DELETE",
 	}
 	StandardMethod_value = map[string]int32{
-		"STANDARD_METHOD_UNSPECIFIED": 0,
-		"STANDARD_METHOD_GET":         1,
-		"STANDARD_METHOD_LIST":        2,
-		"STANDARD_METHOD_CREATE":      3,
-		"STANDARD_METHOD_UPDATE":      4,
-		"STANDARD_METHOD_DELETE":      5,
+		"STANDARD_METHOD_UNSPECIFIED":  0,
+		"STANDARD_METHOD_GET":          1,
+		"STANDARD_METHOD_LIST":         2,
+		"STANDARD_METHOD_CREATE":       3,
+		"STANDARD_METHOD_UPDATE":       4,
+		"STANDARD_METHOD_DELETE":       5,
+		"STANDARD_METHOD_BATCH_CREATE": 6,
+		"STANDARD_METHOD_BATCH_UPDATE": 7,
+		"STANDARD_METHOD_BATCH_DELETE": 8,
 	}
 )
 
@@ -398,7 +410,13 @@ func (x *MethodOptions) GetSkip() bool {
 
 // FieldOptions sets the options of one field of a model.
 type FieldOptions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// read redacts the field for the users it does not admit: OWNER shows
+	// it to the record's owner only (the model needs an owner field),
+	// AUTHENTICATED to authenticated users only. Unset or PUBLIC, the field
+	// is shown to whoever may read the record. A redacted field is cleared
+	// in every response, event and snapshot the server sends.
+	Read          Access `protobuf:"varint,2,opt,name=read,proto3,enum=ssot.ws.v1.Access" json:"read,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -431,6 +449,13 @@ func (x *FieldOptions) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FieldOptions.ProtoReflect.Descriptor instead.
 func (*FieldOptions) Descriptor() ([]byte, []int) {
 	return file_ssot_ws_v1_options_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FieldOptions) GetRead() Access {
+	if x != nil {
+		return x.Read
+	}
+	return Access_ACCESS_UNSPECIFIED
 }
 
 var file_ssot_ws_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -522,21 +547,25 @@ const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\rMethodOptions\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x126\n" +
 	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard\x12\x12\n" +
-	"\x04skip\x18\x03 \x01(\bR\x04skip\"\x0e\n" +
-	"\fFieldOptions*J\n" +
+	"\x04skip\x18\x03 \x01(\bR\x04skip\"6\n" +
+	"\fFieldOptions\x12&\n" +
+	"\x04read\x18\x02 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read*J\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
 	"\x06PUBLIC\x10\x01\x12\x11\n" +
 	"\rAUTHENTICATED\x10\x02\x12\t\n" +
-	"\x05OWNER\x10\x03*\xb8\x01\n" +
+	"\x05OWNER\x10\x03*\x9e\x02\n" +
 	"\x0eStandardMethod\x12\x1f\n" +
 	"\x1bSTANDARD_METHOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13STANDARD_METHOD_GET\x10\x01\x12\x18\n" +
 	"\x14STANDARD_METHOD_LIST\x10\x02\x12\x1a\n" +
 	"\x16STANDARD_METHOD_CREATE\x10\x03\x12\x1a\n" +
 	"\x16STANDARD_METHOD_UPDATE\x10\x04\x12\x1a\n" +
-	"\x16STANDARD_METHOD_DELETE\x10\x05:Q\n" +
+	"\x16STANDARD_METHOD_DELETE\x10\x05\x12 \n" +
+	"\x1cSTANDARD_METHOD_BATCH_CREATE\x10\x06\x12 \n" +
+	"\x1cSTANDARD_METHOD_BATCH_UPDATE\x10\a\x12 \n" +
+	"\x1cSTANDARD_METHOD_BATCH_DELETE\x10\b:Q\n" +
 	"\x05model\x12\x1f.google.protobuf.MessageOptions\x18\x9e\x90\x03 \x01(\v2\x18.ssot.ws.v1.ModelOptionsR\x05model:W\n" +
 	"\aservice\x12\x1f.google.protobuf.ServiceOptions\x18\x9f\x90\x03 \x01(\v2\x1a.ssot.ws.v1.ServiceOptionsR\aservice:S\n" +
 	"\x06method\x12\x1e.google.protobuf.MethodOptions\x18\xa0\x90\x03 \x01(\v2\x19.ssot.ws.v1.MethodOptionsR\x06method:O\n" +
@@ -572,19 +601,20 @@ var file_ssot_ws_v1_options_proto_depIdxs = []int32{
 	0,  // 0: ssot.ws.v1.ModelOptions.read:type_name -> ssot.ws.v1.Access
 	0,  // 1: ssot.ws.v1.ModelOptions.write:type_name -> ssot.ws.v1.Access
 	1,  // 2: ssot.ws.v1.MethodOptions.standard:type_name -> ssot.ws.v1.StandardMethod
-	6,  // 3: ssot.ws.v1.model:extendee -> google.protobuf.MessageOptions
-	7,  // 4: ssot.ws.v1.service:extendee -> google.protobuf.ServiceOptions
-	8,  // 5: ssot.ws.v1.method:extendee -> google.protobuf.MethodOptions
-	9,  // 6: ssot.ws.v1.field:extendee -> google.protobuf.FieldOptions
-	2,  // 7: ssot.ws.v1.model:type_name -> ssot.ws.v1.ModelOptions
-	3,  // 8: ssot.ws.v1.service:type_name -> ssot.ws.v1.ServiceOptions
-	4,  // 9: ssot.ws.v1.method:type_name -> ssot.ws.v1.MethodOptions
-	5,  // 10: ssot.ws.v1.field:type_name -> ssot.ws.v1.FieldOptions
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	7,  // [7:11] is the sub-list for extension type_name
-	3,  // [3:7] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	0,  // 3: ssot.ws.v1.FieldOptions.read:type_name -> ssot.ws.v1.Access
+	6,  // 4: ssot.ws.v1.model:extendee -> google.protobuf.MessageOptions
+	7,  // 5: ssot.ws.v1.service:extendee -> google.protobuf.ServiceOptions
+	8,  // 6: ssot.ws.v1.method:extendee -> google.protobuf.MethodOptions
+	9,  // 7: ssot.ws.v1.field:extendee -> google.protobuf.FieldOptions
+	2,  // 8: ssot.ws.v1.model:type_name -> ssot.ws.v1.ModelOptions
+	3,  // 9: ssot.ws.v1.service:type_name -> ssot.ws.v1.ServiceOptions
+	4,  // 10: ssot.ws.v1.method:type_name -> ssot.ws.v1.MethodOptions
+	5,  // 11: ssot.ws.v1.field:type_name -> ssot.ws.v1.FieldOptions
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	8,  // [8:12] is the sub-list for extension type_name
+	4,  // [4:8] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_ssot_ws_v1_options_proto_init() }

@@ -105,22 +105,49 @@ func (ts *Tables) Table(model string) (*sqlschema.Table, error) {
 	return t, nil
 }
 
-// Writable returns the table a write of model goes to, unless ctx is
-// done.
-func (ts *Tables) Writable(ctx context.Context, model string) (*sqlschema.Table, error) {
+// Writable returns the tables the writes ws go to, unless ctx is done.
+// With batch set, the error of a write names its index.
+func (ts *Tables) Writable(ctx context.Context, ws []*ssotws.Write, batch bool) ([]*sqlschema.Table, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return ts.Table(model)
+	tables := make([]*sqlschema.Table, len(ws))
+	for i, w := range ws {
+		t, err := ts.Table(w.Model)
+		if err != nil {
+			return nil, AtIndex(batch, i, err)
+		}
+		tables[i] = t
+	}
+	return tables, nil
 }
 
-// Committed runs after a write of w committed: the test hook, then the
-// relays' wake-up.
-func (ts *Tables) Committed(w *ssotws.Write) {
-	if ts.AfterCommit != nil {
-		ts.AfterCommit(w)
+// AtIndex names the index of the failed write of a batch.
+func AtIndex(batch bool, i int, err error) error {
+	if batch {
+		return ssotws.AtIndex(i, err)
 	}
-	ts.Wakers.Wake()
+	return err
+}
+
+// Committed runs after the writes ws committed with the results res: the
+// test hook for each that was not a replay, then the relays' wake-up. It
+// reports whether anything was written.
+func (ts *Tables) Committed(ws []*ssotws.Write, res []*ssotws.WriteResult) bool {
+	wrote := false
+	for i, w := range ws {
+		if res[i].Replayed {
+			continue
+		}
+		wrote = true
+		if ts.AfterCommit != nil {
+			ts.AfterCommit(w)
+		}
+	}
+	if wrote {
+		ts.Wakers.Wake()
+	}
+	return wrote
 }
 
 // Get implements [ssotws.Store.Get] on db.

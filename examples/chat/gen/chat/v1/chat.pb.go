@@ -872,6 +872,226 @@ func (x *DeleteMessageRequest) GetVersion() int64 {
 	return 0
 }
 
+type BatchCreateMessagesRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*CreateMessageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateMessagesRequest) Reset() {
+	*x = BatchCreateMessagesRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateMessagesRequest) ProtoMessage() {}
+
+func (x *BatchCreateMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *BatchCreateMessagesRequest) GetRequests() []*CreateMessageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchCreateMessagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateMessagesResponse) Reset() {
+	*x = BatchCreateMessagesResponse{}
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateMessagesResponse) ProtoMessage() {}
+
+func (x *BatchCreateMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateMessagesResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *BatchCreateMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type BatchUpdateMessagesRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*UpdateMessageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpdateMessagesRequest) Reset() {
+	*x = BatchUpdateMessagesRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpdateMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpdateMessagesRequest) ProtoMessage() {}
+
+func (x *BatchUpdateMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpdateMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchUpdateMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BatchUpdateMessagesRequest) GetRequests() []*UpdateMessageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+type BatchUpdateMessagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchUpdateMessagesResponse) Reset() {
+	*x = BatchUpdateMessagesResponse{}
+	mi := &file_chat_v1_chat_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchUpdateMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchUpdateMessagesResponse) ProtoMessage() {}
+
+func (x *BatchUpdateMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchUpdateMessagesResponse.ProtoReflect.Descriptor instead.
+func (*BatchUpdateMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BatchUpdateMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type BatchDeleteMessagesRequest struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Requests      []*DeleteMessageRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchDeleteMessagesRequest) Reset() {
+	*x = BatchDeleteMessagesRequest{}
+	mi := &file_chat_v1_chat_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchDeleteMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchDeleteMessagesRequest) ProtoMessage() {}
+
+func (x *BatchDeleteMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chat_v1_chat_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchDeleteMessagesRequest.ProtoReflect.Descriptor instead.
+func (*BatchDeleteMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BatchDeleteMessagesRequest) GetRequests() []*DeleteMessageRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
 type CountMessagesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RoomId        string                 `protobuf:"bytes,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
@@ -881,7 +1101,7 @@ type CountMessagesRequest struct {
 
 func (x *CountMessagesRequest) Reset() {
 	*x = CountMessagesRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_chat_v1_chat_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +1113,7 @@ func (x *CountMessagesRequest) String() string {
 func (*CountMessagesRequest) ProtoMessage() {}
 
 func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_chat_v1_chat_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +1126,7 @@ func (x *CountMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesRequest.ProtoReflect.Descriptor instead.
 func (*CountMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CountMessagesRequest) GetRoomId() string {
@@ -925,7 +1145,7 @@ type CountMessagesResponse struct {
 
 func (x *CountMessagesResponse) Reset() {
 	*x = CountMessagesResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_chat_v1_chat_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1157,7 @@ func (x *CountMessagesResponse) String() string {
 func (*CountMessagesResponse) ProtoMessage() {}
 
 func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_chat_v1_chat_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1170,7 @@ func (x *CountMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountMessagesResponse.ProtoReflect.Descriptor instead.
 func (*CountMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CountMessagesResponse) GetCount() int64 {
@@ -969,7 +1189,7 @@ type ClearRoomRequest struct {
 
 func (x *ClearRoomRequest) Reset() {
 	*x = ClearRoomRequest{}
-	mi := &file_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_chat_v1_chat_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1201,7 @@ func (x *ClearRoomRequest) String() string {
 func (*ClearRoomRequest) ProtoMessage() {}
 
 func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_chat_v1_chat_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1214,7 @@ func (x *ClearRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRoomRequest.ProtoReflect.Descriptor instead.
 func (*ClearRoomRequest) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ClearRoomRequest) GetRoomId() string {
@@ -1014,7 +1234,7 @@ type ClearRoomResponse struct {
 
 func (x *ClearRoomResponse) Reset() {
 	*x = ClearRoomResponse{}
-	mi := &file_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_chat_v1_chat_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1246,7 @@ func (x *ClearRoomResponse) String() string {
 func (*ClearRoomResponse) ProtoMessage() {}
 
 func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_chat_v1_chat_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1259,7 @@ func (x *ClearRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearRoomResponse.ProtoReflect.Descriptor instead.
 func (*ClearRoomResponse) Descriptor() ([]byte, []int) {
-	return file_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+	return file_chat_v1_chat_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ClearRoomResponse) GetDeleted() int64 {
@@ -1105,7 +1325,17 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"updateMask\"@\n" +
 	"\x14DeleteMessageRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x03R\aversion\"/\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\"W\n" +
+	"\x1aBatchCreateMessagesRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.chat.v1.CreateMessageRequestR\brequests\"K\n" +
+	"\x1bBatchCreateMessagesResponse\x12,\n" +
+	"\bmessages\x18\x01 \x03(\v2\x10.chat.v1.MessageR\bmessages\"W\n" +
+	"\x1aBatchUpdateMessagesRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.chat.v1.UpdateMessageRequestR\brequests\"K\n" +
+	"\x1bBatchUpdateMessagesResponse\x12,\n" +
+	"\bmessages\x18\x01 \x03(\v2\x10.chat.v1.MessageR\bmessages\"W\n" +
+	"\x1aBatchDeleteMessagesRequest\x129\n" +
+	"\brequests\x18\x01 \x03(\v2\x1d.chat.v1.DeleteMessageRequestR\brequests\"/\n" +
 	"\x14CountMessagesRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\tR\x06roomId\"-\n" +
 	"\x15CountMessagesResponse\x12\x14\n" +
@@ -1113,7 +1343,7 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\x10ClearRoomRequest\x12 \n" +
 	"\aroom_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x06roomId\"-\n" +
 	"\x11ClearRoomResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x03R\adeleted2\xa1\x06\n" +
+	"\adeleted\x18\x01 \x01(\x03R\adeleted2\xb9\b\n" +
 	"\vChatService\x121\n" +
 	"\aGetRoom\x12\x17.chat.v1.GetRoomRequest\x1a\r.chat.v1.Room\x12B\n" +
 	"\tListRooms\x12\x19.chat.v1.ListRoomsRequest\x1a\x1a.chat.v1.ListRoomsResponse\x127\n" +
@@ -1128,7 +1358,10 @@ const file_chat_v1_chat_proto_rawDesc = "" +
 	"\fListMessages\x12\x1c.chat.v1.ListMessagesRequest\x1a\x1d.chat.v1.ListMessagesResponse\x12@\n" +
 	"\rCreateMessage\x12\x1d.chat.v1.CreateMessageRequest\x1a\x10.chat.v1.Message\x12@\n" +
 	"\rUpdateMessage\x12\x1d.chat.v1.UpdateMessageRequest\x1a\x10.chat.v1.Message\x12F\n" +
-	"\rDeleteMessage\x12\x1d.chat.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\x12N\n" +
+	"\rDeleteMessage\x12\x1d.chat.v1.DeleteMessageRequest\x1a\x16.google.protobuf.Empty\x12`\n" +
+	"\x13BatchCreateMessages\x12#.chat.v1.BatchCreateMessagesRequest\x1a$.chat.v1.BatchCreateMessagesResponse\x12`\n" +
+	"\x13BatchUpdateMessages\x12#.chat.v1.BatchUpdateMessagesRequest\x1a$.chat.v1.BatchUpdateMessagesResponse\x12R\n" +
+	"\x13BatchDeleteMessages\x12#.chat.v1.BatchDeleteMessagesRequest\x1a\x16.google.protobuf.Empty\x12N\n" +
 	"\rCountMessages\x12\x1d.chat.v1.CountMessagesRequest\x1a\x1e.chat.v1.CountMessagesResponse\x12B\n" +
 	"\tClearRoom\x12\x19.chat.v1.ClearRoomRequest\x1a\x1a.chat.v1.ClearRoomResponseBBZ@github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1;chatv1b\x06proto3"
 
@@ -1144,69 +1377,85 @@ func file_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_chat_v1_chat_proto_rawDescData
 }
 
-var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_chat_v1_chat_proto_goTypes = []any{
-	(*Room)(nil),                  // 0: chat.v1.Room
-	(*Message)(nil),               // 1: chat.v1.Message
-	(*Member)(nil),                // 2: chat.v1.Member
-	(*Typing)(nil),                // 3: chat.v1.Typing
-	(*GetRoomRequest)(nil),        // 4: chat.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),      // 5: chat.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 6: chat.v1.ListRoomsResponse
-	(*CreateRoomRequest)(nil),     // 7: chat.v1.CreateRoomRequest
-	(*UpdateRoomRequest)(nil),     // 8: chat.v1.UpdateRoomRequest
-	(*DeleteRoomRequest)(nil),     // 9: chat.v1.DeleteRoomRequest
-	(*GetMessageRequest)(nil),     // 10: chat.v1.GetMessageRequest
-	(*ListMessagesRequest)(nil),   // 11: chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 12: chat.v1.ListMessagesResponse
-	(*CreateMessageRequest)(nil),  // 13: chat.v1.CreateMessageRequest
-	(*UpdateMessageRequest)(nil),  // 14: chat.v1.UpdateMessageRequest
-	(*DeleteMessageRequest)(nil),  // 15: chat.v1.DeleteMessageRequest
-	(*CountMessagesRequest)(nil),  // 16: chat.v1.CountMessagesRequest
-	(*CountMessagesResponse)(nil), // 17: chat.v1.CountMessagesResponse
-	(*ClearRoomRequest)(nil),      // 18: chat.v1.ClearRoomRequest
-	(*ClearRoomResponse)(nil),     // 19: chat.v1.ClearRoomResponse
-	(*fieldmaskpb.FieldMask)(nil), // 20: google.protobuf.FieldMask
-	(*emptypb.Empty)(nil),         // 21: google.protobuf.Empty
+	(*Room)(nil),                        // 0: chat.v1.Room
+	(*Message)(nil),                     // 1: chat.v1.Message
+	(*Member)(nil),                      // 2: chat.v1.Member
+	(*Typing)(nil),                      // 3: chat.v1.Typing
+	(*GetRoomRequest)(nil),              // 4: chat.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),            // 5: chat.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),           // 6: chat.v1.ListRoomsResponse
+	(*CreateRoomRequest)(nil),           // 7: chat.v1.CreateRoomRequest
+	(*UpdateRoomRequest)(nil),           // 8: chat.v1.UpdateRoomRequest
+	(*DeleteRoomRequest)(nil),           // 9: chat.v1.DeleteRoomRequest
+	(*GetMessageRequest)(nil),           // 10: chat.v1.GetMessageRequest
+	(*ListMessagesRequest)(nil),         // 11: chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 12: chat.v1.ListMessagesResponse
+	(*CreateMessageRequest)(nil),        // 13: chat.v1.CreateMessageRequest
+	(*UpdateMessageRequest)(nil),        // 14: chat.v1.UpdateMessageRequest
+	(*DeleteMessageRequest)(nil),        // 15: chat.v1.DeleteMessageRequest
+	(*BatchCreateMessagesRequest)(nil),  // 16: chat.v1.BatchCreateMessagesRequest
+	(*BatchCreateMessagesResponse)(nil), // 17: chat.v1.BatchCreateMessagesResponse
+	(*BatchUpdateMessagesRequest)(nil),  // 18: chat.v1.BatchUpdateMessagesRequest
+	(*BatchUpdateMessagesResponse)(nil), // 19: chat.v1.BatchUpdateMessagesResponse
+	(*BatchDeleteMessagesRequest)(nil),  // 20: chat.v1.BatchDeleteMessagesRequest
+	(*CountMessagesRequest)(nil),        // 21: chat.v1.CountMessagesRequest
+	(*CountMessagesResponse)(nil),       // 22: chat.v1.CountMessagesResponse
+	(*ClearRoomRequest)(nil),            // 23: chat.v1.ClearRoomRequest
+	(*ClearRoomResponse)(nil),           // 24: chat.v1.ClearRoomResponse
+	(*fieldmaskpb.FieldMask)(nil),       // 25: google.protobuf.FieldMask
+	(*emptypb.Empty)(nil),               // 26: google.protobuf.Empty
 }
 var file_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 0: chat.v1.ListRoomsResponse.rooms:type_name -> chat.v1.Room
 	0,  // 1: chat.v1.CreateRoomRequest.room:type_name -> chat.v1.Room
 	0,  // 2: chat.v1.UpdateRoomRequest.room:type_name -> chat.v1.Room
-	20, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 3: chat.v1.UpdateRoomRequest.update_mask:type_name -> google.protobuf.FieldMask
 	1,  // 4: chat.v1.ListMessagesResponse.messages:type_name -> chat.v1.Message
 	1,  // 5: chat.v1.CreateMessageRequest.message:type_name -> chat.v1.Message
 	1,  // 6: chat.v1.UpdateMessageRequest.message:type_name -> chat.v1.Message
-	20, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 8: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
-	5,  // 9: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
-	7,  // 10: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
-	8,  // 11: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
-	9,  // 12: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
-	10, // 13: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
-	11, // 14: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
-	13, // 15: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
-	14, // 16: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
-	15, // 17: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
-	16, // 18: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
-	18, // 19: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
-	0,  // 20: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
-	6,  // 21: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
-	0,  // 22: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
-	0,  // 23: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
-	21, // 24: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
-	1,  // 25: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
-	12, // 26: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
-	1,  // 27: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
-	1,  // 28: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
-	21, // 29: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
-	17, // 30: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
-	19, // 31: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
-	20, // [20:32] is the sub-list for method output_type
-	8,  // [8:20] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	25, // 7: chat.v1.UpdateMessageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13, // 8: chat.v1.BatchCreateMessagesRequest.requests:type_name -> chat.v1.CreateMessageRequest
+	1,  // 9: chat.v1.BatchCreateMessagesResponse.messages:type_name -> chat.v1.Message
+	14, // 10: chat.v1.BatchUpdateMessagesRequest.requests:type_name -> chat.v1.UpdateMessageRequest
+	1,  // 11: chat.v1.BatchUpdateMessagesResponse.messages:type_name -> chat.v1.Message
+	15, // 12: chat.v1.BatchDeleteMessagesRequest.requests:type_name -> chat.v1.DeleteMessageRequest
+	4,  // 13: chat.v1.ChatService.GetRoom:input_type -> chat.v1.GetRoomRequest
+	5,  // 14: chat.v1.ChatService.ListRooms:input_type -> chat.v1.ListRoomsRequest
+	7,  // 15: chat.v1.ChatService.CreateRoom:input_type -> chat.v1.CreateRoomRequest
+	8,  // 16: chat.v1.ChatService.UpdateRoom:input_type -> chat.v1.UpdateRoomRequest
+	9,  // 17: chat.v1.ChatService.DeleteRoom:input_type -> chat.v1.DeleteRoomRequest
+	10, // 18: chat.v1.ChatService.GetMessage:input_type -> chat.v1.GetMessageRequest
+	11, // 19: chat.v1.ChatService.ListMessages:input_type -> chat.v1.ListMessagesRequest
+	13, // 20: chat.v1.ChatService.CreateMessage:input_type -> chat.v1.CreateMessageRequest
+	14, // 21: chat.v1.ChatService.UpdateMessage:input_type -> chat.v1.UpdateMessageRequest
+	15, // 22: chat.v1.ChatService.DeleteMessage:input_type -> chat.v1.DeleteMessageRequest
+	16, // 23: chat.v1.ChatService.BatchCreateMessages:input_type -> chat.v1.BatchCreateMessagesRequest
+	18, // 24: chat.v1.ChatService.BatchUpdateMessages:input_type -> chat.v1.BatchUpdateMessagesRequest
+	20, // 25: chat.v1.ChatService.BatchDeleteMessages:input_type -> chat.v1.BatchDeleteMessagesRequest
+	21, // 26: chat.v1.ChatService.CountMessages:input_type -> chat.v1.CountMessagesRequest
+	23, // 27: chat.v1.ChatService.ClearRoom:input_type -> chat.v1.ClearRoomRequest
+	0,  // 28: chat.v1.ChatService.GetRoom:output_type -> chat.v1.Room
+	6,  // 29: chat.v1.ChatService.ListRooms:output_type -> chat.v1.ListRoomsResponse
+	0,  // 30: chat.v1.ChatService.CreateRoom:output_type -> chat.v1.Room
+	0,  // 31: chat.v1.ChatService.UpdateRoom:output_type -> chat.v1.Room
+	26, // 32: chat.v1.ChatService.DeleteRoom:output_type -> google.protobuf.Empty
+	1,  // 33: chat.v1.ChatService.GetMessage:output_type -> chat.v1.Message
+	12, // 34: chat.v1.ChatService.ListMessages:output_type -> chat.v1.ListMessagesResponse
+	1,  // 35: chat.v1.ChatService.CreateMessage:output_type -> chat.v1.Message
+	1,  // 36: chat.v1.ChatService.UpdateMessage:output_type -> chat.v1.Message
+	26, // 37: chat.v1.ChatService.DeleteMessage:output_type -> google.protobuf.Empty
+	17, // 38: chat.v1.ChatService.BatchCreateMessages:output_type -> chat.v1.BatchCreateMessagesResponse
+	19, // 39: chat.v1.ChatService.BatchUpdateMessages:output_type -> chat.v1.BatchUpdateMessagesResponse
+	26, // 40: chat.v1.ChatService.BatchDeleteMessages:output_type -> google.protobuf.Empty
+	22, // 41: chat.v1.ChatService.CountMessages:output_type -> chat.v1.CountMessagesResponse
+	24, // 42: chat.v1.ChatService.ClearRoom:output_type -> chat.v1.ClearRoomResponse
+	28, // [28:43] is the sub-list for method output_type
+	13, // [13:28] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_chat_v1_chat_proto_init() }
@@ -1220,7 +1469,7 @@ func file_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chat_v1_chat_proto_rawDesc), len(file_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

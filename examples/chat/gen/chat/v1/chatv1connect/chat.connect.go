@@ -60,6 +60,15 @@ const (
 	// ChatServiceDeleteMessageProcedure is the fully-qualified name of the ChatService's DeleteMessage
 	// RPC.
 	ChatServiceDeleteMessageProcedure = "/chat.v1.ChatService/DeleteMessage"
+	// ChatServiceBatchCreateMessagesProcedure is the fully-qualified name of the ChatService's
+	// BatchCreateMessages RPC.
+	ChatServiceBatchCreateMessagesProcedure = "/chat.v1.ChatService/BatchCreateMessages"
+	// ChatServiceBatchUpdateMessagesProcedure is the fully-qualified name of the ChatService's
+	// BatchUpdateMessages RPC.
+	ChatServiceBatchUpdateMessagesProcedure = "/chat.v1.ChatService/BatchUpdateMessages"
+	// ChatServiceBatchDeleteMessagesProcedure is the fully-qualified name of the ChatService's
+	// BatchDeleteMessages RPC.
+	ChatServiceBatchDeleteMessagesProcedure = "/chat.v1.ChatService/BatchDeleteMessages"
 	// ChatServiceCountMessagesProcedure is the fully-qualified name of the ChatService's CountMessages
 	// RPC.
 	ChatServiceCountMessagesProcedure = "/chat.v1.ChatService/CountMessages"
@@ -79,6 +88,11 @@ type ChatServiceClient interface {
 	CreateMessage(context.Context, *connect.Request[v1.CreateMessageRequest]) (*connect.Response[v1.Message], error)
 	UpdateMessage(context.Context, *connect.Request[v1.UpdateMessageRequest]) (*connect.Response[v1.Message], error)
 	DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error)
+	// The batch methods (AIP-233, AIP-234, AIP-235): every item or none, and
+	// one WebSocket frame per channel for the batch's events.
+	BatchCreateMessages(context.Context, *connect.Request[v1.BatchCreateMessagesRequest]) (*connect.Response[v1.BatchCreateMessagesResponse], error)
+	BatchUpdateMessages(context.Context, *connect.Request[v1.BatchUpdateMessagesRequest]) (*connect.Response[v1.BatchUpdateMessagesResponse], error)
+	BatchDeleteMessages(context.Context, *connect.Request[v1.BatchDeleteMessagesRequest]) (*connect.Response[emptypb.Empty], error)
 	// CountMessages is not a standard method: the example server implements
 	// it by hand next to the generated ones.
 	CountMessages(context.Context, *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error)
@@ -159,6 +173,24 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(chatServiceMethods.ByName("DeleteMessage")),
 			connect.WithClientOptions(opts...),
 		),
+		batchCreateMessages: connect.NewClient[v1.BatchCreateMessagesRequest, v1.BatchCreateMessagesResponse](
+			httpClient,
+			baseURL+ChatServiceBatchCreateMessagesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("BatchCreateMessages")),
+			connect.WithClientOptions(opts...),
+		),
+		batchUpdateMessages: connect.NewClient[v1.BatchUpdateMessagesRequest, v1.BatchUpdateMessagesResponse](
+			httpClient,
+			baseURL+ChatServiceBatchUpdateMessagesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("BatchUpdateMessages")),
+			connect.WithClientOptions(opts...),
+		),
+		batchDeleteMessages: connect.NewClient[v1.BatchDeleteMessagesRequest, emptypb.Empty](
+			httpClient,
+			baseURL+ChatServiceBatchDeleteMessagesProcedure,
+			connect.WithSchema(chatServiceMethods.ByName("BatchDeleteMessages")),
+			connect.WithClientOptions(opts...),
+		),
 		countMessages: connect.NewClient[v1.CountMessagesRequest, v1.CountMessagesResponse](
 			httpClient,
 			baseURL+ChatServiceCountMessagesProcedure,
@@ -176,18 +208,21 @@ func NewChatServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 
 // chatServiceClient implements ChatServiceClient.
 type chatServiceClient struct {
-	getRoom       *connect.Client[v1.GetRoomRequest, v1.Room]
-	listRooms     *connect.Client[v1.ListRoomsRequest, v1.ListRoomsResponse]
-	createRoom    *connect.Client[v1.CreateRoomRequest, v1.Room]
-	updateRoom    *connect.Client[v1.UpdateRoomRequest, v1.Room]
-	deleteRoom    *connect.Client[v1.DeleteRoomRequest, emptypb.Empty]
-	getMessage    *connect.Client[v1.GetMessageRequest, v1.Message]
-	listMessages  *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
-	createMessage *connect.Client[v1.CreateMessageRequest, v1.Message]
-	updateMessage *connect.Client[v1.UpdateMessageRequest, v1.Message]
-	deleteMessage *connect.Client[v1.DeleteMessageRequest, emptypb.Empty]
-	countMessages *connect.Client[v1.CountMessagesRequest, v1.CountMessagesResponse]
-	clearRoom     *connect.Client[v1.ClearRoomRequest, v1.ClearRoomResponse]
+	getRoom             *connect.Client[v1.GetRoomRequest, v1.Room]
+	listRooms           *connect.Client[v1.ListRoomsRequest, v1.ListRoomsResponse]
+	createRoom          *connect.Client[v1.CreateRoomRequest, v1.Room]
+	updateRoom          *connect.Client[v1.UpdateRoomRequest, v1.Room]
+	deleteRoom          *connect.Client[v1.DeleteRoomRequest, emptypb.Empty]
+	getMessage          *connect.Client[v1.GetMessageRequest, v1.Message]
+	listMessages        *connect.Client[v1.ListMessagesRequest, v1.ListMessagesResponse]
+	createMessage       *connect.Client[v1.CreateMessageRequest, v1.Message]
+	updateMessage       *connect.Client[v1.UpdateMessageRequest, v1.Message]
+	deleteMessage       *connect.Client[v1.DeleteMessageRequest, emptypb.Empty]
+	batchCreateMessages *connect.Client[v1.BatchCreateMessagesRequest, v1.BatchCreateMessagesResponse]
+	batchUpdateMessages *connect.Client[v1.BatchUpdateMessagesRequest, v1.BatchUpdateMessagesResponse]
+	batchDeleteMessages *connect.Client[v1.BatchDeleteMessagesRequest, emptypb.Empty]
+	countMessages       *connect.Client[v1.CountMessagesRequest, v1.CountMessagesResponse]
+	clearRoom           *connect.Client[v1.ClearRoomRequest, v1.ClearRoomResponse]
 }
 
 // GetRoom calls chat.v1.ChatService.GetRoom.
@@ -240,6 +275,21 @@ func (c *chatServiceClient) DeleteMessage(ctx context.Context, req *connect.Requ
 	return c.deleteMessage.CallUnary(ctx, req)
 }
 
+// BatchCreateMessages calls chat.v1.ChatService.BatchCreateMessages.
+func (c *chatServiceClient) BatchCreateMessages(ctx context.Context, req *connect.Request[v1.BatchCreateMessagesRequest]) (*connect.Response[v1.BatchCreateMessagesResponse], error) {
+	return c.batchCreateMessages.CallUnary(ctx, req)
+}
+
+// BatchUpdateMessages calls chat.v1.ChatService.BatchUpdateMessages.
+func (c *chatServiceClient) BatchUpdateMessages(ctx context.Context, req *connect.Request[v1.BatchUpdateMessagesRequest]) (*connect.Response[v1.BatchUpdateMessagesResponse], error) {
+	return c.batchUpdateMessages.CallUnary(ctx, req)
+}
+
+// BatchDeleteMessages calls chat.v1.ChatService.BatchDeleteMessages.
+func (c *chatServiceClient) BatchDeleteMessages(ctx context.Context, req *connect.Request[v1.BatchDeleteMessagesRequest]) (*connect.Response[emptypb.Empty], error) {
+	return c.batchDeleteMessages.CallUnary(ctx, req)
+}
+
 // CountMessages calls chat.v1.ChatService.CountMessages.
 func (c *chatServiceClient) CountMessages(ctx context.Context, req *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error) {
 	return c.countMessages.CallUnary(ctx, req)
@@ -262,6 +312,11 @@ type ChatServiceHandler interface {
 	CreateMessage(context.Context, *connect.Request[v1.CreateMessageRequest]) (*connect.Response[v1.Message], error)
 	UpdateMessage(context.Context, *connect.Request[v1.UpdateMessageRequest]) (*connect.Response[v1.Message], error)
 	DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error)
+	// The batch methods (AIP-233, AIP-234, AIP-235): every item or none, and
+	// one WebSocket frame per channel for the batch's events.
+	BatchCreateMessages(context.Context, *connect.Request[v1.BatchCreateMessagesRequest]) (*connect.Response[v1.BatchCreateMessagesResponse], error)
+	BatchUpdateMessages(context.Context, *connect.Request[v1.BatchUpdateMessagesRequest]) (*connect.Response[v1.BatchUpdateMessagesResponse], error)
+	BatchDeleteMessages(context.Context, *connect.Request[v1.BatchDeleteMessagesRequest]) (*connect.Response[emptypb.Empty], error)
 	// CountMessages is not a standard method: the example server implements
 	// it by hand next to the generated ones.
 	CountMessages(context.Context, *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error)
@@ -338,6 +393,24 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(chatServiceMethods.ByName("DeleteMessage")),
 		connect.WithHandlerOptions(opts...),
 	)
+	chatServiceBatchCreateMessagesHandler := connect.NewUnaryHandler(
+		ChatServiceBatchCreateMessagesProcedure,
+		svc.BatchCreateMessages,
+		connect.WithSchema(chatServiceMethods.ByName("BatchCreateMessages")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceBatchUpdateMessagesHandler := connect.NewUnaryHandler(
+		ChatServiceBatchUpdateMessagesProcedure,
+		svc.BatchUpdateMessages,
+		connect.WithSchema(chatServiceMethods.ByName("BatchUpdateMessages")),
+		connect.WithHandlerOptions(opts...),
+	)
+	chatServiceBatchDeleteMessagesHandler := connect.NewUnaryHandler(
+		ChatServiceBatchDeleteMessagesProcedure,
+		svc.BatchDeleteMessages,
+		connect.WithSchema(chatServiceMethods.ByName("BatchDeleteMessages")),
+		connect.WithHandlerOptions(opts...),
+	)
 	chatServiceCountMessagesHandler := connect.NewUnaryHandler(
 		ChatServiceCountMessagesProcedure,
 		svc.CountMessages,
@@ -372,6 +445,12 @@ func NewChatServiceHandler(svc ChatServiceHandler, opts ...connect.HandlerOption
 			chatServiceUpdateMessageHandler.ServeHTTP(w, r)
 		case ChatServiceDeleteMessageProcedure:
 			chatServiceDeleteMessageHandler.ServeHTTP(w, r)
+		case ChatServiceBatchCreateMessagesProcedure:
+			chatServiceBatchCreateMessagesHandler.ServeHTTP(w, r)
+		case ChatServiceBatchUpdateMessagesProcedure:
+			chatServiceBatchUpdateMessagesHandler.ServeHTTP(w, r)
+		case ChatServiceBatchDeleteMessagesProcedure:
+			chatServiceBatchDeleteMessagesHandler.ServeHTTP(w, r)
 		case ChatServiceCountMessagesProcedure:
 			chatServiceCountMessagesHandler.ServeHTTP(w, r)
 		case ChatServiceClearRoomProcedure:
@@ -423,6 +502,18 @@ func (UnimplementedChatServiceHandler) UpdateMessage(context.Context, *connect.R
 
 func (UnimplementedChatServiceHandler) DeleteMessage(context.Context, *connect.Request[v1.DeleteMessageRequest]) (*connect.Response[emptypb.Empty], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chat.v1.ChatService.DeleteMessage is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) BatchCreateMessages(context.Context, *connect.Request[v1.BatchCreateMessagesRequest]) (*connect.Response[v1.BatchCreateMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chat.v1.ChatService.BatchCreateMessages is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) BatchUpdateMessages(context.Context, *connect.Request[v1.BatchUpdateMessagesRequest]) (*connect.Response[v1.BatchUpdateMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chat.v1.ChatService.BatchUpdateMessages is not implemented"))
+}
+
+func (UnimplementedChatServiceHandler) BatchDeleteMessages(context.Context, *connect.Request[v1.BatchDeleteMessagesRequest]) (*connect.Response[emptypb.Empty], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("chat.v1.ChatService.BatchDeleteMessages is not implemented"))
 }
 
 func (UnimplementedChatServiceHandler) CountMessages(context.Context, *connect.Request[v1.CountMessagesRequest]) (*connect.Response[v1.CountMessagesResponse], error) {

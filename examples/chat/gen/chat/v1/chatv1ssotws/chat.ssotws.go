@@ -294,6 +294,51 @@ func (s *ChatService) DeleteMessage(ctx context.Context, req *connect.Request[v1
 	return connect.NewResponse(&emptypb.Empty{}), nil
 }
 
+// BatchCreateMessages implements chatv1connect.ChatServiceHandler: the batch method BatchCreate, all or none, of
+// chat.v1.Message.
+//
+// The batch methods (AIP-233, AIP-234, AIP-235): every item or none, and
+// one WebSocket frame per channel for the batch's events.
+func (s *ChatService) BatchCreateMessages(ctx context.Context, req *connect.Request[v1.BatchCreateMessagesRequest]) (*connect.Response[v1.BatchCreateMessagesResponse], error) {
+	items := make([]ssotws.CreateItem[*v1.Message], 0, len(req.Msg.GetRequests()))
+	for _, it := range req.Msg.GetRequests() {
+		items = append(items, ssotws.CreateItem[*v1.Message]{Record: it.GetMessage()})
+	}
+	msgs, err := s.Messages.BatchCreate(ctx, req.Header(), items)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&v1.BatchCreateMessagesResponse{Messages: msgs}), nil
+}
+
+// BatchUpdateMessages implements chatv1connect.ChatServiceHandler: the batch method BatchUpdate, all or none, of
+// chat.v1.Message.
+func (s *ChatService) BatchUpdateMessages(ctx context.Context, req *connect.Request[v1.BatchUpdateMessagesRequest]) (*connect.Response[v1.BatchUpdateMessagesResponse], error) {
+	items := make([]ssotws.UpdateItem[*v1.Message], 0, len(req.Msg.GetRequests()))
+	for _, it := range req.Msg.GetRequests() {
+		items = append(items, ssotws.UpdateItem[*v1.Message]{Record: it.GetMessage(), Mask: it.GetUpdateMask()})
+	}
+	msgs, err := s.Messages.BatchUpdate(ctx, req.Header(), items)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&v1.BatchUpdateMessagesResponse{Messages: msgs}), nil
+}
+
+// BatchDeleteMessages implements chatv1connect.ChatServiceHandler: the batch method BatchDelete, all or none, of
+// chat.v1.Message.
+func (s *ChatService) BatchDeleteMessages(ctx context.Context, req *connect.Request[v1.BatchDeleteMessagesRequest]) (*connect.Response[emptypb.Empty], error) {
+	items := make([]ssotws.DeleteItem, 0, len(req.Msg.GetRequests()))
+	for _, it := range req.Msg.GetRequests() {
+		items = append(items, ssotws.DeleteItem{Key: it.GetId(), Version: it.GetVersion()})
+	}
+	_, err := s.Messages.BatchDelete(ctx, req.Header(), items)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&emptypb.Empty{}), nil
+}
+
 // RoomHTTP calls the standard methods of chat.v1.Room on a connect-go
 // ChatServiceClient: the [client.HTTP] the Go clients of Room use.
 type RoomHTTP struct {

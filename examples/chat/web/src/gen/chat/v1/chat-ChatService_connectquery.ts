@@ -57,6 +57,24 @@ export const updateMessage = ChatService.method.updateMessage;
 export const deleteMessage = ChatService.method.deleteMessage;
 
 /**
+ * The batch methods (AIP-233, AIP-234, AIP-235): every item or none, and
+ * one WebSocket frame per channel for the batch's events.
+ *
+ * @generated from rpc chat.v1.ChatService.BatchCreateMessages
+ */
+export const batchCreateMessages = ChatService.method.batchCreateMessages;
+
+/**
+ * @generated from rpc chat.v1.ChatService.BatchUpdateMessages
+ */
+export const batchUpdateMessages = ChatService.method.batchUpdateMessages;
+
+/**
+ * @generated from rpc chat.v1.ChatService.BatchDeleteMessages
+ */
+export const batchDeleteMessages = ChatService.method.batchDeleteMessages;
+
+/**
  * CountMessages is not a standard method: the example server implements
  * it by hand next to the generated ones.
  *

@@ -16,7 +16,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiQwoEUm9vbRIKCgJpZBgBIAEoCRIWCgV0aXRsZRgCIAEoCUIHukgEcgIYZBIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEilwEKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIOCgZhdXRob3IYAyABKAkSFgoEdGV4dBgEIAEoCUIIukgFcgMogCASDwoHdmVyc2lvbhgFIAEoAxIVCg1jcmVhdGVkX2F0X21zGAYgASgDOh/ygRkbCAEaB3Jvb21faWRCBk1lbWJlckoGVHlwaW5nIh4KBk1lbWJlchIUCgxkaXNwbGF5X25hbWUYASABKAkiGAoGVHlwaW5nEg4KBnR5cGluZxgBIAEoCCIcCg5HZXRSb29tUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChBMaXN0Um9vbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIkoKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChFDcmVhdGVSb29tUmVxdWVzdBIbCgRyb29tGAEgASgLMg0uY2hhdC52MS5Sb29tImEKEVVwZGF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjAKEURlbGV0ZVJvb21SZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiHwoRR2V0TWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkiTQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI5ChRDcmVhdGVNZXNzYWdlUmVxdWVzdBIhCgdtZXNzYWdlGAEgASgLMhAuY2hhdC52MS5NZXNzYWdlImoKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjMKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiJwoUQ291bnRNZXNzYWdlc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSImChVDb3VudE1lc3NhZ2VzUmVzcG9uc2USDQoFY291bnQYASABKAMiLAoQQ2xlYXJSb29tUmVxdWVzdBIYCgdyb29tX2lkGAEgASgJQge6SARyAhABIiQKEUNsZWFyUm9vbVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMyoQYKC0NoYXRTZXJ2aWNlEjEKB0dldFJvb20SFy5jaGF0LnYxLkdldFJvb21SZXF1ZXN0Gg0uY2hhdC52MS5Sb29tEkIKCUxpc3RSb29tcxIZLmNoYXQudjEuTGlzdFJvb21zUmVxdWVzdBoaLmNoYXQudjEuTGlzdFJvb21zUmVzcG9uc2USNwoKQ3JlYXRlUm9vbRIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SNwoKVXBkYXRlUm9vbRIaLmNoYXQudjEuVXBkYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQAoKRGVsZXRlUm9vbRIaLmNoYXQudjEuRGVsZXRlUm9vbVJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSOgoKR2V0TWVzc2FnZRIaLmNoYXQudjEuR2V0TWVzc2FnZVJlcXVlc3QaEC5jaGF0LnYxLk1lc3NhZ2USSwoMTGlzdE1lc3NhZ2VzEhwuY2hhdC52MS5MaXN0TWVzc2FnZXNSZXF1ZXN0Gh0uY2hhdC52MS5MaXN0TWVzc2FnZXNSZXNwb25zZRJACg1DcmVhdGVNZXNzYWdlEh0uY2hhdC52MS5DcmVhdGVNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJACg1VcGRhdGVNZXNzYWdlEh0uY2hhdC52MS5VcGRhdGVNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJGCg1EZWxldGVNZXNzYWdlEh0uY2hhdC52MS5EZWxldGVNZXNzYWdlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJOCg1Db3VudE1lc3NhZ2VzEh0uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVxdWVzdBoeLmNoYXQudjEuQ291bnRNZXNzYWdlc1Jlc3BvbnNlEkIKCUNsZWFyUm9vbRIZLmNoYXQudjEuQ2xlYXJSb29tUmVxdWVzdBoaLmNoYXQudjEuQ2xlYXJSb29tUmVzcG9uc2VCQlpAZ2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9leGFtcGxlcy9jaGF0L2dlbi9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiQwoEUm9vbRIKCgJpZBgBIAEoCRIWCgV0aXRsZRgCIAEoCUIHukgEcgIYZBIPCgd2ZXJzaW9uGAMgASgDOgbygRkCCAEilwEKB01lc3NhZ2USCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIOCgZhdXRob3IYAyABKAkSFgoEdGV4dBgEIAEoCUIIukgFcgMogCASDwoHdmVyc2lvbhgFIAEoAxIVCg1jcmVhdGVkX2F0X21zGAYgASgDOh/ygRkbCAEaB3Jvb21faWRCBk1lbWJlckoGVHlwaW5nIh4KBk1lbWJlchIUCgxkaXNwbGF5X25hbWUYASABKAkiGAoGVHlwaW5nEg4KBnR5cGluZxgBIAEoCCIcCg5HZXRSb29tUmVxdWVzdBIKCgJpZBgBIAEoCSI5ChBMaXN0Um9vbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIkoKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChFDcmVhdGVSb29tUmVxdWVzdBIbCgRyb29tGAEgASgLMg0uY2hhdC52MS5Sb29tImEKEVVwZGF0ZVJvb21SZXF1ZXN0EhsKBHJvb20YASABKAsyDS5jaGF0LnYxLlJvb20SLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjAKEURlbGV0ZVJvb21SZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiHwoRR2V0TWVzc2FnZVJlcXVlc3QSCgoCaWQYASABKAkiTQoTTGlzdE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJIlMKFExpc3RNZXNzYWdlc1Jlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI5ChRDcmVhdGVNZXNzYWdlUmVxdWVzdBIhCgdtZXNzYWdlGAEgASgLMhAuY2hhdC52MS5NZXNzYWdlImoKFFVwZGF0ZU1lc3NhZ2VSZXF1ZXN0EiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIjMKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EgoKAmlkGAEgASgJEg8KB3ZlcnNpb24YAiABKAMiTQoaQmF0Y2hDcmVhdGVNZXNzYWdlc1JlcXVlc3QSLwoIcmVxdWVzdHMYASADKAsyHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0IkEKG0JhdGNoQ3JlYXRlTWVzc2FnZXNSZXNwb25zZRIiCghtZXNzYWdlcxgBIAMoCzIQLmNoYXQudjEuTWVzc2FnZSJNChpCYXRjaFVwZGF0ZU1lc3NhZ2VzUmVxdWVzdBIvCghyZXF1ZXN0cxgBIAMoCzIdLmNoYXQudjEuVXBkYXRlTWVzc2FnZVJlcXVlc3QiQQobQmF0Y2hVcGRhdGVNZXNzYWdlc1Jlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlIk0KGkJhdGNoRGVsZXRlTWVzc2FnZXNSZXF1ZXN0Ei8KCHJlcXVlc3RzGAEgAygLMh0uY2hhdC52MS5EZWxldGVNZXNzYWdlUmVxdWVzdCInChRDb3VudE1lc3NhZ2VzUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIiYKFUNvdW50TWVzc2FnZXNSZXNwb25zZRINCgVjb3VudBgBIAEoAyIsChBDbGVhclJvb21SZXF1ZXN0EhgKB3Jvb21faWQYASABKAlCB7pIBHICEAEiJAoRQ2xlYXJSb29tUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAzK5CAoLQ2hhdFNlcnZpY2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRI3CgpDcmVhdGVSb29tEhouY2hhdC52MS5DcmVhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRI3CgpVcGRhdGVSb29tEhouY2hhdC52MS5VcGRhdGVSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJACgpEZWxldGVSb29tEhouY2hhdC52MS5EZWxldGVSb29tUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRI6CgpHZXRNZXNzYWdlEhouY2hhdC52MS5HZXRNZXNzYWdlUmVxdWVzdBoQLmNoYXQudjEuTWVzc2FnZRJLCgxMaXN0TWVzc2FnZXMSHC5jaGF0LnYxLkxpc3RNZXNzYWdlc1JlcXVlc3QaHS5jaGF0LnYxLkxpc3RNZXNzYWdlc1Jlc3BvbnNlEkAKDUNyZWF0ZU1lc3NhZ2USHS5jaGF0LnYxLkNyZWF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkAKDVVwZGF0ZU1lc3NhZ2USHS5jaGF0LnYxLlVwZGF0ZU1lc3NhZ2VSZXF1ZXN0GhAuY2hhdC52MS5NZXNzYWdlEkYKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EmAKE0JhdGNoQ3JlYXRlTWVzc2FnZXMSIy5jaGF0LnYxLkJhdGNoQ3JlYXRlTWVzc2FnZXNSZXF1ZXN0GiQuY2hhdC52MS5CYXRjaENyZWF0ZU1lc3NhZ2VzUmVzcG9uc2USYAoTQmF0Y2hVcGRhdGVNZXNzYWdlcxIjLmNoYXQudjEuQmF0Y2hVcGRhdGVNZXNzYWdlc1JlcXVlc3QaJC5jaGF0LnYxLkJhdGNoVXBkYXRlTWVzc2FnZXNSZXNwb25zZRJSChNCYXRjaERlbGV0ZU1lc3NhZ2VzEiMuY2hhdC52MS5CYXRjaERlbGV0ZU1lc3NhZ2VzUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJOCg1Db3VudE1lc3NhZ2VzEh0uY2hhdC52MS5Db3VudE1lc3NhZ2VzUmVxdWVzdBoeLmNoYXQudjEuQ291bnRNZXNzYWdlc1Jlc3BvbnNlEkIKCUNsZWFyUm9vbRIZLmNoYXQudjEuQ2xlYXJSb29tUmVxdWVzdBoaLmNoYXQudjEuQ2xlYXJSb29tUmVzcG9uc2VCQlpAZ2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9leGFtcGxlcy9jaGF0L2dlbi9jaGF0L3YxO2NoYXR2MWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_empty, file_google_protobuf_field_mask, file_ssot_ws_v1_options]);
 
 /**
  * Room is a chat room.
@@ -393,6 +393,91 @@ export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@_
   messageDesc(file_chat_v1_chat, 15);
 
 /**
+ * @generated from message chat.v1.BatchCreateMessagesRequest
+ */
+export type BatchCreateMessagesRequest = Message$1<"chat.v1.BatchCreateMessagesRequest"> & {
+  /**
+   * @generated from field: repeated chat.v1.CreateMessageRequest requests = 1;
+   */
+  requests: CreateMessageRequest[];
+};
+
+/**
+ * Describes the message chat.v1.BatchCreateMessagesRequest.
+ * Use `create(BatchCreateMessagesRequestSchema)` to create a new message.
+ */
+export const BatchCreateMessagesRequestSchema: GenMessage<BatchCreateMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 16);
+
+/**
+ * @generated from message chat.v1.BatchCreateMessagesResponse
+ */
+export type BatchCreateMessagesResponse = Message$1<"chat.v1.BatchCreateMessagesResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message chat.v1.BatchCreateMessagesResponse.
+ * Use `create(BatchCreateMessagesResponseSchema)` to create a new message.
+ */
+export const BatchCreateMessagesResponseSchema: GenMessage<BatchCreateMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 17);
+
+/**
+ * @generated from message chat.v1.BatchUpdateMessagesRequest
+ */
+export type BatchUpdateMessagesRequest = Message$1<"chat.v1.BatchUpdateMessagesRequest"> & {
+  /**
+   * @generated from field: repeated chat.v1.UpdateMessageRequest requests = 1;
+   */
+  requests: UpdateMessageRequest[];
+};
+
+/**
+ * Describes the message chat.v1.BatchUpdateMessagesRequest.
+ * Use `create(BatchUpdateMessagesRequestSchema)` to create a new message.
+ */
+export const BatchUpdateMessagesRequestSchema: GenMessage<BatchUpdateMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 18);
+
+/**
+ * @generated from message chat.v1.BatchUpdateMessagesResponse
+ */
+export type BatchUpdateMessagesResponse = Message$1<"chat.v1.BatchUpdateMessagesResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.Message messages = 1;
+   */
+  messages: Message[];
+};
+
+/**
+ * Describes the message chat.v1.BatchUpdateMessagesResponse.
+ * Use `create(BatchUpdateMessagesResponseSchema)` to create a new message.
+ */
+export const BatchUpdateMessagesResponseSchema: GenMessage<BatchUpdateMessagesResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 19);
+
+/**
+ * @generated from message chat.v1.BatchDeleteMessagesRequest
+ */
+export type BatchDeleteMessagesRequest = Message$1<"chat.v1.BatchDeleteMessagesRequest"> & {
+  /**
+   * @generated from field: repeated chat.v1.DeleteMessageRequest requests = 1;
+   */
+  requests: DeleteMessageRequest[];
+};
+
+/**
+ * Describes the message chat.v1.BatchDeleteMessagesRequest.
+ * Use `create(BatchDeleteMessagesRequestSchema)` to create a new message.
+ */
+export const BatchDeleteMessagesRequestSchema: GenMessage<BatchDeleteMessagesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 20);
+
+/**
  * @generated from message chat.v1.CountMessagesRequest
  */
 export type CountMessagesRequest = Message$1<"chat.v1.CountMessagesRequest"> & {
@@ -407,7 +492,7 @@ export type CountMessagesRequest = Message$1<"chat.v1.CountMessagesRequest"> & {
  * Use `create(CountMessagesRequestSchema)` to create a new message.
  */
 export const CountMessagesRequestSchema: GenMessage<CountMessagesRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 16);
+  messageDesc(file_chat_v1_chat, 21);
 
 /**
  * @generated from message chat.v1.CountMessagesResponse
@@ -424,7 +509,7 @@ export type CountMessagesResponse = Message$1<"chat.v1.CountMessagesResponse"> &
  * Use `create(CountMessagesResponseSchema)` to create a new message.
  */
 export const CountMessagesResponseSchema: GenMessage<CountMessagesResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 17);
+  messageDesc(file_chat_v1_chat, 22);
 
 /**
  * @generated from message chat.v1.ClearRoomRequest
@@ -441,7 +526,7 @@ export type ClearRoomRequest = Message$1<"chat.v1.ClearRoomRequest"> & {
  * Use `create(ClearRoomRequestSchema)` to create a new message.
  */
 export const ClearRoomRequestSchema: GenMessage<ClearRoomRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 18);
+  messageDesc(file_chat_v1_chat, 23);
 
 /**
  * @generated from message chat.v1.ClearRoomResponse
@@ -460,7 +545,7 @@ export type ClearRoomResponse = Message$1<"chat.v1.ClearRoomResponse"> & {
  * Use `create(ClearRoomResponseSchema)` to create a new message.
  */
 export const ClearRoomResponseSchema: GenMessage<ClearRoomResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 19);
+  messageDesc(file_chat_v1_chat, 24);
 
 /**
  * ChatService serves rooms and messages, as AIP's LibraryService serves
@@ -547,6 +632,33 @@ export const ChatService: GenService<{
   deleteMessage: {
     methodKind: "unary";
     input: typeof DeleteMessageRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * The batch methods (AIP-233, AIP-234, AIP-235): every item or none, and
+   * one WebSocket frame per channel for the batch's events.
+   *
+   * @generated from rpc chat.v1.ChatService.BatchCreateMessages
+   */
+  batchCreateMessages: {
+    methodKind: "unary";
+    input: typeof BatchCreateMessagesRequestSchema;
+    output: typeof BatchCreateMessagesResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.BatchUpdateMessages
+   */
+  batchUpdateMessages: {
+    methodKind: "unary";
+    input: typeof BatchUpdateMessagesRequestSchema;
+    output: typeof BatchUpdateMessagesResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.BatchDeleteMessages
+   */
+  batchDeleteMessages: {
+    methodKind: "unary";
+    input: typeof BatchDeleteMessagesRequestSchema;
     output: typeof EmptySchema;
   },
   /**
