@@ -17,6 +17,9 @@ func (r *Resource[T]) decode(rec *Record) (T, error) {
 	if vf := r.model.VersionField(); vf != nil {
 		msg.ProtoReflect().Set(vf, versionValue(vf, rec.Version))
 	}
+	if ef := r.model.EtagField(); ef != nil {
+		msg.ProtoReflect().Set(ef, protoreflect.ValueOfString(FormatEtag(rec.Version)))
+	}
 	return msg, nil
 }
 

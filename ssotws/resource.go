@@ -191,7 +191,10 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 	if err != nil {
 		return zero, err
 	}
-	want := versionFrom(r.model.VersionField(), src)
+	want, err := r.wantVersion(src)
+	if err != nil {
+		return zero, err
+	}
 	for attempt := 0; ; attempt++ {
 		cur, err := r.store.Get(ctx, r.model.FullName(), key)
 		if err != nil {

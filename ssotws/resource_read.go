@@ -70,14 +70,8 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 		q.Filters = append(q.Filters, Filter{Field: string(r.model.OwnerField().Name()), Value: id.Subject})
 	}
 	name := ChannelName{Kind: ChannelModel, Model: r.model.Name()}
-scopes:
-	for _, s := range r.model.ScopeFields() {
-		for _, f := range q.Filters {
-			if f.Field == string(s.Name()) {
-				name = ChannelName{Kind: ChannelScope, Model: r.model.Name(), Field: f.Field, Value: f.Value}
-				break scopes
-			}
-		}
+	if s, ok := r.scopeOf(q.Filters); ok {
+		name = ChannelName{Kind: ChannelScope, Model: r.model.Name(), Field: s.Field, Value: s.Value}
 	}
 	// The question a Subscribe of that channel asks.
 	if err := r.checkChannel(ctx, ViaList, id, name, q.Filters); err != nil {

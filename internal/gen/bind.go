@@ -226,6 +226,7 @@ func (b *binder) model(msg *protogen.Message) *Model {
 			m.Version = v
 		}
 	}
+	b.bindResource(m)
 
 	switch {
 	case b.realtime == RealtimeOff:
@@ -562,6 +563,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 	case Get, Delete:
 		bm.KeyField = b.keyField(meth, m, bad)
 		if std == Delete {
+			bm.EtagField = stringField(in, "etag", "delete request", bad)
 			if v := fieldByName(in, "version"); v != nil {
 				if !isIntegerField(v) {
 					bad(v, "delete request field %q is %s; version must be an integer field", "version", describeType(v))
@@ -607,7 +609,11 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 				}
 				continue
 			}
-			mf := fieldByName(m.Message, string(f.Desc.Name()))
+			mf, parent := listFilterOf(m, f, bad)
+			if parent {
+				bm.ParentFilter = f
+				continue
+			}
 			if mf == nil {
 				continue // not a filter: left to the user
 			}
@@ -625,6 +631,9 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 				strings.ToLower(std.String()), in.Desc.FullName(), m.FullName(), map[Standard]int{Create: 3, Update: 4}[std])
 		}
 		if std == Create {
+			if len(m.Patterns) > 0 {
+				bm.ParentField = stringField(in, parentScope, "create request", bad)
+			}
 			idName := snake(m.Name()) + "_id"
 			if f := fieldByName(in, idName); f != nil {
 				if m.Key != nil && !keyCompatible(f, m.Key) {
@@ -650,7 +659,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 		}
 	}
 	for _, f := range []*protogen.Field{bm.KeyField, bm.VersionField, bm.ModelField, bm.IDField, bm.MaskField,
-		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField} {
+		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField, bm.ParentField, bm.ParentFilter, bm.EtagField} {
 		if f != nil && inRealOneof(f) {
 			bad(f, "field %q of %s is in oneof %q; a field the standard %s reads or writes cannot be a oneof member",
 				f.Desc.Name(), f.Parent.Desc.FullName(), f.Oneof.Desc.Name(), std)

@@ -371,9 +371,15 @@ func (x *MethodOptions) GetSkip() bool {
 	return false
 }
 
-// FieldOptions sets the options of one field of a model.
+// FieldOptions sets the options of one field of a model, or of a request.
 type FieldOptions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// filter, on a field of a List request, makes it an equality filter on
+	// the model field of the same name. Without it, only the fields named
+	// like a scope or the owner field of the model, and the parent of an AIP
+	// resource, filter: a request field that merely shares a model field's
+	// name is left to the user.
+	Filter        bool `protobuf:"varint,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +412,13 @@ func (x *FieldOptions) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FieldOptions.ProtoReflect.Descriptor instead.
 func (*FieldOptions) Descriptor() ([]byte, []int) {
 	return file_ssot_ws_v1_options_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FieldOptions) GetFilter() bool {
+	if x != nil {
+		return x.Filter
+	}
+	return false
 }
 
 var file_ssot_ws_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -495,8 +508,9 @@ const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\rMethodOptions\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x126\n" +
 	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard\x12\x12\n" +
-	"\x04skip\x18\x03 \x01(\bR\x04skip\"\x0e\n" +
-	"\fFieldOptions*J\n" +
+	"\x04skip\x18\x03 \x01(\bR\x04skip\"&\n" +
+	"\fFieldOptions\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\bR\x06filter*J\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
