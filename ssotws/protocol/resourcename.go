@@ -128,7 +128,6 @@ func (m *Model) IsScope(field string) bool {
 // EtagField returns the model's string field named etag (AIP-154), or nil.
 func (m *Model) EtagField() protoreflect.FieldDescriptor { return m.etag }
 
-
 // ChildPrefixes returns the prefixes of the names of parent's children:
 // "shelves/1/books/" for parent "shelves/1" under the pattern
 // "shelves/{shelf}/books/{book}". A record whose name starts with one has
