@@ -16,6 +16,7 @@ import {
 } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
 import { headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
+import { parentScope } from "./resourcename.js";
 
 // The protocol's names, re-exported where they were first defined.
 export { formatPosition, headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
@@ -184,6 +185,9 @@ export function createHttpClient<T extends Message, K extends Key>(
           );
         }
         req[rf.localName] = value;
+      }
+      if (params.parent) {
+        req[mustField(desc.input, parentScope).localName] = params.parent;
       }
       if (params.pageSize) {
         req[mustField(desc.input, spec.pageSizeField ?? "page_size").localName] = params.pageSize;

@@ -3,7 +3,7 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Book } from "./book_pb.js";
 import { BookSchema } from "./book_pb.js";
 import { LibraryService } from "./library_service_pb.js";
@@ -26,6 +26,7 @@ export const BookModel = defineModel<Book, string>({
   key: "name",
   keyKind: "string",
   scopes: [],
+  patterns: ["shelves/{shelf}/books/{book}"],
   methods: {
     get: { method: "getBook", keyField: "name" },
     list: {
@@ -53,7 +54,8 @@ export function createBookClient(options: HybridOptions): HybridClient<Book, str
 
 /**
  * BookChannels builds the names of Book's channels, for subscribing through the
- * gateway: BookChannels.all(), BookChannels.item(name).
+ * gateway: BookChannels.all(), BookChannels.item(name),
+ * BookChannels.parent(parent).
  */
 export const BookChannels = {
   /** all names the channel that carries every Book: "Book". */
@@ -63,5 +65,12 @@ export const BookChannels = {
   /** item names the channel of the Book whose name is name: "Book/<name>". */
   item(name: string): string {
     return itemChannel("Book", name);
+  },
+  /**
+   * parent names the channel of the Books whose parent is the resource named
+   * parent, its collection: "Book?parent=<parent>".
+   */
+  parent(parent: string): string {
+    return scopeChannel("Book", "parent", parent);
   },
 } as const;

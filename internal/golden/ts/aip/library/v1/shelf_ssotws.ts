@@ -26,6 +26,7 @@ export const ShelfModel = defineModel<Shelf, string>({
   key: "name",
   keyKind: "string",
   scopes: [],
+  patterns: ["shelves/{shelf}"],
   methods: {
     get: { method: "getShelf", keyField: "name" },
     list: {

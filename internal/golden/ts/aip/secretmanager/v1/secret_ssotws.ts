@@ -3,7 +3,7 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Secret } from "./secret_pb.js";
 import { SecretManagerService, SecretSchema } from "./secret_pb.js";
 
@@ -25,6 +25,7 @@ export const SecretModel = defineModel<Secret, string>({
   key: "name",
   keyKind: "string",
   scopes: [],
+  patterns: ["projects/{project}/secrets/{secret}"],
   methods: {
     get: { method: "getSecret", keyField: "name" },
     list: {
@@ -52,7 +53,8 @@ export function createSecretClient(options: HybridOptions): HybridClient<Secret,
 
 /**
  * SecretChannels builds the names of Secret's channels, for subscribing through
- * the gateway: SecretChannels.all(), SecretChannels.item(name).
+ * the gateway: SecretChannels.all(), SecretChannels.item(name),
+ * SecretChannels.parent(parent).
  */
 export const SecretChannels = {
   /** all names the channel that carries every Secret: "Secret". */
@@ -64,5 +66,12 @@ export const SecretChannels = {
    */
   item(name: string): string {
     return itemChannel("Secret", name);
+  },
+  /**
+   * parent names the channel of the Secrets whose parent is the resource named
+   * parent, its collection: "Secret?parent=<parent>".
+   */
+  parent(parent: string): string {
+    return scopeChannel("Secret", "parent", parent);
   },
 } as const;
