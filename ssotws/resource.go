@@ -38,6 +38,9 @@ type ListRequest struct {
 	Filters   []Filter
 	PageSize  int32
 	PageToken string
+	// Filter is an AIP-160 filter and OrderBy an AIP-132 ordering, both
+	// on the model's top-level scalar fields (see [MaxFilteredRecords]).
+	Filter, OrderBy string
 }
 
 // ListResult is one page of a List.

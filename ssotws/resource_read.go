@@ -55,6 +55,10 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 	if req.PageSize < 0 {
 		return nil, invalidArgument("page_size must not be negative")
 	}
+	lq, err := r.parseListQuery(req)
+	if err != nil {
+		return nil, err
+	}
 	size := int(req.PageSize)
 	if size == 0 {
 		size = r.opts.defaultPageSize
@@ -80,6 +84,9 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 	pos, err := r.readPosition(ctx, name.String())
 	if err != nil {
 		return nil, err
+	}
+	if lq != nil {
+		return r.listFiltered(ctx, id, q, lq, pos)
 	}
 	page, err := r.store.List(ctx, q)
 	if err != nil {

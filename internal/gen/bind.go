@@ -608,6 +608,12 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 					bm.PageToken = f
 				}
 				continue
+			case "filter": // AIP-160
+				bm.FilterField = stringField(in, "filter", "list request", bad)
+				continue
+			case "order_by": // AIP-132
+				bm.OrderByField = stringField(in, "order_by", "list request", bad)
+				continue
 			}
 			mf, parent := listFilterOf(m, f, bad)
 			if parent {
@@ -659,7 +665,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 		}
 	}
 	for _, f := range []*protogen.Field{bm.KeyField, bm.VersionField, bm.ModelField, bm.IDField, bm.MaskField,
-		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField, bm.ParentField, bm.ParentFilter, bm.EtagField} {
+		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField, bm.ParentField, bm.ParentFilter, bm.EtagField, bm.FilterField, bm.OrderByField} {
 		if f != nil && inRealOneof(f) {
 			bad(f, "field %q of %s is in oneof %q; a field the standard %s reads or writes cannot be a oneof member",
 				f.Desc.Name(), f.Parent.Desc.FullName(), f.Oneof.Desc.Name(), std)

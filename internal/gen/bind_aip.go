@@ -48,6 +48,13 @@ func (b *binder) bindResource(m *Model) {
 	if len(m.Patterns) > 0 && m.Key != nil && m.Key.Desc.Kind() != protoreflect.StringKind {
 		b.probs.addf(d, "key field %q is %s; a resource with a google.api.resource pattern is keyed by its name, a string field", m.Key.Desc.Name(), describeType(m.Key))
 	}
+	if m.HasParent() {
+		for _, s := range m.Scopes {
+			if s.Method == "Parent" {
+				b.probs.addf(d, "channel constructor name clash: scope %q gives %sChannels.Parent, which names the channel of the resource's parent; rename the field", s.Field.Desc.Name(), msg.GoIdent.GoName)
+			}
+		}
+	}
 }
 
 // splitPattern splits "shelves/{shelf}/books/{book}" into the parent's

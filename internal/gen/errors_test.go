@@ -166,6 +166,11 @@ service ThingService { rpc CreateThing(CreateThingRequest) returns (Thing); }`,
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: google.api.resource pattern "shelves/{shelf}/things" does not end in a collection and a {variable}; ssot-ws builds names from such patterns only`,
 		},
 		{
+			name:  "scope whose channel constructor is the parent's",
+			proto: `message Thing { option (ssot.ws.v1.model) = {key: "name", scopes: ["parent_id"]}; option (google.api.resource) = {pattern: "shelves/{shelf}/things/{thing}"}; string name = 1; string parent_id = 2; }`,
+			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: channel constructor name clash: scope "parent_id" gives ThingChannels.Parent, which names the channel of the resource's parent; rename the field`,
+		},
+		{
 			name:  "resource keyed by an integer",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; option (google.api.resource) = {pattern: "things/{thing}"}; int64 id = 1; }`,
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: key field "id" is int64; a resource with a google.api.resource pattern is keyed by its name, a string field`,

@@ -392,6 +392,12 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 		if bm.PageToken != nil {
 			g.P("PageToken: ", getter(msgExpr, bm.PageToken), ",")
 		}
+		if bm.FilterField != nil {
+			g.P("Filter: ", getter(msgExpr, bm.FilterField), ",")
+		}
+		if bm.OrderByField != nil {
+			g.P("OrderBy: ", getter(msgExpr, bm.OrderByField), ",")
+		}
 		g.P("})")
 	case Create:
 		record := getter(msgExpr, bm.ModelField)

@@ -247,6 +247,9 @@ type Method struct {
 	ParentField, ParentFilter *protogen.Field
 	// EtagField is the Delete request's optional etag field (AIP-154).
 	EtagField *protogen.Field
+	// FilterField and OrderByField are the List request's AIP-160 filter
+	// and AIP-132 order_by, if any.
+	FilterField, OrderByField *protogen.Field
 	// MaskField is the Update request's update_mask.
 	MaskField *protogen.Field
 	// Filters are the List request's equality filters.

@@ -115,15 +115,19 @@ func TestAIPSecretID(t *testing.T) {
 // does not filter; one marked (ssot.ws.v1.field).filter (author) does.
 func TestAIPParent(t *testing.T) {
 	t.Run("memory", func(t *testing.T) { testAIPParent(t, nil) })
-	t.Run("sqlite", func(t *testing.T) {
-		// The parent has no column: the store filters on a range of the
-		// primary key (sqlschema's parentFilter).
-		store, err := sqlitestore.OpenTables(context.Background(), filepath.Join(t.TempDir(), "library.db"),
-			[]*ssotws.Model{libraryv1ssotws.ShelfModel, libraryv1ssotws.BookModel}, nil)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = store.Close() })
-		testAIPParent(t, store)
-	})
+	// The parent has no column: the store filters on a range of the
+	// primary key (sqlschema's parentFilter).
+	t.Run("sqlite", func(t *testing.T) { testAIPParent(t, librarySQLite(t)) })
+}
+
+// librarySQLite is a SQLite store of the library's tables in a temporary
+// file.
+func librarySQLite(t *testing.T) ssotws.Store {
+	store, err := sqlitestore.OpenTables(context.Background(), filepath.Join(t.TempDir(), "library.db"),
+		[]*ssotws.Model{libraryv1ssotws.ShelfModel, libraryv1ssotws.BookModel}, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	return store
 }
 
 func testAIPParent(t *testing.T, store ssotws.Store) {
@@ -225,4 +229,60 @@ func TestAIPEtag(t *testing.T) {
 	require.NoError(t, err)
 	_, err = api.GetBook(ctx, connect.NewRequest(&libraryv1.GetBookRequest{Name: "shelves/1/books/emma"}))
 	wantCode(t, err, connect.CodeNotFound, "")
+}
+
+// TestAIPFilterOrderBy: a List's AIP-160 filter and AIP-132 order_by,
+// parsed against the Book's fields, with pages that follow them; a bad
+// filter is InvalidArgument with the parser's position.
+func TestAIPFilterOrderBy(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testAIPFilterOrderBy(t, nil) })
+	t.Run("sqlite", func(t *testing.T) { testAIPFilterOrderBy(t, librarySQLite(t)) })
+}
+
+func testAIPFilterOrderBy(t *testing.T, store ssotws.Store) {
+	srv, api := newLibraryOn(t, store)
+	ctx := srv.Context(t)
+	for _, b := range []*libraryv1.Book{
+		{Title: "Moby Dick", Author: "Melville", Pages: 635},
+		{Title: "Emma", Author: "Austen", Pages: 474},
+		{Title: "Typee", Author: "Melville", Pages: 298},
+		{Title: "Persuasion", Author: "Austen", Pages: 249},
+	} {
+		_, err := api.CreateBook(ctx, connect.NewRequest(&libraryv1.CreateBookRequest{Parent: "shelves/1", Book: b}))
+		require.NoError(t, err)
+	}
+	_, err := api.CreateBook(ctx, connect.NewRequest(&libraryv1.CreateBookRequest{Parent: "shelves/2", Book: &libraryv1.Book{Title: "Omoo", Author: "Melville", Pages: 400}}))
+	require.NoError(t, err)
+	list := func(req *libraryv1.ListBooksRequest) *libraryv1.ListBooksResponse {
+		t.Helper()
+		res, err := api.ListBooks(ctx, connect.NewRequest(req))
+		require.NoError(t, err)
+		return res.Msg
+	}
+	assert.Equal(t, []string{"Moby Dick", "Emma"}, bookTitles(list(&libraryv1.ListBooksRequest{Parent: "shelves/1", Filter: "pages > 300"}).GetBooks()))
+	assert.Equal(t, []string{"Typee", "Persuasion"}, bookTitles(list(&libraryv1.ListBooksRequest{Parent: "shelves/1", Filter: `NOT pages > 300`}).GetBooks()))
+	assert.Equal(t, []string{"Moby Dick", "Persuasion"}, bookTitles(list(&libraryv1.ListBooksRequest{
+		Parent: "shelves/1", Filter: `(author = "Melville" AND pages >= 600) OR title = "Persuasion"`,
+	}).GetBooks()))
+	assert.Equal(t, []string{"Persuasion", "Typee", "Emma", "Moby Dick"}, bookTitles(list(&libraryv1.ListBooksRequest{Parent: "shelves/1", OrderBy: "pages"}).GetBooks()))
+	assert.Equal(t, []string{"Moby Dick", "Omoo", "Typee"}, bookTitles(list(&libraryv1.ListBooksRequest{Filter: `author = "Melville"`, OrderBy: "pages desc"}).GetBooks()), "every shelf")
+
+	// Pages follow the ordering.
+	first := list(&libraryv1.ListBooksRequest{Parent: "shelves/1", OrderBy: "author, title desc", PageSize: 3})
+	assert.Equal(t, []string{"Persuasion", "Emma", "Typee"}, bookTitles(first.GetBooks()))
+	require.NotEmpty(t, first.GetNextPageToken())
+	second := list(&libraryv1.ListBooksRequest{Parent: "shelves/1", OrderBy: "author, title desc", PageSize: 3, PageToken: first.GetNextPageToken()})
+	assert.Equal(t, []string{"Moby Dick"}, bookTitles(second.GetBooks()))
+	assert.Empty(t, second.GetNextPageToken())
+	_, err = api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{Parent: "shelves/1", OrderBy: "title", PageToken: first.GetNextPageToken()}))
+	wantCode(t, err, connect.CodeInvalidArgument, "page_token")
+
+	_, err = api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{Filter: "pages >"}))
+	wantCode(t, err, connect.CodeInvalidArgument, `filter "pages >": 1:8: expected a parse token: EOF`)
+	_, err = api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{Filter: `publisher = "x"`}))
+	wantCode(t, err, connect.CodeInvalidArgument, "undeclared identifier 'publisher'")
+	_, err = api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{Filter: `pages = "many"`}))
+	wantCode(t, err, connect.CodeInvalidArgument, "filter")
+	_, err = api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{OrderBy: "publisher"}))
+	wantCode(t, err, connect.CodeInvalidArgument, "order_by")
 }

@@ -314,7 +314,11 @@ type ListBooksRequest struct {
 	Author string `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
 	// markup_syntax says how titles are rendered; it shares a Book field's
 	// name but does not filter.
-	MarkupSyntax  string `protobuf:"bytes,5,opt,name=markup_syntax,json=markupSyntax,proto3" json:"markup_syntax,omitempty"`
+	MarkupSyntax string `protobuf:"bytes,5,opt,name=markup_syntax,json=markupSyntax,proto3" json:"markup_syntax,omitempty"`
+	// filter is an AIP-160 filter on the Book's fields: pages > 300.
+	Filter string `protobuf:"bytes,6,opt,name=filter,proto3" json:"filter,omitempty"`
+	// order_by is an AIP-132 ordering: "pages desc, title".
+	OrderBy       string `protobuf:"bytes,7,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -380,6 +384,20 @@ func (x *ListBooksRequest) GetAuthor() string {
 func (x *ListBooksRequest) GetMarkupSyntax() string {
 	if x != nil {
 		return x.MarkupSyntax
+	}
+	return ""
+}
+
+func (x *ListBooksRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ListBooksRequest) GetOrderBy() string {
+	if x != nil {
+		return x.OrderBy
 	}
 	return ""
 }
@@ -623,14 +641,16 @@ const file_aip_library_v1_library_service_proto_rawDesc = "" +
 	"\x12DeleteShelfRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"$\n" +
 	"\x0eGetBookRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\xab\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xde\x01\n" +
 	"\x10ListBooksRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\tR\x06parent\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\x12\x1e\n" +
 	"\x06author\x18\x04 \x01(\tB\x06\x8a\x82\x19\x02\x18\x01R\x06author\x12#\n" +
-	"\rmarkup_syntax\x18\x05 \x01(\tR\fmarkupSyntax\"g\n" +
+	"\rmarkup_syntax\x18\x05 \x01(\tR\fmarkupSyntax\x12\x16\n" +
+	"\x06filter\x18\x06 \x01(\tR\x06filter\x12\x19\n" +
+	"\border_by\x18\a \x01(\tR\aorderBy\"g\n" +
 	"\x11ListBooksResponse\x12*\n" +
 	"\x05books\x18\x01 \x03(\v2\x14.aip.library.v1.BookR\x05books\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"n\n" +

@@ -153,6 +153,8 @@ func (s *LibraryService) ListBooks(ctx context.Context, req *connect.Request[v1.
 		},
 		PageSize:  req.Msg.GetPageSize(),
 		PageToken: req.Msg.GetPageToken(),
+		Filter:    req.Msg.GetFilter(),
+		OrderBy:   req.Msg.GetOrderBy(),
 	})
 	if err != nil {
 		return nil, err
