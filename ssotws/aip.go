@@ -23,20 +23,23 @@ import (
 // a given id must be a valid user-settable id (AIP-122). A parent that
 // matches no pattern is InvalidArgument. When both parent and id are empty
 // and msg carries a name that matches a pattern (a client that named the
-// record itself), that name is kept.
+// record itself, such as a DataClient's Create, which has no parent), that
+// name is kept, its last segment checked as an id.
 func (r *Resource[T]) CreateIn(ctx context.Context, in http.Header, msg T, parent, id string) (T, error) {
 	var zero T
 	if len(r.model.Patterns()) == 0 {
 		return zero, invalidArgument("%s is not a resource with a name pattern", r.model.FullName())
 	}
+	idField := snake(r.model.Name()) + "_id"
 	if parent == "" && id == "" && msg.ProtoReflect().IsValid() {
 		if name := r.model.KeyOf(msg.ProtoReflect()); name != "" && r.matchesPattern(name) {
-			return r.create(ctx, in, msg, name)
+			parent, id = r.model.ParentOf(name), name[strings.LastIndexByte(name, '/')+1:]
+			idField = snake(r.model.Name()) + "." + string(r.model.KeyField().Name())
 		}
 	}
 	if id != "" {
 		if err := resourceid.ValidateUserSettable(id); err != nil {
-			return zero, invalidArgument("%s_id: %v", snake(r.model.Name()), err)
+			return zero, invalidArgument("%s: resource id %q: %v", idField, id, err)
 		}
 	} else {
 		id = newID()

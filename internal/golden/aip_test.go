@@ -286,3 +286,19 @@ func testAIPFilterOrderBy(t *testing.T, store ssotws.Store) {
 	_, err = api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{OrderBy: "publisher"}))
 	wantCode(t, err, connect.CodeInvalidArgument, "order_by")
 }
+
+// TestAIPClientNamed: a DataClient's Create carries no parent; a record it
+// names itself keeps its name when it fits the pattern, and its id is
+// checked as a request's would be.
+func TestAIPClientNamed(t *testing.T) {
+	srv, api := newLibrary(t)
+	ctx := srv.Context(t)
+	books := libraryv1ssotws.NewBookClient(api, nil, nil)
+	created, err := books.Create(ctx, &libraryv1.Book{Name: "shelves/7/books/emma", Title: "Emma"})
+	require.NoError(t, err)
+	assert.Equal(t, "shelves/7/books/emma", created.GetName())
+	_, err = books.Create(ctx, &libraryv1.Book{Name: "shelves/7/books/Emma!", Title: "Emma"})
+	wantCode(t, err, connect.CodeInvalidArgument, `book.name: resource id "Emma!"`)
+	_, err = books.Create(ctx, &libraryv1.Book{Title: "nameless"})
+	wantCode(t, err, connect.CodeInvalidArgument, `parent "" does not match "shelves/{shelf}"`)
+}

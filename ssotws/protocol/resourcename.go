@@ -58,10 +58,20 @@ func isVariable(seg string) bool {
 func (m *Model) Patterns() []string { return m.patterns }
 
 // HasParent reports whether the model's records have a parent derived
-// from their resource name: the model has resource patterns and no field
-// of its own named "parent" (which would then be an ordinary field).
+// from their resource name: a resource pattern names a parent
+// ("shelves/{shelf}/books/{book}", not "shelves/{shelf}"), and the model
+// has no field of its own named "parent" (which would then be an ordinary
+// field).
 func (m *Model) HasParent() bool {
-	return len(m.patterns) > 0 && m.desc.Fields().ByName(ParentScope) == nil
+	if m.desc.Fields().ByName(ParentScope) != nil {
+		return false
+	}
+	for _, p := range m.patterns {
+		if pp, _ := parentPattern(p); pp != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // ParentOf returns the parent of resource name key: "shelves/1" for
