@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { belongsTo, parseChannel, scopeChannel } from "../runtime/src/model.js";
 import { hasParent, parentOf, parentScope } from "../runtime/src/resourcename.js";
-import { MessageModel, msg } from "./fake.js";
+import { createWebSocketClient } from "../runtime/src/websocket.js";
+import { FakeBackend, MessageModel, msg } from "./fake.js";
 
 // A chat Message as an AIP resource: "rooms/{room}/messages/{message}".
 const Resource = { ...MessageModel, patterns: ["rooms/{room}/messages/{message}", "messages/{message}"] };
@@ -27,5 +28,15 @@ describe("AIP resource names", () => {
     expect(belongsTo(Resource, room1, msg({ id: "rooms/r1/messages/m1" }))).toBe(true);
     expect(belongsTo(Resource, room1, msg({ id: "rooms/r10/messages/m1" }))).toBe(false);
     expect(belongsTo(Resource, room1, msg({ id: "rooms/r2/messages/m1" }))).toBe(false);
+  });
+});
+
+describe("a List by parent", () => {
+  it("maps onto the parent's channel, alone", () => {
+    const { transport } = new FakeBackend();
+    const ws = createWebSocketClient(Resource, { transport });
+    expect(ws.channelFor({ parent: "rooms/r1" })).toBe("Message?parent=rooms%2Fr1");
+    expect(ws.channelFor({ parent: "rooms/r1", filter: { roomId: "r1" } })).toBeUndefined();
+    expect(createWebSocketClient(MessageModel, { transport }).channelFor({ parent: "rooms/r1" })).toBeUndefined();
   });
 });
