@@ -23,8 +23,12 @@ func (r *Resource[T]) decode(rec *Record) (T, error) {
 	return msg, nil
 }
 
-// marshal encodes a record to store, within the record size bound.
+// marshal encodes a record to store, within the record size bound. An
+// etag is not stored: reads derive it from the version.
 func (r *Resource[T]) marshal(m T) ([]byte, error) {
+	if ef := r.model.EtagField(); ef != nil {
+		m.ProtoReflect().Clear(ef)
+	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return nil, invalidArgument("%s: %v", r.model.FullName(), err)

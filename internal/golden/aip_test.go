@@ -203,6 +203,8 @@ func TestAIPEtag(t *testing.T) {
 	require.NoError(t, err)
 	first := created.Msg.GetEtag()
 	assert.Equal(t, `"1"`, first, "the server's etag, whatever the request said")
+	stored := storedRecord(t, srv.Store, "aip.library.v1.Book", "shelves/1/books/emma", &libraryv1.Book{})
+	assert.Empty(t, stored.GetEtag(), "the etag is derived, not stored")
 
 	updated, err := api.UpdateBook(ctx, connect.NewRequest(&libraryv1.UpdateBookRequest{Book: &libraryv1.Book{Name: "shelves/1/books/emma", Title: "Emma (2nd ed.)", Etag: first}}))
 	require.NoError(t, err)
