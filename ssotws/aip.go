@@ -60,6 +60,19 @@ func (r *Resource[T]) matchesPattern(name string) bool {
 	return false
 }
 
+// checkParentFilter refuses a List by a parent that is no parent of the
+// model's records: InvalidArgument naming the parents allowed.
+func (r *Resource[T]) checkParentFilter(filters []Filter) error {
+	for _, f := range filters {
+		if f.Field == ParentScope && f.Value != "" && r.model.HasParent() {
+			if err := r.model.CheckParent(f.Value); err != nil {
+				return invalidArgument("%v", err)
+			}
+		}
+	}
+	return nil
+}
+
 // scopeOf returns the filter among filters that names the scope channel a
 // List maps onto: the first declared scope filtered on, else the parent.
 func (r *Resource[T]) scopeOf(filters []Filter) (Filter, bool) {

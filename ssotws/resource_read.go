@@ -59,6 +59,9 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkParentFilter(req.Filters); err != nil {
+		return nil, err
+	}
 	size := int(req.PageSize)
 	if size == 0 {
 		size = r.opts.defaultPageSize

@@ -154,6 +154,8 @@ func testAIPParent(t *testing.T, store ssotws.Store) {
 	assert.Equal(t, []string{"Moby Dick", "Typee"}, list(&libraryv1.ListBooksRequest{Parent: "shelves/1"}))
 	assert.Equal(t, []string{"Emma"}, list(&libraryv1.ListBooksRequest{Parent: "shelves/2"}))
 	assert.Empty(t, list(&libraryv1.ListBooksRequest{Parent: "shelves/3"}))
+	_, err := api.ListBooks(ctx, connect.NewRequest(&libraryv1.ListBooksRequest{Parent: "publishers/1"}))
+	wantCode(t, err, connect.CodeInvalidArgument, `parent "publishers/1" does not match "shelves/{shelf}"`)
 	assert.Len(t, list(&libraryv1.ListBooksRequest{}), 4, "no parent: every shelf")
 	assert.Equal(t, []string{"Moby Dick", "Typee"}, list(&libraryv1.ListBooksRequest{Parent: "shelves/1", MarkupSyntax: "html"}), "markup_syntax does not filter")
 	assert.Equal(t, []string{"Emma", "Persuasion"}, list(&libraryv1.ListBooksRequest{Author: "Austen"}))

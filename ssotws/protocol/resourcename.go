@@ -99,15 +99,32 @@ func (m *Model) ParentOf(key string) string {
 // patterns ("" for a top-level resource); the error says which are
 // allowed. It does not validate id (AIP-122 leaves that to the caller).
 func (m *Model) ChildName(parent, id string) (string, error) {
+	p, last, err := m.patternUnder(parent)
+	if err != nil {
+		return "", err
+	}
+	name := resourcename.Join(parent, last, id)
+	if !resourcename.Match(p, name) {
+		return "", fmt.Errorf("resource id %q is not one segment of a name %q", id, p)
+	}
+	return name, nil
+}
+
+// CheckParent returns an error naming the parents allowed when parent
+// matches the parent part of none of the model's patterns.
+func (m *Model) CheckParent(parent string) error {
+	_, _, err := m.patternUnder(parent)
+	return err
+}
+
+// patternUnder returns the first pattern whose parent part parent
+// matches, and its last collection.
+func (m *Model) patternUnder(parent string) (pattern, last string, err error) {
 	var want []string
 	for _, p := range m.patterns {
 		pp, last := parentPattern(p)
 		if pp == "" && parent == "" || pp != "" && resourcename.Match(pp, parent) {
-			name := resourcename.Join(parent, last, id)
-			if !resourcename.Match(p, name) {
-				return "", fmt.Errorf("resource id %q is not one segment of a name %q", id, p)
-			}
-			return name, nil
+			return p, last, nil
 		}
 		if pp == "" {
 			want = append(want, `"" (a top-level `+m.name+")")
@@ -116,9 +133,9 @@ func (m *Model) ChildName(parent, id string) (string, error) {
 		}
 	}
 	if len(want) == 0 {
-		return "", fmt.Errorf("%s has no resource pattern", m.FullName())
+		return "", "", fmt.Errorf("%s has no resource pattern", m.FullName())
 	}
-	return "", fmt.Errorf("parent %s does not match %s", strconv.Quote(parent), strings.Join(want, " or "))
+	return "", "", fmt.Errorf("parent %s does not match %s", strconv.Quote(parent), strings.Join(want, " or "))
 }
 
 // IsScope reports whether field scopes the model's list channels: a
