@@ -563,7 +563,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 	case Get, Delete:
 		bm.KeyField = b.keyField(meth, m, bad)
 		if std == Delete {
-			bm.EtagField = stringField(in, "etag", "delete request", bad)
+			bm.EtagField = plainString(in, "etag")
 			if v := fieldByName(in, "version"); v != nil {
 				if !isIntegerField(v) {
 					bad(v, "delete request field %q is %s; version must be an integer field", "version", describeType(v))
@@ -609,10 +609,10 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 				}
 				continue
 			case "filter": // AIP-160
-				bm.FilterField = stringField(in, "filter", "list request", bad)
+				bm.FilterField = plainString(in, "filter")
 				continue
 			case "order_by": // AIP-132
-				bm.OrderByField = stringField(in, "order_by", "list request", bad)
+				bm.OrderByField = plainString(in, "order_by")
 				continue
 			}
 			mf, parent := listFilterOf(m, f, bad)

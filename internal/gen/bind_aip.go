@@ -130,6 +130,17 @@ func isScope(m *Model, f *protogen.Field) bool {
 	return false
 }
 
+// plainString returns msg's singular string field name outside a oneof,
+// or nil: a filter, order_by or etag of another shape is not AIP's, and is
+// left to the user.
+func plainString(msg *protogen.Message, name string) *protogen.Field {
+	f := fieldByName(msg, name)
+	if f == nil || f.Desc.Kind() != protoreflect.StringKind || f.Desc.IsList() || inRealOneof(f) {
+		return nil
+	}
+	return f
+}
+
 // stringField returns msg's singular string field name, or nil; a field of
 // that name of another type is a problem, reported through bad.
 func stringField(msg *protogen.Message, name, what string, bad func(*protogen.Field, string, ...any)) *protogen.Field {
