@@ -153,7 +153,11 @@ func matches(e *expr.Expr, m protoreflect.Message) bool {
 	case filtering.FunctionNot:
 		return !matches(args[0], m)
 	}
-	c, ok := compareValues(value(args[0], m), value(args[1], m))
+	enum := enumOf(args[0], m)
+	if enum == nil {
+		enum = enumOf(args[1], m)
+	}
+	c, ok := compareValues(value(args[0], m, enum), value(args[1], m, enum))
 	if !ok {
 		return false
 	}
@@ -174,20 +178,40 @@ func matches(e *expr.Expr, m protoreflect.Message) bool {
 	return false
 }
 
-// value is an operand's value: a field of m, or a constant. An identifier
-// that names no field is an enum value's name (the checker admitted it).
-func value(e *expr.Expr, m protoreflect.Message) any {
+// enumOf returns the enum of the field operand e names, or nil.
+func enumOf(e *expr.Expr, m protoreflect.Message) protoreflect.EnumDescriptor {
+	if id := e.GetIdentExpr(); id != nil {
+		if fd := m.Descriptor().Fields().ByName(protoreflect.Name(id.GetName())); fd != nil {
+			return fd.Enum()
+		}
+	}
+	return nil
+}
+
+// value is an operand's value: a field of m, or a constant. Compared with
+// an enum field, a name is the number of that enum's value (the checker
+// admitted it).
+func value(e *expr.Expr, m protoreflect.Message, enum protoreflect.EnumDescriptor) any {
+	name := ""
 	if id := e.GetIdentExpr(); id != nil {
 		fd := m.Descriptor().Fields().ByName(protoreflect.Name(id.GetName()))
-		if fd == nil {
-			return id.GetName()
+		if fd != nil {
+			return fieldValue(fd, m.Get(fd))
 		}
-		return fieldValue(fd, m.Get(fd))
+		name = id.GetName()
+	} else if s, ok := e.GetConstExpr().GetConstantKind().(*expr.Constant_StringValue); ok {
+		name = s.StringValue
+	}
+	if name != "" || e.GetIdentExpr() != nil {
+		if enum != nil {
+			if ev := enum.Values().ByName(protoreflect.Name(name)); ev != nil {
+				return float64(ev.Number())
+			}
+		}
+		return name
 	}
 	c := e.GetConstExpr()
 	switch k := c.GetConstantKind().(type) {
-	case *expr.Constant_StringValue:
-		return k.StringValue
 	case *expr.Constant_Int64Value:
 		return float64(k.Int64Value)
 	case *expr.Constant_Uint64Value:
@@ -200,8 +224,8 @@ func value(e *expr.Expr, m protoreflect.Message) any {
 	return nil
 }
 
-// fieldValue is a scalar field's value as value compares it: numbers as
-// float64, enums by the name of their value.
+// fieldValue is a scalar field's value as value compares it: numbers,
+// enum numbers among them, as float64.
 func fieldValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) any {
 	switch fd.Kind() {
 	case protoreflect.StringKind:
@@ -209,10 +233,7 @@ func fieldValue(fd protoreflect.FieldDescriptor, v protoreflect.Value) any {
 	case protoreflect.BoolKind:
 		return v.Bool()
 	case protoreflect.EnumKind:
-		if ev := fd.Enum().Values().ByNumber(v.Enum()); ev != nil {
-			return string(ev.Name())
-		}
-		return strconv.Itoa(int(v.Enum()))
+		return float64(v.Enum())
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
 		return v.Float()
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
