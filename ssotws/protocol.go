@@ -45,6 +45,10 @@ const (
 // MaxChannelLen bounds the length of a channel name.
 const MaxChannelLen = protocol.MaxChannelLen
 
+// ParentScope is the scope an AIP resource's parent gives its records:
+// see [protocol.ParentScope].
+const ParentScope = protocol.ParentScope
+
 // ErrBadChannel is returned by [ParseChannel] for a malformed name.
 var ErrBadChannel = protocol.ErrBadChannel
 

@@ -17,11 +17,18 @@ func (r *Resource[T]) decode(rec *Record) (T, error) {
 	if vf := r.model.VersionField(); vf != nil {
 		msg.ProtoReflect().Set(vf, versionValue(vf, rec.Version))
 	}
+	if ef := r.model.EtagField(); ef != nil {
+		msg.ProtoReflect().Set(ef, protoreflect.ValueOfString(FormatEtag(rec.Version)))
+	}
 	return msg, nil
 }
 
-// marshal encodes a record to store, within the record size bound.
+// marshal encodes a record to store, within the record size bound. An
+// etag is not stored: reads derive it from the version.
 func (r *Resource[T]) marshal(m T) ([]byte, error) {
+	if ef := r.model.EtagField(); ef != nil {
+		m.ProtoReflect().Clear(ef)
+	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return nil, invalidArgument("%s: %v", r.model.FullName(), err)

@@ -38,6 +38,9 @@ type ListRequest struct {
 	Filters   []Filter
 	PageSize  int32
 	PageToken string
+	// Filter is an AIP-160 filter and OrderBy an AIP-132 ordering, both
+	// on the model's top-level scalar fields (see [MaxFilteredRecords]).
+	Filter, OrderBy string
 }
 
 // ListResult is one page of a List.
@@ -194,7 +197,10 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 	if err != nil {
 		return zero, err
 	}
-	want := versionFrom(r.model.VersionField(), src)
+	want, err := r.wantVersion(src)
+	if err != nil {
+		return zero, err
+	}
 	for attempt := 0; ; attempt++ {
 		cur, err := r.store.Get(ctx, r.model.FullName(), key)
 		if err != nil {

@@ -65,6 +65,13 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 	if req.PageSize < 0 {
 		return nil, invalidArgument("page_size must not be negative")
 	}
+	lq, err := r.parseListQuery(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.checkParentFilter(req.Filters); err != nil {
+		return nil, err
+	}
 	size := int(req.PageSize)
 	if size == 0 {
 		size = r.opts.defaultPageSize
@@ -80,14 +87,8 @@ func (r *Resource[T]) List(ctx context.Context, req ListRequest) (*ListResult[T]
 		q.Filters = append(q.Filters, Filter{Field: string(r.model.OwnerField().Name()), Value: id.Subject})
 	}
 	name := ChannelName{Kind: ChannelModel, Model: r.model.Name()}
-scopes:
-	for _, s := range r.model.ScopeFields() {
-		for _, f := range q.Filters {
-			if f.Field == string(s.Name()) {
-				name = ChannelName{Kind: ChannelScope, Model: r.model.Name(), Field: f.Field, Value: f.Value}
-				break scopes
-			}
-		}
+	if s, ok := r.scopeOf(q.Filters); ok {
+		name = ChannelName{Kind: ChannelScope, Model: r.model.Name(), Field: s.Field, Value: s.Value}
 	}
 	// The question a Subscribe of that channel asks.
 	if err := r.checkChannel(ctx, ViaList, id, name, q.Filters); err != nil {
@@ -96,6 +97,9 @@ scopes:
 	pos, err := r.readPosition(ctx, name.String())
 	if err != nil {
 		return nil, err
+	}
+	if lq != nil {
+		return r.listFiltered(ctx, id, q, lq, pos)
 	}
 	page, err := r.store.List(ctx, q)
 	if err != nil {

@@ -133,14 +133,9 @@ func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) })
 }
 
-func hasScope(m *Model, field string) bool {
-	for _, fd := range m.ScopeFields() {
-		if string(fd.Name()) == field {
-			return true
-		}
-	}
-	return false
-}
+// hasScope reports whether field scopes m's channels: a declared scope,
+// or an AIP resource's parent.
+func hasScope(m *Model, field string) bool { return m.IsScope(field) }
 
 // unsubscribe serves an Unsubscribe frame on the read loop and acks it,
 // subscribed or not.

@@ -54,7 +54,10 @@ func TestGuide(t *testing.T) {
 		switch f.info {
 		case "proto":
 			name := fmt.Sprintf("guide/block%d.proto", i)
-			files, err := scaffold.Compile(ctx, nil, map[string]string{name: f.body}, []string{name})
+			// google/api/resource.proto (the AIP section) is the golden
+			// workspace's vendored copy.
+			googleapis := filepath.Join(repoRoot(t), "internal", "gen", "testdata", "googleapis")
+			files, err := scaffold.Compile(ctx, []string{googleapis}, map[string]string{name: f.body}, []string{name})
 			require.NoError(t, err, "docs/guide.md block %d:\n%s", i, f.body)
 			schema, err := gen.BindFiles(files, []string{name}, nil)
 			require.NoError(t, err, "docs/guide.md block %d binds", i)
@@ -76,7 +79,7 @@ func TestGuide(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, 5, protos, "proto blocks")
+	assert.Equal(t, 6, protos, "proto blocks")
 	assert.Equal(t, 1, commands, "commands")
 
 	named := func(d protoreflect.MessageDescriptor) {
@@ -87,6 +90,7 @@ func TestGuide(t *testing.T) {
 	named((&wsv1.ModelOptions{}).ProtoReflect().Descriptor())
 	named((&wsv1.ServiceOptions{}).ProtoReflect().Descriptor())
 	named((&wsv1.MethodOptions{}).ProtoReflect().Descriptor())
+	named((&wsv1.FieldOptions{}).ProtoReflect().Descriptor())
 	for _, p := range []string{"lang", "realtime", "binding", "package_suffix", "connect_package_suffix", "import_extension", "runtime"} {
 		assert.Contains(t, page, "| `"+p+"` |", "plugin option %s", p)
 	}

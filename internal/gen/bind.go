@@ -226,6 +226,7 @@ func (b *binder) model(msg *protogen.Message) *Model {
 			m.Version = v
 		}
 	}
+	b.bindResource(m)
 
 	b.checkRedaction(m, opts.GetOwner() != "") // bind_redact.go
 
@@ -565,6 +566,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 	case Get, Delete:
 		bm.KeyField = b.keyField(in, strings.ToLower(splitVerb(meth)), m, bad)
 		if std == Delete {
+			bm.EtagField = plainString(in, "etag")
 			if v := fieldByName(in, "version"); v != nil {
 				if !isIntegerField(v) {
 					bad(v, "delete request field %q is %s; version must be an integer field", "version", describeType(v))
@@ -609,8 +611,18 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 					bm.PageToken = f
 				}
 				continue
+			case "filter": // AIP-160
+				bm.FilterField = plainString(in, "filter")
+				continue
+			case "order_by": // AIP-132
+				bm.OrderByField = plainString(in, "order_by")
+				continue
 			}
-			mf := fieldByName(m.Message, string(f.Desc.Name()))
+			mf, parent := listFilterOf(m, f, bad)
+			if parent {
+				bm.ParentFilter = f
+				continue
+			}
 			if mf == nil {
 				continue // not a filter: left to the user
 			}
@@ -631,7 +643,7 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 		b.batchShape(meth, m, bm, bad) // bind_batch.go
 	}
 	for _, f := range []*protogen.Field{bm.KeyField, bm.VersionField, bm.ModelField, bm.IDField, bm.MaskField,
-		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField} {
+		bm.PageSize, bm.PageToken, bm.NextPageToken, bm.ResponseField, bm.ParentField, bm.ParentFilter, bm.EtagField, bm.FilterField, bm.OrderByField} {
 		if f != nil && inRealOneof(f) {
 			bad(f, "field %q of %s is in oneof %q; a field the standard %s reads or writes cannot be a oneof member",
 				f.Desc.Name(), f.Parent.Desc.FullName(), f.Oneof.Desc.Name(), std)
@@ -657,6 +669,9 @@ func (b *binder) writeRequest(in *protogen.Message, m *Model, std Standard, bm *
 			strings.ToLower(std.String()), in.Desc.FullName(), m.FullName(), map[Standard]int{Create: 3, Update: 4}[std])
 	}
 	if std == Create {
+		if len(m.Patterns) > 0 {
+			bm.ParentField = stringField(in, parentScope, "create request", bad)
+		}
 		idName := snake(m.Name()) + "_id"
 		if f := fieldByName(in, idName); f != nil {
 			if m.Key != nil && !keyCompatible(f, m.Key) {

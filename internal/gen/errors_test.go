@@ -16,7 +16,7 @@ const header = `syntax = "proto3";
 package bad.v1; option go_package = "example.com/bad/v1;badv1";
 import "google/protobuf/empty.proto";
 import "google/protobuf/field_mask.proto";
-import "ssot/ws/v1/options.proto";
+import "ssot/ws/v1/options.proto"; import "google/api/resource.proto";
 `
 
 func TestBadDeclarations(t *testing.T) {
@@ -136,12 +136,44 @@ service ThingService { rpc ListThings(ListThingsRequest) returns (ListThingsResp
 		},
 		{
 			name: "list filter of the wrong type",
-			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; int64 size = 2; }
+			proto: `message Thing { option (ssot.ws.v1.model) = {scopes: ["size"]}; string id = 1; int64 size = 2; }
 message ListThingsRequest { string size = 1; }
 message ListThingsResponse { repeated Thing things = 1; string next_page_token = 2; }
 service ThingService { rpc ListThings(ListThingsRequest) returns (ListThingsResponse); }`,
 			param: "binding=strict",
 			want:  `bad/v1/bad.proto:7:29: bad.v1.ThingService.ListThings: bound by its name (List + Things) to the standard List of bad.v1.Thing: list request field "size" is string and Thing.size is int64; a filter must have the type of a singular string, integer, bool or enum model field`,
+		},
+		{
+			name: "list filter option on a field the model lacks",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; }
+message ListThingsRequest { string size = 1 [(ssot.ws.v1.field).filter = true]; }
+message ListThingsResponse { repeated Thing things = 1; string next_page_token = 2; }
+service ThingService { rpc ListThings(ListThingsRequest) returns (ListThingsResponse); }`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:7:29: bad.v1.ThingService.ListThings: bound by its name (List + Things) to the standard List of bad.v1.Thing: list request field "size" sets (ssot.ws.v1.field).filter but Thing has no field "size" to filter on`,
+		},
+		{
+			name: "create parent that is not a string",
+			proto: `message Thing { option (ssot.ws.v1.model) = {key: "name"}; option (google.api.resource) = {pattern: "shelves/{shelf}/things/{thing}"}; string name = 1; }
+message CreateThingRequest { int64 parent = 1; Thing thing = 2; }
+service ThingService { rpc CreateThing(CreateThingRequest) returns (Thing); }`,
+			param: "binding=strict",
+			want:  `bad/v1/bad.proto:7:30: bad.v1.ThingService.CreateThing: bound by its name (Create + Thing) to the standard Create of bad.v1.Thing: create request field "parent" is int64; it must be a string field`,
+		},
+		{
+			name:  "resource pattern without a final variable",
+			proto: `message Thing { option (ssot.ws.v1.model) = {key: "name"}; option (google.api.resource) = {pattern: "shelves/{shelf}/things"}; string name = 1; }`,
+			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: google.api.resource pattern "shelves/{shelf}/things" does not end in a collection and a {variable}; ssot-ws builds names from such patterns only`,
+		},
+		{
+			name:  "scope whose channel constructor is the parent's",
+			proto: `message Thing { option (ssot.ws.v1.model) = {key: "name", scopes: ["parent_id"]}; option (google.api.resource) = {pattern: "shelves/{shelf}/things/{thing}"}; string name = 1; string parent_id = 2; }`,
+			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: channel constructor name clash: scope "parent_id" gives ThingChannels.Parent, which names the channel of the resource's parent; rename the field`,
+		},
+		{
+			name:  "resource keyed by an integer",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; option (google.api.resource) = {pattern: "things/{thing}"}; int64 id = 1; }`,
+			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: key field "id" is int64; a resource with a google.api.resource pattern is keyed by its name, a string field`,
 		},
 		{
 			name: "get request without key field",

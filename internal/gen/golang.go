@@ -61,14 +61,17 @@ func genModels(g *protogen.GeneratedFile, f *File, _ *Params) {
 		g.P("var ", n.Var, " = ", ssotwsPackage.Ident("MustModel"), "((*", m.Message.GoIdent, ")(nil).ProtoReflect().Descriptor(), ", ssotwsPackage.Ident("ModelConfig"), "{")
 		g.P("Key: ", strconv.Quote(string(m.Key.Desc.Name())), ",")
 		if len(m.Scopes) > 0 {
-			quoted := make([]string, len(m.Scopes))
+			names := make([]string, len(m.Scopes))
 			for i, s := range m.Scopes {
-				quoted[i] = strconv.Quote(string(s.Field.Desc.Name()))
+				names[i] = string(s.Field.Desc.Name())
 			}
-			g.P("Scopes: []string{", strings.Join(quoted, ", "), "},")
+			g.P("Scopes: []string{", quoteAll(names), "},")
 		}
 		if m.Owner != nil {
 			g.P("Owner: ", strconv.Quote(string(m.Owner.Desc.Name())), ",")
+		}
+		if len(m.Patterns) > 0 {
+			g.P("Patterns: []string{", quoteAll(m.Patterns), "},")
 		}
 		if m.Realtime {
 			g.P("Realtime: true,")
@@ -145,13 +148,33 @@ func genChannels(g *protogen.GeneratedFile, f *File, _ *Params) {
 			g.P("}")
 			g.P()
 		}
+		if m.HasParent() {
+			g.P("// Parent names the channel of the ", plural(name), " whose parent is the resource")
+			g.P("// named parent, its collection: \"", name, "?parent=<parent>\".")
+			g.P("func (", n.ChannelsType, ") Parent(parent string) string {")
+			g.P("return ", ssotwsPackage.Ident("ScopeChannel"), "(", quoted, ", ", ssotwsPackage.Ident("ParentScope"), ", parent)")
+			g.P("}")
+			g.P()
+		}
 	}
+}
+
+// quoteAll returns ss quoted and joined by commas.
+func quoteAll(ss []string) string {
+	quoted := make([]string, len(ss))
+	for i, s := range ss {
+		quoted[i] = strconv.Quote(s)
+	}
+	return strings.Join(quoted, ", ")
 }
 
 func scopeExample(n modelNames, m *Model) string {
 	var b strings.Builder
 	for _, s := range m.Scopes {
 		fmt.Fprintf(&b, ", %s.%s(%s)", n.Channels, s.Method, s.Param)
+	}
+	if m.HasParent() {
+		fmt.Fprintf(&b, ", %s.Parent(parent)", n.Channels)
 	}
 	return b.String()
 }
@@ -374,10 +397,25 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 		if bm.PageToken != nil {
 			g.P("PageToken: ", getter(msgExpr, bm.PageToken), ",")
 		}
+		if bm.FilterField != nil {
+			g.P("Filter: ", getter(msgExpr, bm.FilterField), ",")
+		}
+		if bm.OrderByField != nil {
+			g.P("OrderBy: ", getter(msgExpr, bm.OrderByField), ",")
+		}
 		g.P("})")
 	case Create:
 		record := getter(msgExpr, bm.ModelField)
-		if bm.IDField != nil {
+		if len(bm.Model.Patterns) > 0 {
+			parent, id := `""`, `""`
+			if bm.ParentField != nil {
+				parent = getter(msgExpr, bm.ParentField)
+			}
+			if bm.IDField != nil {
+				id = getter(msgExpr, bm.IDField)
+			}
+			g.P("msg, err := ", recv, ".CreateIn(ctx, ", header, ", ", record, ", ", parent, ", ", id, ")")
+		} else if bm.IDField != nil {
 			g.P("msg, err := ", recv, ".CreateWithKey(ctx, ", header, ", ", record, ", ", keyExpr(g, bm.IDField, msgExpr), ")")
 		} else {
 			g.P("msg, err := ", recv, ".Create(ctx, ", header, ", ", record, ")")
@@ -389,7 +427,9 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 		if bm.Response == ResponseEmpty {
 			lhs = "_, err := "
 		}
-		if v := bm.VersionField; v != nil {
+		if e := bm.EtagField; e != nil {
+			g.P(lhs, recv, ".DeleteIfEtag(ctx, ", header, ", ", keyExpr(g, bm.KeyField, msgExpr), ", ", getter(msgExpr, e), ")")
+		} else if v := bm.VersionField; v != nil {
 			version := int64Expr(getter(msgExpr, v), v)
 			g.P(lhs, recv, ".DeleteIfVersion(ctx, ", header, ", ", keyExpr(g, bm.KeyField, msgExpr), ", ", version, ")")
 		} else {
@@ -438,15 +478,22 @@ func genMethod(g *protogen.GeneratedFile, sn serviceNames, bm *Method, shape cal
 // which has no pointer field to hand over, it first writes statements
 // building the filters into a variable, filters.
 func listFilters(g *protogen.GeneratedFile, bm *Method, msgExpr string) string {
-	if len(bm.Filters) == 0 {
+	if len(bm.Filters) == 0 && bm.ParentFilter == nil {
 		return ""
 	}
 	filterType := g.QualifiedGoIdent(ssotwsPackage.Ident("Filter"))
+	parent := ""
+	if bm.ParentFilter != nil {
+		parent = g.QualifiedGoIdent(ssotwsPackage.Ident("Eq")) + "(" + g.QualifiedGoIdent(ssotwsPackage.Ident("ParentScope")) + ", " + getter(msgExpr, bm.ParentFilter) + ")"
+	}
 	eq := func(fl *Filter) string {
 		return g.QualifiedGoIdent(ssotwsPackage.Ident("Eq")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + getter(msgExpr, fl.Request) + ")"
 	}
 	if isOpaque(bm.Proto.Input) {
 		g.P("var filters []", filterType)
+		if parent != "" {
+			g.P("filters = append(filters, ", parent, ")")
+		}
 		for _, fl := range bm.Filters {
 			if !fl.Optional {
 				g.P("filters = append(filters, ", eq(fl), ")")
@@ -462,6 +509,9 @@ func listFilters(g *protogen.GeneratedFile, bm *Method, msgExpr string) string {
 	}
 	var b strings.Builder
 	b.WriteString("[]" + filterType + "{\n")
+	if parent != "" {
+		b.WriteString(parent + ",\n")
+	}
 	for _, fl := range bm.Filters {
 		if fl.Optional {
 			b.WriteString(g.QualifiedGoIdent(ssotwsPackage.Ident("EqOptional")) + "(" + strconv.Quote(string(fl.Model.Desc.Name())) + ", " + msgExpr + "." + fl.Request.GoName + "),\n")

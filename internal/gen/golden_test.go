@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under internal
 // output lives under internal/golden/<case>/, next to the protoc-gen-go
 // and protoc-gen-connect-go output that testdata/buf.gen.yaml writes, so
 // that `go build ./...` compiles it and the drive tests run it.
-var goldenCases = []string{"chat", "library", "intkey", "httponly", "auto", "off", "presence", "editions2024", "perfile", "corpus", "connectv2", "batch"}
+var goldenCases = []string{"chat", "library", "intkey", "httponly", "auto", "off", "presence", "editions2024", "perfile", "corpus", "connectv2", "batch", "aip"}
 
 // repoRoot is where the plugin's module-relative output names point.
 const repoRoot = "../.."

@@ -19,8 +19,12 @@ import (
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
-// ssotProtoDir holds ssot/ws/v1/options.proto.
-const ssotProtoDir = "../../proto"
+// ssotProtoDir holds ssot/ws/v1/options.proto, and googleapisDir the
+// vendored google/api/resource.proto.
+const (
+	ssotProtoDir  = "../../proto"
+	googleapisDir = "testdata/googleapis"
+)
 
 // compileRequest compiles the named files in-process, as protoc would,
 // and returns the CodeGeneratorRequest a plugin would receive. sources
@@ -34,7 +38,7 @@ func compileRequest(t testing.TB, dir string, sources map[string]string, names [
 	if dir != "" {
 		resolvers = append(resolvers, &protocompile.SourceResolver{ImportPaths: []string{dir}})
 	}
-	resolvers = append(resolvers, &protocompile.SourceResolver{ImportPaths: []string{ssotProtoDir}})
+	resolvers = append(resolvers, &protocompile.SourceResolver{ImportPaths: []string{ssotProtoDir, googleapisDir}})
 	compiler := protocompile.Compiler{
 		Resolver:       protocompile.WithStandardImports(resolvers),
 		SourceInfoMode: protocompile.SourceInfoStandard,

@@ -93,6 +93,11 @@ type Model struct {
 	Scopes  []*Scope
 	Owner   *protogen.Field
 	Version *protogen.Field
+	// Etag is the string field named etag (AIP-154), or nil.
+	Etag *protogen.Field
+	// Patterns are the google.api.resource patterns of an AIP resource,
+	// whose key is then its resource name.
+	Patterns []string
 	// Read and Write are the declared access levels, as written.
 	Read, Write wsv1.Access
 	// Realtime says whether the model publishes change events, and
@@ -248,8 +253,17 @@ type Method struct {
 	VersionField *protogen.Field
 	// ModelField is the Create or Update request field holding the model.
 	ModelField *protogen.Field
-	// IDField is the Create request's optional <model>_id field.
+	// IDField is the Create request's optional <model>_id field: the key,
+	// or for an AIP resource the resource id its name ends in.
 	IDField *protogen.Field
+	// ParentField is the Create request's parent field of an AIP resource,
+	// ParentFilter the List request's.
+	ParentField, ParentFilter *protogen.Field
+	// EtagField is the Delete request's optional etag field (AIP-154).
+	EtagField *protogen.Field
+	// FilterField and OrderByField are the List request's AIP-160 filter
+	// and AIP-132 order_by, if any.
+	FilterField, OrderByField *protogen.Field
 	// MaskField is the Update request's update_mask.
 	MaskField *protogen.Field
 	// Filters are the List request's equality filters.

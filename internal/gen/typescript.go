@@ -501,6 +501,9 @@ func (w *tsWriter) model(m *Model, b *tsServed) {
 		scopes[i] = strconv.Quote(string(s.Field.Desc.Name()))
 	}
 	w.p(`  scopes: [`, strings.Join(scopes, ", "), `],`)
+	if len(m.Patterns) > 0 {
+		w.p(`  patterns: [`, quoteAll(m.Patterns), `],`)
+	}
 	w.p(`  methods: {`)
 	for std := Get; std <= Delete; std++ {
 		bm := b.methods[std]
@@ -572,6 +575,9 @@ func (w *tsWriter) channels(m *Model) {
 	for _, s := range m.Scopes {
 		example += ", " + n.Channels + "." + tsScopeMethod(s) + "(" + tsParam(string(s.Field.Desc.Name())) + ")"
 	}
+	if m.HasParent() {
+		example += ", " + n.Channels + ".parent(parent)"
+	}
 	w.jsdoc("", wrap(n.Channels+" builds the names of "+name+"'s channels, for subscribing "+
 		"through the gateway: "+example+".", 78))
 	w.p("export const ", n.Channels, " = {")
@@ -590,6 +596,12 @@ func (w *tsWriter) channels(m *Model) {
 			"\""+name+"?"+field+"=<"+param+">\".", 76))
 		w.p("  ", tsScopeMethod(s), "(", param, ": ", w.fieldType(s.Field), "): string {")
 		w.p("    return ", w.runtime("scopeChannel", false), "(", quoted, ", ", strconv.Quote(field), ", ", param, ");")
+		w.p("  },")
+	}
+	if m.HasParent() {
+		w.jsdoc("  ", wrap("parent names the channel of the "+plural(name)+" whose parent is the resource named parent, its collection: \""+name+"?parent=<parent>\".", 76))
+		w.p("  parent(parent: string): string {")
+		w.p("    return ", w.runtime("scopeChannel", false), "(", quoted, ", ", strconv.Quote(parentScope), ", parent);")
 		w.p("  },")
 	}
 	w.p("} as const;")

@@ -59,14 +59,7 @@ func (w *WebSocket[T]) canonical(channel string) (string, protocol.ChannelName, 
 	return p.String(), p, nil
 }
 
-func (w *WebSocket[T]) isScope(field string) bool {
-	for _, s := range w.model.ScopeFields() {
-		if string(s.Name()) == field {
-			return true
-		}
-	}
-	return false
-}
+func (w *WebSocket[T]) isScope(field string) bool { return w.model.IsScope(field) }
 
 // Subscribe implements [DataClient]: it subscribes to channel on the shared
 // connection (once, however many subscribers) and calls fn with every

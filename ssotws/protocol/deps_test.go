@@ -10,7 +10,8 @@ import (
 
 // TestImportsNoServer keeps package protocol what clients and the plugin
 // can import without the server: the standard library, protobuf and the
-// wire types, nothing else.
+// wire types, and einride's resourcename (the standard library only), for
+// AIP resource names; nothing else.
 func TestImportsNoServer(t *testing.T) {
 	deps := godeps.List(t, ".")
 	assert.Empty(t, godeps.Matching(deps, "connectrpc.com/connect"))
@@ -21,7 +22,7 @@ func TestImportsNoServer(t *testing.T) {
 			continue
 		}
 		if strings.Contains(strings.SplitN(d, "/", 2)[0], ".") {
-			assert.True(t, strings.HasPrefix(d, "google.golang.org/protobuf/"), "protocol imports %s", d)
+			assert.True(t, strings.HasPrefix(d, "google.golang.org/protobuf/") || d == "go.einride.tech/aip/resourcename", "protocol imports %s", d)
 		}
 	}
 }

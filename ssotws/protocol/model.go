@@ -25,6 +25,12 @@ type ModelConfig struct {
 	// and of the signals on the model's channels (the presence and signal
 	// model options), or nil when the model leaves them bytes.
 	Presence, Signal protoreflect.MessageType
+	// Patterns are the resource name patterns of an AIP resource, from its
+	// google.api.resource option ("shelves/{shelf}/books/{book}"). With
+	// them, the key is the resource name: Create builds it from the
+	// request's parent and id, and the parent a name derives is a scope
+	// of its own, "parent" (see [Model.ParentOf]).
+	Patterns []string
 }
 
 // Model describes one model to the runtime. It is immutable and safe for
@@ -36,6 +42,8 @@ type Model struct {
 	scopes   []protoreflect.FieldDescriptor
 	owner    protoreflect.FieldDescriptor
 	version  protoreflect.FieldDescriptor
+	etag     protoreflect.FieldDescriptor
+	patterns []string
 	realtime bool
 	read     wsv1.Access
 	write    wsv1.Access
@@ -86,6 +94,12 @@ func NewModel(desc protoreflect.MessageDescriptor, cfg ModelConfig) (*Model, err
 			protoreflect.Sfixed64Kind, protoreflect.Fixed64Kind:
 			m.version = v
 		}
+	}
+	if e := fields.ByName("etag"); e != nil && e.Kind() == protoreflect.StringKind && !e.IsList() {
+		m.etag = e
+	}
+	if err := m.setPatterns(cfg.Patterns); err != nil {
+		return nil, fmt.Errorf("ssotws: %s: %w", desc.FullName(), err)
 	}
 	return m, nil
 }
@@ -163,9 +177,13 @@ func (m *Model) OwnerOf(msg protoreflect.Message) string {
 // model channel, the item channel and one channel per scope.
 func (m *Model) Channels(msg protoreflect.Message) []string {
 	chans := make([]string, 0, 2+len(m.scopes))
-	chans = append(chans, ModelChannel(m.name), ItemChannel(m.name, m.KeyOf(msg)))
+	key := m.KeyOf(msg)
+	chans = append(chans, ModelChannel(m.name), ItemChannel(m.name, key))
 	for _, s := range m.scopes {
 		chans = append(chans, ScopeChannel(m.name, string(s.Name()), FormatValue(s, msg.Get(s))))
+	}
+	if parent := m.ParentOf(key); parent != "" {
+		chans = append(chans, ScopeChannel(m.name, ParentScope, parent))
 	}
 	return chans
 }
@@ -182,6 +200,9 @@ func (m *Model) FieldValues(msg protoreflect.Message) map[string]string {
 			continue
 		}
 		out[string(fd.Name())] = FormatValue(fd, msg.Get(fd))
+	}
+	if m.HasParent() {
+		out[ParentScope] = m.ParentOf(m.KeyOf(msg))
 	}
 	return out
 }

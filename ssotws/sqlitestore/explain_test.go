@@ -50,17 +50,7 @@ INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i % 10
 	// a reader opened before ANALYZE could show a plan without them (a
 	// real List re-plans when they change).
 	check := func(stage string) {
-		rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		require.NoError(t, err)
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-			plan = append(plan, detail)
-		}
-		require.NoError(t, rows.Err())
-		require.NoError(t, rows.Close())
+		plan := queryPlan(t, s.w, q, args...)
 		all := strings.Join(plan, "\n")
 		t.Logf("%s: %s\n%s", stage, q, all)
 		assert.True(t, strings.Contains(all, "USING INDEX "+index) || strings.Contains(all, "USING COVERING INDEX "+index),

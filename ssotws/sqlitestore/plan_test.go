@@ -32,17 +32,7 @@ func TestListPlans(t *testing.T) {
 	} {
 		q, args, ok := tbl.ListQuery(c.filters, 0, 51)
 		require.True(t, ok)
-		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		require.NoError(t, err)
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		all := strings.Join(plan, "\n")
+		all := strings.Join(queryPlan(t, s.r, q, args...), "\n")
 		t.Logf("%v:\n%s", c.filters, all)
 		assert.Contains(t, all, "INDEX", "filters %v: a search of an index", c.filters)
 		assert.Contains(t, all, c.index, "filters %v", c.filters)

@@ -25,6 +25,14 @@ func filterable(c *Column) bool {
 func (t *Table) Filter(filters []protocol.Filter, first int) (cond string, args []any, ok bool) {
 	var parts []string
 	for _, f := range filters {
+		if f.Field == protocol.ParentScope && f.Value != "" && t.model != nil && t.model.HasParent() {
+			cond, a, ok := t.parentFilter(f.Value, first+len(args))
+			if !ok {
+				return "", nil, false
+			}
+			parts, args = append(parts, cond), append(args, a...)
+			continue
+		}
 		c := t.Column(f.Field)
 		if c == nil || !filterable(c) {
 			if f.Value == "" {

@@ -408,7 +408,7 @@ func (x *MethodOptions) GetSkip() bool {
 	return false
 }
 
-// FieldOptions sets the options of one field of a model.
+// FieldOptions sets the options of one field of a model, or of a request.
 type FieldOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// read redacts the field for the users it does not admit: OWNER shows
@@ -416,7 +416,13 @@ type FieldOptions struct {
 	// AUTHENTICATED to authenticated users only. Unset or PUBLIC, the field
 	// is shown to whoever may read the record. A redacted field is cleared
 	// in every response, event and snapshot the server sends.
-	Read          Access `protobuf:"varint,2,opt,name=read,proto3,enum=ssot.ws.v1.Access" json:"read,omitempty"`
+	Read Access `protobuf:"varint,2,opt,name=read,proto3,enum=ssot.ws.v1.Access" json:"read,omitempty"`
+	// filter, on a field of a List request, makes it an equality filter on
+	// the model field of the same name. Without it, only the fields named
+	// like a scope or the owner field of the model, and the parent of an AIP
+	// resource, filter: a request field that merely shares a model field's
+	// name is left to the user.
+	Filter        bool `protobuf:"varint,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -456,6 +462,13 @@ func (x *FieldOptions) GetRead() Access {
 		return x.Read
 	}
 	return Access_ACCESS_UNSPECIFIED
+}
+
+func (x *FieldOptions) GetFilter() bool {
+	if x != nil {
+		return x.Filter
+	}
+	return false
 }
 
 var file_ssot_ws_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -547,9 +560,10 @@ const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\rMethodOptions\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x126\n" +
 	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard\x12\x12\n" +
-	"\x04skip\x18\x03 \x01(\bR\x04skip\"6\n" +
+	"\x04skip\x18\x03 \x01(\bR\x04skip\"N\n" +
 	"\fFieldOptions\x12&\n" +
-	"\x04read\x18\x02 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read*J\n" +
+	"\x04read\x18\x02 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read\x12\x16\n" +
+	"\x06filter\x18\x03 \x01(\bR\x06filter*J\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +

@@ -14,6 +14,7 @@ import type { CacheResult, Change, Mark, Snapshot } from "./cache.js";
 import type { ListParams } from "./client.js";
 import type { HttpClient } from "./http.js";
 import { belongsTo, keyText, mustField, parseChannel, parseFieldText, versionOf } from "./model.js";
+import { hasParent, parentScope } from "./resourcename.js";
 import type { ChannelName, Key } from "./model.js";
 import { backoffDelay } from "./backoff.js";
 import type { Connection } from "./conn.js";
@@ -314,7 +315,8 @@ export class LiveChannel<T extends Message> implements ChannelSink {
     }
     const model = this.http.model;
     const filter: Record<string, unknown> = {};
-    if (p.kind === "scope") {
+    const parent = p.kind === "scope" && p.field === parentScope && hasParent(model) ? p.value : undefined;
+    if (p.kind === "scope" && parent === undefined) {
       filter[mustField(model.schema, p.field).localName] = parseFieldText(mustField(model.schema, p.field), p.value);
     }
     const limit = resolveOptions(this.opts).hydrationLimit;
@@ -322,9 +324,12 @@ export class LiveChannel<T extends Message> implements ChannelSink {
     let position: Position | undefined;
     let token = "";
     for (let page = 0; ; page++) {
-      const params: ListParams<T> = token
-        ? { filter: filter as ListParams<T>["filter"] & object, pageSize: limit - items.length, pageToken: token }
-        : { filter: filter as ListParams<T>["filter"] & object, pageSize: limit - items.length };
+      const base: ListParams<T> = {
+        filter: filter as ListParams<T>["filter"] & object,
+        pageSize: limit - items.length,
+        ...(parent === undefined ? {} : { parent }),
+      };
+      const params: ListParams<T> = token ? { ...base, pageToken: token } : base;
       const got = await this.http.listPage(params);
       if (page === 0) {
         // The first page's position is the earliest: events after it are

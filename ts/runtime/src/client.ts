@@ -20,6 +20,11 @@ export type Init<T extends Message> = MessageInitShape<GenMessage<T>>;
  */
 export interface ListParams<T extends Message> {
   readonly filter?: Partial<Fields<T>>;
+  /**
+   * parent lists the children of one parent of an AIP resource (the List
+   * request's parent field): "shelves/1" for the books of that shelf.
+   */
+  readonly parent?: string;
   readonly pageSize?: number;
   readonly pageToken?: string;
 }

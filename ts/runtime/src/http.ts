@@ -19,6 +19,7 @@ import { resolveOptions } from "./options.js";
 import type { HttpClientOptions } from "./options.js";
 import { headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
 import { asValidationError, checkWrite } from "./validation.js";
+import { parentScope } from "./resourcename.js";
 
 // The protocol's names, re-exported where they were first defined.
 export { formatPosition, headerChannel, headerIdempotencyKey, headerPosition, parsePosition } from "./protocol.js";
@@ -174,6 +175,9 @@ export function createHttpClient<T extends Message, K extends Key>(
           );
         }
         req[rf.localName] = value;
+      }
+      if (params.parent) {
+        req[mustField(desc.input, parentScope).localName] = params.parent;
       }
       if (params.pageSize) {
         req[mustField(desc.input, spec.pageSizeField ?? "page_size").localName] = params.pageSize;

@@ -68,6 +68,7 @@ export {
   queryUnescape,
   scopeChannel,
 } from "./model.js";
+export { hasParent, parentOf, parentScope } from "./resourcename.js";
 export type {
   BackoffOptions,
   ChannelSink,

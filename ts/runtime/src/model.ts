@@ -10,6 +10,7 @@ import type {
   Message,
 } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { hasParent, parentOf, parentScope } from "./resourcename.js";
 
 /** KeyKind is the TypeScript type of a model's key field. */
 export type KeyKind = "string" | "bigint" | "number";
@@ -99,6 +100,12 @@ export interface ModelDescriptor<T extends Message = Message, K extends Key = Ke
   readonly version?: string;
   /** scopes are the proto names of the fields that partition list channels. */
   readonly scopes: readonly string[];
+  /**
+   * patterns are the google.api.resource patterns of an AIP resource, whose
+   * key is its name: a record's parent ({@link parentOf}) scopes Lists and
+   * the channel "Book?parent=<parent>".
+   */
+  readonly patterns?: readonly string[];
   readonly methods: ModelMethods;
   /** realtime is true when the model's changes are published on channels. */
   readonly realtime: boolean;
@@ -350,6 +357,9 @@ export function belongsTo(model: ModelDescriptor, channel: ChannelName, value: o
     case "item":
       return keyText(model, value) === channel.key;
     case "scope": {
+      if (channel.field === parentScope && hasParent(model)) {
+        return parentOf(model, keyText(model, value)) === channel.value;
+      }
       const f = fieldByName(model.schema, channel.field);
       return f !== undefined && formatScalar(getField(value, f.localName)) === channel.value;
     }

@@ -10,6 +10,7 @@ import type { ListParams } from "./client.js";
 import type { HybridClient } from "./hybrid.js";
 import { fieldByName, getField, isZero, itemChannel, mustField } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
+import { hasParent, parentScope } from "./resourcename.js";
 
 export type AnyModel = ModelDescriptor<Message, Key>;
 export type AnyHybrid = HybridClient<Message, Key>;
@@ -79,15 +80,21 @@ export function readOf(role: Role, input: Message): Read | undefined {
   const tokenField = fieldByName(method.input, spec.pageTokenField ?? "page_token");
   if (tokenField && !isZero(getField(input, tokenField.localName))) return undefined;
   const filter: Record<string, unknown> = {};
+  let parent: string | undefined;
   for (const f of method.input.fields) {
     if (f === sizeField || f === tokenField) continue;
     const v = getField(input, f.localName);
     if (isZero(v) || (Array.isArray(v) && v.length === 0)) continue;
+    if (f.name === parentScope && typeof v === "string" && hasParent(model)) {
+      parent = v;
+      continue;
+    }
     const mf = fieldByName(model.schema, f.name);
     if (!mf || f.fieldKind !== "scalar" || !model.scopes.includes(mf.name)) return undefined;
     filter[mf.localName] = v;
   }
-  const params: { filter: Record<string, unknown>; pageSize?: number } = { filter };
+  const params: { filter: Record<string, unknown>; parent?: string; pageSize?: number } = { filter };
+  if (parent !== undefined) params.parent = parent;
   const size = sizeField ? Number(getField(input, sizeField.localName) ?? 0) : 0;
   if (size > 0) params.pageSize = size;
   const channel = hybrid.channelFor(params as ListParams<Message>);

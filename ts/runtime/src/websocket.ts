@@ -17,6 +17,7 @@ import { createHttpClient } from "./http.js";
 import type { HttpClient, HttpClientOptions } from "./http.js";
 import { fieldByName, formatScalar, isZero, itemChannel, modelChannel, parseChannel, scopeChannel } from "./model.js";
 import type { Key, ModelDescriptor } from "./model.js";
+import { hasParent, parentScope } from "./resourcename.js";
 import type { Connection } from "./conn.js";
 import { localId, localWritesOf } from "./local.js";
 import type { ConnectionState } from "./state.js";
@@ -154,6 +155,9 @@ export function newWebSocket<T extends Message, K extends Key>(
 
     channelFor(params) {
       const set = Object.entries(params?.filter ?? {}).filter(([, v]) => !isZero(v));
+      if (params?.parent) {
+        return set.length === 0 && hasParent(model) ? scopeChannel(model, parentScope, params.parent) : undefined;
+      }
       if (set.length === 0) return modelChannel(model);
       if (set.length > 1) return undefined;
       const [name, value] = set[0]!;

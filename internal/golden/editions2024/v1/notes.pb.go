@@ -1646,12 +1646,12 @@ const file_editions2024_v1_notes_proto_rawDesc = "" +
 	"\x11GetCounterRequest\x12\x15\n" +
 	"\x02id\x18\x01 \x01(\x03B\x05\xaa\x01\x02\b\x02R\x02id\"H\n" +
 	"\x12GetCounterResponse\x122\n" +
-	"\acounter\x18\x01 \x01(\v2\x18.editions2024.v1.CounterR\acounter\"n\n" +
+	"\acounter\x18\x01 \x01(\v2\x18.editions2024.v1.CounterR\acounter\"v\n" +
 	"\x13ListCountersRequest\x12\"\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\x05\xaa\x01\x02\b\x02R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\x05R\x05value\"{\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x1c\n" +
+	"\x05value\x18\x03 \x01(\x05B\x06\x8a\x82\x19\x02\x18\x01R\x05value\"{\n" +
 	"\x14ListCountersResponse\x124\n" +
 	"\bcounters\x18\x01 \x03(\v2\x18.editions2024.v1.CounterR\bcounters\x12-\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tB\x05\xaa\x01\x02\b\x02R\rnextPageToken\"i\n" +

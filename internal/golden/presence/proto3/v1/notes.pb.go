@@ -927,12 +927,12 @@ const file_presence_proto3_v1_notes_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\x03H\x00R\x02id\x88\x01\x01B\x05\n" +
 	"\x03_id\"K\n" +
 	"\x12GetCounterResponse\x125\n" +
-	"\acounter\x18\x01 \x01(\v2\x1b.presence.proto3.v1.CounterR\acounter\"\x9d\x01\n" +
+	"\acounter\x18\x01 \x01(\v2\x1b.presence.proto3.v1.CounterR\acounter\"\xa5\x01\n" +
 	"\x13ListCountersRequest\x12 \n" +
 	"\tpage_size\x18\x01 \x01(\x05H\x00R\bpageSize\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tH\x01R\tpageToken\x88\x01\x01\x12\x19\n" +
-	"\x05value\x18\x03 \x01(\x05H\x02R\x05value\x88\x01\x01B\f\n" +
+	"page_token\x18\x02 \x01(\tH\x01R\tpageToken\x88\x01\x01\x12!\n" +
+	"\x05value\x18\x03 \x01(\x05B\x06\x8a\x82\x19\x02\x18\x01H\x02R\x05value\x88\x01\x01B\f\n" +
 	"\n" +
 	"_page_sizeB\r\n" +
 	"\v_page_tokenB\b\n" +

@@ -1,0 +1,37 @@
+package sqlschema
+
+import "strings"
+
+// parentFilter turns a filter on an AIP resource's parent
+// ([protocol.ParentScope], which has no column: the parent is derived
+// from the name) into a condition on the key column, whose placeholders
+// are numbered from first. A child's name starts with its parent's
+// collection prefix ("shelves/1/books/"): on SQLite, whose text
+// comparison is bytewise, the condition is a range of the primary key
+// and uses its index; on PostgreSQL, whose text order follows the
+// database's collation, it is starts_with, which reads the model's rows
+// in creation order (docs/engines.md). ok is false when no record can
+// match.
+func (t *Table) parentFilter(parent string, first int) (cond string, args []any, ok bool) {
+	prefixes := t.model.ChildPrefixes(parent)
+	if len(prefixes) == 0 {
+		return "", nil, false
+	}
+	key := "r." + Ident(t.Key.Name)
+	var parts []string
+	for _, p := range prefixes {
+		if t.Dialect == Postgres {
+			parts = append(parts, "starts_with("+key+", "+t.mark(first+len(args))+")")
+			args = append(args, p)
+			continue
+		}
+		// '/' + 1 is '0': every name with the prefix sorts below this bound.
+		hi := strings.TrimSuffix(p, "/") + "0"
+		parts = append(parts, "("+key+" >= "+t.mark(first+len(args))+" AND "+key+" < "+t.mark(first+len(args)+1)+")")
+		args = append(args, p, hi)
+	}
+	if len(parts) == 1 {
+		return parts[0], args, true
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args, true
+}
