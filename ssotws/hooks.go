@@ -149,3 +149,27 @@ func (r *Resource[T]) ownerOf(pm protoreflect.Message) string {
 	}
 	return r.model.OwnerOf(pm)
 }
+
+// checkedWrite validates m (pm is its reflection) and encodes it for a
+// write; hook, the Before hook of the write (nil: none), becomes the
+// prepare step that runs it inside the write, named name in its errors,
+// and re-reads what it may have changed.
+func (r *Resource[T]) checkedWrite(m T, pm protoreflect.Message, name string, hook func() error) ([]byte, func(*Write) error, error) {
+	if err := r.validate(m); err != nil {
+		return nil, nil, err
+	}
+	data, err := r.marshal(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hook == nil {
+		return data, nil, nil
+	}
+	owner := r.ownerOf(pm)
+	return data, func(w *Write) error {
+		if err := r.runHook(name, hook); err != nil {
+			return err
+		}
+		return r.rehook(w, m, owner)
+	}, nil
+}

@@ -150,22 +150,13 @@ func (r *Resource[T]) create(ctx context.Context, in http.Header, msg T, key str
 	if vf := r.model.VersionField(); vf != nil {
 		pm.Clear(vf)
 	}
-	if err := r.validate(m); err != nil {
-		return zero, err
+	var hook func() error
+	if h := r.hooks.BeforeCreate; h != nil {
+		hook = func() error { return h(ctx, m) }
 	}
-	data, err := r.marshal(m)
+	data, prepare, err := r.checkedWrite(m, pm, "BeforeCreate", hook)
 	if err != nil {
 		return zero, err
-	}
-	var prepare func(*Write) error
-	if h := r.hooks.BeforeCreate; h != nil {
-		owner := r.ownerOf(pm)
-		prepare = func(w *Write) error {
-			if err := r.runHook("BeforeCreate", func() error { return h(ctx, m) }); err != nil {
-				return err
-			}
-			return r.rehook(w, m, owner)
-		}
 	}
 	created, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_CREATED, &Write{
 		Kind: WriteCreate, Model: r.model.FullName(), Key: r.model.KeyOf(pm),
@@ -239,22 +230,13 @@ func (r *Resource[T]) Update(ctx context.Context, in http.Header, msg T, mask *f
 		if err := r.checkWrite(ctx, &AccessRequest{Op: OpUpdate, Model: r.model, Identity: id, Key: key, Current: before, Proposed: pm}); err != nil {
 			return zero, err
 		}
-		if err := r.validate(m); err != nil {
-			return zero, err
+		var hook func() error
+		if h := r.hooks.BeforeUpdate; h != nil {
+			hook = func() error { return h(ctx, prev, m) }
 		}
-		data, err := r.marshal(m)
+		data, prepare, err := r.checkedWrite(m, pm, "BeforeUpdate", hook)
 		if err != nil {
 			return zero, err
-		}
-		var prepare func(*Write) error
-		if h := r.hooks.BeforeUpdate; h != nil {
-			owner := r.ownerOf(pm)
-			prepare = func(w *Write) error {
-				if err := r.runHook("BeforeUpdate", func() error { return h(ctx, prev, m) }); err != nil {
-					return err
-				}
-				return r.rehook(w, m, owner)
-			}
 		}
 		updated, err := r.commit(ctx, wsv1.EventType_EVENT_TYPE_UPDATED, &Write{
 			// Conditional on the version read, always: the record checked

@@ -176,11 +176,7 @@ ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`, mod
 // writes the model's table; its triggers write the change log. A try that
 // lost a race (a concurrent create of the key, a deadlock) runs again.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	res, err := s.applyAll(ctx, []*ssotws.Write{w}, false)
-	if err != nil {
-		return nil, err
-	}
-	return res[0], nil
+	return sqlstore.One(s.applyAll(ctx, []*ssotws.Write{w}, false))
 }
 
 // ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],

@@ -156,11 +156,7 @@ RETURNING key_seq`, model).Scan(&n)
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that
 // writes the model's table; its triggers write the change log.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	res, err := s.applyAll(ctx, []*ssotws.Write{w}, false)
-	if err != nil {
-		return nil, err
-	}
-	return res[0], nil
+	return sqlstore.One(s.applyAll(ctx, []*ssotws.Write{w}, false))
 }
 
 // ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],

@@ -122,6 +122,14 @@ func (ts *Tables) Writable(ctx context.Context, ws []*ssotws.Write, batch bool) 
 	return tables, nil
 }
 
+// One is the result of the one write a store's Apply hands its batch path.
+func One(res []*ssotws.WriteResult, err error) (*ssotws.WriteResult, error) {
+	if err != nil {
+		return nil, err
+	}
+	return res[0], nil
+}
+
 // AtIndex names the index of the failed write of a batch.
 func AtIndex(batch bool, i int, err error) error {
 	if batch {
