@@ -176,26 +176,22 @@ ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`, mod
 // writes the model's table; its triggers write the change log. A try that
 // lost a race (a concurrent create of the key, a deadlock) runs again.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	return sqlstore.One(s.applyAll(ctx, []*ssotws.Write{w}, false))
+	return sqlstore.One(s.tables.Apply(ctx, []*ssotws.Write{w}, false, s.applyTx))
 }
 
 // ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],
 // in one transaction, which runs again as a whole when it lost a race.
 func (s *TableStore) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
-	return s.applyAll(ctx, ws, true)
+	return s.tables.Apply(ctx, ws, true, s.applyTx)
 }
 
-// applyAll applies ws in one transaction, tried again when it lost a
-// race. With batch set, the error of a write names its index.
-func (s *TableStore) applyAll(ctx context.Context, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
-	tables, err := s.tables.Writable(ctx, ws, batch)
-	if err != nil {
-		return nil, err
-	}
+// applyTx applies ws to their tables in one transaction, tried again
+// when it lost a race. With batch set, the error of a write names its
+// index.
+func (s *TableStore) applyTx(ctx context.Context, tables []*sqlschema.Table, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := s.applyOnce(ctx, tables, ws)
 		if err == nil {
-			s.tables.Committed(ws, res)
 			return res, nil
 		}
 		if !tableRetryable(err) {
@@ -232,7 +228,7 @@ func tableRetryable(err error) bool {
 	return false
 }
 
-// applyOnce is one try of applyAll: one transaction, committed when a
+// applyOnce is one try of applyTx: one transaction, committed when a
 // write was not a replay. The error of a write is a [ssotws.BatchError].
 func (s *TableStore) applyOnce(ctx context.Context, tables []*sqlschema.Table, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})

@@ -156,22 +156,18 @@ RETURNING key_seq`, model).Scan(&n)
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that
 // writes the model's table; its triggers write the change log.
 func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteResult, error) {
-	return sqlstore.One(s.applyAll(ctx, []*ssotws.Write{w}, false))
+	return sqlstore.One(s.tables.Apply(ctx, []*ssotws.Write{w}, false, s.applyTx))
 }
 
 // ApplyBatch implements [ssotws.Store]: the writes of [TableStore.Apply],
 // in one transaction.
 func (s *TableStore) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*ssotws.WriteResult, error) {
-	return s.applyAll(ctx, ws, true)
+	return s.tables.Apply(ctx, ws, true, s.applyTx)
 }
 
-// applyAll applies ws in one transaction. With batch set, the error of a
-// write names its index.
-func (s *TableStore) applyAll(ctx context.Context, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
-	tables, err := s.tables.Writable(ctx, ws, batch)
-	if err != nil {
-		return nil, err
-	}
+// applyTx applies ws to their tables in one transaction. With batch set,
+// the error of a write names its index.
+func (s *TableStore) applyTx(ctx context.Context, tables []*sqlschema.Table, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
@@ -191,7 +187,6 @@ func (s *TableStore) applyAll(ctx context.Context, ws []*ssotws.Write, batch boo
 		if err := tx.Commit(); err != nil {
 			return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 		}
-		s.tables.Committed(ws, out)
 	}
 	return out, nil
 }

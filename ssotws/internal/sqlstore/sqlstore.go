@@ -122,6 +122,23 @@ func (ts *Tables) Writable(ctx context.Context, ws []*ssotws.Write, batch bool) 
 	return tables, nil
 }
 
+// Apply writes ws through applyTx, which writes them in one transaction
+// of the store's (with batch set, naming the index of a failed write),
+// then runs [Tables.Committed].
+func (ts *Tables) Apply(ctx context.Context, ws []*ssotws.Write, batch bool,
+	applyTx func(context.Context, []*sqlschema.Table, []*ssotws.Write, bool) ([]*ssotws.WriteResult, error)) ([]*ssotws.WriteResult, error) {
+	tables, err := ts.Writable(ctx, ws, batch)
+	if err != nil {
+		return nil, err
+	}
+	res, err := applyTx(ctx, tables, ws, batch)
+	if err != nil {
+		return nil, err
+	}
+	ts.Committed(ws, res)
+	return res, nil
+}
+
 // One is the result of the one write a store's Apply hands its batch path.
 func One(res []*ssotws.WriteResult, err error) (*ssotws.WriteResult, error) {
 	if err != nil {
