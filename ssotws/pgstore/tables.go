@@ -71,7 +71,9 @@ func OpenTables(ctx context.Context, connString string, models []*ssotws.Model, 
 // dialect is what PostgreSQL's texts and catalog look like to the code the
 // stores share.
 var dialect = sqlstore.Dialect{
-	Name:      "pgstore",
+	Name: "pgstore",
+	SequenceSQL: `INSERT INTO ssotws_models AS m (name, key_seq) VALUES ($1, 1)
+ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`,
 	NoRows:    pgx.ErrNoRows,
 	LockRow:   " FOR UPDATE",
 	Tombstone: `SELECT version, image FROM ssotws_tombstones WHERE model = $1 AND key = $2 FOR UPDATE`,
@@ -162,13 +164,7 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 
 // NextSequence implements [ssotws.Store].
 func (s *TableStore) NextSequence(ctx context.Context, model string) (int64, error) {
-	var n int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO ssotws_models AS m (name, key_seq) VALUES ($1, 1)
-ON CONFLICT (name) DO UPDATE SET key_seq = m.key_seq + 1 RETURNING key_seq`, model).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("pgstore: next sequence: %w", err)
-	}
-	return n, nil
+	return s.tables.NextSequence(ctx, pgxDB{s.pool}, model)
 }
 
 // Apply implements [ssotws.Store]: one READ COMMITTED transaction that

@@ -54,7 +54,10 @@ func OpenTables(ctx context.Context, path string, models []*ssotws.Model, opts *
 // dialect is what SQLite's texts and catalog look like to the code the
 // stores share.
 var dialect = sqlstore.Dialect{
-	Name:      "sqlitestore",
+	Name: "sqlitestore",
+	SequenceSQL: `INSERT INTO ssotws_models (name, key_seq) VALUES (?, 1)
+ON CONFLICT (name) DO UPDATE SET key_seq = key_seq + 1
+RETURNING key_seq`,
 	NoRows:    sql.ErrNoRows,
 	Tombstone: `SELECT version, image FROM ssotws_tombstones WHERE model = ? AND key = ?`,
 	Delete:    `DELETE FROM %s WHERE %s = ?`,
@@ -142,15 +145,7 @@ func (s *TableStore) List(ctx context.Context, q ssotws.Query) (*ssotws.Page, er
 
 // NextSequence implements [ssotws.Store].
 func (s *TableStore) NextSequence(ctx context.Context, model string) (int64, error) {
-	var n int64
-	err := s.w.QueryRowContext(ctx,
-		`INSERT INTO ssotws_models (name, key_seq) VALUES (?, 1)
-ON CONFLICT (name) DO UPDATE SET key_seq = key_seq + 1
-RETURNING key_seq`, model).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("sqlitestore: next sequence: %w", err)
-	}
-	return n, nil
+	return s.tables.NextSequence(ctx, sqlDB{s.w}, model)
 }
 
 // Apply implements [ssotws.Store]: one BEGIN IMMEDIATE transaction that

@@ -71,6 +71,9 @@ type Dialect struct {
 	// KeyIsPrimary: the catalog tells whether a column is the primary
 	// key, and the key column must be.
 	KeyIsPrimary bool
+	// SequenceSQL increments a model's key sequence and returns the new
+	// value; its one parameter is the model.
+	SequenceSQL string
 }
 
 // Tables are a store's model tables, its dialect and what runs after
@@ -137,6 +140,15 @@ func (ts *Tables) Apply(ctx context.Context, ws []*ssotws.Write, batch bool,
 	}
 	ts.Committed(ws, res)
 	return res, nil
+}
+
+// NextSequence implements [ssotws.Store.NextSequence] on db.
+func (ts *Tables) NextSequence(ctx context.Context, db DB, model string) (int64, error) {
+	var n int64
+	if err := db.QueryRow(ctx, ts.SequenceSQL, model).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%s: next sequence: %w", ts.Name, err)
+	}
+	return n, nil
 }
 
 // One is the result of the one write a store's Apply hands its batch path.
