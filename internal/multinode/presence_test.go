@@ -27,15 +27,16 @@ import (
 // test's waits; the heartbeat is every Lease/3.
 const presenceLease = 500 * time.Millisecond
 
-// startPresenceNode starts a cluster node that serves the chat Message
-// model's channels, with a short lease.
+// startPresenceNode starts a cluster node that serves the chat Room
+// model's channels, with a short lease. Room declares no presence or
+// signal type, so the payloads here are plain text.
 func startPresenceNode(t *testing.T, ns *server.Server, name string) *clusterNode {
 	t.Helper()
 	n := startClusterNode(t, ns, name, ssotws.GatewayOptions{
 		RequireAuth: true,
 		Cluster:     ssotws.ClusterOptions{NodeID: name, Lease: presenceLease},
 	})
-	require.NoError(t, n.gw.RegisterModel(chatv1ssotws.MessageModel))
+	require.NoError(t, n.gw.RegisterModel(chatv1ssotws.RoomModel))
 	return n
 }
 
@@ -109,7 +110,7 @@ func TestPresenceAcrossNATS(t *testing.T) {
 	ns := runNATS(t)
 	a := startPresenceNode(t, ns, "A")
 	b := startPresenceNode(t, ns, "B")
-	room := chatv1ssotws.MessageChannels.Room("r1")
+	room := chatv1ssotws.RoomChannels.Item("r1")
 
 	// (1) alice joined on A, bob on B: each sees both.
 	aliceA := connectAs(t, a, "alice", "ta1")
