@@ -47,7 +47,8 @@ func main() {
 		connect.WithInterceptors(client.NewTokenInterceptor(tokens)))
 	messages := chatv1ssotws.NewMessageClient(api, conn, nil)
 
-	go watchState(ctx, conn)
+	// The Conn logs each change of its state (connected, lost, connected
+	// again) with the reason in words, through slog's default logger.
 
 	// Subscribe first: the room's cache is hydrated gap-free, and every
 	// later change is printed, including what a refetch after a restart
@@ -80,23 +81,6 @@ func main() {
 	}
 	log.Printf("watching room %s (Ctrl-C to stop)", *room)
 	<-ctx.Done()
-}
-
-// watchState logs each change of the connection's state.
-func watchState(ctx context.Context, conn *client.Conn) {
-	for {
-		s, changed := conn.Watch()
-		if err := conn.LastError(); err != nil {
-			log.Printf("connection %s (%v)", s, err)
-		} else {
-			log.Printf("connection %s", s)
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 func format(m *chatv1.Message) string {
