@@ -617,6 +617,9 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 				continue
 			}
 			bm.Filters = append(bm.Filters, &Filter{Request: f, Model: mf, Optional: hasPointer(f)})
+			if !slices.Contains(m.Filters, mf) && !slices.ContainsFunc(m.Scopes, func(s *Scope) bool { return s.Field == mf }) && mf != m.Owner && mf != m.Key {
+				m.Filters = append(m.Filters, mf)
+			}
 		}
 	case Create, Update:
 		bm.ModelField = modelField(in, m)

@@ -61,14 +61,17 @@ func genModels(g *protogen.GeneratedFile, f *File, _ *Params) {
 		g.P("var ", n.Var, " = ", ssotwsPackage.Ident("MustModel"), "((*", m.Message.GoIdent, ")(nil).ProtoReflect().Descriptor(), ", ssotwsPackage.Ident("ModelConfig"), "{")
 		g.P("Key: ", strconv.Quote(string(m.Key.Desc.Name())), ",")
 		if len(m.Scopes) > 0 {
-			quoted := make([]string, len(m.Scopes))
+			fields := make([]*protogen.Field, len(m.Scopes))
 			for i, s := range m.Scopes {
-				quoted[i] = strconv.Quote(string(s.Field.Desc.Name()))
+				fields[i] = s.Field
 			}
-			g.P("Scopes: []string{", strings.Join(quoted, ", "), "},")
+			g.P("Scopes: ", quotedNames(fields), ",")
 		}
 		if m.Owner != nil {
 			g.P("Owner: ", strconv.Quote(string(m.Owner.Desc.Name())), ",")
+		}
+		if len(m.Filters) > 0 {
+			g.P("Filters: ", quotedNames(m.Filters), ",")
 		}
 		if m.Realtime {
 			g.P("Realtime: true,")
@@ -82,6 +85,15 @@ func genModels(g *protogen.GeneratedFile, f *File, _ *Params) {
 		g.P("})")
 		g.P()
 	}
+}
+
+// quotedNames is the []string literal of the fields' proto names.
+func quotedNames(fields []*protogen.Field) string {
+	quoted := make([]string, len(fields))
+	for i, f := range fields {
+		quoted[i] = strconv.Quote(string(f.Desc.Name()))
+	}
+	return "[]string{" + strings.Join(quoted, ", ") + "}"
 }
 
 // realtimeSentence says whether a model is realtime and why.

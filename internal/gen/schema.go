@@ -93,6 +93,10 @@ type Model struct {
 	Scopes  []*Scope
 	Owner   *protogen.Field
 	Version *protogen.Field
+	// Filters are the other model fields (not the key, a scope or the
+	// owner) its bound List methods filter on, in order of first
+	// appearance: the SQL stores index them.
+	Filters []*protogen.Field
 	// Read and Write are the declared access levels, as written.
 	Read, Write wsv1.Access
 	// Realtime says whether the model publishes change events, and

@@ -55,7 +55,8 @@ message Message {
 }
 `
 
-// v2 adds a field, an owner (a column and an index) and a model.
+// v2 adds a field, an owner (a column and an index), a model and a List
+// that filters by the new field (an index).
 const v2 = header + `message Room {
   option (ssot.ws.v1.model) = { realtime: true owner: "owner" };
   string id = 1;
@@ -86,6 +87,20 @@ message Reaction {
   string id = 1;
   string message_id = 2;
   string emoji = 3;
+}
+// ListMessages filters by edited_by: an index on it.
+service ChatService {
+  rpc ListMessages(ListMessagesRequest) returns (ListMessagesResponse);
+}
+message ListMessagesRequest {
+  string room_id = 1;
+  string edited_by = 2;
+  int32 page_size = 3;
+  string page_token = 4;
+}
+message ListMessagesResponse {
+  repeated Message messages = 1;
+  string next_page_token = 2;
 }
 `
 

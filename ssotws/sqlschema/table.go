@@ -1,7 +1,7 @@
 // Package sqlschema derives SQL tables from ssot-ws models: one table per
 // model, a column per top-level field with the engine's natural type, the
 // key as primary key, a version column and indexes on the scope and owner
-// fields. The SQL stores (sqlitestore, pgstore) create and check their
+// fields and on the fields List requests filter on. The SQL stores (sqlitestore, pgstore) create and check their
 // tables with it, and the plugin's migration command writes the same DDL
 // into reviewable migration files, so what is reviewed is what runs.
 //
@@ -150,19 +150,18 @@ func NewTable(m *protocol.Model, d Dialect) (*Table, error) {
 		t.Columns = append(t.Columns, c)
 	}
 	// Scope fields (List by a scope walks this index in creation order),
-	// then the owner (an OWNER model's List filters by it).
-	var indexed []string
-	for _, s := range m.ScopeFields() {
-		indexed = append(indexed, string(s.Name()))
-	}
+	// then the owner (an OWNER model's List filters by it), then the
+	// fields List requests filter on.
+	indexed := slices.Concat(m.ScopeFields(), m.FilterFields())
 	if o := m.OwnerField(); o != nil {
-		indexed = append(indexed, string(o.Name()))
+		indexed = slices.Insert(indexed, len(m.ScopeFields()), o)
 	}
-	for _, f := range indexed {
-		if f == string(m.KeyField().Name()) || slices.ContainsFunc(t.Indexes, func(ix Index) bool { return ix.Columns[0] == f }) {
+	for _, fd := range indexed {
+		c := t.Column(string(fd.Name()))
+		if c == nil || c == t.Key || !filterable(c) || slices.ContainsFunc(t.Indexes, func(ix Index) bool { return ix.Columns[0] == c.Name }) {
 			continue
 		}
-		t.Indexes = append(t.Indexes, Index{Name: t.Name + "_" + f + "_idx", Columns: []string{f, SeqColumn}})
+		t.Indexes = append(t.Indexes, Index{Name: t.Name + "_" + c.Name + "_idx", Columns: []string{c.Name, SeqColumn}})
 	}
 	return t, nil
 }

@@ -170,7 +170,13 @@ type ModelOptions struct {
 	// read says who may read records and subscribe to their channels.
 	Read Access `protobuf:"varint,5,opt,name=read,proto3,enum=ssot.ws.v1.Access" json:"read,omitempty"`
 	// write says who may create, update and delete records.
-	Write         Access `protobuf:"varint,6,opt,name=write,proto3,enum=ssot.ws.v1.Access" json:"write,omitempty"`
+	Write Access `protobuf:"varint,6,opt,name=write,proto3,enum=ssot.ws.v1.Access" json:"write,omitempty"`
+	// table names the SQL table that holds the model's records in the SQL
+	// stores (sqlitestore, pgstore) and their migrations. Default: the
+	// snake_case plural of the message name ("ChatMessage" → "chat_messages").
+	// Set it to serve a table the team already has; columns the model does
+	// not declare are left alone.
+	Table         string `protobuf:"bytes,7,opt,name=table,proto3" json:"table,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -245,6 +251,13 @@ func (x *ModelOptions) GetWrite() Access {
 		return x.Write
 	}
 	return Access_ACCESS_UNSPECIFIED
+}
+
+func (x *ModelOptions) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
 }
 
 // ServiceOptions binds a service to models explicitly.
@@ -373,7 +386,10 @@ func (x *MethodOptions) GetSkip() bool {
 
 // FieldOptions sets the options of one field of a model.
 type FieldOptions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// column names the SQL column that holds the field in the model's table.
+	// Default: the field's name.
+	Column        string `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +422,13 @@ func (x *FieldOptions) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FieldOptions.ProtoReflect.Descriptor instead.
 func (*FieldOptions) Descriptor() ([]byte, []int) {
 	return file_ssot_ws_v1_options_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FieldOptions) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
 }
 
 var file_ssot_ws_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
@@ -480,14 +503,15 @@ var File_ssot_ws_v1_options_proto protoreflect.FileDescriptor
 const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"\x18ssot/ws/v1/options.proto\x12\n" +
-	"ssot.ws.v1\x1a google/protobuf/descriptor.proto\"\xce\x01\n" +
+	"ssot.ws.v1\x1a google/protobuf/descriptor.proto\"\xe4\x01\n" +
 	"\fModelOptions\x12\x1f\n" +
 	"\brealtime\x18\x01 \x01(\bH\x00R\brealtime\x88\x01\x01\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x14\n" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12&\n" +
 	"\x04read\x18\x05 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read\x12(\n" +
-	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05writeB\v\n" +
+	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05write\x12\x14\n" +
+	"\x05table\x18\a \x01(\tR\x05tableB\v\n" +
 	"\t_realtime\"<\n" +
 	"\x0eServiceOptions\x12\x16\n" +
 	"\x06models\x18\x01 \x03(\tR\x06models\x12\x12\n" +
@@ -495,8 +519,9 @@ const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\rMethodOptions\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x126\n" +
 	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard\x12\x12\n" +
-	"\x04skip\x18\x03 \x01(\bR\x04skip\"\x0e\n" +
-	"\fFieldOptions*J\n" +
+	"\x04skip\x18\x03 \x01(\bR\x04skip\"&\n" +
+	"\fFieldOptions\x12\x16\n" +
+	"\x06column\x18\x01 \x01(\tR\x06column*J\n" +
 	"\x06Access\x12\x16\n" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
