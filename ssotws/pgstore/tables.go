@@ -175,11 +175,12 @@ WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a
 			problems = append(problems, fmt.Sprintf("column %s is %s, field %s wants %s", c.Name, typ, c.Field.FullName(), c.Type))
 		}
 	}
+	var missing []string
 	for _, name := range []string{t.Version, sqlschema.SeqColumn} {
 		typ, ok := have[name]
 		switch {
 		case !ok:
-			b.WriteString(t.AddBookkeeping(name))
+			missing = append(missing, name)
 		case typ != "bigint":
 			problems = append(problems, fmt.Sprintf("column %s is %s, not bigint", name, typ))
 		}
@@ -188,6 +189,7 @@ WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a
 		return "", fmt.Errorf("pgstore: table %q does not match model %s: %s; migrate it (the migration files the plugin writes) before opening the store",
 			t.Name, t.Model, strings.Join(problems, "; "))
 	}
+	b.WriteString(t.AddBookkeeping(missing...))
 	b.WriteString(t.CreateIndexes())
 	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", sqlschema.Literal(t.Model))
 	b.WriteString(t.CreateTriggers())

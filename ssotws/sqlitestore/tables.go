@@ -142,11 +142,12 @@ func reconcile(ctx context.Context, tx *sql.Tx, t *sqlschema.Table) (string, err
 			problems = append(problems, fmt.Sprintf("the key column %s is not the primary key", c.Name))
 		}
 	}
+	var missing []string
 	for _, name := range []string{t.Version, sqlschema.SeqColumn} {
 		h, ok := have[name]
 		switch {
 		case !ok:
-			b.WriteString(t.AddBookkeeping(name))
+			missing = append(missing, name)
 		case h.typ != "INTEGER":
 			problems = append(problems, fmt.Sprintf("column %s is %s, not INTEGER", name, h.typ))
 		}
@@ -155,6 +156,7 @@ func reconcile(ctx context.Context, tx *sql.Tx, t *sqlschema.Table) (string, err
 		return "", fmt.Errorf("sqlitestore: table %q does not match model %s: %s; migrate it (the migration files the plugin writes) before opening the store",
 			t.Name, t.Model, strings.Join(problems, "; "))
 	}
+	b.WriteString(t.AddBookkeeping(missing...))
 	b.WriteString(t.CreateIndexes())
 	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", sqlschema.Literal(t.Model))
 	b.WriteString(t.CreateTriggers())
