@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ssot-codegen/ssot-ws/internal/crashtest"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/storetest"
 	"github.com/stretchr/testify/require"
@@ -41,6 +42,9 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	if code, ok := crashtest.Child(openCrash); ok {
+		return code
+	}
 	if u := os.Getenv("SSOTWS_POSTGRES_URL"); u != "" {
 		testURL = u
 		return m.Run()
