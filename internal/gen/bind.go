@@ -126,6 +126,18 @@ func modelOptions(m *protogen.Message) *wsv1.ModelOptions {
 	return mo
 }
 
+// fieldColumn is the SQL column of a model's field: its column option,
+// else its name.
+func fieldColumn(f *protogen.Field) string {
+	opts, ok := f.Desc.Options().(*descriptorpb.FieldOptions)
+	if ok && opts != nil && proto.HasExtension(opts, wsv1.E_Field) {
+		if fo, _ := proto.GetExtension(opts, wsv1.E_Field).(*wsv1.FieldOptions); fo.GetColumn() != "" {
+			return fo.GetColumn()
+		}
+	}
+	return string(f.Desc.Name())
+}
+
 func serviceOptions(s *protogen.Service) *wsv1.ServiceOptions {
 	opts, ok := s.Desc.Options().(*descriptorpb.ServiceOptions)
 	if !ok || opts == nil || !proto.HasExtension(opts, wsv1.E_Service) {
@@ -225,6 +237,21 @@ func (b *binder) model(msg *protogen.Message) *Model {
 			protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
 			m.Version = v
 		}
+	}
+
+	// The SQL stores' columns (the field option column, else the field's
+	// name) must not clash, with each other or with the creation-order
+	// column.
+	columns := make(map[string]string)
+	for _, f := range msg.Fields {
+		col := fieldColumn(f)
+		switch prev, dup := columns[col]; {
+		case col == "ssotws_seq" || col == "ssotws_version":
+			b.probs.addf(f.Desc, "column %q is a bookkeeping column of the SQL stores; set the field's column option to another name", col)
+		case dup:
+			b.probs.addf(f.Desc, "fields %q and %q both have column %q; set the column option of one to another name", prev, f.Desc.Name(), col)
+		}
+		columns[col] = string(f.Desc.Name())
 	}
 
 	switch {
