@@ -75,12 +75,7 @@ func openSQLite(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.Chang
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	require.NoError(b, err)
 	b.Cleanup(func() { db.Close() })
-	start := func(pub ssotws.Publisher) ssotws.ChangeRelay {
-		r, err := s.StartRelay(ctx, pub, nil)
-		require.NoError(b, err)
-		b.Cleanup(func() { r.Close() })
-		return r
-	}
+	start := relayStarter(b, func(pub ssotws.Publisher) (*sqlitestore.Relay, error) { return s.StartRelay(ctx, pub, nil) })
 	return s, start, func(q string) {
 		_, err := db.ExecContext(ctx, q)
 		require.NoError(b, err)
@@ -115,15 +110,24 @@ func openPostgres(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.Cha
 	b.Cleanup(func() { conn.Close(context.Background()) })
 	_, err = conn.Exec(ctx, "SET search_path = "+pgx.Identifier{schema}.Sanitize())
 	require.NoError(b, err)
-	start := func(pub ssotws.Publisher) ssotws.ChangeRelay {
-		r, err := s.StartRelay(ctx, pub, nil)
-		require.NoError(b, err)
-		b.Cleanup(func() { r.Close() })
-		return r
-	}
+	start := relayStarter(b, func(pub ssotws.Publisher) (*pgstore.Relay, error) { return s.StartRelay(ctx, pub, nil) })
 	return s, start, func(q string) {
 		_, err := conn.Exec(ctx, q)
 		require.NoError(b, err)
+	}
+}
+
+// relayStarter starts a store's relay (start) publishing to a publisher,
+// stopped when the benchmark ends.
+func relayStarter[R interface {
+	ssotws.ChangeRelay
+	Close() error
+}](b *testing.B, start func(ssotws.Publisher) (R, error)) func(ssotws.Publisher) ssotws.ChangeRelay {
+	return func(pub ssotws.Publisher) ssotws.ChangeRelay {
+		r, err := start(pub)
+		require.NoError(b, err)
+		b.Cleanup(func() { r.Close() })
+		return r
 	}
 }
 

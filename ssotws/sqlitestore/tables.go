@@ -29,6 +29,7 @@ type TableStore struct {
 	list        []*sqlschema.Table
 
 	wakers sqlrelay.Wakers // relays of this store, woken after a commit
+	stmts  stmtCache       // the writer's prepared statements
 
 	// afterCommit, when set (by tests), runs after a write commits and
 	// before Apply returns: a crash there loses nothing.
@@ -55,7 +56,7 @@ func OpenTables(ctx context.Context, path string, models []*ssotws.Model, opts *
 	if err != nil {
 		return nil, err
 	}
-	s := &TableStore{w: w, r: r, maxRequests: int64(o.MaxRequests), tables: map[string]*sqlschema.Table{}, list: tables}
+	s := &TableStore{w: w, r: r, maxRequests: int64(o.MaxRequests), tables: map[string]*sqlschema.Table{}, list: tables, stmts: stmtCache{db: w}}
 	for _, t := range tables {
 		s.tables[t.Model] = t
 	}
@@ -67,7 +68,7 @@ func (s *TableStore) Tables() []*sqlschema.Table { return s.list }
 
 // Close closes the database. Calls in flight may fail.
 func (s *TableStore) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.stmts.Close(), s.r.Close(), s.w.Close())
 }
 
 // migrateTables brings the database to the tables, in one transaction.
@@ -251,12 +252,13 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 	if err != nil {
 		return nil, err
 	}
+	defer s.stmts.fill(context.WithoutCancel(ctx)) // after the transaction
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := s.apply(ctx, tx, t, w)
+	res, err := s.apply(ctx, cachedTx{tx, &s.stmts}, t, w)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +274,7 @@ func (s *TableStore) Apply(ctx context.Context, w *ssotws.Write) (*ssotws.WriteR
 	return res, nil
 }
 
-func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
+func (s *TableStore) apply(ctx context.Context, tx dbtx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
 	var (
 		remembered *ssotws.WriteResult
 		cur        *ssotws.Record
@@ -348,7 +350,7 @@ func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, 
 }
 
 // loadRow reads the record of key, live or tombstone; nil if none.
-func loadRow(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, key string, keyArg any) (*ssotws.Record, error) {
+func loadRow(ctx context.Context, tx dbtx, t *sqlschema.Table, key string, keyArg any) (*ssotws.Record, error) {
 	var (
 		version int64
 		image   []byte
