@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -123,8 +124,10 @@ func child(url, db string, open Open) error {
 		return err
 	}
 	fmt.Println("committed")
-	time.Sleep(10 * time.Minute) // until SIGKILL
-	return errors.New("not killed")
+	// Wait for SIGKILL; end if the parent is gone (its end of stdin
+	// closes), so that a failed test leaves no process behind.
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return errors.New("not killed: the parent went away")
 }
 
 // gatedPublisher publishes until closed is closed; then Publish blocks
@@ -167,6 +170,9 @@ func KillNine(t *testing.T, db string, env []string, open Open) {
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
+	stdin, err := cmd.StdinPipe() // closed when this process ends
+	require.NoError(t, err)
+	t.Cleanup(func() { stdin.Close() })
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	lines := make(chan string, 4)
