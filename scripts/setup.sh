@@ -7,15 +7,18 @@
 #   --browser   Chromium, for the end-to-end test of the chat page
 #   --postgres  the PostgreSQL server binaries, for ssotws/pgstore's tests
 #               (they start a throwaway cluster of their own)
+#   --sqlite3   the sqlite3 shell, for the test of the README's demo
+#               (examples/chat/server)
 # Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-browser=0 postgres=0
+browser=0 postgres=0 sqlite3=0
 for arg in "$@"; do
   case "$arg" in
     --browser) browser=1 ;;
     --postgres) postgres=1 ;;
+    --sqlite3) sqlite3=1 ;;
     *) echo "setup.sh: unknown flag $arg" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +35,9 @@ if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
 fi
 if [ "$postgres" = 1 ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   debs+=(postgresql)
+fi
+if [ "$sqlite3" = 1 ] && ! command -v sqlite3 >/dev/null 2>&1; then
+  debs+=(sqlite3)
 fi
 if [ "${#debs[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive

@@ -4,7 +4,7 @@
 # tests, and the end-to-end browser test. Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh --browser --postgres
+./scripts/setup.sh --browser --postgres --sqlite3
 
 echo "== gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

@@ -126,6 +126,18 @@ func modelOptions(m *protogen.Message) *wsv1.ModelOptions {
 	return mo
 }
 
+// fieldColumn is the SQL column of a model's field: its column option,
+// else its name.
+func fieldColumn(f *protogen.Field) string {
+	opts, ok := f.Desc.Options().(*descriptorpb.FieldOptions)
+	if ok && opts != nil && proto.HasExtension(opts, wsv1.E_Field) {
+		if fo, _ := proto.GetExtension(opts, wsv1.E_Field).(*wsv1.FieldOptions); fo.GetColumn() != "" {
+			return fo.GetColumn()
+		}
+	}
+	return string(f.Desc.Name())
+}
+
 func serviceOptions(s *protogen.Service) *wsv1.ServiceOptions {
 	opts, ok := s.Desc.Options().(*descriptorpb.ServiceOptions)
 	if !ok || opts == nil || !proto.HasExtension(opts, wsv1.E_Service) {
@@ -229,6 +241,21 @@ func (b *binder) model(msg *protogen.Message) *Model {
 	b.bindResource(m)
 
 	b.checkRedaction(m, opts.GetOwner() != "") // bind_redact.go
+
+	// The SQL stores' columns (the field option column, else the field's
+	// name) must not clash, with each other or with the creation-order
+	// column.
+	columns := make(map[string]string)
+	for _, f := range msg.Fields {
+		col := fieldColumn(f)
+		switch prev, dup := columns[col]; {
+		case col == "ssotws_seq" || col == "ssotws_version":
+			b.probs.addf(f.Desc, "column %q is a bookkeeping column of the SQL stores; set the field's column option to another name", col)
+		case dup:
+			b.probs.addf(f.Desc, "fields %q and %q both have column %q; set the column option of one to another name", prev, f.Desc.Name(), col)
+		}
+		columns[col] = string(f.Desc.Name())
+	}
 
 	switch {
 	case b.realtime == RealtimeOff:
@@ -632,6 +659,9 @@ func (b *binder) shape(meth *protogen.Method, m *Model, std Standard, probs *pro
 				continue
 			}
 			bm.Filters = append(bm.Filters, &Filter{Request: f, Model: mf, Optional: hasPointer(f)})
+			if !slices.Contains(m.Filters, mf) && !slices.ContainsFunc(m.Scopes, func(s *Scope) bool { return s.Field == mf }) && mf != m.Owner && mf != m.Key {
+				m.Filters = append(m.Filters, mf)
+			}
 		}
 	case Create, Update:
 		b.writeRequest(in, m, std, bm, bad)

@@ -32,6 +32,16 @@ func TestBadDeclarations(t *testing.T) {
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: key field "uid" does not exist; set key to a string or integer field of Thing`,
 		},
 		{
+			name:  "two fields in one column",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; string title = 2; string name = 3 [(ssot.ws.v1.field) = {column: "title"}]; }`,
+			want:  `bad/v1/bad.proto:6:82: bad.v1.Thing.name: fields "title" and "name" both have column "title"; set the column option of one to another name`,
+		},
+		{
+			name:  "bookkeeping column",
+			proto: `message Thing { option (ssot.ws.v1.model) = {}; string id = 1; int64 ssotws_seq = 2; }`,
+			want:  `bad/v1/bad.proto:6:64: bad.v1.Thing.ssotws_seq: column "ssotws_seq" is a bookkeeping column of the SQL stores; set the field's column option to another name`,
+		},
+		{
 			name:  "missing default key field",
 			proto: `message Thing { option (ssot.ws.v1.model) = {}; string name = 1; }`,
 			want:  `bad/v1/bad.proto:6:1: bad.v1.Thing: key field "id" does not exist; set key to a string or integer field of Thing`,

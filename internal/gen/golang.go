@@ -73,6 +73,9 @@ func genModels(g *protogen.GeneratedFile, f *File, _ *Params) {
 		if len(m.Patterns) > 0 {
 			g.P("Patterns: []string{", quoteAll(m.Patterns), "},")
 		}
+		if len(m.Filters) > 0 {
+			g.P("Filters: ", quotedNames(m.Filters), ",")
+		}
 		if m.Realtime {
 			g.P("Realtime: true,")
 		}
@@ -86,6 +89,15 @@ func genModels(g *protogen.GeneratedFile, f *File, _ *Params) {
 		g.P("})")
 		g.P()
 	}
+}
+
+// quotedNames is the []string literal of the fields' proto names.
+func quotedNames(fields []*protogen.Field) string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = string(f.Desc.Name())
+	}
+	return "[]string{" + quoteAll(names) + "}"
 }
 
 // realtimeSentence says whether a model is realtime and why.

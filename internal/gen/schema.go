@@ -98,6 +98,10 @@ type Model struct {
 	// Patterns are the google.api.resource patterns of an AIP resource,
 	// whose key is then its resource name.
 	Patterns []string
+	// Filters are the other model fields (not the key, a scope or the
+	// owner) its bound List methods filter on, in order of first
+	// appearance: the SQL stores index them.
+	Filters []*protogen.Field
 	// Read and Write are the declared access levels, as written.
 	Read, Write wsv1.Access
 	// Realtime says whether the model publishes change events, and

@@ -61,6 +61,9 @@ func Models(ctx context.Context, importPaths []string, sources map[string]string
 			if m.Owner != nil {
 				cfg.Owner = string(m.Owner.Desc.Name())
 			}
+			for _, f := range m.Filters {
+				cfg.Filters = append(cfg.Filters, string(f.Desc.Name()))
+			}
 			pm, err := protocol.NewModel(m.Message.Desc, cfg)
 			if err != nil {
 				return nil, err

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ssot-codegen/ssot-ws/internal/migrate"
+	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlitestore"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
@@ -55,7 +56,8 @@ message Message {
 }
 `
 
-// v2 adds a field, an owner (a column and an index) and a model.
+// v2 adds a field, an owner (a column and an index), a model and a List
+// that filters by the new field (an index).
 const v2 = header + `message Room {
   option (ssot.ws.v1.model) = { realtime: true owner: "owner" };
   string id = 1;
@@ -86,6 +88,20 @@ message Reaction {
   string id = 1;
   string message_id = 2;
   string emoji = 3;
+}
+// ListMessages filters by edited_by: an index on it.
+service ChatService {
+  rpc ListMessages(ListMessagesRequest) returns (ListMessagesResponse);
+}
+message ListMessagesRequest {
+  string room_id = 1;
+  string edited_by = 2;
+  int32 page_size = 3;
+  string page_token = 4;
+}
+message ListMessagesResponse {
+  repeated Message messages = 1;
+  string next_page_token = 2;
 }
 `
 
@@ -220,4 +236,68 @@ func TestSchemaFile(t *testing.T) {
 	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	assert.Equal(t, v2, string(b))
+}
+
+// helpdesk maps a model onto a table the team already has, with other
+// column names for two fields.
+const helpdesk = `syntax = "proto3";
+package helpdesk.v1;
+import "ssot/ws/v1/options.proto";
+message Ticket {
+  option (ssot.ws.v1.model) = { realtime: true scopes: ["queue"] table: "tickets_2019" };
+  int64 id = 1 [(ssot.ws.v1.field) = { column: "ticket_no" }];
+  string queue = 2;
+  string subject = 3 [(ssot.ws.v1.field) = { column: "Title" }];
+  int64 version = 4;
+}
+`
+
+// TestAdoptExistingTable: the first migration of a model whose table
+// option names the team's table creates it only if it is missing, adds
+// the version and creation-order columns (numbering the rows already
+// there), the indexes and the triggers (goldens in testdata/adopt-*).
+// Applied with the plain driver on a table that has rows and a column
+// the proto does not declare, the store opens it unchanged, lists the
+// old rows, and leaves the extra column alone.
+func TestAdoptExistingTable(t *testing.T) {
+	ms, err := migrate.Models(context.Background(), nil, map[string]string{"helpdesk/v1/helpdesk.proto": helpdesk}, []string{"helpdesk/v1/helpdesk.proto"})
+	require.NoError(t, err)
+	for _, d := range []sqlschema.Dialect{sqlschema.SQLite, sqlschema.Postgres} {
+		dir := t.TempDir()
+		f, err := migrate.Write(dir, d, ms, migrate.Header([]string{"helpdesk/v1/helpdesk.proto"}))
+		require.NoError(t, err)
+		assert.Equal(t, "0001_init.sql", f)
+		compareDir(t, dir, filepath.Join("testdata", "adopt-"+string(d)))
+	}
+
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "helpdesk.db")
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `CREATE TABLE tickets_2019 (ticket_no INTEGER PRIMARY KEY, queue TEXT NOT NULL, "Title" TEXT NOT NULL, notes TEXT NOT NULL DEFAULT '');
+INSERT INTO tickets_2019 (ticket_no, queue, "Title", notes) VALUES (3, 'q1', 'old', 'keep me'), (1, 'q1', 'older', 'me too');`)
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join("testdata", "adopt-sqlite", "0001_init.sql"))
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, string(b))
+	require.NoError(t, err)
+
+	store, err := sqlitestore.OpenTables(ctx, path, ms, nil)
+	require.NoError(t, err)
+	defer store.Close()
+	page, err := store.List(ctx, ssotws.Query{Model: "helpdesk.v1.Ticket", Filters: []ssotws.Filter{{Field: "queue", Value: "q1"}}})
+	require.NoError(t, err)
+	require.Len(t, page.Records, 2)
+	assert.Equal(t, "1", page.Records[0].Key, "rows already there are numbered in key order")
+	assert.Equal(t, "3", page.Records[1].Key)
+	assert.Equal(t, int64(1), page.Records[1].Version)
+	_, err = db.ExecContext(ctx, `UPDATE tickets_2019 SET "Title" = 'renamed' WHERE ticket_no = 3`)
+	require.NoError(t, err)
+	rec, err := store.Get(ctx, "helpdesk.v1.Ticket", "3")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), rec.Version)
+	var notes string
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT notes FROM tickets_2019 WHERE ticket_no = 3`).Scan(&notes))
+	assert.Equal(t, "keep me", notes)
 }

@@ -57,6 +57,10 @@ func OpenTables(ctx context.Context, connString string, models []*ssotws.Model, 
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{o.Schema}.Sanitize()
+	// Plan each statement with its arguments: a generic plan of a cached
+	// List cannot know how selective its filter is, and may walk the
+	// creation index instead of the filter's (see docs/engines.md).
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)

@@ -31,6 +31,10 @@ type ModelConfig struct {
 	// request's parent and id, and the parent a name derives is a scope
 	// of its own, "parent" (see [Model.ParentOf]).
 	Patterns []string
+	// Filters name the fields besides the scopes and the owner that the
+	// model's List requests filter on by equality; the SQL stores index
+	// them as they index the scopes and the owner.
+	Filters []string
 }
 
 // Model describes one model to the runtime. It is immutable and safe for
@@ -41,6 +45,7 @@ type Model struct {
 	key      protoreflect.FieldDescriptor
 	scopes   []protoreflect.FieldDescriptor
 	owner    protoreflect.FieldDescriptor
+	filters  []protoreflect.FieldDescriptor
 	version  protoreflect.FieldDescriptor
 	etag     protoreflect.FieldDescriptor
 	patterns []string
@@ -88,6 +93,13 @@ func NewModel(desc protoreflect.MessageDescriptor, cfg ModelConfig) (*Model, err
 			return nil, fmt.Errorf("ssotws: %s: owner %q is not a string field", desc.FullName(), cfg.Owner)
 		}
 	}
+	for _, f := range cfg.Filters {
+		fd := fields.ByName(protoreflect.Name(f))
+		if fd == nil || !isScalar(fd) {
+			return nil, fmt.Errorf("ssotws: %s: filter %q is not a scalar field", desc.FullName(), f)
+		}
+		m.filters = append(m.filters, fd)
+	}
 	if v := fields.ByName("version"); v != nil && !v.IsList() {
 		switch v.Kind() {
 		case protoreflect.Int64Kind, protoreflect.Uint64Kind, protoreflect.Sint64Kind,
@@ -132,6 +144,10 @@ func (m *Model) ScopeFields() []protoreflect.FieldDescriptor { return m.scopes }
 
 // OwnerField returns the owner field, or nil.
 func (m *Model) OwnerField() protoreflect.FieldDescriptor { return m.owner }
+
+// FilterFields returns the fields the model's List requests filter on
+// ([ModelConfig.Filters]).
+func (m *Model) FilterFields() []protoreflect.FieldDescriptor { return m.filters }
 
 // VersionField returns the model's version field, or nil.
 func (m *Model) VersionField() protoreflect.FieldDescriptor { return m.version }

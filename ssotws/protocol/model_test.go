@@ -92,12 +92,15 @@ func TestNewModelRejects(t *testing.T) {
 		"missing key":      {Key: "uid"},
 		"scope not scalar": {Scopes: []string{"nope"}},
 		"owner not string": {Owner: "version"},
+		"filter no field":  {Filters: []string{"nope"}},
 	} {
 		_, err := NewModel(desc, cfg)
 		assert.Error(t, err, "%s: NewModel accepted %+v", name, cfg)
 	}
-	m, err := NewModel(desc, ModelConfig{Scopes: []string{"room_id"}, Owner: "author"})
+	m, err := NewModel(desc, ModelConfig{Scopes: []string{"room_id"}, Owner: "author", Filters: []string{"text"}})
 	require.NoError(t, err)
+	require.Len(t, m.FilterFields(), 1)
+	assert.Equal(t, "text", string(m.FilterFields()[0].Name()))
 	msg := (&chatv1.Message{Id: "m1", RoomId: "r 1", Author: "ann"}).ProtoReflect()
 	assert.Equal(t, []string{"Message", "Message/m1", "Message?room_id=r+1"}, m.Channels(msg))
 	assert.NotNil(t, m.VersionField())

@@ -109,7 +109,7 @@ func openPools(ctx context.Context, path string, o Options, setup func(context.C
 }
 
 // replay returns the remembered result of (model, requestID), or nil.
-func replay(ctx context.Context, tx *sql.Tx, model, requestID string) (*ssotws.WriteResult, error) {
+func replay(ctx context.Context, tx dbtx, model, requestID string) (*ssotws.WriteResult, error) {
 	var (
 		rec                ssotws.Record
 		fields, prevFields sql.NullString
@@ -147,7 +147,7 @@ FROM ssotws_requests WHERE model = ? AND request_id = ?`, model, requestID).Scan
 // results beyond the bound. Request rows are inserted with dense seq values
 // (rowid = max + 1, and only the oldest are ever deleted), so the rows to
 // forget are those at or below seq - maxRequests.
-func remember(ctx context.Context, tx *sql.Tx, maxRequests int64, w *ssotws.Write, res *ssotws.WriteResult) error {
+func remember(ctx context.Context, tx dbtx, maxRequests int64, w *ssotws.Write, res *ssotws.WriteResult) error {
 	fields, err := encodeFields(res.Record.Fields)
 	if err != nil {
 		return err

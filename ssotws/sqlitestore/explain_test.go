@@ -13,35 +13,48 @@ import (
 )
 
 // TestListByScopeUsesIndexExplain: with 20,000 chat messages over 100
-// rooms, the List of one room (the query the store runs) searches the
-// room_id scope index rather than scanning the messages table, before
-// and after ANALYZE (the planner's statistics must not turn it into a
-// walk of the whole table in creation order).
+// rooms and 50 authors, the List of one room (a scope) and the List of one
+// author (a field a List request filters on), as the store runs them,
+// search the field's index rather than scanning the messages table,
+// before and after ANALYZE (the planner's statistics must not turn it
+// into a walk of the whole table in creation order).
 func TestListByScopeUsesIndexExplain(t *testing.T) {
+	for _, tc := range []struct{ field, value string }{{"room_id", "r7"}, {"author", "a7"}} {
+		t.Run(tc.field, func(t *testing.T) { testListUsesIndex(t, tc.field, tc.value) })
+	}
+}
+
+// messageFilteredByAuthor is the chat Message model with a List that
+// filters by author, as a ListMessagesRequest with an author field binds.
+var messageFilteredByAuthor = ssotws.MustModel(chatv1ssotws.MessageModel.Descriptor(), ssotws.ModelConfig{
+	Key: "id", Scopes: []string{"room_id"}, Filters: []string{"author"}, Realtime: true,
+})
+
+func testListUsesIndex(t *testing.T, field, value string) {
 	ctx := context.Background()
-	s, err := OpenTables(ctx, filepath.Join(t.TempDir(), "chat.db"), []*ssotws.Model{chatv1ssotws.RoomModel, chatv1ssotws.MessageModel}, nil)
+	s, err := OpenTables(ctx, filepath.Join(t.TempDir(), "chat.db"), []*ssotws.Model{chatv1ssotws.RoomModel, messageFilteredByAuthor}, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	tbl, err := s.table("chat.v1.Message")
 	require.NoError(t, err)
 	index := ""
 	for _, ix := range tbl.Indexes {
-		if ix.Columns[0] == "room_id" {
+		if ix.Columns[0] == field {
 			index = ix.Name
 		}
 	}
-	require.NotEmpty(t, index, "the room_id scope has an index")
+	require.NotEmpty(t, index, "%s has an index", field)
 
 	// Bulk-load in one transaction with plain SQL (the store's triggers
 	// number the rows as for any writer).
 	tx, err := s.w.BeginTx(ctx, nil)
 	require.NoError(t, err)
 	_, err = tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
-INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i % 100), 'ann', 'hello' FROM n`)
+INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i % 100), 'a' || (i % 50), 'hello' FROM n`)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())
 
-	filters := []ssotws.Filter{{Field: "room_id", Value: "r7"}}
+	filters := []ssotws.Filter{{Field: field, Value: value}}
 	q, args, ok := tbl.ListQuery(filters, 0, 51)
 	require.True(t, ok)
 	// EXPLAIN runs on the writer, the connection that loaded the rows and
@@ -68,7 +81,7 @@ INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i % 10
 	t.Logf("sqlite_stat1 %s: %s", index, stat)
 	check("after ANALYZE")
 
-	// The query finds the room's 200 messages.
+	// The query finds the room's 200 messages, or the author's 400.
 	q, args, ok = tbl.ListQuery(filters, 0, 1000)
 	require.True(t, ok)
 	rows, err := s.r.QueryContext(ctx, q, args...)
@@ -79,5 +92,5 @@ INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i % 10
 	}
 	require.NoError(t, rows.Err())
 	require.NoError(t, rows.Close())
-	assert.Equal(t, 200, n)
+	assert.Equal(t, 20000/map[string]int{"room_id": 100, "author": 50}[field], n)
 }

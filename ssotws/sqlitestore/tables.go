@@ -25,6 +25,7 @@ type TableStore struct {
 	r           *sql.DB
 	maxRequests int64
 	tables      *sqlstore.Tables
+	stmts       stmtCache // the writer's prepared statements
 }
 
 var _ ssotws.Store = (*TableStore)(nil)
@@ -48,7 +49,7 @@ func OpenTables(ctx context.Context, path string, models []*ssotws.Model, opts *
 	if err != nil {
 		return nil, err
 	}
-	return &TableStore{w: w, r: r, maxRequests: int64(o.MaxRequests), tables: tables}, nil
+	return &TableStore{w: w, r: r, maxRequests: int64(o.MaxRequests), tables: tables, stmts: stmtCache{db: w}}, nil
 }
 
 // dialect is what SQLite's texts and catalog look like to the code the
@@ -108,7 +109,7 @@ func (s *TableStore) Tables() []*sqlschema.Table { return s.tables.All }
 
 // Close closes the database. Calls in flight may fail.
 func (s *TableStore) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.stmts.Close(), s.r.Close(), s.w.Close())
 }
 
 // migrateTables brings the database to the tables, in one transaction.
@@ -163,6 +164,7 @@ func (s *TableStore) ApplyBatch(ctx context.Context, ws []*ssotws.Write) ([]*sso
 // applyTx applies ws to their tables in one transaction. With batch set,
 // the error of a write names its index.
 func (s *TableStore) applyTx(ctx context.Context, tables []*sqlschema.Table, ws []*ssotws.Write, batch bool) ([]*ssotws.WriteResult, error) {
+	defer s.stmts.fill(context.WithoutCancel(ctx)) // after the transaction
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
@@ -171,7 +173,7 @@ func (s *TableStore) applyTx(ctx context.Context, tables []*sqlschema.Table, ws 
 	out := make([]*ssotws.WriteResult, len(ws))
 	wrote := false
 	for i, w := range ws {
-		res, err := s.apply(ctx, tx, tables[i], w)
+		res, err := s.apply(ctx, cachedTx{tx, &s.stmts}, tables[i], w)
 		if err != nil {
 			return nil, sqlstore.AtIndex(batch, i, err)
 		}
@@ -186,7 +188,7 @@ func (s *TableStore) applyTx(ctx context.Context, tables []*sqlschema.Table, ws 
 	return out, nil
 }
 
-func (s *TableStore) apply(ctx context.Context, tx *sql.Tx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
+func (s *TableStore) apply(ctx context.Context, tx cachedTx, t *sqlschema.Table, w *ssotws.Write) (*ssotws.WriteResult, error) {
 	var remembered *ssotws.WriteResult
 	key, err := t.KeyArg(w.Key)
 	if err != nil {

@@ -2,6 +2,7 @@ package sqlschema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -199,20 +200,49 @@ END $$;
 // triggers and its row in ssotws_models. It expects [Core] to have run.
 func (t *Table) CreateTable() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE %s (\n", Ident(t.Name))
-	for _, c := range t.Columns {
-		fmt.Fprintf(&b, "\t%s,\n", t.columnDef(c))
-	}
-	fmt.Fprintf(&b, "\t%s %s NOT NULL DEFAULT 0,\n", Ident(t.Version), t.intType())
-	fmt.Fprintf(&b, "\t%s %s NOT NULL DEFAULT 0\n)", Ident(SeqColumn), t.intType())
-	if t.Dialect == SQLite {
-		b.WriteString(" STRICT")
-	}
-	b.WriteString(";\n")
+	t.writeCreate(&b, "CREATE TABLE", true)
 	b.WriteString(t.CreateIndexes())
 	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", Literal(t.Model))
 	b.WriteString(t.CreateTriggers())
 	return b.String()
+}
+
+// AdoptTable is the DDL that makes t, a table the team may already have
+// (its model's table option names it), a table of the store: the table
+// with the declared columns if it does not exist, then what the store
+// adds to it ([Table.AddBookkeeping]: the version and creation-order
+// columns, existing rows numbered), its indexes, its row in
+// ssotws_models and its triggers. Columns the model does not declare are
+// left alone. The declared columns are expected to be there: opening a
+// store adds a missing one and refuses a table whose declared columns
+// have other types, naming them.
+func (t *Table) AdoptTable() string {
+	var b strings.Builder
+	t.writeCreate(&b, "CREATE TABLE IF NOT EXISTS", false)
+	b.WriteString(t.AddBookkeeping(t.Version, SeqColumn))
+	b.WriteString(t.CreateIndexes())
+	b.WriteString(t.CreateTriggers())
+	return b.String()
+}
+
+// writeCreate writes the CREATE TABLE statement of t, with the
+// bookkeeping columns or without.
+func (t *Table) writeCreate(b *strings.Builder, create string, bookkeeping bool) {
+	fmt.Fprintf(b, "%s %s (\n", create, Ident(t.Name))
+	defs := make([]string, 0, len(t.Columns)+2)
+	for _, c := range t.Columns {
+		defs = append(defs, t.columnDef(c))
+	}
+	if bookkeeping {
+		for _, name := range []string{t.Version, SeqColumn} {
+			defs = append(defs, fmt.Sprintf("%s %s NOT NULL DEFAULT 0", Ident(name), t.intType()))
+		}
+	}
+	b.WriteString("\t" + strings.Join(defs, ",\n\t") + "\n)")
+	if t.Dialect == SQLite {
+		b.WriteString(" STRICT")
+	}
+	b.WriteString(";\n")
 }
 
 // CreateIndexes creates the table's indexes if they do not exist.
@@ -234,10 +264,31 @@ func (t *Table) AddColumn(c *Column) string {
 	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s;\n", Ident(t.Name), t.columnDef(c))
 }
 
-// AddBookkeeping adds the version or creation-order column to a table
-// that lacks it (a table the team already had).
-func (t *Table) AddBookkeeping(column string) string {
-	return fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s NOT NULL DEFAULT 0;\n", Ident(t.Name), Ident(column), t.intType())
+// AddBookkeeping adds the version and creation-order columns named in
+// missing to a table that lacks them (a table the team already had), and
+// registers the model. The rows already there get version 1 and, when
+// the creation-order column is new, creation numbers in key order (the
+// model's counter goes on from the last), so that Lists find them.
+func (t *Table) AddBookkeeping(missing ...string) string {
+	if len(missing) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	tbl, key, seq := Ident(t.Name), Ident(t.Key.Name), Ident(SeqColumn)
+	for _, column := range missing {
+		fmt.Fprintf(&b, "ALTER TABLE %s ADD COLUMN %s %s NOT NULL DEFAULT 0;\n", tbl, Ident(column), t.intType())
+	}
+	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", Literal(t.Model))
+	if slices.Contains(missing, t.Version) {
+		fmt.Fprintf(&b, "UPDATE %s SET %s = 1 WHERE %[2]s = 0;\n", tbl, Ident(t.Version))
+	}
+	if slices.Contains(missing, SeqColumn) {
+		fmt.Fprintf(&b, `UPDATE %[1]s SET %[3]s = n.seq + (SELECT create_seq FROM ssotws_models WHERE name = %[4]s)
+FROM (SELECT %[2]s AS k, row_number() OVER (ORDER BY %[2]s) AS seq FROM %[1]s) AS n WHERE %[1]s.%[2]s = n.k;
+UPDATE ssotws_models SET create_seq = (SELECT coalesce(max(%[3]s), 0) FROM %[1]s) WHERE name = %[4]s;
+`, tbl, key, seq, Literal(t.Model))
+	}
+	return b.String()
 }
 
 func (t *Table) intType() string {

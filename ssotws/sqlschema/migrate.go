@@ -104,7 +104,11 @@ func Migration(prev *Snapshot, d Dialect, tables []*Table) (ddl, name string, er
 	if prev == nil {
 		b.WriteString(Core(d))
 		for _, t := range tables {
-			b.WriteString("\n" + t.CreateTable())
+			if t.Existing {
+				b.WriteString("\n" + t.AdoptTable())
+			} else {
+				b.WriteString("\n" + t.CreateTable())
+			}
 		}
 		return b.String(), "init", nil
 	}
@@ -119,6 +123,11 @@ func Migration(prev *Snapshot, d Dialect, tables []*Table) (ddl, name string, er
 		old, ok := byModel[t.Model]
 		delete(byModel, t.Model)
 		msg := t.ModelOf().Descriptor()
+		if !ok && t.Existing {
+			b.WriteString(t.AdoptTable())
+			names = append(names, "adopt_"+t.Name)
+			continue
+		}
 		if !ok {
 			b.WriteString(t.CreateTable())
 			names = append(names, "create_"+t.Name)
@@ -136,7 +145,7 @@ func Migration(prev *Snapshot, d Dialect, tables []*Table) (ddl, name string, er
 		}
 		var added []*Column
 		for _, oc := range old.Columns {
-			c := t.Column(oc.Name)
+			c := t.columnNamed(oc.Name)
 			switch {
 			case c == nil:
 				problems = append(problems, fmt.Sprintf("%s: field %s.%s (number %d) was removed: dropping column %s.%s loses its data; keep the field (reserve its number when you stop using it) or migrate by hand",

@@ -1,7 +1,7 @@
 // Package sqlschema derives SQL tables from ssot-ws models: one table per
 // model, a column per top-level field with the engine's natural type, the
 // key as primary key, a version column and indexes on the scope and owner
-// fields. The SQL stores (sqlitestore, pgstore) create and check their
+// fields and on the fields List requests filter on. The SQL stores (sqlitestore, pgstore) create and check their
 // tables with it, and the plugin's migration command writes the same DDL
 // into reviewable migration files, so what is reviewed is what runs.
 //
@@ -17,7 +17,10 @@ import (
 	"strings"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/protocol"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // Dialect is a SQL engine.
@@ -105,6 +108,10 @@ type Table struct {
 	// Version names the version column.
 	Version string
 	Indexes []Index
+	// Existing is set when the model's table option names the table: a
+	// table the team may already have, which migrations adopt rather than
+	// create (see [Table.AdoptTable]).
+	Existing bool
 
 	model *protocol.Model
 }
@@ -122,27 +129,53 @@ func (t *Table) Column(name string) *Column {
 	return nil
 }
 
-// NewTable derives the table of m in dialect d.
+// columnNamed returns the column called name in SQL, or nil.
+func (t *Table) columnNamed(name string) *Column {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// NewTable derives the table of m in dialect d. The model option table
+// and the field option column (ssot.ws.v1.field) name the table and the
+// columns when the defaults (the model's snake_case plural, the field's
+// name) do not fit, for example a table the team already has.
 func NewTable(m *protocol.Model, d Dialect) (*Table, error) {
 	if _, err := ParseDialect(string(d)); err != nil {
 		return nil, err
 	}
 	t := &Table{Dialect: d, Model: m.FullName(), Name: TableName(m.Name()), Version: VersionColumn, model: m}
+	if name := tableOption(m.Descriptor()); name != "" {
+		t.Name, t.Existing = name, true
+	}
 	fields := m.Descriptor().Fields()
 	vf := m.VersionField()
+	if vf != nil {
+		if name := columnOption(vf); name != "" {
+			t.Version = name
+		}
+	}
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
 		if fd == vf {
 			continue
 		}
-		name := string(fd.Name())
-		if name == VersionColumn {
+		c := newColumn(fd, d)
+		if name := columnOption(fd); name != "" {
+			c.Name = name
+		}
+		if c.Name == t.Version && t.Version == VersionColumn {
 			t.Version = AltVersionColumn
 		}
-		if name == SeqColumn || name == AltVersionColumn {
-			return nil, fmt.Errorf("sqlschema: %s: field %q has the name of a bookkeeping column", m.FullName(), name)
+		if c.Name == SeqColumn || c.Name == AltVersionColumn || c.Name == t.Version {
+			return nil, fmt.Errorf("sqlschema: %s: field %q has column %q, the name of a bookkeeping column", m.FullName(), fd.Name(), c.Name)
 		}
-		c := newColumn(fd, d)
+		if other := t.columnNamed(c.Name); other != nil {
+			return nil, fmt.Errorf("sqlschema: %s: fields %q and %q both have column %q", m.FullName(), other.Field.Name(), fd.Name(), c.Name)
+		}
 		if fd == m.KeyField() {
 			c.Nullable, c.Default = false, ""
 			t.Key = c
@@ -150,19 +183,18 @@ func NewTable(m *protocol.Model, d Dialect) (*Table, error) {
 		t.Columns = append(t.Columns, c)
 	}
 	// Scope fields (List by a scope walks this index in creation order),
-	// then the owner (an OWNER model's List filters by it).
-	var indexed []string
-	for _, s := range m.ScopeFields() {
-		indexed = append(indexed, string(s.Name()))
-	}
+	// then the owner (an OWNER model's List filters by it), then the
+	// fields List requests filter on.
+	indexed := slices.Concat(m.ScopeFields(), m.FilterFields())
 	if o := m.OwnerField(); o != nil {
-		indexed = append(indexed, string(o.Name()))
+		indexed = slices.Insert(indexed, len(m.ScopeFields()), o)
 	}
-	for _, f := range indexed {
-		if f == string(m.KeyField().Name()) || slices.ContainsFunc(t.Indexes, func(ix Index) bool { return ix.Columns[0] == f }) {
+	for _, fd := range indexed {
+		c := t.Column(string(fd.Name()))
+		if c == nil || c == t.Key || !filterable(c) || slices.ContainsFunc(t.Indexes, func(ix Index) bool { return ix.Columns[0] == c.Name }) {
 			continue
 		}
-		t.Indexes = append(t.Indexes, Index{Name: t.Name + "_" + f + "_idx", Columns: []string{f, SeqColumn}})
+		t.Indexes = append(t.Indexes, Index{Name: t.Name + "_" + c.Name + "_idx", Columns: []string{c.Name, SeqColumn}})
 	}
 	return t, nil
 }
@@ -178,7 +210,7 @@ func NewTables(models []*protocol.Model, d Dialect) ([]*Table, error) {
 			return nil, err
 		}
 		if other, ok := seen[t.Name]; ok && other != t.Model {
-			return nil, fmt.Errorf("sqlschema: models %s and %s both map to table %q", other, t.Model, t.Name)
+			return nil, fmt.Errorf("sqlschema: models %s and %s both map to table %q (set the table option of one)", other, t.Model, t.Name)
 		} else if ok {
 			continue
 		}
@@ -267,4 +299,24 @@ func snake(s string) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// tableOption is the table the model option names, or "".
+func tableOption(d protoreflect.MessageDescriptor) string {
+	opts, _ := d.Options().(*descriptorpb.MessageOptions)
+	if opts == nil || !proto.HasExtension(opts, wsv1.E_Model) {
+		return ""
+	}
+	mo, _ := proto.GetExtension(opts, wsv1.E_Model).(*wsv1.ModelOptions)
+	return mo.GetTable()
+}
+
+// columnOption is the column the field option names, or "".
+func columnOption(fd protoreflect.FieldDescriptor) string {
+	opts, _ := fd.Options().(*descriptorpb.FieldOptions)
+	if opts == nil || !proto.HasExtension(opts, wsv1.E_Field) {
+		return ""
+	}
+	fo, _ := proto.GetExtension(opts, wsv1.E_Field).(*wsv1.FieldOptions)
+	return fo.GetColumn()
 }

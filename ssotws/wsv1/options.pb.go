@@ -183,6 +183,12 @@ type ModelOptions struct {
 	Read Access `protobuf:"varint,5,opt,name=read,proto3,enum=ssot.ws.v1.Access" json:"read,omitempty"`
 	// write says who may create, update and delete records.
 	Write Access `protobuf:"varint,6,opt,name=write,proto3,enum=ssot.ws.v1.Access" json:"write,omitempty"`
+	// table names the SQL table that holds the model's records in the SQL
+	// stores (sqlitestore, pgstore) and their migrations. Default: the
+	// snake_case plural of the message name ("ChatMessage" → "chat_messages").
+	// Set it to serve a table the team already has; columns the model does
+	// not declare are left alone.
+	Table string `protobuf:"bytes,7,opt,name=table,proto3" json:"table,omitempty"`
 	// presence names the message a member's presence payload is, on the
 	// model's channels (fully-qualified, or relative to this file's
 	// package): "Member" gives typed joins and members in the generated
@@ -268,6 +274,13 @@ func (x *ModelOptions) GetWrite() Access {
 		return x.Write
 	}
 	return Access_ACCESS_UNSPECIFIED
+}
+
+func (x *ModelOptions) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
 }
 
 func (x *ModelOptions) GetPresence() string {
@@ -411,6 +424,9 @@ func (x *MethodOptions) GetSkip() bool {
 // FieldOptions sets the options of one field of a model, or of a request.
 type FieldOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
+	// column names the SQL column that holds the field in the model's table.
+	// Default: the field's name.
+	Column string `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
 	// read redacts the field for the users it does not admit: OWNER shows
 	// it to the record's owner only (the model needs an owner field),
 	// AUTHENTICATED to authenticated users only. Unset or PUBLIC, the field
@@ -455,6 +471,13 @@ func (x *FieldOptions) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FieldOptions.ProtoReflect.Descriptor instead.
 func (*FieldOptions) Descriptor() ([]byte, []int) {
 	return file_ssot_ws_v1_options_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FieldOptions) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
 }
 
 func (x *FieldOptions) GetRead() Access {
@@ -543,14 +566,15 @@ var File_ssot_ws_v1_options_proto protoreflect.FileDescriptor
 const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\n" +
 	"\x18ssot/ws/v1/options.proto\x12\n" +
-	"ssot.ws.v1\x1a google/protobuf/descriptor.proto\"\x82\x02\n" +
+	"ssot.ws.v1\x1a google/protobuf/descriptor.proto\"\x98\x02\n" +
 	"\fModelOptions\x12\x1f\n" +
 	"\brealtime\x18\x01 \x01(\bH\x00R\brealtime\x88\x01\x01\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06scopes\x18\x03 \x03(\tR\x06scopes\x12\x14\n" +
 	"\x05owner\x18\x04 \x01(\tR\x05owner\x12&\n" +
 	"\x04read\x18\x05 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read\x12(\n" +
-	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05write\x12\x1a\n" +
+	"\x05write\x18\x06 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x05write\x12\x14\n" +
+	"\x05table\x18\a \x01(\tR\x05table\x12\x1a\n" +
 	"\bpresence\x18\b \x01(\tR\bpresence\x12\x16\n" +
 	"\x06signal\x18\t \x01(\tR\x06signalB\v\n" +
 	"\t_realtime\"<\n" +
@@ -560,8 +584,9 @@ const file_ssot_ws_v1_options_proto_rawDesc = "" +
 	"\rMethodOptions\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x126\n" +
 	"\bstandard\x18\x02 \x01(\x0e2\x1a.ssot.ws.v1.StandardMethodR\bstandard\x12\x12\n" +
-	"\x04skip\x18\x03 \x01(\bR\x04skip\"N\n" +
-	"\fFieldOptions\x12&\n" +
+	"\x04skip\x18\x03 \x01(\bR\x04skip\"f\n" +
+	"\fFieldOptions\x12\x16\n" +
+	"\x06column\x18\x01 \x01(\tR\x06column\x12&\n" +
 	"\x04read\x18\x02 \x01(\x0e2\x12.ssot.ws.v1.AccessR\x04read\x12\x16\n" +
 	"\x06filter\x18\x03 \x01(\bR\x06filter*J\n" +
 	"\x06Access\x12\x16\n" +

@@ -78,11 +78,12 @@ func (ts *Tables) reconcile(ctx context.Context, tx DB, t *sqlschema.Table, quer
 			problems = append(problems, fmt.Sprintf("the key column %s is not the primary key", c.Name))
 		}
 	}
+	var missing []string
 	for _, name := range []string{t.Version, sqlschema.SeqColumn} {
 		h, ok := have[name]
 		switch {
 		case !ok:
-			b.WriteString(t.AddBookkeeping(name))
+			missing = append(missing, name)
 		case h.typ != ts.Integer:
 			problems = append(problems, fmt.Sprintf("column %s is %s, not %s", name, h.typ, ts.Integer))
 		}
@@ -91,6 +92,7 @@ func (ts *Tables) reconcile(ctx context.Context, tx DB, t *sqlschema.Table, quer
 		return "", fmt.Errorf("%s: table %q does not match model %s: %s; migrate it (the migration files the plugin writes) before opening the store",
 			ts.Name, t.Name, t.Model, strings.Join(problems, "; "))
 	}
+	b.WriteString(t.AddBookkeeping(missing...))
 	b.WriteString(t.CreateIndexes())
 	fmt.Fprintf(&b, "INSERT INTO ssotws_models (name) VALUES (%s) ON CONFLICT (name) DO NOTHING;\n", sqlschema.Literal(t.Model))
 	b.WriteString(t.CreateTriggers())

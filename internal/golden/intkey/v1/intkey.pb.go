@@ -76,7 +76,9 @@ func (Status) EnumDescriptor() ([]byte, []int) {
 	return file_intkey_v1_intkey_proto_rawDescGZIP(), []int{0}
 }
 
-// Ticket is a support ticket with a numeric id.
+// Ticket is a support ticket with a numeric id. The SQL stores serve it
+// from the helpdesk's own table, whose id and subject columns have other
+// names.
 type Ticket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -477,13 +479,15 @@ var File_intkey_v1_intkey_proto protoreflect.FileDescriptor
 
 const file_intkey_v1_intkey_proto_rawDesc = "" +
 	"\n" +
-	"\x16intkey/v1/intkey.proto\x12\tintkey.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18ssot/ws/v1/options.proto\"\xac\x01\n" +
-	"\x06Ticket\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x19\n" +
+	"\x16intkey/v1/intkey.proto\x12\tintkey.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x18ssot/ws/v1/options.proto\"\xdc\x01\n" +
+	"\x06Ticket\x12\x1f\n" +
+	"\x02id\x18\x01 \x01(\x03B\x0f\x8a\x82\x19\v\n" +
+	"\tticket_noR\x02id\x12\x19\n" +
 	"\bqueue_id\x18\x02 \x01(\x05R\aqueueId\x12)\n" +
-	"\x06status\x18\x03 \x01(\x0e2\x11.intkey.v1.StatusR\x06status\x12\x18\n" +
-	"\asubject\x18\x04 \x01(\tR\asubject\x12\x18\n" +
-	"\aversion\x18\x05 \x01(\x03R\aversion:\x18\xf2\x81\x19\x14\b\x01\x1a\bqueue_id\x1a\x06status\"\"\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x11.intkey.v1.StatusR\x06status\x12%\n" +
+	"\asubject\x18\x04 \x01(\tB\v\x8a\x82\x19\a\n" +
+	"\x05titleR\asubject\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x03R\aversion:*\xf2\x81\x19&\b\x01\x1a\bqueue_id\x1a\x06status:\x10helpdesk_tickets\"\"\n" +
 	"\x10GetTicketRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\"\x96\x01\n" +
 	"\x12ListTicketsRequest\x12\x19\n" +

@@ -8,6 +8,7 @@ ALTER TABLE "messages" ADD COLUMN "edited_by" text NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS "messages_ssotws_seq_idx" ON "messages" ("ssotws_seq");
 CREATE INDEX IF NOT EXISTS "messages_room_id_idx" ON "messages" ("room_id", "ssotws_seq");
 CREATE INDEX IF NOT EXISTS "messages_author_idx" ON "messages" ("author", "ssotws_seq");
+CREATE INDEX IF NOT EXISTS "messages_edited_by_idx" ON "messages" ("edited_by", "ssotws_seq");
 CREATE TABLE "reactions" (
 	"id" text NOT NULL PRIMARY KEY,
 	"message_id" text NOT NULL DEFAULT '',

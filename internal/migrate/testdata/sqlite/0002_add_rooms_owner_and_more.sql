@@ -39,6 +39,7 @@ ALTER TABLE "messages" ADD COLUMN "edited_by" TEXT NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS "messages_ssotws_seq_idx" ON "messages" ("ssotws_seq");
 CREATE INDEX IF NOT EXISTS "messages_room_id_idx" ON "messages" ("room_id", "ssotws_seq");
 CREATE INDEX IF NOT EXISTS "messages_author_idx" ON "messages" ("author", "ssotws_seq");
+CREATE INDEX IF NOT EXISTS "messages_edited_by_idx" ON "messages" ("edited_by", "ssotws_seq");
 DROP TRIGGER IF EXISTS "messages_ssotws_insert";
 DROP TRIGGER IF EXISTS "messages_ssotws_update";
 DROP TRIGGER IF EXISTS "messages_ssotws_delete";

@@ -29,7 +29,9 @@ const _ = ssotws.IsAtLeastVersion0_1_0
 // TicketModel describes the intkey.v1.Ticket model to the ssotws runtime.
 // Ticket is realtime: its model option sets realtime: true.
 //
-// Ticket is a support ticket with a numeric id.
+// Ticket is a support ticket with a numeric id. The SQL stores serve it
+// from the helpdesk's own table, whose id and subject columns have other
+// names.
 var TicketModel = ssotws.MustModel((*v1.Ticket)(nil).ProtoReflect().Descriptor(), ssotws.ModelConfig{
 	Key:      "id",
 	Scopes:   []string{"queue_id", "status"},

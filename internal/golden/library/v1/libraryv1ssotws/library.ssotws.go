@@ -41,6 +41,7 @@ var BookModel = ssotws.MustModel((*v1.Book)(nil).ProtoReflect().Descriptor(), ss
 	Key:      "name",
 	Scopes:   []string{"shelf"},
 	Owner:    "owner",
+	Filters:  []string{"read"},
 	Realtime: true,
 	Read:     wsv1.Access_PUBLIC,
 	Write:    wsv1.Access_OWNER,

@@ -15,7 +15,9 @@ void isAtLeastVersion0_1_0;
  * TicketModel describes the intkey.v1.Ticket model to the ssot-ws runtime.
  * Ticket is realtime: its model option sets realtime: true.
  *
- * Ticket is a support ticket with a numeric id.
+ * Ticket is a support ticket with a numeric id. The SQL stores serve it
+ * from the helpdesk's own table, whose id and subject columns have other
+ * names.
  */
 export const TicketModel = defineModel<Ticket, bigint>({
   name: "Ticket",

@@ -27,6 +27,7 @@ const _ = ssotws.IsAtLeastVersion0_1_0
 var BookModel = ssotws.MustModel((*v1.Book)(nil).ProtoReflect().Descriptor(), ssotws.ModelConfig{
 	Key:      "name",
 	Patterns: []string{"shelves/{shelf}/books/{book}"},
+	Filters:  []string{"author"},
 	Realtime: true,
 })
 

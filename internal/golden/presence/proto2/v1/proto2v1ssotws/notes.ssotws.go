@@ -44,7 +44,8 @@ var NoteModel = ssotws.MustModel((*v1.Note)(nil).ProtoReflect().Descriptor(), ss
 //
 // Counter has an integer key and is served over HTTP only.
 var CounterModel = ssotws.MustModel((*v1.Counter)(nil).ProtoReflect().Descriptor(), ssotws.ModelConfig{
-	Key: "id",
+	Key:     "id",
+	Filters: []string{"value"},
 })
 
 // NoteChannels builds the names of Note's channels, for subscribing through

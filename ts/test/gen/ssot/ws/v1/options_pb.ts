@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ssot/ws/v1/options.proto.
  */
 export const file_ssot_ws_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Chhzc290L3dzL3YxL29wdGlvbnMucHJvdG8SCnNzb3Qud3MudjEixQEKDE1vZGVsT3B0aW9ucxIVCghyZWFsdGltZRgBIAEoCEgAiAEBEgsKA2tleRgCIAEoCRIOCgZzY29wZXMYAyADKAkSDQoFb3duZXIYBCABKAkSIAoEcmVhZBgFIAEoDjISLnNzb3Qud3MudjEuQWNjZXNzEiEKBXdyaXRlGAYgASgOMhIuc3NvdC53cy52MS5BY2Nlc3MSEAoIcHJlc2VuY2UYCCABKAkSDgoGc2lnbmFsGAkgASgJQgsKCV9yZWFsdGltZSIuCg5TZXJ2aWNlT3B0aW9ucxIOCgZtb2RlbHMYASADKAkSDAoEc2tpcBgCIAEoCCJaCg1NZXRob2RPcHRpb25zEg0KBW1vZGVsGAEgASgJEiwKCHN0YW5kYXJkGAIgASgOMhouc3NvdC53cy52MS5TdGFuZGFyZE1ldGhvZBIMCgRza2lwGAMgASgIIkAKDEZpZWxkT3B0aW9ucxIgCgRyZWFkGAIgASgOMhIuc3NvdC53cy52MS5BY2Nlc3MSDgoGZmlsdGVyGAMgASgIKkoKBkFjY2VzcxIWChJBQ0NFU1NfVU5TUEVDSUZJRUQQABIKCgZQVUJMSUMQARIRCg1BVVRIRU5USUNBVEVEEAISCQoFT1dORVIQAyqeAgoOU3RhbmRhcmRNZXRob2QSHwobU1RBTkRBUkRfTUVUSE9EX1VOU1BFQ0lGSUVEEAASFwoTU1RBTkRBUkRfTUVUSE9EX0dFVBABEhgKFFNUQU5EQVJEX01FVEhPRF9MSVNUEAISGgoWU1RBTkRBUkRfTUVUSE9EX0NSRUFURRADEhoKFlNUQU5EQVJEX01FVEhPRF9VUERBVEUQBBIaChZTVEFOREFSRF9NRVRIT0RfREVMRVRFEAUSIAocU1RBTkRBUkRfTUVUSE9EX0JBVENIX0NSRUFURRAGEiAKHFNUQU5EQVJEX01FVEhPRF9CQVRDSF9VUERBVEUQBxIgChxTVEFOREFSRF9NRVRIT0RfQkFUQ0hfREVMRVRFEAg6UQoFbW9kZWwSHy5nb29nbGUucHJvdG9idWYuTWVzc2FnZU9wdGlvbnMYnpADIAEoCzIYLnNzb3Qud3MudjEuTW9kZWxPcHRpb25zUgVtb2RlbDpXCgdzZXJ2aWNlEh8uZ29vZ2xlLnByb3RvYnVmLlNlcnZpY2VPcHRpb25zGJ+QAyABKAsyGi5zc290LndzLnYxLlNlcnZpY2VPcHRpb25zUgdzZXJ2aWNlOlMKBm1ldGhvZBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGKCQAyABKAsyGS5zc290LndzLnYxLk1ldGhvZE9wdGlvbnNSBm1ldGhvZDpPCgVmaWVsZBIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYoZADIAEoCzIYLnNzb3Qud3MudjEuRmllbGRPcHRpb25zUgVmaWVsZEIyWjBnaXRodWIuY29tL3Nzb3QtY29kZWdlbi9zc290LXdzL3Nzb3R3cy93c3YxO3dzdjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("Chhzc290L3dzL3YxL29wdGlvbnMucHJvdG8SCnNzb3Qud3MudjEi1AEKDE1vZGVsT3B0aW9ucxIVCghyZWFsdGltZRgBIAEoCEgAiAEBEgsKA2tleRgCIAEoCRIOCgZzY29wZXMYAyADKAkSDQoFb3duZXIYBCABKAkSIAoEcmVhZBgFIAEoDjISLnNzb3Qud3MudjEuQWNjZXNzEiEKBXdyaXRlGAYgASgOMhIuc3NvdC53cy52MS5BY2Nlc3MSDQoFdGFibGUYByABKAkSEAoIcHJlc2VuY2UYCCABKAkSDgoGc2lnbmFsGAkgASgJQgsKCV9yZWFsdGltZSIuCg5TZXJ2aWNlT3B0aW9ucxIOCgZtb2RlbHMYASADKAkSDAoEc2tpcBgCIAEoCCJaCg1NZXRob2RPcHRpb25zEg0KBW1vZGVsGAEgASgJEiwKCHN0YW5kYXJkGAIgASgOMhouc3NvdC53cy52MS5TdGFuZGFyZE1ldGhvZBIMCgRza2lwGAMgASgIIlAKDEZpZWxkT3B0aW9ucxIOCgZjb2x1bW4YASABKAkSIAoEcmVhZBgCIAEoDjISLnNzb3Qud3MudjEuQWNjZXNzEg4KBmZpbHRlchgDIAEoCCpKCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASCgoGUFVCTElDEAESEQoNQVVUSEVOVElDQVRFRBACEgkKBU9XTkVSEAMqngIKDlN0YW5kYXJkTWV0aG9kEh8KG1NUQU5EQVJEX01FVEhPRF9VTlNQRUNJRklFRBAAEhcKE1NUQU5EQVJEX01FVEhPRF9HRVQQARIYChRTVEFOREFSRF9NRVRIT0RfTElTVBACEhoKFlNUQU5EQVJEX01FVEhPRF9DUkVBVEUQAxIaChZTVEFOREFSRF9NRVRIT0RfVVBEQVRFEAQSGgoWU1RBTkRBUkRfTUVUSE9EX0RFTEVURRAFEiAKHFNUQU5EQVJEX01FVEhPRF9CQVRDSF9DUkVBVEUQBhIgChxTVEFOREFSRF9NRVRIT0RfQkFUQ0hfVVBEQVRFEAcSIAocU1RBTkRBUkRfTUVUSE9EX0JBVENIX0RFTEVURRAIOlEKBW1vZGVsEh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGJ6QAyABKAsyGC5zc290LndzLnYxLk1vZGVsT3B0aW9uc1IFbW9kZWw6VwoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxifkAMgASgLMhouc3NvdC53cy52MS5TZXJ2aWNlT3B0aW9uc1IHc2VydmljZTpTCgZtZXRob2QSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxigkAMgASgLMhkuc3NvdC53cy52MS5NZXRob2RPcHRpb25zUgZtZXRob2Q6TwoFZmllbGQSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGKGQAyABKAsyGC5zc290LndzLnYxLkZpZWxkT3B0aW9uc1IFZmllbGRCMlowZ2l0aHViLmNvbS9zc290LWNvZGVnZW4vc3NvdC13cy9zc290d3Mvd3N2MTt3c3YxYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * ModelOptions declares how a message is stored, keyed and broadcast.
@@ -73,6 +73,17 @@ export type ModelOptions = Message<"ssot.ws.v1.ModelOptions"> & {
    * @generated from field: ssot.ws.v1.Access write = 6;
    */
   write: Access;
+
+  /**
+   * table names the SQL table that holds the model's records in the SQL
+   * stores (sqlitestore, pgstore) and their migrations. Default: the
+   * snake_case plural of the message name ("ChatMessage" → "chat_messages").
+   * Set it to serve a table the team already has; columns the model does
+   * not declare are left alone.
+   *
+   * @generated from field: string table = 7;
+   */
+  table: string;
 
   /**
    * presence names the message a member's presence payload is, on the
@@ -177,6 +188,14 @@ export const MethodOptionsSchema: GenMessage<MethodOptions> = /*@__PURE__*/
  * @generated from message ssot.ws.v1.FieldOptions
  */
 export type FieldOptions = Message<"ssot.ws.v1.FieldOptions"> & {
+  /**
+   * column names the SQL column that holds the field in the model's table.
+   * Default: the field's name.
+   *
+   * @generated from field: string column = 1;
+   */
+  column: string;
+
   /**
    * read redacts the field for the users it does not admit: OWNER shows
    * it to the record's owner only (the model needs an owner field),
