@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ import (
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/pgstore"
 	"github.com/ssot-codegen/ssot-ws/ssotws/sqlitestore"
+	"github.com/ssot-codegen/ssot-ws/ssotws/sqlschema"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
@@ -55,18 +57,19 @@ func TestMain(m *testing.M) {
 
 // engine opens a store of the chat models on a fresh database.
 type engine struct {
-	name string
-	open func(b *testing.B) (ssotws.Store, func(pub ssotws.Publisher) ssotws.ChangeRelay, func(q string))
+	name    string
+	open    func(b *testing.B) (ssotws.Store, func(pub ssotws.Publisher) ssotws.ChangeRelay, sqlFunc)
+	dialect sqlschema.Dialect
 }
 
 var engines = []engine{
-	{"sqlite", openSQLite},
-	{"postgres", openPostgres},
+	{"sqlite", openSQLite, sqlschema.SQLite},
+	{"postgres", openPostgres, sqlschema.Postgres},
 }
 
 // openSQLite opens a store on a new file; exec runs SQL on its own
 // connection (a writer that is not the store).
-func openSQLite(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.ChangeRelay, func(string)) {
+func openSQLite(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.ChangeRelay, sqlFunc) {
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "bench.db")
 	s, err := sqlitestore.OpenTables(ctx, path, models, nil)
@@ -76,13 +79,28 @@ func openSQLite(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.Chang
 	require.NoError(b, err)
 	b.Cleanup(func() { db.Close() })
 	start := relayStarter(b, func(pub ssotws.Publisher) (*sqlitestore.Relay, error) { return s.StartRelay(ctx, pub, nil) })
-	return s, start, func(q string) {
-		_, err := db.ExecContext(ctx, q)
+	return s, start, func(q string, args ...any) []string {
+		rows, err := db.QueryContext(ctx, q, args...)
 		require.NoError(b, err)
+		defer rows.Close()
+		cols, err := rows.Columns()
+		require.NoError(b, err)
+		var out []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(b, rows.Scan(ptrs...))
+			out = append(out, strings.TrimSpace(fmt.Sprintln(vals...)))
+		}
+		require.NoError(b, rows.Err())
+		return out
 	}
 }
 
-func openPostgres(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.ChangeRelay, func(string)) {
+func openPostgres(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.ChangeRelay, sqlFunc) {
 	ctx := context.Background()
 	pgOnce.Do(func() {
 		if pgURL = os.Getenv("SSOTWS_POSTGRES_URL"); pgURL != "" {
@@ -111,11 +129,24 @@ func openPostgres(b *testing.B) (ssotws.Store, func(ssotws.Publisher) ssotws.Cha
 	_, err = conn.Exec(ctx, "SET search_path = "+pgx.Identifier{schema}.Sanitize())
 	require.NoError(b, err)
 	start := relayStarter(b, func(pub ssotws.Publisher) (*pgstore.Relay, error) { return s.StartRelay(ctx, pub, nil) })
-	return s, start, func(q string) {
-		_, err := conn.Exec(ctx, q)
+	return s, start, func(q string, args ...any) []string {
+		rows, err := conn.Query(ctx, q, args...)
 		require.NoError(b, err)
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			vals, err := rows.Values()
+			require.NoError(b, err)
+			out = append(out, strings.TrimSpace(fmt.Sprintln(vals...)))
+		}
+		require.NoError(b, rows.Err())
+		return out
 	}
 }
+
+// sqlFunc runs a statement with the plain driver, on a connection of its
+// own, and returns its rows, each row's columns separated by spaces.
+type sqlFunc func(q string, args ...any) []string
 
 // relayStarter starts a store's relay (start) publishing to a publisher,
 // stopped when the benchmark ends.
@@ -160,6 +191,19 @@ func BenchmarkListByScope1M(b *testing.B) {
 				exec(fmt.Sprintf(`INSERT INTO messages (id, room_id, author, text) SELECT 'm' || i, 'r' || (i %% %d), 'ann', 'hello' FROM %s`, rooms, series))
 			}
 			exec("ANALYZE")
+			// The plan of the store's List walks the room_id index.
+			tbl, err := sqlschema.NewTable(chatv1ssotws.MessageModel, e.dialect)
+			require.NoError(b, err)
+			q, args, _ := tbl.ListQuery([]ssotws.Filter{{Field: "room_id", Value: "r7"}}, 0, 51)
+			explain := "EXPLAIN QUERY PLAN "
+			if e.dialect == sqlschema.Postgres {
+				explain = "EXPLAIN "
+			}
+			plan := strings.Join(exec(explain+q, args...), "\n")
+			b.Logf("plan of %s:\n%s", q, plan)
+			require.Contains(b, plan, "messages_room_id_idx", "the List walks the scope index")
+			require.NotContains(b, plan, "Seq Scan", "no sequential scan")
+			require.NotContains(b, plan, " SCAN ", "no scan of the table")
 			var lat []time.Duration
 			i := 0
 			b.ResetTimer()
