@@ -89,13 +89,13 @@ message Reaction {
   string message_id = 2;
   string emoji = 3;
 }
-// ListMessages filters by edited_by: an index on it.
+// ListMessages filters by edited_by (the field option says so): an index on it.
 service ChatService {
   rpc ListMessages(ListMessagesRequest) returns (ListMessagesResponse);
 }
 message ListMessagesRequest {
   string room_id = 1;
-  string edited_by = 2;
+  string edited_by = 2 [(ssot.ws.v1.field).filter = true];
   int32 page_size = 3;
   string page_token = 4;
 }

@@ -2,7 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	libraryv1 "github.com/ssot-codegen/ssot-ws/internal/golden/aip/library/v1"
@@ -39,4 +41,52 @@ func TestListByParent(t *testing.T) {
 	assert.Equal(t, []string{"shelves/10/books/emma"}, list("shelves/10"))
 	assert.Empty(t, list("shelves/3"))
 	assert.Len(t, list(""), 4)
+}
+
+// TestListByParentUsesKeyExplain: with 20,000 books over 100 shelves,
+// analyzed, the List of one shelf's books (an AIP parent, which has no
+// column) searches the key's C-collated index by the range of the shelf's
+// names instead of scanning the books table, and finds that shelf's books
+// only (not shelf 70's).
+func TestListByParentUsesKeyExplain(t *testing.T) {
+	ctx := context.Background()
+	s := openTableStore(t, newSchema(t), []*ssotws.Model{libraryv1ssotws.ShelfModel, libraryv1ssotws.BookModel})
+	tbl, err := s.table("aip.library.v1.Book")
+	require.NoError(t, err)
+	index := tbl.Name + "_name_c_idx"
+	for _, stmt := range []string{
+		`INSERT INTO ` + tbl.Name + ` (name, title) SELECT 'shelves/' || (i % 100) || '/books/b' || i, 'title' FROM generate_series(1, 20000) i`,
+		`ANALYZE ` + tbl.Name,
+	} {
+		_, err := s.pool.Exec(ctx, stmt)
+		require.NoError(t, err)
+	}
+	filters := []ssotws.Filter{{Field: ssotws.ParentScope, Value: "shelves/7"}}
+	q, args, ok := tbl.ListQuery(filters, 0, 1000)
+	require.True(t, ok)
+	var out []byte
+	require.NoError(t, s.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q, args...).Scan(&out))
+	t.Logf("%s\n%s", q, out)
+	var plans []struct {
+		Plan planNode `json:"Plan"`
+	}
+	require.NoError(t, json.Unmarshal(out, &plans))
+	require.Len(t, plans, 1)
+	usesIndex := false
+	plans[0].Plan.walk(func(n planNode) {
+		switch n.NodeType {
+		case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
+			usesIndex = usesIndex || n.IndexName == index
+		case "Seq Scan":
+			assert.NotEqual(t, tbl.Name, n.RelationName, "no sequential scan of the table")
+		}
+	})
+	assert.True(t, usesIndex, "the plan searches %s", index)
+
+	page, err := s.List(ctx, ssotws.Query{Model: "aip.library.v1.Book", Filters: filters, PageSize: 1000})
+	require.NoError(t, err)
+	for _, rec := range page.Records {
+		assert.True(t, strings.HasPrefix(rec.Key, "shelves/7/books/"), rec.Key)
+	}
+	assert.Len(t, page.Records, 200, "shelf 7's books, not shelf 70's")
 }

@@ -253,6 +253,9 @@ func (t *Table) CreateIndexes() string {
 		cols := make([]string, len(ix.Columns))
 		for i, c := range ix.Columns {
 			cols[i] = Ident(c)
+			if ix.Collate != "" {
+				cols[i] += " COLLATE " + Ident(ix.Collate)
+			}
 		}
 		fmt.Fprintf(&b, "CREATE INDEX IF NOT EXISTS %s ON %s (%s);\n", Ident(ix.Name), Ident(t.Name), strings.Join(cols, ", "))
 	}

@@ -91,6 +91,10 @@ type Column struct {
 type Index struct {
 	Name    string
 	Columns []string
+	// Collate, when set, is the collation of the index's columns: "C" on
+	// PostgreSQL for the key of an AIP resource, whose Lists by parent
+	// read a range of names in byte order.
+	Collate string `json:",omitempty"`
 }
 
 // Table is the table of one model in one dialect.
@@ -195,6 +199,12 @@ func NewTable(m *protocol.Model, d Dialect) (*Table, error) {
 			continue
 		}
 		t.Indexes = append(t.Indexes, Index{Name: t.Name + "_" + c.Name + "_idx", Columns: []string{c.Name, SeqColumn}})
+	}
+	if len(m.Patterns()) > 0 && d == Postgres {
+		// A List by parent reads the range of the parent's names; the
+		// primary key's index follows the database's collation, in which
+		// a prefix need not be one range (parent.go).
+		t.Indexes = append(t.Indexes, Index{Name: t.Name + "_" + t.Key.Name + "_c_idx", Columns: []string{t.Key.Name}, Collate: "C"})
 	}
 	return t, nil
 }
