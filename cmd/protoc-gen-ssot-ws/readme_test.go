@@ -46,6 +46,12 @@ var readmeTestedBy = map[string]string{
 	// the package as npm packs it, with the other packages at the
 	// repository's pinned versions.
 	"npm install @ssot-ws/runtime @bufbuild/protobuf @connectrpc/connect @connectrpc/connect-web": "scripts/test.sh npm run --silent test:dist",
+	// The SQLite demo: the example's server started on -db chat.db (the
+	// flags run-example.sh passes on), then the sqlite3 line read from
+	// this README and run with the real sqlite3 shell; its row arrives on
+	// a WebSocket.
+	"./scripts/run-example.sh -db chat.db": "examples/chat/server/readme_test.go TestReadmeSQLite3Demo",
+	`sqlite3 chat.db ".timeout 5000" "INSERT INTO messages (id, room_id, author, text) VALUES ('from-the-shell', 'r1', 'sqlite3', 'hello from the sqlite3 shell')"`: "examples/chat/server/readme_test.go TestReadmeSQLite3Demo",
 }
 
 // readmeSectionsRunBy names the README sections whose shell blocks a test
