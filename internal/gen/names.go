@@ -25,7 +25,7 @@ const (
 
 	// handshakeConst is the runtime constant the generated code references,
 	// so that a runtime older than the generator fails at build time.
-	handshakeConst = "IsAtLeastVersion0_1_0"
+	handshakeConst = "IsAtLeastVersion0_2_0"
 
 	generatedFilenameExtension = ".ssotws.go"
 	registerChannelsName       = "RegisterChannels"

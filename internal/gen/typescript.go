@@ -37,7 +37,7 @@ const (
 	// file generated for the package references: a runtime older than this
 	// plugin lacks it, and tsc fails on the import. Bump it (and add it to
 	// ts/runtime/src/codegen.ts) when generated code needs a newer runtime.
-	tsHandshake = "isAtLeastVersion0_1_0"
+	tsHandshake = "isAtLeastVersion0_2_0"
 )
 
 // tsImportExtension maps import_extension to the extension relative

@@ -20,3 +20,5 @@ export { definePresence, defineSignals } from "./presence_typed.js";
 
 /** isAtLeastVersion0_1_0 says this runtime serves code generated for 0.1.0. */
 export const isAtLeastVersion0_1_0 = true;
+/** isAtLeastVersion0_2_0 says this runtime serves code generated for 0.2.0. */
+export const isAtLeastVersion0_2_0 = true;

@@ -15,7 +15,7 @@ import (
 // This is a compile-time assertion that this generated file and the ssotws
 // runtime it uses are compatible. If it fails, upgrade the runtime or
 // regenerate with an older protoc-gen-ssot-ws.
-const _ = ssotws.IsAtLeastVersion0_1_0
+const _ = ssotws.IsAtLeastVersion0_2_0
 
 // NotificationModel describes the auto.v1.Notification model to the ssotws runtime.
 // Notification is realtime: its model option leaves realtime unset, and realtime=auto

@@ -23,7 +23,7 @@ import (
 // This is a compile-time assertion that this generated file and the ssotws
 // runtime it uses are compatible. If it fails, upgrade the runtime or
 // regenerate with an older protoc-gen-ssot-ws.
-const _ = ssotws.IsAtLeastVersion0_1_0
+const _ = ssotws.IsAtLeastVersion0_2_0
 
 // NoteModel describes the httponly.v1.Note model to the ssotws runtime.
 // Note is HTTP only: its model option leaves realtime unset, and realtime=auto

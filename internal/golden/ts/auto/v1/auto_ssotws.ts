@@ -2,11 +2,11 @@
 // @generated from file auto/v1/auto.proto (package auto.v1, syntax proto3)
 /* eslint-disable */
 
-import { isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import { isAtLeastVersion0_2_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 // auto.v1.Notification has no service with its standard methods in this request:
 // there is no NotificationModel to build a client from.

@@ -3,13 +3,13 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, definePresence, defineSignals, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, definePresence, defineSignals, isAtLeastVersion0_2_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Message, Room } from "./chat_pb.js";
 import { ChatService, MemberSchema, MessageSchema, RoomSchema, TypingSchema } from "./chat_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 /**
  * RoomModel describes the chat.v1.Room model to the ssot-ws runtime. Room is

@@ -3,13 +3,13 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_2_0 } from "@ssot-ws/runtime/codegen";
 import type { Note } from "./httponly_pb.js";
 import { NoteSchema, NoteService } from "./httponly_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 /**
  * NoteModel describes the httponly.v1.Note model to the ssot-ws runtime. Note is

@@ -3,13 +3,13 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0 } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_2_0 } from "@ssot-ws/runtime/codegen";
 import type { Message } from "./off_pb.js";
 import { MessageSchema, MessageService } from "./off_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 /**
  * MessageModel describes the off.v1.Message model to the ssot-ws runtime.

@@ -3,14 +3,14 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_2_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Book } from "./book_pb.js";
 import { BookSchema } from "./book_pb.js";
 import { BookReadService } from "./book_read_service_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 /**
  * BookModel describes the perfile.v1.Book model to the ssot-ws runtime. Book is

@@ -19,7 +19,7 @@ import (
 // This is a compile-time assertion that this generated file and the ssotws
 // runtime it uses are compatible. If it fails, upgrade the runtime or
 // regenerate with an older protoc-gen-ssot-ws.
-const _ = ssotws.IsAtLeastVersion0_1_0
+const _ = ssotws.IsAtLeastVersion0_2_0
 
 // LibraryService implements the standard methods of libraryv1connect.LibraryServiceHandler over
 // a [ssotws.Store], and publishes every change of its realtime models. Its

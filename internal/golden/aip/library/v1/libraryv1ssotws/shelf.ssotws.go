@@ -12,7 +12,7 @@ import (
 // This is a compile-time assertion that this generated file and the ssotws
 // runtime it uses are compatible. If it fails, upgrade the runtime or
 // regenerate with an older protoc-gen-ssot-ws.
-const _ = ssotws.IsAtLeastVersion0_1_0
+const _ = ssotws.IsAtLeastVersion0_2_0
 
 // ShelfModel describes the aip.library.v1.Shelf model to the ssotws runtime.
 // Shelf is realtime: its model option sets realtime: true.

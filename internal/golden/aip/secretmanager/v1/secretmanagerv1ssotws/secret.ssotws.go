@@ -22,7 +22,7 @@ import (
 // This is a compile-time assertion that this generated file and the ssotws
 // runtime it uses are compatible. If it fails, upgrade the runtime or
 // regenerate with an older protoc-gen-ssot-ws.
-const _ = ssotws.IsAtLeastVersion0_1_0
+const _ = ssotws.IsAtLeastVersion0_2_0
 
 // SecretModel describes the aip.secretmanager.v1.Secret model to the ssotws runtime.
 // Secret is realtime: its model option sets realtime: true.

@@ -20,7 +20,7 @@ import (
 // This is a compile-time assertion that this generated file and the ssotws
 // runtime it uses are compatible. If it fails, upgrade the runtime or
 // regenerate with an older protoc-gen-ssot-ws.
-const _ = ssotws.IsAtLeastVersion0_1_0
+const _ = ssotws.IsAtLeastVersion0_2_0
 
 // TopicModel describes the corpus.pubsub.v1.Topic model to the ssotws runtime.
 // Topic is HTTP only: its model option sets realtime: false.

@@ -3,13 +3,13 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_2_0, itemChannel, modelChannel, scopeChannel } from "@ssot-ws/runtime/codegen";
 import type { Counter, Note } from "./notes_pb.js";
 import { CounterSchema, NoteSchema, NoteService } from "./notes_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 /**
  * NoteModel describes the presence.proto3.v1.Note model to the ssot-ws runtime.

@@ -3,14 +3,14 @@
 /* eslint-disable */
 
 import type { HybridClient, HybridOptions } from "@ssot-ws/runtime/codegen";
-import { createHybridClient, defineModel, isAtLeastVersion0_1_0, itemChannel, modelChannel } from "@ssot-ws/runtime/codegen";
+import { createHybridClient, defineModel, isAtLeastVersion0_2_0, itemChannel, modelChannel } from "@ssot-ws/runtime/codegen";
 import type { Notification } from "./notifications_pb.js";
 import { NotificationSchema } from "./notifications_pb.js";
 import { NotificationService } from "./notifications_service_pb.js";
 
 // The version handshake: an @ssot-ws/runtime older than this code lacks
-// isAtLeastVersion0_1_0, and tsc fails on its import.
-void isAtLeastVersion0_1_0;
+// isAtLeastVersion0_2_0, and tsc fails on its import.
+void isAtLeastVersion0_2_0;
 
 /**
  * NotificationModel describes the notifications.v1.Notification model to the
