@@ -35,6 +35,12 @@ const (
 // channel's previous message (0 for none). History walks back through it.
 const HeaderPrevSeq = "Ssot-Prev-Seq"
 
+// HeaderGroupLeft is the message header holding how many events of the
+// same Publish on the same channel follow this one (absent: none).
+// Listeners hold a channel's events until its group is complete, so that
+// they reach subscribers together (group.go).
+const HeaderGroupLeft = "Ssot-Group-Left"
+
 // Tuning constants.
 const (
 	// maxAttempts bounds the optimistic-concurrency retries of one event.
@@ -274,7 +280,7 @@ func (b *Broker) publishChannel(ctx context.Context, channel string, evs []*wsv1
 		// read, a right one saves the read.
 		known = true
 	}
-	for _, ev := range evs {
+	for i, ev := range evs {
 		for attempt := 1; ; attempt++ {
 			if !known {
 				var err error
@@ -292,6 +298,9 @@ func (b *Broker) publishChannel(ctx context.Context, channel string, evs []*wsv1
 			}
 			msg := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{}}
 			msg.Header.Set(HeaderPrevSeq, strconv.FormatUint(st.seq, 10))
+			if left := len(evs) - 1 - i; left > 0 {
+				msg.Header.Set(HeaderGroupLeft, strconv.Itoa(left))
+			}
 			ack, err := b.js.PublishMsg(ctx, msg,
 				jetstream.WithExpectStream(b.name),
 				jetstream.WithExpectLastSequencePerSubject(st.seq))
@@ -549,6 +558,7 @@ type listener struct {
 	stopped  bool
 	stopOnce sync.Once
 	cc       jetstream.ConsumeContext
+	groups   groups // events held until their groups are complete (group.go)
 	quit     chan struct{}
 	done     chan struct{} // closed when the start goroutine ended
 }
@@ -647,7 +657,9 @@ func (l *listener) handle(msg jetstream.Msg) {
 	if l.stopped {
 		return
 	}
-	l.fn([]*wsv1.Event{ev})
+	if held := l.groups.add(ev, groupLeft(msg), l.flushStale); held != nil {
+		l.fn(held)
+	}
 }
 
 func (l *listener) stop() { l.stopOnce.Do(l.doStop) }
@@ -656,6 +668,7 @@ func (l *listener) doStop() {
 	l.mu.Lock()
 	l.stopped = true
 	cc := l.cc
+	l.groups.stop()
 	l.mu.Unlock()
 	close(l.quit)
 	<-l.done

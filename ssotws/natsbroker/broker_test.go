@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/brokertest"
@@ -336,4 +339,45 @@ func TestSlowListener(t *testing.T) {
 	}
 	close(gate)
 	brokertest.Contiguous(t, "Ch", rec.WaitFor("Ch", 300))
+}
+
+// TestIncompleteGroupIsDelivered: a publisher that died half-way through
+// a channel's group (its first event says two more follow; they never
+// come) does not hold the listener's deliveries for ever: after the
+// group's wait, what arrived is delivered, and later events flow again.
+func TestIncompleteGroupIsDelivered(t *testing.T) {
+	s := runServer(t)
+	js := dialNATS(t, s)
+	b := newBroker(t, js, nil)
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	stop := b.Listen(func(evs []*wsv1.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range evs {
+			got = append(got, ev.GetKey())
+		}
+	})
+	defer stop()
+	heard := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+
+	ctx := context.Background()
+	data, err := proto.Marshal(&wsv1.Event{Channel: "Message", Key: "half", Type: wsv1.EventType_EVENT_TYPE_CREATED, Version: 1})
+	require.NoError(t, err)
+	msg := &nats.Msg{Subject: b.Subject("Message"), Data: data, Header: nats.Header{}}
+	msg.Header.Set(natsbroker.HeaderGroupLeft, "2")
+	_, err = js.PublishMsg(ctx, msg)
+	require.NoError(t, err)
+	require.NoError(t, b.Publish(ctx, []*wsv1.Event{{Channel: "Room", Key: "after", Type: wsv1.EventType_EVENT_TYPE_CREATED, Version: 1}}))
+
+	require.Eventually(t, func() bool { return slices.Equal(heard(), []string{"half", "after"}) }, 5*time.Second, 10*time.Millisecond,
+		"held events delivered in order once the group's wait is over; heard %v", heard())
+	require.NoError(t, b.Publish(ctx, []*wsv1.Event{{Channel: "Room", Key: "later", Type: wsv1.EventType_EVENT_TYPE_CREATED, Version: 1}}))
+	require.Eventually(t, func() bool { return len(heard()) == 3 }, 5*time.Second, 10*time.Millisecond)
 }

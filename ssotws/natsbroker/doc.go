@@ -54,7 +54,11 @@
 //
 // The events of one Publish call are grouped by channel; the channels are
 // written concurrently, the events of each channel one after the other, in
-// order. A channel this node has not published to yet is first assumed
+// order. Each event of a group says how many follow ([HeaderGroupLeft]):
+// a listener holds what it reads until every group is complete, and hands
+// each group over in one call, so that a subscriber gets a batch write's
+// events of a channel in one frame. A group whose publisher failed
+// half-way is handed over as it is after a second. A channel this node has not published to yet is first assumed
 // empty (a new record's item channel is), which a refused write corrects.
 // When a write fails, Publish returns the error once the other channels are
 // done: whatever was written stays published (and delivered), the rest of

@@ -3,11 +3,15 @@ package natsbroker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"connectrpc.com/connect"
 	"github.com/coder/websocket"
@@ -283,4 +287,46 @@ func TestRestartResumes(t *testing.T) {
 	if ev := c.events(1)[0]; ev.GetKey() != next.GetId() || ev.GetPosition().GetOffset() != 1 || ev.GetPosition().GetEpoch() != a3.broker.Epoch() {
 		t.Fatalf("event after the Reset: %v", ev)
 	}
+}
+
+// TestBatchOneFramePerChannel: a batch create of three messages in one
+// room, on the node a subscriber is not connected to, reaches it as one
+// Events frame on the room's channel. Each event is its own JetStream
+// message, stored one after the other; without the group header the
+// listener handed them on one by one, and they went out in several frames.
+func TestBatchOneFramePerChannel(t *testing.T) {
+	s := runServer(t)
+	ctx := context.Background()
+	store := ssotws.NewMemoryStore()
+	a, b := startNode(t, s, store), startNode(t, s, store)
+	c := dial(t, a.wsURL)
+	room := chatv1ssotws.MessageChannels.Room("r1")
+	c.subscribe(room, nil)
+	require.NotNil(t, c.next().GetAck(), "the subscription is acknowledged first")
+
+	for round := range 5 {
+		var reqs []*chatv1.CreateMessageRequest
+		for i := range 3 {
+			reqs = append(reqs, &chatv1.CreateMessageRequest{Message: &chatv1.Message{RoomId: "r1", Author: "ann", Text: fmt.Sprint("batch ", round, " item ", i)}})
+		}
+		_, err := b.chat.BatchCreateMessages(ctx, connect.NewRequest(&chatv1.BatchCreateMessagesRequest{Requests: reqs}))
+		require.NoError(t, err)
+		f := c.next()
+		require.NotNil(t, f.GetEvents(), "round %d: got %v, want events", round, f)
+		evs := f.GetEvents().GetEvents()
+		require.Len(t, evs, 3, "round %d: the batch's three events in one frame", round)
+		for i, ev := range evs {
+			assert.Equal(t, fmt.Sprint("batch ", round, " item ", i), messageText(t, ev))
+			if i > 0 {
+				assert.Equal(t, evs[i-1].GetPosition().GetOffset()+1, ev.GetPosition().GetOffset())
+			}
+		}
+	}
+}
+
+func messageText(t *testing.T, ev *wsv1.Event) string {
+	t.Helper()
+	var m chatv1.Message
+	require.NoError(t, proto.Unmarshal(ev.GetData(), &m))
+	return m.GetText()
 }
