@@ -323,16 +323,11 @@ func BenchmarkRelayLatency1000(b *testing.B) {
 				close(jobs)
 				wg.Wait()
 				b.ReportMetric(float64(rate*seconds)/time.Since(begin).Seconds(), "writes/s")
-				deadline := time.Now().Add(30 * time.Second)
-				for {
+				require.Eventually(b, func() bool {
 					mu.Lock()
-					done := len(lat) == rate*seconds
-					mu.Unlock()
-					if done || time.Now().After(deadline) {
-						break
-					}
-					time.Sleep(10 * time.Millisecond)
-				}
+					defer mu.Unlock()
+					return len(lat) == rate*seconds
+				}, 30*time.Second, 10*time.Millisecond, "every write reached the subscriber")
 				mu.Lock()
 				require.Len(b, lat, rate*seconds, "every write reached the subscriber")
 				reportQuantiles(b, slices.Clone(lat), "")
