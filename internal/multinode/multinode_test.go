@@ -2,6 +2,7 @@ package multinode_test
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -76,8 +77,10 @@ func (s stats) String() string {
 // channels, a proxy in front of each node cuts connections at random, and
 // one node restarts mid-run on the same address (a new broker, gateway and
 // HTTP server over the same stream: its clients resume from history, no
-// Reset). In the end every client's cache must equal the store, record for
-// record.
+// Reset). A writer outside the service writes the same records with
+// plain SQL on the database file (the change log's triggers number and
+// log its writes; the nodes' relays publish them). In the end every
+// client's cache must equal the store, record for record.
 func TestMultiNodeConverge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the fault-injection run takes tens of seconds; the full run (CI) has it")
@@ -228,6 +231,39 @@ func round(t *testing.T, seed uint64) (st stats, ok bool) {
 		})
 	}
 
+	// A writer outside the service: plain SQL through database/sql on the
+	// same file, as psql or a batch job would; it sets no version.
+	plain, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	plainRng := rand.New(rand.NewPCG(rng.Uint64(), 99))
+	var plainChanged atomic.Int64 // plain writes that changed a row
+	wg.Go(func() {
+		for op := range numOps {
+			key := fmt.Sprintf("k%d", plainRng.IntN(numKeys))
+			room := rooms[plainRng.IntN(len(rooms))]
+			text := fmt.Sprintf("sql-%d", op)
+			var stmt string
+			var args []any
+			switch plainRng.IntN(3) {
+			case 0:
+				stmt, args = `INSERT INTO messages (id, room_id, text) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`, []any{key, room, text}
+			case 1:
+				stmt, args = `UPDATE messages SET text = ?, room_id = ? WHERE id = ?`, []any{text, room, key}
+			case 2:
+				stmt, args = `DELETE FROM messages WHERE id = ?`, []any{key}
+			}
+			res, err := plain.ExecContext(ctx, stmt, args...)
+			if n, _ := res.RowsAffected(); err == nil && n > 0 {
+				plainChanged.Add(1)
+			}
+			wlog.add(key, fmt.Sprintf("%s by plain SQL at +%v: %s, err %v", text, time.Since(writing).Round(time.Microsecond), stmt, err))
+			time.Sleep(time.Duration(plainRng.IntN(4000)) * time.Microsecond) // workload shape
+		}
+	})
+
 	// Faults: random cuts on a random proxy, and one node restarted (same
 	// address, same stream) at a random point.
 	var cuts atomic.Int64
@@ -270,7 +306,10 @@ func round(t *testing.T, seed uint64) (st stats, ok bool) {
 		}
 	}()
 	wg.Wait()
-	t.Logf("writers done in %v", time.Since(writing))
+	t.Logf("writers done in %v; %d plain SQL writes changed a row", time.Since(writing), plainChanged.Load())
+	if plainChanged.Load() == 0 {
+		t.Error("no plain SQL write changed a row: the writer outside the service tested nothing")
+	}
 	close(stopFaults)
 	<-faultsDone
 	st.cuts = cuts.Load()
