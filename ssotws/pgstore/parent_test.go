@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -67,20 +66,8 @@ func TestListByParentUsesKeyExplain(t *testing.T) {
 	var out []byte
 	require.NoError(t, s.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q, args...).Scan(&out))
 	t.Logf("%s\n%s", q, out)
-	var plans []struct {
-		Plan planNode `json:"Plan"`
-	}
-	require.NoError(t, json.Unmarshal(out, &plans))
-	require.Len(t, plans, 1)
-	usesIndex := false
-	plans[0].Plan.walk(func(n planNode) {
-		switch n.NodeType {
-		case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
-			usesIndex = usesIndex || n.IndexName == index
-		case "Seq Scan":
-			assert.NotEqual(t, tbl.Name, n.RelationName, "no sequential scan of the table")
-		}
-	})
+	usesIndex, seqScan := explainPlan(t, out).searches(index, tbl.Name)
+	assert.False(t, seqScan, "no sequential scan of the table")
 	assert.True(t, usesIndex, "the plan searches %s", index)
 
 	page, err := s.List(ctx, ssotws.Query{Model: "aip.library.v1.Book", Filters: filters, PageSize: 1000})
