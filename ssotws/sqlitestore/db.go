@@ -3,8 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -106,99 +104,4 @@ func openPools(ctx context.Context, path string, o Options, setup func(context.C
 		return nil, nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	return w, r, nil
-}
-
-// replay returns the remembered result of (model, requestID), or nil.
-func replay(ctx context.Context, tx dbtx, model, requestID string) (*ssotws.WriteResult, error) {
-	var (
-		rec                ssotws.Record
-		fields, prevFields sql.NullString
-		prevVersion        sql.NullInt64
-		prevDeleted        sql.NullBool
-		prevData           []byte
-		kind               int
-	)
-	err := tx.QueryRowContext(ctx,
-		`SELECT kind, key, version, deleted, data, fields, prev_version, prev_deleted, prev_data, prev_fields
-FROM ssotws_requests WHERE model = ? AND request_id = ?`, model, requestID).Scan(
-		&kind, &rec.Key, &rec.Version, &rec.Deleted, &rec.Data, &fields,
-		&prevVersion, &prevDeleted, &prevData, &prevFields)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: apply: %w", err)
-	}
-	if rec.Fields, err = decodeFields(fields); err != nil {
-		return nil, err
-	}
-	res := &ssotws.WriteResult{Record: &rec}
-	if prevVersion.Valid {
-		prev := &ssotws.Record{Key: rec.Key, Version: prevVersion.Int64, Deleted: prevDeleted.Bool, Data: prevData}
-		if prev.Fields, err = decodeFields(prevFields); err != nil {
-			return nil, err
-		}
-		res.Previous = prev
-	}
-	return res, nil
-}
-
-// remember stores the result of w for idempotency and forgets the oldest
-// results beyond the bound. Request rows are inserted with dense seq values
-// (rowid = max + 1, and only the oldest are ever deleted), so the rows to
-// forget are those at or below seq - maxRequests.
-func remember(ctx context.Context, tx dbtx, maxRequests int64, w *ssotws.Write, res *ssotws.WriteResult) error {
-	fields, err := encodeFields(res.Record.Fields)
-	if err != nil {
-		return err
-	}
-	var (
-		prevVersion, prevDeleted, prevData, prevFields any
-	)
-	if p := res.Previous; p != nil {
-		pf, err := encodeFields(p.Fields)
-		if err != nil {
-			return err
-		}
-		prevVersion, prevDeleted, prevData, prevFields = p.Version, p.Deleted, p.Data, pf
-	}
-	var seq int64
-	err = tx.QueryRowContext(ctx,
-		`INSERT INTO ssotws_requests (model, request_id, kind, key, version, deleted, data, fields,
-	prev_version, prev_deleted, prev_data, prev_fields)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		w.Model, w.RequestID, int(w.Kind), res.Record.Key, res.Record.Version, res.Record.Deleted,
-		res.Record.Data, fields, prevVersion, prevDeleted, prevData, prevFields).Scan(&seq)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: apply: %w", err)
-	}
-	if seq > maxRequests {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM ssotws_requests WHERE seq <= ?`, seq-maxRequests); err != nil {
-			return fmt.Errorf("sqlitestore: apply: %w", err)
-		}
-	}
-	return nil
-}
-
-// encodeFields is the JSON form of fields; nil stays NULL.
-func encodeFields(fields map[string]string) (any, error) {
-	if fields == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(fields)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: encode fields: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeFields(s sql.NullString) (map[string]string, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
-		return nil, fmt.Errorf("sqlitestore: decode fields: %w", err)
-	}
-	return m, nil
 }

@@ -353,13 +353,16 @@ func (t *Table) sqliteTriggers() string {
 	}
 	// Insert: the model's next creation number, a version past the
 	// tombstone's (the writer's if larger), the tombstone gone, a change.
+	// A row inserted with both (the store's, see InsertSQL) is not
+	// written again.
 	fmt.Fprintf(&b, `CREATE TRIGGER %[1]s AFTER INSERT ON %[2]s BEGIN
 	INSERT INTO ssotws_models (name, create_seq) VALUES (%[3]s, 1)
 	ON CONFLICT (name) DO UPDATE SET create_seq = create_seq + 1;
 	UPDATE %[2]s SET
 		%[6]s = (SELECT create_seq FROM ssotws_models WHERE name = %[3]s),
 		%[5]s = max(NEW.%[5]s, coalesce((SELECT version FROM ssotws_tombstones WHERE model = %[3]s AND key = %[7]s), 0) + 1)
-	WHERE %[4]s = NEW.%[4]s;
+	WHERE %[4]s = NEW.%[4]s AND (NEW.%[6]s IS NOT (SELECT create_seq FROM ssotws_models WHERE name = %[3]s)
+		OR NEW.%[5]s <= coalesce((SELECT version FROM ssotws_tombstones WHERE model = %[3]s AND key = %[7]s), 0));
 	DELETE FROM ssotws_tombstones WHERE model = %[3]s AND key = %[7]s;
 	INSERT INTO ssotws_changes (model, key, op, version, image, time_ms)
 	SELECT %[3]s, %[8]s, 1, r.%[5]s, %[9]s, %[10]s FROM %[2]s r WHERE r.%[4]s = NEW.%[4]s;

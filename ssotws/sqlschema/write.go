@@ -34,16 +34,31 @@ func (t *Table) RowArgs(data []byte, key any, version int64) ([]any, error) {
 }
 
 // InsertSQL inserts a row: its arguments are [Table.RowArgs].
+//
+// On SQLite the row also gets the creation number the insert trigger
+// will give it (one past the model's counter: the writer holds the
+// database's write lock), so that the trigger finds the row numbered and
+// does not write it, and each index holding the creation number, again.
 func (t *Table) InsertSQL() string {
-	cols := make([]string, 0, len(t.Columns)+1)
-	marks := make([]string, 0, len(t.Columns)+1)
+	cols := make([]string, 0, len(t.Columns)+2)
+	marks := make([]string, 0, len(t.Columns)+2)
 	for i, c := range t.Columns {
 		cols = append(cols, Ident(c.Name))
 		marks = append(marks, t.mark(i+1))
 	}
 	cols = append(cols, Ident(t.Version))
 	marks = append(marks, t.mark(len(marks)+1))
+	if t.Dialect == SQLite {
+		cols = append(cols, Ident(SeqColumn))
+		marks = append(marks, t.nextCreateSeq())
+	}
 	return fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, Ident(t.Name), strings.Join(cols, ", "), strings.Join(marks, ", "))
+}
+
+// nextCreateSeq is the SQL expression of the creation number the model's
+// next insert takes.
+func (t *Table) nextCreateSeq() string {
+	return fmt.Sprintf("coalesce((SELECT create_seq FROM ssotws_models WHERE name = %s), 0) + 1", Literal(t.Model))
 }
 
 // UpdateSQL updates the row of a key: its arguments are [Table.RowArgs]

@@ -82,6 +82,7 @@ type Tables struct {
 	Dialect
 	All     []*sqlschema.Table // in the order the store was opened with
 	byModel map[string]*sqlschema.Table
+	texts   map[*sqlschema.Table]*texts
 
 	// Wakers are the store's relays, woken after a commit.
 	Wakers sqlrelay.Wakers
@@ -92,11 +93,24 @@ type Tables struct {
 
 // NewTables returns the tables of a store of d.
 func NewTables(d Dialect, tables []*sqlschema.Table) *Tables {
-	ts := &Tables{Dialect: d, All: tables, byModel: make(map[string]*sqlschema.Table, len(tables))}
+	ts := &Tables{Dialect: d, All: tables, byModel: make(map[string]*sqlschema.Table, len(tables)), texts: make(map[*sqlschema.Table]*texts, len(tables))}
 	for _, t := range tables {
 		ts.byModel[t.Model] = t
+		ts.texts[t] = &texts{
+			get:    t.GetSQL(),
+			load:   t.GetSQL() + d.LockRow,
+			insert: t.InsertSQL(),
+			update: t.UpdateSQL(),
+			delete: fmt.Sprintf(d.Delete, sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)),
+		}
 	}
 	return ts
+}
+
+// texts are a table's statements, built once: a write's are the same
+// each time.
+type texts struct {
+	get, load, insert, update, delete string
 }
 
 // Table returns the table of model, or an error naming it.
@@ -201,7 +215,7 @@ func (ts *Tables) Get(ctx context.Context, db DB, model, key string) (*ssotws.Re
 		version int64
 		image   []byte
 	)
-	err = db.QueryRow(ctx, t.GetSQL(), k).Scan(&version, &image)
+	err = db.QueryRow(ctx, ts.texts[t].get, k).Scan(&version, &image)
 	if errors.Is(err, ts.NoRows) {
 		return nil, ssotws.ErrNotFound
 	}
@@ -250,7 +264,7 @@ func (ts *Tables) load(ctx context.Context, tx DB, t *sqlschema.Table, key strin
 		version int64
 		image   []byte
 	)
-	err := tx.QueryRow(ctx, t.GetSQL()+ts.LockRow, keyArg).Scan(&version, &image)
+	err := tx.QueryRow(ctx, ts.texts[t].load, keyArg).Scan(&version, &image)
 	deleted := false
 	if errors.Is(err, ts.NoRows) {
 		deleted = true
@@ -297,15 +311,15 @@ func (ts *Tables) write(ctx context.Context, tx DB, t *sqlschema.Table, w *ssotw
 		if err != nil {
 			return fail(err)
 		}
-		stmt := t.InsertSQL()
+		stmt := ts.texts[t].insert
 		if plan.Step == ssotws.StepUpdate {
-			stmt = t.UpdateSQL()
+			stmt = ts.texts[t].update
 		}
 		if err := tx.Exec(ctx, stmt, args...); err != nil {
 			return fail(err)
 		}
 	case ssotws.StepDelete:
-		if err := tx.Exec(ctx, fmt.Sprintf(ts.Delete, sqlschema.Ident(t.Name), sqlschema.Ident(t.Key.Name)), keyArg); err != nil {
+		if err := tx.Exec(ctx, ts.texts[t].delete, keyArg); err != nil {
 			return fail(err)
 		}
 		if w.Data != nil {

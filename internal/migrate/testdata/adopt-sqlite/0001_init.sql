@@ -68,7 +68,8 @@ CREATE TRIGGER "tickets_2019_ssotws_insert" AFTER INSERT ON "tickets_2019" BEGIN
 	UPDATE "tickets_2019" SET
 		"ssotws_seq" = (SELECT create_seq FROM ssotws_models WHERE name = 'helpdesk.v1.Ticket'),
 		"version" = max(NEW."version", coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'helpdesk.v1.Ticket' AND key = CAST(NEW."ticket_no" AS TEXT)), 0) + 1)
-	WHERE "ticket_no" = NEW."ticket_no";
+	WHERE "ticket_no" = NEW."ticket_no" AND (NEW."ssotws_seq" IS NOT (SELECT create_seq FROM ssotws_models WHERE name = 'helpdesk.v1.Ticket')
+		OR NEW."version" <= coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'helpdesk.v1.Ticket' AND key = CAST(NEW."ticket_no" AS TEXT)), 0));
 	DELETE FROM ssotws_tombstones WHERE model = 'helpdesk.v1.Ticket' AND key = CAST(NEW."ticket_no" AS TEXT);
 	INSERT INTO ssotws_changes (model, key, op, version, image, time_ms)
 	SELECT 'helpdesk.v1.Ticket', CAST(r."ticket_no" AS TEXT), 1, r."version", json_object('ticket_no', r."ticket_no", 'queue', r."queue", 'Title', r."Title"), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM "tickets_2019" r WHERE r."ticket_no" = NEW."ticket_no";

@@ -13,7 +13,8 @@ CREATE TRIGGER "rooms_ssotws_insert" AFTER INSERT ON "rooms" BEGIN
 	UPDATE "rooms" SET
 		"ssotws_seq" = (SELECT create_seq FROM ssotws_models WHERE name = 'chat.v1.Room'),
 		"version" = max(NEW."version", coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'chat.v1.Room' AND key = CAST(NEW."id" AS TEXT)), 0) + 1)
-	WHERE "id" = NEW."id";
+	WHERE "id" = NEW."id" AND (NEW."ssotws_seq" IS NOT (SELECT create_seq FROM ssotws_models WHERE name = 'chat.v1.Room')
+		OR NEW."version" <= coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'chat.v1.Room' AND key = CAST(NEW."id" AS TEXT)), 0));
 	DELETE FROM ssotws_tombstones WHERE model = 'chat.v1.Room' AND key = CAST(NEW."id" AS TEXT);
 	INSERT INTO ssotws_changes (model, key, op, version, image, time_ms)
 	SELECT 'chat.v1.Room', CAST(r."id" AS TEXT), 1, r."version", json_object('id', r."id", 'title', r."title", 'owner', r."owner"), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM "rooms" r WHERE r."id" = NEW."id";
@@ -49,7 +50,8 @@ CREATE TRIGGER "messages_ssotws_insert" AFTER INSERT ON "messages" BEGIN
 	UPDATE "messages" SET
 		"ssotws_seq" = (SELECT create_seq FROM ssotws_models WHERE name = 'chat.v1.Message'),
 		"version" = max(NEW."version", coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'chat.v1.Message' AND key = CAST(NEW."id" AS TEXT)), 0) + 1)
-	WHERE "id" = NEW."id";
+	WHERE "id" = NEW."id" AND (NEW."ssotws_seq" IS NOT (SELECT create_seq FROM ssotws_models WHERE name = 'chat.v1.Message')
+		OR NEW."version" <= coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'chat.v1.Message' AND key = CAST(NEW."id" AS TEXT)), 0));
 	DELETE FROM ssotws_tombstones WHERE model = 'chat.v1.Message' AND key = CAST(NEW."id" AS TEXT);
 	INSERT INTO ssotws_changes (model, key, op, version, image, time_ms)
 	SELECT 'chat.v1.Message', CAST(r."id" AS TEXT), 1, r."version", json_object('id', r."id", 'room_id', r."room_id", 'author', r."author", 'text', r."text", 'sent_at', r."sent_at", 'pinned', r."pinned", 'tags', r."tags", 'blob', CASE WHEN r."blob" IS NULL THEN NULL ELSE hex(r."blob") END, 'priority', r."priority", 'kind', r."kind", 'meta', r."meta", 'score', r."score", 'big', r."big", 'edited_by', r."edited_by"), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM "messages" r WHERE r."id" = NEW."id";
@@ -90,7 +92,8 @@ CREATE TRIGGER "reactions_ssotws_insert" AFTER INSERT ON "reactions" BEGIN
 	UPDATE "reactions" SET
 		"ssotws_seq" = (SELECT create_seq FROM ssotws_models WHERE name = 'chat.v1.Reaction'),
 		"version" = max(NEW."version", coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'chat.v1.Reaction' AND key = CAST(NEW."id" AS TEXT)), 0) + 1)
-	WHERE "id" = NEW."id";
+	WHERE "id" = NEW."id" AND (NEW."ssotws_seq" IS NOT (SELECT create_seq FROM ssotws_models WHERE name = 'chat.v1.Reaction')
+		OR NEW."version" <= coalesce((SELECT version FROM ssotws_tombstones WHERE model = 'chat.v1.Reaction' AND key = CAST(NEW."id" AS TEXT)), 0));
 	DELETE FROM ssotws_tombstones WHERE model = 'chat.v1.Reaction' AND key = CAST(NEW."id" AS TEXT);
 	INSERT INTO ssotws_changes (model, key, op, version, image, time_ms)
 	SELECT 'chat.v1.Reaction', CAST(r."id" AS TEXT), 1, r."version", json_object('id', r."id", 'message_id', r."message_id", 'emoji', r."emoji"), CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) FROM "reactions" r WHERE r."id" = NEW."id";
