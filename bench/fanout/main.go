@@ -395,7 +395,7 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 		return res, err
 	}
 	res.Published = ps.total()
-	res.Achieved = float64(res.Published) / cfg.Dur.Seconds()
+	res.Achieved = float64(res.Published) / max(ps.Elapsed.Seconds(), cfg.Dur.Seconds())
 	res.AckP50, res.AckP99 = ps.ackQuantile(0.50), ps.ackQuantile(0.99)
 	res.Expected = expectedDeliveries(ps.PerRoom, n)
 	waitQuiet(clients, func(c *client) int64 { return c.measured.Load() }, res.Expected, time.Second)

@@ -21,6 +21,7 @@ import (
 type publishStats struct {
 	PerRoom []int64         // accepted publishes per room (index as roomOf)
 	Acks    []time.Duration // acknowledgement time of each accepted publish (from the load generator)
+	Elapsed time.Duration   // from the first call to the last answer
 }
 
 func (p publishStats) total() int64 {
@@ -74,6 +75,7 @@ func newPublisher(cfg config, base string) publisher {
 			mu           sync.Mutex
 			acks         []time.Duration
 		)
+		start := time.Now()
 		pace(ctx, rate, dur, cfg.Workers, func(ctx context.Context) {
 			i := int(next.Add(1) - 1)
 			room := roomOf(cfg.Room, rooms, i)
@@ -89,7 +91,7 @@ func newPublisher(cfg config, base string) publisher {
 			acks = append(acks, d)
 			mu.Unlock()
 		})
-		st := publishStats{PerRoom: make([]int64, rooms), Acks: acks}
+		st := publishStats{PerRoom: make([]int64, rooms), Acks: acks, Elapsed: time.Since(start)}
 		for i := range perRoom {
 			st.PerRoom[i] = perRoom[i].Load()
 		}
@@ -109,6 +111,7 @@ func serverPublisher(cfg config, base string) publisher {
 		if err != nil {
 			return publishStats{}, err
 		}
+		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return publishStats{}, err
@@ -122,7 +125,7 @@ func serverPublisher(cfg config, base string) publisher {
 		if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
 			return publishStats{}, err
 		}
-		st := publishStats{PerRoom: []int64{pr.Published}}
+		st := publishStats{PerRoom: []int64{pr.Published}, Elapsed: time.Since(start)}
 		if pr.Errors > 0 {
 			return st, fmt.Errorf("publish: %d errors, first: %s", pr.Errors, pr.FirstErr)
 		}

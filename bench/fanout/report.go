@@ -111,6 +111,7 @@ func figuresOf(r result) []figure {
 		{"delivery p99", ns(func(r result) time.Duration { return r.P99 }), fmtMs},
 		{"acknowledgement p50", ns(func(r result) time.Duration { return r.AckP50 }), fmtMs},
 		{"lost deliveries (missing + gaps)", func(r result) float64 { return float64(r.lost()) }, func(v float64) string { return fmt.Sprintf("%.0f", v) }},
+		{"load generator CPU-s (its one core) / run window s", func(r result) float64 { return r.ClientCPU / max(r.Window.Seconds(), 1e-9) }, fmtNum},
 		{"other processes' CPU-s during the run", func(r result) float64 { return r.OtherCPU }, fmtNum},
 	}
 }
