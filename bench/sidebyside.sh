@@ -30,7 +30,7 @@ REPEAT=${REPEAT:-2}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 IDLE_MAX=${IDLE_MAX:-19000}
-SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates idle large"}
+SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates queue idle large"}
 WORKDIR=${WORKDIR:-$(mktemp -d -t sidebyside.XXXXXX)}
 mkdir -p "$WORKDIR"
 results=$WORKDIR/results.jsonl
@@ -70,6 +70,15 @@ scenario() {
   creates)
     run "16 publishers, no subscribers" -n 0 -rate 100000 -workers 16
     run "16 publishers, 1,000 subscribers" -n 1000 -rate 100000 -workers 16
+    ;;
+  queue)
+    # ssot-ws closes a subscriber whose send queue (256 events by default)
+    # overflows; Centrifugo's queue holds 1 MiB, about 6,300 of these
+    # 166-byte publications. The same two scenarios with an ssot-ws queue
+    # of about the same size (-send-queue applies to the ssot-ws server
+    # only; Centrifugo runs as above).
+    run "1,000 subscribers, 600 msg/s offered, ssot-ws SendQueue 6400" -n 1000 -rate 600 -workers 16 -send-queue 6400
+    run "16 publishers, 1,000 subscribers, ssot-ws SendQueue 6400" -n 1000 -rate 100000 -workers 16 -send-queue 6400
     ;;
   idle)
     for n in 1000 5000 10000; do

@@ -72,7 +72,7 @@ func main() {
 		size      = flag.Int("size", 64, "bytes of message text (the payload)")
 		publish   = flag.String("publish", "http", "how events are published: http (CreateMessage over Connect from the load generator), create (Resource.Create in the server), broker (Broker.Publish in the server)")
 		workers   = flag.Int("workers", 4, "concurrent CreateMessage calls with -publish http")
-		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default)")
+		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default; the ssotws target only)")
 		wdelay    = flag.Duration("write-delay", 0, "gateway WriteDelay: how long a write loop gathers events before writing")
 		profile   = flag.String("profile", "", "directory to write the server's CPU profile (measured phase) and heap profile (idle) per N")
 		repeat    = flag.Int("repeat", 1, "runs per N (a fresh server each time); every run is a row of the table")
