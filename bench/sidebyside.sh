@@ -73,8 +73,8 @@ scenario() {
     ;;
   queue)
     # ssot-ws closes a subscriber whose send queue (256 events by default)
-    # overflows; Centrifugo's queue holds 1 MiB, about 6,300 of these
-    # 166-byte publications. The same two scenarios with an ssot-ws queue
+    # overflows; Centrifugo's queue holds 1 MiB, about 6,200 of these
+    # 168-byte publications. The same two scenarios with an ssot-ws queue
     # of about the same size (-send-queue applies to the ssot-ws server
     # only; Centrifugo runs as above).
     run "1,000 subscribers, 600 msg/s offered, ssot-ws SendQueue 6400" -n 1000 -rate 600 -workers 16 -send-queue 6400
