@@ -31,6 +31,19 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 IDLE_MAX=${IDLE_MAX:-19000}
 SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates queue idle large"}
+if [ "$SERVER_CPU" = "$CLIENT_CPU" ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$CLIENT_CPU" true 2>/dev/null; then
+  echo "sidebyside: needs taskset and two distinct CPUs (SERVER_CPU=$SERVER_CPU, CLIENT_CPU=$CLIENT_CPU)" >&2
+  exit 2
+fi
+for s in $SCENARIOS; do
+  case $s in
+  normal1k | normal5k | rooms | saturation | creates | queue | idle | large) ;;
+  *)
+    echo "sidebyside: unknown scenario $s" >&2
+    exit 2
+    ;;
+  esac
+done
 WORKDIR=${WORKDIR:-$(mktemp -d -t sidebyside.XXXXXX)}
 mkdir -p "$WORKDIR"
 results=$WORKDIR/results.jsonl
@@ -88,10 +101,6 @@ scenario() {
   large)
     run "10,000 subscribers, 10 msg/s" -n 10000 -rate 10
     run "$IDLE_MAX idle connections" -n "$IDLE_MAX" -dur 0
-    ;;
-  *)
-    echo "unknown scenario $1" >&2
-    exit 2
     ;;
   esac
 }
