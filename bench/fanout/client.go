@@ -34,6 +34,26 @@ type client struct {
 
 	closeCode websocket.StatusCode // how the server closed it, if it did
 	done      chan struct{}
+
+	parse frameParser
+}
+
+// frameParser reads one WebSocket message of the target's protocol,
+// calling fn with the offset and publish stamp of each event, and returns
+// what to send back (a pong), if anything.
+type frameParser func(b []byte, fn func(offset uint64, stamp int64)) (reply []byte, err error)
+
+// ssotwsFrames is the client's parser of ssot-ws ServerFrames.
+func ssotwsFrames(b []byte, fn func(offset uint64, stamp int64)) ([]byte, error) {
+	_, err := parseServerFrame(b, fn)
+	return nil, err
+}
+
+// newClient starts the read loop of a subscribed connection.
+func newClient(ws *websocket.Conn, recordFrom *atomic.Int64, parse frameParser) *client {
+	c := &client{ws: ws, recordFrom: recordFrom, done: make(chan struct{}), parse: parse}
+	go c.readLoop()
+	return c
 }
 
 var dialHTTPClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
@@ -68,9 +88,7 @@ func dialClient(ctx context.Context, addr, channel string, recordFrom *atomic.In
 		_ = ws.CloseNow()
 		return nil, fmt.Errorf("subscribe: want an Ack, got kind %d: %v", kind, err)
 	}
-	c := &client{ws: ws, recordFrom: recordFrom, done: make(chan struct{})}
-	go c.readLoop()
-	return c, nil
+	return newClient(ws, recordFrom, ssotwsFrames), nil
 }
 
 func (c *client) readLoop() {
@@ -90,7 +108,7 @@ func (c *client) readLoop() {
 		now := time.Now().UnixNano()
 		from := c.recordFrom.Load()
 		var nev, nmeas int64
-		_, err = parseServerFrame(buf, func(off uint64, stamp int64) {
+		reply, err := c.parse(buf, func(off uint64, stamp int64) {
 			nev++
 			if c.lastOffset != 0 && off > c.lastOffset+1 {
 				c.gaps.Add(int64(off - c.lastOffset - 1))
@@ -108,6 +126,12 @@ func (c *client) readLoop() {
 		if err != nil {
 			_ = c.ws.CloseNow()
 			return
+		}
+		if reply != nil {
+			if err := c.ws.Write(context.Background(), websocket.MessageText, reply); err != nil {
+				c.closeCode = websocket.CloseStatus(err)
+				return
+			}
 		}
 		if nev > 0 {
 			c.frames.Add(1)
@@ -137,8 +161,12 @@ func readAll(r io.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-// dialAll opens n clients with bounded concurrency.
-func dialAll(ctx context.Context, addr, channel string, n, concurrency int, recordFrom *atomic.Int64) ([]*client, error) {
+// dialFunc connects one client to addr and subscribes it to channel.
+type dialFunc func(ctx context.Context, addr, channel string, recordFrom *atomic.Int64) (*client, error)
+
+// dialAll opens n clients with bounded concurrency; client i subscribes to
+// channel(i).
+func dialAll(ctx context.Context, dial dialFunc, addr string, channel func(i int) string, n, concurrency int, recordFrom *atomic.Int64) ([]*client, error) {
 	clients := make([]*client, n)
 	var (
 		wg      sync.WaitGroup
@@ -152,7 +180,7 @@ func dialAll(ctx context.Context, addr, channel string, n, concurrency int, reco
 		go func() {
 			defer wg.Done()
 			defer func() { <-workers }()
-			c, err := dialClient(ctx, addr, channel, recordFrom)
+			c, err := dial(ctx, addr, channel(i), recordFrom)
 			if err != nil {
 				mu.Lock()
 				if first == nil {

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -82,19 +85,29 @@ func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the smoke run opens loopback WebSocket connections; the full run (CI) has it")
 	}
-	for _, publish := range []string{"create", "http"} {
-		t.Run(publish, func(t *testing.T) {
+	for _, tc := range []struct {
+		publish  string
+		channels int
+	}{{"create", 1}, {"http", 1}, {"http", 2}} {
+		t.Run(fmt.Sprintf("%s/channels=%d", tc.publish, tc.channels), func(t *testing.T) {
 			cfg := config{
-				Rate: 200, Dur: 200 * time.Millisecond, Size: 32, Publish: publish, Workers: 2,
-				InProcess: true, DialWorkers: 4, Room: "smoke",
+				Rate: 200, Dur: 200 * time.Millisecond, Size: 32, Publish: tc.publish, Workers: 2,
+				InProcess: true, DialWorkers: 4, Room: "smoke", Target: "ssotws", Channels: tc.channels,
 			}
 			r, err := runOne(context.Background(), cfg, 5)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Published == 0 || r.Delivered != r.Expected || r.Expected != 5*r.Published || r.Gaps != 0 || r.Closed != 0 {
-				t.Fatalf("published %d, delivered %d of %d, gaps %d, closed %d", r.Published, r.Delivered, r.Expected, r.Gaps, r.Closed)
+			require.Positive(t, r.Published)
+			if tc.channels == 1 {
+				assert.Equal(t, 5*r.Published, r.Expected, "5 subscribers of the one room")
+			} else {
+				// Rooms of 3 and 2 subscribers, publishes alternating.
+				assert.InDelta(t, float64(5*r.Published)/2, float64(r.Expected), 1)
 			}
+			assert.Equal(t, r.Expected, r.Delivered)
+			assert.Zero(t, r.Gaps)
+			assert.Zero(t, r.Closed)
 		})
 	}
 }

@@ -228,7 +228,8 @@ func parseStamp(text []byte) int64 {
 
 // pace calls fn rate times a second for dur, from workers goroutines (or
 // inline when workers is 1). A slow fn lowers the achieved rate; it is never
-// called concurrently more than workers times.
+// called concurrently more than workers times, and no call starts after
+// dur.
 func pace(ctx context.Context, rate float64, dur time.Duration, workers int, fn func(context.Context)) {
 	var jobs chan struct{}
 	done := make(chan struct{})
@@ -251,7 +252,9 @@ func pace(ctx context.Context, rate float64, dur time.Duration, workers int, fn 
 			break
 		}
 		want := int(rate*el.Seconds()) + 1
-		for sent < want && ctx.Err() == nil {
+		// Behind schedule (calls slower than the rate), catch up only
+		// while the time lasts: nothing is started after dur.
+		for sent < want && ctx.Err() == nil && time.Since(start) < dur {
 			if jobs == nil {
 				fn(ctx)
 			} else {

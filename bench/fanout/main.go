@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -25,7 +24,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,9 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"connectrpc.com/connect"
-	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
-	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1connect"
 	"github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1/chatv1ssotws"
 )
 
@@ -58,6 +53,12 @@ type config struct {
 	InProcess   bool
 	DialWorkers int
 	Room        string
+
+	Target        string // ssotws or centrifugo
+	CentrifugoBin string // the centrifugo binary (-target centrifugo)
+	ServerCPUs    string // taskset CPU list of the server child; "" = not pinned
+	Channels      int    // rooms the subscribers are spread over (one channel each)
+	Label         string // scenario name written with each JSON result
 }
 
 func main() {
@@ -71,15 +72,29 @@ func main() {
 		size      = flag.Int("size", 64, "bytes of message text (the payload)")
 		publish   = flag.String("publish", "http", "how events are published: http (CreateMessage over Connect from the load generator), create (Resource.Create in the server), broker (Broker.Publish in the server)")
 		workers   = flag.Int("workers", 4, "concurrent CreateMessage calls with -publish http")
-		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default)")
+		sendQueue = flag.Int("send-queue", 0, "gateway Limits.SendQueue (0: the default; the ssotws target only)")
 		wdelay    = flag.Duration("write-delay", 0, "gateway WriteDelay: how long a write loop gathers events before writing")
 		profile   = flag.String("profile", "", "directory to write the server's CPU profile (measured phase) and heap profile (idle) per N")
 		repeat    = flag.Int("repeat", 1, "runs per N (a fresh server each time); every run is a row of the table")
 		inProc    = flag.Bool("inprocess", false, "run the server in this process (CPU and memory figures then include the clients)")
+		target    = flag.String("target", "ssotws", "server to measure: ssotws (the chat example's handlers and the gateway) or centrifugo (-centrifugo-bin, started with a generated configuration)")
+		centBin   = flag.String("centrifugo-bin", "centrifugo", "the Centrifugo binary for -target centrifugo")
+		srvCPUs   = flag.String("server-cpus", "", "pin the server child to these CPUs (taskset -c list); the load generator's own pinning is up to its caller")
+		channels  = flag.Int("channels", 1, "spread the subscribers over this many rooms, one channel each; publishes go round robin over them, the rate is the total")
+		label     = flag.String("label", "", "scenario name recorded with each result in -json")
+		jsonOut   = flag.String("json", "", "append each result as a JSON line to this file")
+		report    = flag.String("report", "", "print the side-by-side table of the JSON results in this file and exit")
 		server    = flag.Bool("server", false, "internal: run as the server child")
 		addr      = flag.String("addr", "127.0.0.1:0", "internal: the server child's address (loopback only)")
 	)
 	flag.Parse()
+	if *report != "" {
+		if err := printReport(os.Stdout, *report); err != nil {
+			fmt.Fprintln(os.Stderr, "fanout:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *server {
 		if err := runServerChild(*addr, serverConfig{SendQueue: *sendQueue, WriteDelay: *wdelay}); err != nil {
 			fmt.Fprintln(os.Stderr, "fanout server:", err)
@@ -91,24 +106,23 @@ func main() {
 		Rate: *rate, Load: *load, MaxRate: *maxRate, Dur: *dur, Warmup: *warmup, Size: *size,
 		Publish: *publish, Workers: *workers, SendQueue: *sendQueue, WriteDelay: *wdelay, Profile: *profile,
 		InProcess: *inProc, DialWorkers: 64, Room: "bench",
+		Target: *target, CentrifugoBin: *centBin, ServerCPUs: *srvCPUs, Channels: max(*channels, 1), Label: *label,
 	}
 	for f := range strings.SplitSeq(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
+		if err != nil || n < 0 {
 			fmt.Fprintf(os.Stderr, "fanout: bad -n %q\n", f)
 			os.Exit(2)
 		}
 		cfg.Ns = append(cfg.Ns, n)
 	}
-	switch cfg.Publish {
-	case "http", "create", "broker":
-	default:
-		fmt.Fprintf(os.Stderr, "fanout: bad -publish %q\n", cfg.Publish)
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "fanout:", err)
 		os.Exit(2)
 	}
 	raiseFileLimit()
-	fmt.Printf("fanout: GOMAXPROCS(server)=%d, %s, publish=%s, size=%d B, dur=%s, warmup=%s, write-delay=%s\n",
-		numCPU(), cpuModel(), cfg.Publish, cfg.Size, cfg.Dur, cfg.Warmup, cfg.WriteDelay)
+	fmt.Printf("fanout: target=%s, %s, server CPUs %q, publish=%s, size=%d B, dur=%s, warmup=%s, write-delay=%s, channels=%d, load average %s\n",
+		cfg.Target, cpuModel(), cfg.ServerCPUs, cfg.Publish, cfg.Size, cfg.Dur, cfg.Warmup, cfg.WriteDelay, cfg.Channels, loadAverage())
 	var results []result
 	for _, n := range cfg.Ns {
 		for range max(*repeat, 1) {
@@ -118,6 +132,12 @@ func main() {
 				os.Exit(1)
 			}
 			results = append(results, r)
+			if *jsonOut != "" {
+				if err := appendJSON(*jsonOut, r); err != nil {
+					fmt.Fprintln(os.Stderr, "fanout:", err)
+					os.Exit(1)
+				}
+			}
 		}
 	}
 	fmt.Println()
@@ -126,7 +146,11 @@ func main() {
 
 // result is the outcome of one N.
 type result struct {
+	Target        string
+	Label         string
 	N             int
+	Channels      int
+	Workers       int
 	Rate          float64 // offered events/s
 	Achieved      float64 // published events/s
 	Published     int64
@@ -137,6 +161,8 @@ type result struct {
 	Elapsed       time.Duration
 	Frames        int64
 	P50, P99, Max time.Duration
+	AckP50        time.Duration // publish acknowledgement (-publish http)
+	AckP99        time.Duration
 	ServerCPU     float64       // seconds, measured phase
 	ServerSys     float64       // of which in the kernel
 	ClientCPU     float64       // seconds, load generator (this process), measured phase
@@ -147,81 +173,57 @@ type result struct {
 	RSSPerConn    float64       // bytes
 	StackPerConn  float64       // bytes: StackInuse delta / N
 	Goroutines    int           // server goroutines with N idle clients
+	LoadAvg       string        // /proc/loadavg at the end of the run
+	Idle          bool          // no publishing (-dur 0): memory only
 }
 
-func (r result) deliveriesPerSec() float64 { return float64(r.Delivered) / r.Elapsed.Seconds() }
-func (r result) cpuPerMillion() float64    { return r.ServerCPU / float64(r.Delivered) * 1e6 }
-
-// serverProc is a running server: a child process or in-process.
-type serverProc struct {
-	addr  string
-	pid   int
-	stop  func()
-	inner *benchServer
+func (r result) deliveriesPerSec() float64 {
+	return float64(r.Delivered) / max(r.Elapsed.Seconds(), 1e-9)
+}
+func (r result) cpuPerMillion() float64 {
+	if r.Delivered == 0 {
+		return 0
+	}
+	return r.ServerCPU / float64(r.Delivered) * 1e6
 }
 
-func startServer(cfg config) (*serverProc, error) {
-	if cfg.InProcess {
-		s, err := newBenchServer("127.0.0.1:0", serverConfig{SendQueue: cfg.SendQueue, WriteDelay: cfg.WriteDelay}, nil)
-		if err != nil {
-			return nil, err
+// lost is the deliveries that never arrived or arrived out of sequence.
+func (r result) lost() int64 { return max(r.Expected-r.Delivered, 0) + r.Gaps }
+
+// check validates the flags.
+func (cfg config) check() error {
+	switch cfg.Publish {
+	case "http", "create", "broker":
+	default:
+		return fmt.Errorf("bad -publish %q", cfg.Publish)
+	}
+	switch cfg.Target {
+	case "ssotws":
+	case "centrifugo":
+		if cfg.Publish != "http" || cfg.InProcess {
+			return fmt.Errorf("-target centrifugo publishes through its HTTP API: -publish http, no -inprocess")
 		}
-		return &serverProc{addr: s.Addr(), pid: os.Getpid(), stop: s.Close, inner: s}, nil
+	default:
+		return fmt.Errorf("bad -target %q: ssotws or centrifugo", cfg.Target)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+	if cfg.Channels > 1 && cfg.Publish != "http" {
+		return fmt.Errorf("-channels needs -publish http")
 	}
-	cmd := exec.Command(exe, "-server", "-addr", "127.0.0.1:0", "-send-queue", strconv.Itoa(cfg.SendQueue), "-write-delay", cfg.WriteDelay.String())
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// targetChannel returns the channel of room for the target.
+func targetChannel(target, room string) string {
+	if target == "centrifugo" {
+		return room
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	var line []byte
-	buf := make([]byte, 1)
-	for {
-		if _, err := stdout.Read(buf); err != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			return nil, fmt.Errorf("server child: %w", err)
-		}
-		if buf[0] == '\n' {
-			break
-		}
-		line = append(line, buf[0])
-	}
-	addr, ok := strings.CutPrefix(string(line), "LISTEN ")
-	if !ok {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return nil, fmt.Errorf("server child said %q", line)
-	}
-	stop := func() {
-		_ = stdin.Close() // the child exits on EOF
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
-	return &serverProc{addr: addr, pid: cmd.Process.Pid, stop: stop}, nil
+	return chatv1ssotws.MessageChannels.Room(room)
 }
 
 func runOne(ctx context.Context, cfg config, n int) (result, error) {
-	res := result{N: n}
+	res := result{Target: cfg.Target, Label: cfg.Label, N: n, Channels: cfg.Channels, Workers: cfg.Workers, Idle: cfg.Dur <= 0}
 	rate := cfg.Rate
-	if rate <= 0 {
+	if rate <= 0 && n > 0 {
 		rate = min(cfg.Load/float64(n), cfg.MaxRate)
 	}
 	res.Rate = rate
@@ -232,9 +234,9 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	}
 	defer srv.stop()
 	base := "http://" + srv.addr
-	logf("N=%d: server pid %d at %s; rate %.0f events/s", n, srv.pid, srv.addr, rate)
+	logf("%s N=%d: server pid %d at %s; rate %.0f events/s", cfg.Target, n, srv.pid, srv.addr, rate)
 
-	st0, err := fetchStats(base, true)
+	m0, err := fetchGoMem(base)
 	if err != nil {
 		return res, err
 	}
@@ -243,41 +245,56 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	var recordFrom atomic.Int64
 	recordFrom.Store(1 << 62) // nothing measured until the measured phase
 	t := time.Now()
-	clients, err := dialAll(ctx, srv.addr, chatv1ssotws.MessageChannels.Room(cfg.Room), n, cfg.DialWorkers, &recordFrom)
+	dial := dialFunc(dialClient)
+	if cfg.Target == "centrifugo" {
+		dial = dialCentrifugo
+	}
+	channel := func(i int) string { return targetChannel(cfg.Target, roomOf(cfg.Room, cfg.Channels, i)) }
+	clients, err := dialAll(ctx, dial, srv.addr, channel, n, cfg.DialWorkers, &recordFrom)
 	if err != nil {
 		return res, err
 	}
 	defer closeAll(clients)
 	logf("N=%d: %d clients subscribed in %s", n, n, time.Since(t).Round(time.Millisecond))
 
-	// Idle memory.
+	// Idle memory: both servers collect garbage (pprof's gc=1), then RSS.
 	time.Sleep(time.Second)
-	st1, err := fetchStats(base, true)
+	m1, err := fetchGoMem(base)
 	if err != nil {
 		return res, err
 	}
 	rss1, _ := procRSS(srv.pid)
-	if st1.Conns != n {
-		return res, fmt.Errorf("server has %d connections, want %d", st1.Conns, n)
+	if cfg.Target == "ssotws" {
+		st, err := fetchStats(base)
+		if err != nil {
+			return res, err
+		}
+		if st.Conns != n {
+			return res, fmt.Errorf("server has %d connections, want %d", st.Conns, n)
+		}
 	}
-	res.HeapPerConn = (float64(st1.HeapInuse+st1.StackInuse) - float64(st0.HeapInuse+st0.StackInuse)) / float64(n)
-	res.AllocPerConn = (float64(st1.HeapAlloc+st1.StackInuse) - float64(st0.HeapAlloc+st0.StackInuse)) / float64(n)
-	res.RSSPerConn = float64(rss1-rss0) / float64(n)
-	res.Goroutines = st1.Goroutines
-	res.StackPerConn = (float64(st1.StackInuse) - float64(st0.StackInuse)) / float64(n)
-	logf("N=%d: idle server: heap in use %+.1f KiB, heap live %+.1f KiB, stacks %+.1f KiB, RSS %+.1f KiB per connection; %d goroutines",
-		n, (float64(st1.HeapInuse)-float64(st0.HeapInuse))/float64(n)/1024, (float64(st1.HeapAlloc)-float64(st0.HeapAlloc))/float64(n)/1024,
-		res.StackPerConn/1024, res.RSSPerConn/1024, st1.Goroutines)
+	if n > 0 {
+		fn := float64(n)
+		res.HeapPerConn = (float64(m1.HeapInuse+m1.StackInuse) - float64(m0.HeapInuse+m0.StackInuse)) / fn
+		res.AllocPerConn = (float64(m1.HeapAlloc+m1.StackInuse) - float64(m0.HeapAlloc+m0.StackInuse)) / fn
+		res.RSSPerConn = float64(rss1-rss0) / fn
+		res.StackPerConn = (float64(m1.StackInuse) - float64(m0.StackInuse)) / fn
+		logf("N=%d: idle server: heap in use %+.1f KiB, heap live %+.1f KiB, stacks %+.1f KiB, RSS %+.1f KiB per connection; %d goroutines",
+			n, (float64(m1.HeapInuse)-float64(m0.HeapInuse))/fn/1024, (float64(m1.HeapAlloc)-float64(m0.HeapAlloc))/fn/1024,
+			res.StackPerConn/1024, res.RSSPerConn/1024, m1.Goroutines)
+	}
+	res.Goroutines = m1.Goroutines
 	if cfg.Profile != "" {
-		if err := fetchToFile(base+"/debug/pprof/heap", filepath.Join(cfg.Profile, fmt.Sprintf("heap-%d.pprof", n))); err != nil {
+		if err := fetchToFile(base+"/debug/pprof/heap", filepath.Join(cfg.Profile, fmt.Sprintf("heap-%s-%d.pprof", cfg.Target, n))); err != nil {
 			return res, err
 		}
 	}
-
-	pub, err := newPublisher(cfg, base)
-	if err != nil {
-		return res, err
+	if res.Idle {
+		res.LoadAvg = loadAverage()
+		return res, nil
 	}
+
+	pub := newPublisher(cfg, base)
 	// Warm-up, unmeasured.
 	if cfg.Warmup > 0 {
 		if _, err := pub(ctx, rate, cfg.Warmup); err != nil {
@@ -300,7 +317,7 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 			defer profWG.Done()
 			secs := int(cfg.Dur.Seconds())
 			profErr = fetchToFile(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, max(secs, 1)),
-				filepath.Join(cfg.Profile, fmt.Sprintf("cpu-%d.pprof", n)))
+				filepath.Join(cfg.Profile, fmt.Sprintf("cpu-%s-%d.pprof", cfg.Target, n)))
 		}()
 	}
 	user0, sys0, err := procCPUSplit(srv.pid)
@@ -311,13 +328,14 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	machine0 := machineCPU()
 	start := time.Now()
 	recordFrom.Store(start.UnixNano())
-	published, err := pub(ctx, rate, cfg.Dur)
+	ps, err := pub(ctx, rate, cfg.Dur)
 	if err != nil {
 		return res, err
 	}
-	res.Published = published
-	res.Achieved = float64(published) / cfg.Dur.Seconds()
-	res.Expected = published * int64(n)
+	res.Published = ps.total()
+	res.Achieved = float64(res.Published) / max(ps.Elapsed.Seconds(), cfg.Dur.Seconds())
+	res.AckP50, res.AckP99 = ps.ackQuantile(0.50), ps.ackQuantile(0.99)
+	res.Expected = expectedDeliveries(ps.PerRoom, n)
 	waitQuiet(clients, func(c *client) int64 { return c.measured.Load() }, res.Expected, time.Second)
 	user1, sys1, _ := procCPUSplit(srv.pid)
 	res.ServerCPU = user1 + sys1 - user0 - sys0
@@ -327,6 +345,7 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 		res.OtherCPU = max(0, machineCPU()-machine0-res.ServerCPU-res.ClientCPU)
 	}
 	res.Window = time.Since(start)
+	res.LoadAvg = loadAverage()
 	profWG.Wait()
 	if profErr != nil {
 		return res, profErr
@@ -367,11 +386,26 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 		}
 		res.P50, res.P99, res.Max = q(0.50), q(0.99), time.Duration(lat[len(lat)-1])*time.Microsecond
 	}
-	logf("N=%d: published %d, delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.0f%% system; %.2f s/M), load generator CPU %.2fs, other processes %.2fs of %.2fs, idle %.1f KiB heap / %.1f KiB RSS per conn",
-		n, res.Published, res.Delivered, res.Expected, res.Elapsed.Round(time.Millisecond), res.deliveriesPerSec(),
+	logf("%s N=%d: published %d (ack p50 %s), delivered %d/%d in %s (%.0f/s, %.2f events/frame), p50 %s p99 %s, server CPU %.2fs (%.0f%% system; %.2f s/M), load generator CPU %.2fs, other processes %.2fs of %.2fs, load average %s",
+		cfg.Target, n, res.Published, res.AckP50, res.Delivered, res.Expected, res.Elapsed.Round(time.Millisecond), res.deliveriesPerSec(),
 		float64(events1-events0)/float64(max(res.Frames, 1)), res.P50, res.P99, res.ServerCPU, 100*res.ServerSys/max(res.ServerCPU, 1e-9), res.cpuPerMillion(),
-		res.ClientCPU, res.OtherCPU, float64(numCPU())*res.Window.Seconds(), res.HeapPerConn/1024, res.RSSPerConn/1024)
+		res.ClientCPU, res.OtherCPU, float64(numCPU())*res.Window.Seconds(), res.LoadAvg)
 	return res, nil
+}
+
+// expectedDeliveries is the deliveries owed for perRoom publishes when n
+// subscribers are spread over len(perRoom) rooms as roomOf does.
+func expectedDeliveries(perRoom []int64, n int) int64 {
+	rooms := len(perRoom)
+	var want int64
+	for r, p := range perRoom {
+		subs := n / rooms
+		if r < n%rooms {
+			subs++
+		}
+		want += p * int64(subs)
+	}
+	return want
 }
 
 // waitQuiet waits until the sum of count over clients reaches want (when
@@ -397,61 +431,11 @@ func waitQuiet(clients []*client, count func(*client) int64, want int64, quiet t
 	}
 }
 
-// newPublisher returns a function that publishes at rate for dur and
-// reports how many events were published.
-func newPublisher(cfg config, base string) (func(ctx context.Context, rate float64, dur time.Duration) (int64, error), error) {
-	if cfg.Publish != "http" {
-		return func(ctx context.Context, rate float64, dur time.Duration) (int64, error) {
-			u := fmt.Sprintf("%s/bench/publish?mode=%s&rate=%g&dur=%s&size=%d&room=%s", base, cfg.Publish, rate, dur, cfg.Size, cfg.Room)
-			resp, err := http.Get(u)
-			if err != nil {
-				return 0, err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b, _ := io.ReadAll(resp.Body)
-				return 0, fmt.Errorf("publish: %s: %s", resp.Status, bytes.TrimSpace(b))
-			}
-			var pr publishResult
-			if err := json.NewDecoder(resp.Body).Decode(&pr); err != nil {
-				return 0, err
-			}
-			if pr.Errors > 0 {
-				return pr.Published, fmt.Errorf("publish: %d errors, first: %s", pr.Errors, pr.FirstErr)
-			}
-			return pr.Published, nil
-		}, nil
-	}
-	hc := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: cfg.Workers * 2}}
-	chat := chatv1connect.NewChatServiceClient(hc, base)
-	return func(ctx context.Context, rate float64, dur time.Duration) (int64, error) {
-		var ok, failed atomic.Int64
-		var firstErr atomic.Value
-		pace(ctx, rate, dur, cfg.Workers, func(ctx context.Context) {
-			_, err := chat.CreateMessage(ctx, connect.NewRequest(&chatv1.CreateMessageRequest{
-				Message: &chatv1.Message{RoomId: cfg.Room, Author: "bench", Text: stampText(cfg.Size)},
-			}))
-			if err != nil {
-				failed.Add(1)
-				firstErr.CompareAndSwap(nil, err.Error())
-				return
-			}
-			ok.Add(1)
-		})
-		if n := failed.Load(); n > 0 {
-			return ok.Load(), fmt.Errorf("publish: %d errors, first: %v", n, firstErr.Load())
-		}
-		return ok.Load(), nil
-	}, nil
-}
-
-func fetchStats(base string, gc bool) (serverStats, error) {
+// fetchStats reads the bench server's /bench/stats (without collecting
+// garbage: memory is read from /debug/pprof, as for Centrifugo).
+func fetchStats(base string) (serverStats, error) {
 	var st serverStats
-	u := base + "/bench/stats"
-	if gc {
-		u += "?gc=1"
-	}
-	resp, err := http.Get(u)
+	resp, err := http.Get(base + "/bench/stats")
 	if err != nil {
 		return st, err
 	}

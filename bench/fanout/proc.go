@@ -3,11 +3,15 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat;
@@ -108,4 +112,110 @@ func machineCPU() float64 {
 		busy += n
 	}
 	return float64(busy) / clockTicks
+}
+
+// goMem is the Go memory of a server, read from its net/http/pprof heap
+// profile in text form (the runtime.MemStats it ends with), which both the
+// ssot-ws bench server and Centrifugo (debug endpoints) serve.
+type goMem struct {
+	HeapInuse, HeapAlloc, StackInuse uint64
+	Goroutines                       int
+}
+
+// fetchGoMem collects garbage in the server (gc=1) and reads its memory
+// and goroutine count from /debug/pprof.
+func fetchGoMem(base string) (goMem, error) {
+	var m goMem
+	b, err := httpGetBody(base + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return m, err
+	}
+	m, err = parseHeapProfileText(b)
+	if err != nil {
+		return m, err
+	}
+	g, err := httpGetBody(base + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return m, err
+	}
+	line, _, _ := strings.Cut(string(g), "\n")
+	if v, ok := strings.CutPrefix(line, "goroutine profile: total "); ok {
+		m.Goroutines, _ = strconv.Atoi(strings.TrimSpace(v))
+	}
+	return m, nil
+}
+
+// parseHeapProfileText reads HeapInuse, HeapAlloc and StackInuse from the
+// "# Name = value" lines of a debug=1 heap profile.
+func parseHeapProfileText(b []byte) (goMem, error) {
+	var m goMem
+	found := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		name, val, ok := strings.Cut(strings.TrimPrefix(line, "# "), " = ")
+		if !ok || !strings.HasPrefix(line, "# ") {
+			continue
+		}
+		first, _, _ := strings.Cut(val, " ")
+		v, err := strconv.ParseUint(first, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "HeapInuse":
+			m.HeapInuse = v
+		case "HeapAlloc":
+			m.HeapAlloc = v
+		case "Stack": // "# Stack = inuse / sys"
+			m.StackInuse = v
+		default:
+			continue
+		}
+		found++
+	}
+	if found < 3 {
+		return m, fmt.Errorf("heap profile: no HeapInuse, HeapAlloc and Stack lines")
+	}
+	return m, nil
+}
+
+func httpGetBody(u string) ([]byte, error) {
+	resp, err := http.Get(u)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	return b, nil
+}
+
+// loadAverage returns the first three fields of /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// waitOrKill waits for cmd, which was asked to exit, at most 10 s, then
+// kills it.
+func waitOrKill(cmd *exec.Cmd) {
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }

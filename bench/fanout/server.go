@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -194,4 +195,66 @@ func runServerChild(addr string, cfg serverConfig) error {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	s.Close()
 	return nil
+}
+
+// serverProc is a running server: a child process or in-process.
+type serverProc struct {
+	addr  string
+	pid   int
+	stop  func()
+	inner *benchServer
+}
+
+func startServer(cfg config) (*serverProc, error) {
+	if cfg.Target == "centrifugo" {
+		return startCentrifugo(cfg)
+	}
+	if cfg.InProcess {
+		s, err := newBenchServer("127.0.0.1:0", serverConfig{SendQueue: cfg.SendQueue, WriteDelay: cfg.WriteDelay}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &serverProc{addr: s.Addr(), pid: os.Getpid(), stop: s.Close, inner: s}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := serverCommand(cfg, exe, "-server", "-addr", "127.0.0.1:0", "-send-queue", strconv.Itoa(cfg.SendQueue), "-write-delay", cfg.WriteDelay.String())
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		if _, err := stdout.Read(buf); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("server child: %w", err)
+		}
+		if buf[0] == '\n' {
+			break
+		}
+		line = append(line, buf[0])
+	}
+	addr, ok := strings.CutPrefix(string(line), "LISTEN ")
+	if !ok {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("server child said %q", line)
+	}
+	stop := func() {
+		_ = stdin.Close() // the child exits on EOF
+		waitOrKill(cmd)
+	}
+	return &serverProc{addr: addr, pid: cmd.Process.Pid, stop: stop}, nil
 }
