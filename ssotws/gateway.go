@@ -93,8 +93,15 @@ type GatewayOptions struct {
 	// WriteDelay more per event) for CPU: the server's cost is per
 	// WebSocket message, so events that share a message are cheaper. It
 	// pays on busy connections only: a connection that receives one event
-	// every 50 ms still gets one message per event. Zero (the default)
-	// writes at once; see docs/decisions.md, "Gateway performance".
+	// every 50 ms still gets one message per event.
+	//
+	// Zero (the default) coalesces adaptively: a connection that keeps up
+	// gets each event at once; one that falls behind (its write loop finds
+	// several events queued, twice in a row) waits 1 ms, then up to 16 ms,
+	// before each write, so that more events share a message, and stops
+	// waiting as soon as it finds a single event queued
+	// (docs/architecture.md, "Adaptive coalescing"). A negative value
+	// writes at once, always; see docs/decisions.md, "Gateway performance".
 	WriteDelay time.Duration
 	// Logger receives failures that reach no client, every refusal (at
 	// Warn when it points at an attack or a misconfiguration, at Info

@@ -29,17 +29,24 @@ type writer struct {
 	// per connection, made on the first write, instead of a context and a
 	// timer per write.
 	writeTimer *time.Timer
+	// gathering is the adaptive wait before a take (gather.go).
+	gathering gathering
 }
 
 // writeLoop writes what is queued until the queue is empty, then ends; the
 // next push starts another. Once the connection is closing it closes the
 // WebSocket and closes writerDone; no write loop starts after that.
+//
+// Before a take it lets events gather: adaptively while the connection
+// is behind (gather.go), or for WriteDelay when that is set.
 func (c *conn) writeLoop() {
 	delay := c.g.opts.WriteDelay
 	for {
 		if delay > 0 {
 			// Let more events gather: they go out in one message.
 			time.Sleep(delay)
+		} else if delay == 0 {
+			c.gathering.gather() // gather.go
 		}
 		if c.isClosing.Load() {
 			c.finish(c.closeRequested())
@@ -57,6 +64,7 @@ func (c *conn) writeLoop() {
 			runtime.Gosched()
 			continue
 		}
+		c.gathering.took(len(items), c.g.opts.Limits.SendQueue)
 		c.g.tel.depth(len(items))
 		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {

@@ -1,0 +1,266 @@
+package ssotws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// wsGateway is a gateway on the memory broker served on loopback, with
+// one realtime model, for tests and benchmarks that drive real
+// WebSockets.
+type wsGateway struct {
+	g   *Gateway
+	b   *MemoryBroker
+	m   *Model
+	url string
+}
+
+func startWSGateway(tb testing.TB, opts *GatewayOptions) *wsGateway {
+	tb.Helper()
+	m := MustModel((&descriptorpb.FileDescriptorProto{}).ProtoReflect().Descriptor(),
+		ModelConfig{Key: "name", Realtime: true})
+	b := NewMemoryBroker(&MemoryBrokerOptions{Epoch: 1})
+	if opts == nil {
+		opts = &GatewayOptions{}
+	}
+	opts.Logger = newDiscardLogger()
+	g := NewGateway(b, opts)
+	require.NoError(tb, g.RegisterModel(m))
+	srv := httptest.NewServer(g)
+	tb.Cleanup(func() {
+		srv.Close()
+		g.Close()
+		b.Close()
+	})
+	return &wsGateway{g: g, b: b, m: m, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+}
+
+// subscribe dials and subscribes to the model's channel; it returns once
+// the Ack arrived.
+func (w *wsGateway) subscribe(tb testing.TB) *websocket.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, w.url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
+	require.NoError(tb, err)
+	ws.SetReadLimit(64 << 20)
+	tb.Cleanup(func() { _ = ws.CloseNow() })
+	sub, err := proto.Marshal(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{Subscribe: &wsv1.Subscribe{Id: 1, Channel: w.m.Name()}}})
+	require.NoError(tb, err)
+	require.NoError(tb, ws.Write(ctx, websocket.MessageBinary, sub))
+	_, data, err := ws.Read(ctx)
+	require.NoError(tb, err)
+	var f wsv1.ServerFrame
+	require.NoError(tb, proto.Unmarshal(data, &f))
+	require.NotNil(tb, f.GetAck(), "want the Ack, got %v", &f)
+	return ws
+}
+
+// publish publishes one event on its own (one Publish per event).
+func (w *wsGateway) publish(tb testing.TB, i int) {
+	tb.Helper()
+	require.NoError(tb, w.b.Publish(context.Background(), []*wsv1.Event{ev(w.m.Name(), fmt.Sprint("k", i), created, 1)}))
+}
+
+// readEvents reads messages until it has n events; it returns the
+// offsets in the order received and the number of messages.
+func readEvents(t *testing.T, ws *websocket.Conn, n int) (offsets []uint64, messages int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(offsets) < n {
+		_, data, err := ws.Read(ctx)
+		require.NoError(t, err)
+		var f wsv1.ServerFrame
+		require.NoError(t, proto.Unmarshal(data, &f))
+		evs := f.GetEvents().GetEvents()
+		require.NotEmpty(t, evs, "want Events, got %v", &f)
+		messages++
+		for _, e := range evs {
+			offsets = append(offsets, e.GetPosition().GetOffset())
+		}
+	}
+	return offsets, messages
+}
+
+// requireInOrder asserts offsets are first, first+1, … with none lost.
+func requireInOrder(t *testing.T, offsets []uint64, first uint64) {
+	t.Helper()
+	for i, off := range offsets {
+		require.Equal(t, first+uint64(i), off, "event %d out of order or lost", i)
+	}
+}
+
+func TestGatheringAdapts(t *testing.T) {
+	const queue = 256
+	var g gathering
+	g.took(1, queue)
+	assert.Zero(t, g.wait, "a take of one item: the connection keeps up")
+	g.took(3, queue)
+	assert.Zero(t, g.wait, "one backlogged take is no trend")
+	g.took(3, queue)
+	assert.Equal(t, minGather, g.wait)
+	g.took(2, queue)
+	assert.Equal(t, 2*minGather, g.wait, "doubles while takes find a backlog")
+	for range 100 {
+		g.took(5, queue)
+	}
+	assert.Equal(t, maxGather, g.wait, "bounded")
+	g.took(1, queue)
+	assert.Zero(t, g.wait, "a single item ends the wait at once")
+	g.took(3, queue)
+	g.took(3, queue)
+	require.Equal(t, minGather, g.wait)
+	g.took(queue/4, queue)
+	assert.Zero(t, g.wait, "a flooded queue is not left to fill")
+}
+
+// TestAdaptiveCoalescingUnderBurst: events fanned out one by one, each
+// its own push into the connection's queue, faster than the connection
+// writes them, reach it in far fewer messages than events, all of them, in
+// order. (A single Publish of many events goes out together anyway: this
+// is the case of many publishes.)
+func TestAdaptiveCoalescingUnderBurst(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		delay time.Duration
+	}{{"adaptive", 0}, {"WriteDelay<0", -1}} {
+		t.Run(c.name, func(t *testing.T) {
+			w := startWSGateway(t, &GatewayOptions{WriteDelay: c.delay, Limits: Limits{SendQueue: 8192}})
+			ws := w.subscribe(t)
+			const n = 3000
+			fail := func(*wsv1.Event, error) { t.Error("encoding failed") }
+			go func() {
+				for off := uint64(1); off <= n; off++ {
+					w.g.hub.publish([]*wsv1.Event{benchEvent(w.m.Name(), off)}, fail)
+					// Pace the events a few microseconds apart, closer
+					// than one write takes: without gathering the
+					// write loop writes a few at a time.
+					for t0 := time.Now(); time.Since(t0) < 6*time.Microsecond; {
+					}
+				}
+			}()
+			offsets, messages := readEvents(t, ws, n)
+			requireInOrder(t, offsets, 1)
+			t.Logf("%d events in %d messages", n, messages)
+			if c.delay == 0 {
+				assert.Less(t, messages, n/10, "a connection that is behind packs many events per message")
+			}
+		})
+	}
+}
+
+// TestTrickleWritesAtOnce: events published one at a time, each after the
+// previous one arrived, go out one per message, even right after a burst
+// made the connection wait: nothing is held back for a later event.
+func TestTrickleWritesAtOnce(t *testing.T) {
+	w := startWSGateway(t, &GatewayOptions{Limits: Limits{SendQueue: 8192}})
+	ws := w.subscribe(t)
+	const burst = 1000
+	for i := range burst {
+		w.publish(t, i)
+	}
+	offsets, _ := readEvents(t, ws, burst)
+	requireInOrder(t, offsets, 1)
+	const trickle = 50
+	for i := range trickle {
+		w.publish(t, burst+i)
+		got, messages := readEvents(t, ws, 1)
+		require.Equal(t, 1, messages)
+		require.Equal(t, []uint64{uint64(burst + i + 1)}, got, "each event leaves alone, before the next is published")
+	}
+}
+
+// discardReader reads messages and counts the events in them, without
+// allocating per message (for benchmarks): the Events frame is walked
+// with protowire.
+type discardReader struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	events   int
+	messages int
+	err      error
+}
+
+func readAndCount(ws *websocket.Conn) *discardReader {
+	r := &discardReader{}
+	r.cond = sync.NewCond(&r.mu)
+	go func() {
+		buf := make([]byte, 1<<20)
+		for {
+			_, rd, err := ws.Reader(context.Background())
+			n := 0
+			for err == nil {
+				var k int
+				k, err = rd.Read(buf[n:])
+				n += k
+				if n == len(buf) && err == nil {
+					err = errors.New("message larger than the buffer")
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			r.mu.Lock()
+			if err != nil {
+				r.err = err
+				r.cond.Broadcast()
+				r.mu.Unlock()
+				return
+			}
+			r.events += countEvents(buf[:n])
+			r.messages++
+			r.cond.Broadcast()
+			r.mu.Unlock()
+		}
+	}()
+	return r
+}
+
+// wait blocks until the reader counted n events (or failed).
+func (r *discardReader) wait(n int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.events < n && r.err == nil {
+		r.cond.Wait()
+	}
+	return r.err
+}
+
+// countEvents counts the events of an encoded ServerFrame{Events}; 0 for
+// another frame.
+func countEvents(b []byte) int {
+	num, typ, l := protowire.ConsumeTag(b)
+	if l < 0 || num != serverFrameEventsField || typ != protowire.BytesType {
+		return 0
+	}
+	events, l2 := protowire.ConsumeBytes(b[l:])
+	if l2 < 0 {
+		return 0
+	}
+	n := 0
+	for len(events) > 0 {
+		_, _, l := protowire.ConsumeField(events)
+		if l < 0 {
+			return n
+		}
+		events = events[l:]
+		n++
+	}
+	return n
+}

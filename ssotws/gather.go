@@ -1,0 +1,54 @@
+package ssotws
+
+import "time"
+
+// Adaptive coalescing.
+//
+// A WebSocket message costs the server about the same whether it carries
+// one event or ten (a write(2), the library's framing and its locks), so a
+// connection that is behind should write several events per message. Its
+// write loop reads that from its own takes: a take that finds more than one
+// item means events arrived faster than the loop wrote them. After
+// gatherAfter such takes in a row, the loop sleeps before each take,
+// minGather first, twice as long after each further backlogged take, up to
+// maxGather, so that the events of that time go out in one message. A take
+// that finds a single item ends the wait at once: a connection that keeps
+// up never waits, and at normal load (one event per connection at a time)
+// nothing changes. The state lasts across the write loop's runs (the loop
+// ends whenever the queue is empty), since under load every run ends so.
+//
+// Bounded: the wait never exceeds maxGather, and a take of a quarter of the
+// send queue or more ends it too, so that waiting cannot push a flooded
+// connection over its queue's bound. GatewayOptions.WriteDelay, when set,
+// replaces it with a fixed wait; a negative WriteDelay turns it off.
+const (
+	gatherAfter = 2
+	minGather   = time.Millisecond
+	maxGather   = 16 * time.Millisecond
+)
+
+// gathering is a connection's adaptive wait before a take. Only the
+// running write loop touches it.
+type gathering struct {
+	behind int           // takes in a row that found a backlog (capped)
+	wait   time.Duration // sleep before the next take
+}
+
+// took adapts the wait to a take of n items from a queue bounded at max.
+func (g *gathering) took(n, max int) {
+	if n <= 1 || n >= max/4 {
+		g.behind, g.wait = 0, 0
+		return
+	}
+	g.behind = min(g.behind+1, 32)
+	if g.behind >= gatherAfter {
+		g.wait = min(minGather<<(g.behind-gatherAfter), maxGather)
+	}
+}
+
+// gather sleeps as took decided.
+func (g *gathering) gather() {
+	if g.wait > 0 {
+		time.Sleep(g.wait)
+	}
+}
