@@ -128,6 +128,12 @@ func TestGatheringAdapts(t *testing.T) {
 	require.Equal(t, minGather, g.wait)
 	g.took(queue/4, queue)
 	assert.Zero(t, g.wait, "a flooded queue is not left to fill")
+	g.took(3, queue)
+	g.took(3, queue)
+	require.Equal(t, minGather, g.wait)
+	g.last = g.last.Add(-2 * maxGather)
+	g.gather()
+	assert.Zero(t, g.wait, "idle since its last take: not behind")
 }
 
 // TestAdaptiveCoalescingUnderBurst: events fanned out one by one, each

@@ -15,7 +15,9 @@ import "time"
 // that finds a single item ends the wait at once: a connection that keeps
 // up never waits, and at normal load (one event per connection at a time)
 // nothing changes. The state lasts across the write loop's runs (the loop
-// ends whenever the queue is empty), since under load every run ends so.
+// ends whenever the queue is empty), since under load every run ends so;
+// but a connection that stayed idle for longer than maxGather since its
+// last take is not behind, and does not wait.
 //
 // Bounded: the wait never exceeds maxGather, and a take of a quarter of the
 // send queue or more ends it too, so that waiting cannot push a flooded
@@ -32,6 +34,7 @@ const (
 type gathering struct {
 	behind int           // takes in a row that found a backlog (capped)
 	wait   time.Duration // sleep before the next take
+	last   time.Time     // of the last take, while wait > 0
 }
 
 // took adapts the wait to a take of n items from a queue bounded at max.
@@ -43,12 +46,18 @@ func (g *gathering) took(n, max int) {
 	g.behind = min(g.behind+1, 32)
 	if g.behind >= gatherAfter {
 		g.wait = min(minGather<<(g.behind-gatherAfter), maxGather)
+		g.last = time.Now()
 	}
 }
 
-// gather sleeps as took decided.
+// gather sleeps as took decided, unless the connection was idle since.
 func (g *gathering) gather() {
-	if g.wait > 0 {
-		time.Sleep(g.wait)
+	if g.wait == 0 {
+		return
 	}
+	if time.Since(g.last) > maxGather {
+		g.behind, g.wait = 0, 0
+		return
+	}
+	time.Sleep(g.wait)
 }
