@@ -35,12 +35,16 @@ type gathering struct {
 	behind int           // takes in a row that found a backlog (capped)
 	wait   time.Duration // sleep before the next take
 	last   time.Time     // of the last take, while wait > 0
+	// timer sleeps the wait: the connection's own while it is behind
+	// (time.Sleep would allocate one for each write loop, a goroutine
+	// that lives for a few writes); dropped when the wait ends.
+	timer *time.Timer
 }
 
 // took adapts the wait to a take of n items from a queue bounded at max.
 func (g *gathering) took(n, max int) {
 	if n <= 1 || n >= max/4 {
-		g.behind, g.wait = 0, 0
+		g.reset()
 		return
 	}
 	g.behind = min(g.behind+1, 32)
@@ -56,8 +60,18 @@ func (g *gathering) gather() {
 		return
 	}
 	if time.Since(g.last) > maxGather {
-		g.behind, g.wait = 0, 0
+		g.reset()
 		return
 	}
-	time.Sleep(g.wait)
+	if g.timer == nil {
+		g.timer = time.NewTimer(g.wait)
+	} else {
+		g.timer.Reset(g.wait)
+	}
+	<-g.timer.C
+}
+
+// reset ends the wait.
+func (g *gathering) reset() {
+	g.behind, g.wait, g.timer = 0, 0, nil
 }
