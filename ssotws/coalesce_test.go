@@ -81,66 +81,112 @@ func (w *wsGateway) publish(tb testing.TB, i int) {
 // offsets in the order received and the number of messages.
 func readEvents(t *testing.T, ws *websocket.Conn, n int) (offsets []uint64, messages int) {
 	t.Helper()
+	offsets, messages, err := collectEvents(ws, n)
+	require.NoError(t, err)
+	return offsets, messages
+}
+
+// collectEvents is readEvents for any goroutine.
+func collectEvents(ws *websocket.Conn, n int) (offsets []uint64, messages int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for len(offsets) < n {
 		_, data, err := ws.Read(ctx)
-		require.NoError(t, err)
+		if err != nil {
+			return offsets, messages, err
+		}
 		var f wsv1.ServerFrame
-		require.NoError(t, proto.Unmarshal(data, &f))
+		if err := proto.Unmarshal(data, &f); err != nil {
+			return offsets, messages, err
+		}
 		evs := f.GetEvents().GetEvents()
-		require.NotEmpty(t, evs, "want Events, got %v", &f)
+		if len(evs) == 0 {
+			return offsets, messages, fmt.Errorf("want Events, got %v", &f)
+		}
 		messages++
 		for _, e := range evs {
 			offsets = append(offsets, e.GetPosition().GetOffset())
 		}
 	}
-	return offsets, messages
+	return offsets, messages, nil
 }
 
 // requireInOrder asserts offsets are first, first+1, … with none lost.
 func requireInOrder(t *testing.T, offsets []uint64, first uint64) {
 	t.Helper()
+	require.True(t, inOrder(t, offsets, first))
+}
+
+// inOrder is requireInOrder for any goroutine.
+func inOrder(t *testing.T, offsets []uint64, first uint64) bool {
 	for i, off := range offsets {
-		require.Equal(t, first+uint64(i), off, "event %d out of order or lost", i)
+		if !assert.Equal(t, first+uint64(i), off, "event %d out of order or lost", i) {
+			return false
+		}
 	}
+	return true
 }
 
 func TestGatheringAdapts(t *testing.T) {
 	const queue = 256
 	var g gathering
-	g.took(1, queue)
-	assert.Zero(t, g.wait, "a take of one item: the connection keeps up")
-	g.took(3, queue)
-	assert.Zero(t, g.wait, "one backlogged take is no trend")
-	g.took(3, queue)
-	assert.Equal(t, minGather, g.wait)
-	g.took(2, queue)
-	assert.Equal(t, 2*minGather, g.wait, "doubles while takes find a backlog")
-	for range 100 {
-		g.took(5, queue)
+	now := time.Now()
+	// take makes g take n events, after the previous take, the oldest
+	// queued late before.
+	take := func(n int, after, late time.Duration) {
+		t.Helper()
+		now = now.Add(after)
+		items := make([]queueItem, n)
+		for i := range items {
+			items[i].ev = &sharedEvent{at: now.Add(-late)}
+		}
+		g.took(items, queue, now)
 	}
+	const late, onTime = 5 * time.Millisecond, 100 * time.Microsecond
+	take(1, 0, late)
+	assert.Zero(t, g.wait, "a take of one item: the connection keeps up")
+	take(3, time.Millisecond, onTime)
+	assert.Zero(t, g.wait, "several items, but the write loop runs on time")
+	take(3, time.Millisecond, late)
+	assert.Zero(t, g.wait, "one late take is no trend")
+	take(4, 2*time.Millisecond, late)
+	assert.Equal(t, 5*time.Millisecond, g.wait, "the time gatherTarget events take at the rate seen (4 in 2 ms)")
+	take(5, time.Millisecond, late)
+	assert.Equal(t, 2*time.Millisecond, g.wait, "follows the rate")
+	for range gatherOnTime - 1 {
+		take(3, time.Millisecond, onTime)
+		require.NotZero(t, g.wait, "a take on time does not end the wait at once")
+	}
+	take(3, time.Millisecond, onTime)
+	assert.Zero(t, g.wait, "takes on time in a row end it")
+	take(3, time.Millisecond, late)
+	take(2, 10*time.Millisecond, late)
 	assert.Equal(t, maxGather, g.wait, "bounded")
-	g.took(1, queue)
+	take(3, 40*time.Millisecond, late)
+	assert.Zero(t, g.wait, "after a quiet spell one late take is no trend again")
+	take(3, time.Millisecond, late)
+	take(32, 100*time.Microsecond, late)
+	assert.Equal(t, 31250*time.Nanosecond, g.wait, "a burst: a high rate, a short wait")
+	take(1, time.Millisecond, late)
 	assert.Zero(t, g.wait, "a single item ends the wait at once")
-	g.took(3, queue)
-	g.took(3, queue)
-	require.Equal(t, minGather, g.wait)
-	g.took(queue/4, queue)
+	take(3, time.Millisecond, late)
+	take(3, time.Millisecond, late)
+	require.NotZero(t, g.wait)
+	take(queue/4, time.Millisecond, late)
 	assert.Zero(t, g.wait, "a flooded queue is not left to fill")
-	g.took(3, queue)
-	g.took(3, queue)
-	require.Equal(t, minGather, g.wait)
-	g.last = g.last.Add(-2 * maxGather)
+	take(3, time.Millisecond, late)
+	take(3, time.Millisecond, late)
+	require.NotZero(t, g.wait)
+	g.last = time.Now().Add(-2 * maxGather)
 	g.gather()
 	assert.Zero(t, g.wait, "idle since its last take: not behind")
 }
 
-// TestAdaptiveCoalescingUnderBurst: events fanned out one by one, each
-// its own push into the connection's queue, faster than the connection
-// writes them, reach it in far fewer messages than events, all of them, in
-// order. (A single Publish of many events goes out together anyway: this
-// is the case of many publishes.)
+// TestAdaptiveCoalescingUnderBurst: events fanned out one by one to many
+// subscribers, each its own push into every connection's queue, faster
+// than the write loops write them, reach every client in fewer messages
+// than events, all of them, in order. (A single Publish of many events goes
+// out together anyway: this is the case of many publishes.)
 func TestAdaptiveCoalescingUnderBurst(t *testing.T) {
 	for _, c := range []struct {
 		name  string
@@ -148,25 +194,34 @@ func TestAdaptiveCoalescingUnderBurst(t *testing.T) {
 	}{{"adaptive", 0}, {"WriteDelay<0", -1}} {
 		t.Run(c.name, func(t *testing.T) {
 			w := startWSGateway(t, &GatewayOptions{WriteDelay: c.delay, Limits: Limits{SendQueue: 8192}})
-			ws := w.subscribe(t)
-			const n = 3000
+			const subs, n = 100, 1000
+			conns := make([]*websocket.Conn, subs)
+			for i := range conns {
+				conns[i] = w.subscribe(t)
+			}
 			fail := func(*wsv1.Event, error) { t.Error("encoding failed") }
 			go func() {
 				for off := uint64(1); off <= n; off++ {
 					w.g.hub.publish([]*wsv1.Event{benchEvent(w.m.Name(), off)}, fail)
-					// Pace the events a few microseconds apart, closer
-					// than one write takes: without gathering the
-					// write loop writes a few at a time.
-					for t0 := time.Now(); time.Since(t0) < 6*time.Microsecond; {
-					}
 				}
 			}()
-			offsets, messages := readEvents(t, ws, n)
-			requireInOrder(t, offsets, 1)
-			t.Logf("%d events in %d messages", n, messages)
-			if c.delay == 0 {
-				assert.Less(t, messages, n/10, "a connection that is behind packs many events per message")
+			var mu sync.Mutex
+			total := 0
+			var wg sync.WaitGroup
+			for _, ws := range conns {
+				wg.Go(func() {
+					offsets, messages, err := collectEvents(ws, n)
+					assert.NoError(t, err)
+					inOrder(t, offsets, 1)
+					assert.Len(t, offsets, n)
+					assert.Less(t, messages, n, "several events per message")
+					mu.Lock()
+					total += messages
+					mu.Unlock()
+				})
 			}
+			wg.Wait()
+			t.Logf("%d deliveries in %d messages", subs*n, total)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package ssotws
 import (
 	"runtime"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -34,6 +35,9 @@ type sharedEvent struct {
 	// to write writes these bytes as they are, shared by every
 	// subscriber. Set when chunk and delta are the same encoding.
 	frame []byte
+	// at is when the event was encoded for the fan-out: a write loop
+	// reads from it how late it runs (gather.go).
+	at time.Time
 
 	ownerOnce sync.Once
 	owner     string
@@ -55,7 +59,7 @@ func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &sharedEvent{ev: ev, chunk: chunk, delta: chunk, frame: frame}, nil
+		return &sharedEvent{ev: ev, chunk: chunk, delta: chunk, frame: frame, at: time.Now()}, nil
 	}
 	var desc protoreflect.MessageDescriptor
 	if m != nil {
@@ -65,7 +69,7 @@ func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedEvent{ev: ev, chunk: full, delta: delta}, nil
+	return &sharedEvent{ev: ev, chunk: full, delta: delta, at: time.Now()}, nil
 }
 
 // recordOf returns the event's record, decoded once as a message of m

@@ -60,7 +60,7 @@ func (c *conn) writeLoop() {
 			runtime.Gosched()
 			continue
 		}
-		c.gathering.took(len(items), c.g.opts.Limits.SendQueue)
+		c.gathering.took(items, c.g.opts.Limits.SendQueue, time.Now())
 		c.g.tel.depth(len(items))
 		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {
