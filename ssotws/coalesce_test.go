@@ -142,13 +142,20 @@ func TestGatheringAdapts(t *testing.T) {
 		}
 		g.took(items, queue, now)
 	}
-	const late, onTime = 5 * time.Millisecond, 100 * time.Microsecond
+	const late, onTime = 2 * gatherLag, 100 * time.Microsecond
+	// lateTakes makes the late takes before the one that starts a wait.
+	lateTakes := func() {
+		t.Helper()
+		for range gatherAfter - 1 {
+			take(3, time.Millisecond, late)
+			require.Zero(t, g.wait, "fewer than gatherAfter late takes are no trend")
+		}
+	}
 	take(1, 0, late)
 	assert.Zero(t, g.wait, "a take of one item: the connection keeps up")
 	take(3, time.Millisecond, onTime)
 	assert.Zero(t, g.wait, "several items, but the write loop runs on time")
-	take(3, time.Millisecond, late)
-	assert.Zero(t, g.wait, "one late take is no trend")
+	lateTakes()
 	take(4, 2*time.Millisecond, late)
 	assert.Equal(t, 5*time.Millisecond, g.wait, "the time gatherTarget events take at the rate seen (4 in 2 ms)")
 	take(5, time.Millisecond, late)
@@ -159,22 +166,24 @@ func TestGatheringAdapts(t *testing.T) {
 	}
 	take(3, time.Millisecond, onTime)
 	assert.Zero(t, g.wait, "takes on time in a row end it")
-	take(3, time.Millisecond, late)
+	lateTakes()
 	take(2, 10*time.Millisecond, late)
 	assert.Equal(t, maxGather, g.wait, "bounded")
 	take(3, 40*time.Millisecond, late)
 	assert.Zero(t, g.wait, "after a quiet spell one late take is no trend again")
-	take(3, time.Millisecond, late)
+	for range gatherAfter - 2 {
+		take(3, time.Millisecond, late)
+	}
 	take(32, 100*time.Microsecond, late)
 	assert.Equal(t, 31250*time.Nanosecond, g.wait, "a burst: a high rate, a short wait")
 	take(1, time.Millisecond, late)
 	assert.Zero(t, g.wait, "a single item ends the wait at once")
-	take(3, time.Millisecond, late)
+	lateTakes()
 	take(3, time.Millisecond, late)
 	require.NotZero(t, g.wait)
 	take(queue/4, time.Millisecond, late)
 	assert.Zero(t, g.wait, "a flooded queue is not left to fill")
-	take(3, time.Millisecond, late)
+	lateTakes()
 	take(3, time.Millisecond, late)
 	require.NotZero(t, g.wait)
 	g.last = time.Now().Add(-2 * maxGather)

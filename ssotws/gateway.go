@@ -95,11 +95,12 @@ type GatewayOptions struct {
 	// pays on busy connections only: a connection that receives one event
 	// every 50 ms still gets one message per event.
 	//
-	// Zero (the default) coalesces adaptively: a connection that keeps up
-	// gets each event at once; one that falls behind (its write loop finds
-	// several events queued, twice in a row) waits 1 ms, then up to 16 ms,
-	// before each write, so that more events share a message, and stops
-	// waiting as soon as it finds a single event queued
+	// Zero (the default) coalesces adaptively: while the server keeps up
+	// every event is written at once; while it is behind (a connection's
+	// write loop finds several events queued, that waited more than 3 ms,
+	// three times in a row) the connection waits before each write for
+	// about 10 events to arrive, at most 16 ms, so that they share a
+	// message, and stops waiting as soon as it is on time again
 	// (docs/architecture.md, "Adaptive coalescing"). A negative value
 	// writes at once, always; see docs/decisions.md, "Gateway performance".
 	WriteDelay time.Duration

@@ -30,9 +30,9 @@ import "time"
 // connection over its queue's bound. GatewayOptions.WriteDelay, when set,
 // replaces it with a fixed wait; a negative WriteDelay turns it off.
 const (
-	gatherAfter  = 2
+	gatherAfter  = 3
 	gatherOnTime = 4
-	gatherLag    = time.Millisecond
+	gatherLag    = 3 * time.Millisecond
 	gatherTarget = 10
 	maxGather    = 16 * time.Millisecond
 )
