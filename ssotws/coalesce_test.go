@@ -236,8 +236,8 @@ func TestAdaptiveCoalescingUnderBurst(t *testing.T) {
 }
 
 // TestTrickleWritesAtOnce: events published one at a time, each after the
-// previous one arrived, go out one per message, even right after a burst
-// made the connection wait: nothing is held back for a later event.
+// previous one arrived, go out one per message, also right after a burst:
+// nothing is held back for a later event.
 func TestTrickleWritesAtOnce(t *testing.T) {
 	w := startWSGateway(t, &GatewayOptions{Limits: Limits{SendQueue: 8192}})
 	ws := w.subscribe(t)

@@ -60,7 +60,9 @@ func (c *conn) writeLoop() {
 			runtime.Gosched()
 			continue
 		}
-		c.gathering.took(items, c.g.opts.Limits.SendQueue, time.Now())
+		if delay == 0 {
+			c.gathering.took(items, c.g.opts.Limits.SendQueue, time.Now())
+		}
 		c.g.tel.depth(len(items))
 		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {
