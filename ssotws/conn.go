@@ -85,7 +85,10 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 		started: time.Now(),
 	}
 	c.q.tel = g.tel
-	c.q.start = func() { go c.writeLoop() }
+	// A func value of its own: "go c.writeLoop()" would allocate a
+	// closure at each start.
+	run := c.writeLoop
+	c.q.start = func() { go run() }
 	return c
 }
 

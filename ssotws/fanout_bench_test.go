@@ -3,6 +3,7 @@ package ssotws
 import (
 	"context"
 	"fmt"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -115,4 +116,66 @@ func BenchmarkQueuePushTake(b *testing.B) {
 		}
 		q.take()
 	}
+}
+
+// BenchmarkFanoutWrite: the whole path of a delivery over real loopback
+// WebSockets: one event fanned out to N subscriptions (hub → queue), each
+// connection's write loop packing and writing it, N clients (in this
+// process, reading without allocating) counting the events. The hub is
+// fed burst events at a time, then the benchmark waits for every client
+// to have them all: burst=1 is normal load (a message per delivery),
+// burst=32 a connection that is behind. Reported: allocations per event
+// (the whole process, clients included; divide by N for a delivery),
+// goroutines started (write loops) and messages per delivery.
+//
+//	go test -run XXX -bench FanoutWrite -benchmem ./ssotws/
+func BenchmarkFanoutWrite(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		for _, burst := range []int{1, 32} {
+			b.Run(fmt.Sprintf("N=%d/burst=%d", n, burst), func(b *testing.B) { benchFanoutWrite(b, n, burst) })
+		}
+	}
+}
+
+func benchFanoutWrite(b *testing.B, n, burst int) {
+	w := startWSGateway(b, &GatewayOptions{})
+	readers := make([]*discardReader, n)
+	for i := range readers {
+		readers[i] = readAndCount(w.subscribe(b))
+	}
+	fail := func(*wsv1.Event, error) { b.Fatal("encoding failed") }
+	events := make([][]*wsv1.Event, b.N) // made ahead: not the gateway's allocations
+	for i := range events {
+		events[i] = []*wsv1.Event{benchEvent(w.m.Name(), uint64(i+1))}
+	}
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	before := created()
+	b.ReportAllocs()
+	b.ResetTimer()
+	sent := 0
+	for sent < b.N {
+		for range min(burst, b.N-sent) {
+			w.g.hub.publish(events[sent], fail)
+			sent++
+		}
+		for _, r := range readers {
+			if err := r.wait(sent); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+	deliveries := float64(b.N) * float64(n)
+	messages := 0
+	for _, r := range readers {
+		r.mu.Lock()
+		messages += r.messages
+		r.mu.Unlock()
+	}
+	b.ReportMetric(float64(created()-before)/deliveries, "goroutines/delivery")
+	b.ReportMetric(float64(messages)/deliveries, "messages/delivery")
 }

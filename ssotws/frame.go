@@ -3,6 +3,7 @@ package ssotws
 import (
 	"runtime"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
@@ -29,6 +30,14 @@ type sharedEvent struct {
 	// delta is the encoding written to subscriptions that asked for
 	// deltas (delta.go); the same bytes as chunk when ev is no delta.
 	delta []byte
+	// frame, when set, is the whole ServerFrame{Events} of this event
+	// alone, chunk being its tail: a write loop that has this one event
+	// to write writes these bytes as they are, shared by every
+	// subscriber. Set when chunk and delta are the same encoding.
+	frame []byte
+	// at is when the event was encoded for the fan-out: a write loop
+	// reads from it how late it runs (gather.go).
+	at time.Time
 
 	ownerOnce sync.Once
 	owner     string
@@ -45,6 +54,13 @@ type sharedEvent struct {
 // newSharedEvent encodes ev once whole and, for an update that carries a
 // delta mask, once as a delta; m is the channel's model (nil: no delta).
 func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
+	if ev.GetDeltaMask() == nil {
+		frame, chunk, err := encodeFramed(ev)
+		if err != nil {
+			return nil, err
+		}
+		return &sharedEvent{ev: ev, chunk: chunk, delta: chunk, frame: frame, at: time.Now()}, nil
+	}
 	var desc protoreflect.MessageDescriptor
 	if m != nil {
 		desc = m.Descriptor()
@@ -53,7 +69,7 @@ func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sharedEvent{ev: ev, chunk: full, delta: delta}, nil
+	return &sharedEvent{ev: ev, chunk: full, delta: delta, at: time.Now()}, nil
 }
 
 // recordOf returns the event's record, decoded once as a message of m
@@ -116,6 +132,35 @@ func scanString(b []byte, num protowire.Number) string {
 		b = b[l:]
 	}
 	return out
+}
+
+// encodeFramed encodes ev as one ServerFrame{Events} holding ev alone
+// (frame) and, within it, as one element of Events.events (chunk), in
+// one buffer.
+func encodeFramed(ev *wsv1.Event) (frame, chunk []byte, err error) {
+	size := proto.Size(ev)
+	n := protowire.SizeTag(eventsEventField) + protowire.SizeVarint(uint64(size)) + size
+	head := protowire.SizeTag(serverFrameEventsField) + protowire.SizeVarint(uint64(n))
+	b := make([]byte, 0, head+n)
+	b = protowire.AppendTag(b, serverFrameEventsField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(n))
+	b = protowire.AppendTag(b, eventsEventField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	if b, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(b, ev); err != nil {
+		return nil, nil, err
+	}
+	return b, b[head:], nil
+}
+
+// appendEventRun appends to b one ServerFrame{Events} holding the events
+// of run, size bytes of chunks in all.
+func appendEventRun(b []byte, run []queueItem, size int) []byte {
+	b = protowire.AppendTag(b, serverFrameEventsField, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	for i := range run {
+		b = append(b, run[i].chunk()...)
+	}
+	return b
 }
 
 // appendEventsFrame appends to b one ServerFrame{Events} holding chunks.

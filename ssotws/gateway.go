@@ -93,8 +93,16 @@ type GatewayOptions struct {
 	// WriteDelay more per event) for CPU: the server's cost is per
 	// WebSocket message, so events that share a message are cheaper. It
 	// pays on busy connections only: a connection that receives one event
-	// every 50 ms still gets one message per event. Zero (the default)
-	// writes at once; see docs/decisions.md, "Gateway performance".
+	// every 50 ms still gets one message per event.
+	//
+	// Zero (the default) coalesces adaptively: while the server keeps up
+	// every event is written at once; while it is behind (a connection's
+	// write loop finds several events queued, that waited more than 3 ms,
+	// three times in a row) the connection waits before each write for
+	// about 10 events to arrive, at most 16 ms, so that they share a
+	// message, and stops waiting as soon as it is on time again
+	// (docs/architecture.md, "Adaptive coalescing"). A negative value
+	// writes at once, always; see docs/decisions.md, "Gateway performance".
 	WriteDelay time.Duration
 	// Logger receives failures that reach no client, every refusal (at
 	// Warn when it points at an attack or a misconfiguration, at Info

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -220,33 +221,59 @@ func (s *frameScanner) atBoundary() bool { return !s.inPayload && s.hdrLen == 0 
 // in order; holding back is only an optimization, bounded by maxHeld.
 type frameWriter struct {
 	conn net.Conn
-	held []byte // written by the caller, not yet sent: the head of an unfinished frame
+	held *heldBuf // the head of an unfinished frame, not yet sent; nil: none
 	scan frameScanner
 }
 
 // maxHeld bounds the bytes frameWriter holds back.
 const maxHeld = 64 << 10
 
+// heldBufs are the buffers frameWriters hold frame heads in, shared by the
+// connections: a connection holds one only between the two writes of a
+// frame, and a write allocates nothing.
+var heldBufs = sync.Pool{New: func() any { return new(heldBuf) }}
+
+// heldBuf is a held frame head, with room for the writev of it and the
+// rest of the frame.
+type heldBuf struct {
+	b   []byte
+	vec [2][]byte
+	nb  net.Buffers
+}
+
 func (w *frameWriter) Write(p []byte) (int, error) {
 	w.scan.scan(p)
 	done := w.scan.atBoundary()
-	if !done && len(w.held)+len(p) <= maxHeld {
-		w.held = append(w.held, p...)
+	held := 0
+	if w.held != nil {
+		held = len(w.held.b)
+	}
+	if !done && held+len(p) <= maxHeld {
+		if w.held == nil {
+			w.held = heldBufs.Get().(*heldBuf)
+		}
+		w.held.b = append(w.held.b, p...)
 		return len(p), nil
 	}
-	if len(w.held) == 0 {
+	if w.held == nil {
 		return w.conn.Write(p)
 	}
-	held := len(w.held)
+	h := w.held
+	w.held = nil
+	h.vec = [2][]byte{h.b, p}
+	h.nb = h.vec[:]
 	var n int64
 	var err error
-	bufs := net.Buffers{w.held, p}
 	if bw, ok := w.conn.(buffersWriter); ok {
-		n, err = bw.WriteBuffers(bufs)
+		n, err = bw.WriteBuffers(h.nb)
 	} else {
-		n, err = bufs.WriteTo(w.conn) // writev on a TCP connection
+		n, err = h.nb.WriteTo(w.conn) // writev on a TCP connection
 	}
-	w.held = nil // an idle connection keeps no buffer
+	h.vec, h.nb = [2][]byte{}, nil
+	if cap(h.b) <= 4*connBufSize { // not a long frame's head: bounded
+		h.b = h.b[:0]
+		heldBufs.Put(h)
+	}
 	return int(max(0, min(n-int64(held), int64(len(p))))), err
 }
 

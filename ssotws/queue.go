@@ -49,6 +49,72 @@ type sendQueue struct {
 	forced  int         // forced items in items
 	closed  bool
 	running bool // the consumer runs (or was started)
+	// boxes are empty itemBufs this queue got buffers in, kept to hand
+	// its buffers back in when it parks (itemBufs).
+	boxes [2]*itemBuf
+}
+
+// itemBufs keeps the large item buffers of parked queues for the next
+// queue that grows: under load a write loop parks after nearly every
+// write, and its queue would otherwise grow new buffers each time, while
+// an idle connection still keeps none.
+var itemBufs sync.Pool // of *itemBuf
+
+// itemBuf boxes a buffer for itemBufs (a pointer: putting a bare slice
+// into a Pool allocates).
+type itemBuf struct{ s []queueItem }
+
+// grow makes room for one more item, in a pooled buffer when there is one:
+// for a queue that outgrew its idle size, or that gave its buffer back
+// when it parked (a queue that keeps up never has to grow). q.mu must be
+// held.
+func (q *sendQueue) grow() {
+	b, _ := itemBufs.Get().(*itemBuf)
+	if b == nil {
+		return // append grows it
+	}
+	if cap(b.s) <= len(q.items) {
+		itemBufs.Put(b) // too small: leave it to a smaller queue
+		return
+	}
+	old := q.items
+	q.items = append(b.s[:0], old...)
+	if cap(old) > idleQueueCap {
+		// Outgrown: hand it back in the same box.
+		clear(old)
+		b.s = old[:0]
+		itemBufs.Put(b)
+		return
+	}
+	b.s = nil
+	for i, box := range q.boxes {
+		if box == nil {
+			q.boxes[i] = b
+			return
+		}
+	}
+}
+
+// release hands s, when it is large, back to itemBufs and returns what the
+// parked queue keeps of it. s holds no items (they were cleared). q.mu
+// must be held.
+func (q *sendQueue) release(s []queueItem) []queueItem {
+	if cap(s) <= idleQueueCap {
+		return s
+	}
+	var b *itemBuf
+	for i, box := range q.boxes {
+		if box != nil {
+			b, q.boxes[i] = box, nil
+			break
+		}
+	}
+	if b == nil {
+		b = new(itemBuf)
+	}
+	b.s = s[:0]
+	itemBufs.Put(b)
+	return nil
 }
 
 // idleQueueCap is the largest buffer a parked queue keeps.
@@ -80,6 +146,9 @@ func (q *sendQueue) pushLocked(it queueItem, force bool) (ok, start bool) {
 		return true, false
 	}
 	it.forced = force
+	if len(q.items) == cap(q.items) && (len(q.items) >= idleQueueCap || q.items == nil) {
+		q.grow()
+	}
 	q.items = append(q.items, it)
 	if force {
 		q.forced++
@@ -251,12 +320,8 @@ func (q *sendQueue) takeOrPark(onPark func()) ([]queueItem, bool) {
 		q.running = false
 		// An idle connection keeps no more than small buffers.
 		clear(q.spare)
-		if cap(q.spare) > idleQueueCap {
-			q.spare = nil
-		}
-		if cap(q.items) > idleQueueCap {
-			q.items = nil
-		}
+		q.spare = q.release(q.spare)
+		q.items = q.release(q.items)
 		return nil, false
 	}
 	return q.takeLocked(), true

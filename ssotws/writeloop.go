@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -19,33 +20,35 @@ type writer struct {
 	// after that one. serve waits for it.
 	writerDone chan struct{}
 
-	chunks [][]byte // the Events chunks of the frame being built
-	buf    []byte   // the frame being built
-	// stamps are the commit times (Unix ms) of the live events in the
-	// frame being built, for the commit-to-write latency.
-	stamps []int64
 	// writeTimer closes the connection when one write outlasts
 	// WriteTimeout; the write loop arms it around each write. One timer
 	// per connection, made on the first write, instead of a context and a
 	// timer per write.
 	writeTimer *time.Timer
+	// gathering is the adaptive wait before a take (gather.go).
+	gathering gathering
 }
 
 // writeLoop writes what is queued until the queue is empty, then ends; the
 // next push starts another. Once the connection is closing it closes the
 // WebSocket and closes writerDone; no write loop starts after that.
+//
+// Before a take it lets events gather: adaptively while the connection
+// is behind (gather.go), or for WriteDelay when that is set.
 func (c *conn) writeLoop() {
 	delay := c.g.opts.WriteDelay
 	for {
 		if delay > 0 {
 			// Let more events gather: they go out in one message.
 			time.Sleep(delay)
+		} else if delay == 0 {
+			c.gathering.gather() // gather.go
 		}
 		if c.isClosing.Load() {
 			c.finish(c.closeRequested())
 			return
 		}
-		items, ok := c.q.takeOrPark(c.trimBuffers)
+		items, ok := c.q.takeOrPark(nil)
 		if !ok {
 			// Parked: from here on another write loop may run; touch
 			// nothing of the connection.
@@ -57,6 +60,9 @@ func (c *conn) writeLoop() {
 			runtime.Gosched()
 			continue
 		}
+		if delay == 0 {
+			c.gathering.took(items, c.g.opts.Limits.SendQueue, time.Now())
+		}
 		c.g.tel.depth(len(items))
 		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {
@@ -67,22 +73,6 @@ func (c *conn) writeLoop() {
 			}
 			return
 		}
-	}
-}
-
-// idleBufCap is the largest frame buffer an idle connection keeps.
-const idleBufCap = 4 << 10
-
-// trimBuffers drops the write loop's large buffers when it parks.
-func (c *conn) trimBuffers() {
-	if cap(c.buf) > idleBufCap {
-		c.buf = nil
-	}
-	if cap(c.chunks) > idleQueueCap {
-		c.chunks = nil
-	}
-	if cap(c.stamps) > idleQueueCap {
-		c.stamps = nil
 	}
 }
 
@@ -106,72 +96,104 @@ func (c *conn) finish(code websocket.StatusCode, reason string, _ bool) {
 // It counts the events written and dropped, and records the commit-to-write
 // latency of the live ones once their frame is written.
 func (c *conn) write(items []queueItem) error {
-	chunks, size := c.chunks[:0], 0
-	stamps := c.stamps[:0]
 	var written int
 	var drops [numDropReasons]int
-	tel := c.g.tel
 	defer func() {
-		clear(chunks)
-		c.chunks = chunks[:0]
-		c.stamps = stamps[:0]
-		tel.delivered(written)
+		c.g.tel.delivered(written)
 		for r := dropNone + 1; r < numDropReasons; r++ {
-			tel.dropped(r, drops[r])
+			c.g.tel.dropped(r, drops[r])
 		}
 	}()
-	flush := func() error {
-		if len(chunks) == 0 {
-			return nil
+	// Drop what the subscription may no longer see, in place: items is
+	// the write loop's until its next take.
+	kept := items[:0]
+	for _, it := range items {
+		if it.ev != nil {
+			if r := it.sub.passes(it.ev); r != dropNone {
+				drops[r]++
+				continue
+			}
 		}
-		c.buf = appendEventsFrame(c.buf[:0], chunks)
-		n := len(chunks)
-		clear(chunks)
-		chunks, size = chunks[:0], 0
-		if err := c.writeMessage(c.buf); err != nil {
+		kept = append(kept, it)
+	}
+	items = kept
+	limit := c.g.opts.Limits.MaxBatchBytes
+	for i := 0; i < len(items); {
+		if items[i].ev == nil {
+			if err := c.writeMessage(items[i].frame); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		j, size := i, 0
+		for ; j < len(items) && items[j].ev != nil; j++ {
+			n := len(items[j].chunk())
+			if j > i && size+n > limit {
+				break
+			}
+			size += n
+		}
+		if err := c.writeEvents(items[i:j], size); err != nil {
 			return err
 		}
-		written += n
-		if tel != nil && len(stamps) > 0 {
-			tel.written(time.Now(), stamps)
-		}
-		stamps = stamps[:0]
-		return nil
+		written += j - i
+		i = j
 	}
-	for i := range items {
-		it := &items[i]
-		if it.ev == nil {
-			if err := flush(); err != nil {
-				return err
-			}
-			if err := c.writeMessage(it.frame); err != nil {
-				return err
-			}
-			continue
+	return nil
+}
+
+// frameBufs holds the buffers write loops pack Events frames in, shared by
+// the connections: a connection keeps none between writes.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeEvents writes run, events whose chunks take size bytes, as one
+// Events message. A single event goes out as its shared frame, not copied.
+func (c *conn) writeEvents(run []queueItem, size int) error {
+	if len(run) == 1 && run[0].ev.frame != nil {
+		if err := c.writeMessage(run[0].ev.frame); err != nil {
+			return err
 		}
-		if r := it.sub.passes(it.ev); r != dropNone {
-			drops[r]++
-			continue
+	} else {
+		buf := frameBufs.Get().(*[]byte)
+		*buf = appendEventRun((*buf)[:0], run, size)
+		err := c.writeMessage(*buf)
+		if cap(*buf) <= 4*c.g.opts.Limits.MaxBatchBytes {
+			frameBufs.Put(buf) // not a burst's buffer: bounded
 		}
-		chunk := it.chunk()
-		if len(chunks) > 0 && size+len(chunk) > c.g.opts.Limits.MaxBatchBytes {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		chunks = append(chunks, chunk)
-		size += len(chunk)
-		if t := it.ev.ev.GetTimeUnixMs(); t > 0 && !it.forced && tel != nil {
-			// Live events only: a replay's commit is as old as the
-			// client's absence.
-			stamps = append(stamps, t)
+		if err != nil {
+			return err
 		}
 	}
-	err := flush()
-	if cap(c.buf) > 4*c.g.opts.Limits.MaxBatchBytes {
-		c.buf = nil // do not pin a burst's buffer for the connection's life
+	c.recordWritten(run)
+	return nil
+}
+
+// recordWritten records the commit-to-write latency of the live events of
+// run, just written.
+func (c *conn) recordWritten(run []queueItem) {
+	tel := c.g.tel
+	if tel == nil {
+		return
 	}
-	return err
+	var now time.Time
+	var stamps [16]int64
+	n := 0
+	for i := range run {
+		// Live events only: a replay's commit is as old as the client's
+		// absence.
+		if t := run[i].ev.ev.GetTimeUnixMs(); t > 0 && !run[i].forced {
+			if now.IsZero() {
+				now = time.Now()
+			}
+			stamps[n] = t
+			if n++; n == len(stamps) {
+				tel.written(now, stamps[:n])
+				n = 0
+			}
+		}
+	}
+	tel.written(now, stamps[:n])
 }
 
 var errClosing = errors.New("ssotws: connection closing")
