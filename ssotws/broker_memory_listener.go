@@ -19,7 +19,7 @@ import (
 // publisher in flight, per listener; past the bound publishers are held to the fan-out's pace (what
 // every publish did before the queue), and nothing is dropped: listeners
 // still get every batch, in order. The bound is kept below the gateway's
-// default send queue (256), so that a backlog the listener hands out at
+// default send queue (8192 events), so that a backlog the listener hands out at
 // once does not overflow the queue of a connection that keeps up.
 type memListener struct {
 	fn       func([]*wsv1.Event)

@@ -85,6 +85,7 @@ func newConn(g *Gateway, ws *websocket.Conn) *conn {
 		started: time.Now(),
 	}
 	c.q.tel = g.tel
+	c.q.maxBytes = g.opts.Limits.SendQueueBytes
 	// A func value of its own: "go c.writeLoop()" would allocate a
 	// closure at each start.
 	run := c.writeLoop

@@ -362,7 +362,7 @@ func hostileCases() []hostileCase {
 		}},
 		{name: "subscribe and unsubscribe flood", cfg: noRate, want: survives, run: func(h *hostile) string {
 			c := h.attacker()
-			// 6 rounds of 50 pairs: the send queue (256) bounds the Acks in flight.
+			// 6 rounds of 50 pairs: the send queue bounds the Acks in flight.
 			for round := range 6 {
 				for i := 50 * round; i < 50*(round+1); i++ {
 					c.send(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{Subscribe: &wsv1.Subscribe{Id: uint32(2*i + 1), Channel: r2}}})
@@ -556,6 +556,40 @@ func hostileCases() []hostileCase {
 				if err := h.broker.Publish(context.Background(), []*wsv1.Event{ev}); err != nil {
 					return err.Error()
 				}
+			}
+			c.startReading()
+			return closedWith(c.closed())
+		}},
+		{name: "client stops reading, default limits, large events", want: closedWith(ssotws.CloseTooSlow), run: func(h *hostile) string {
+			c := h.dialAsNoRead(h.mallory)
+			bulk := ssotws.ScopeChannel("Message", "room_id", "bulk")
+			c.subscribe(bulk, nil)
+			// Read the Ack, so the subscription is live, then read nothing.
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			_, b, err := c.ws.Read(ctx)
+			cancel()
+			var ack wsv1.ServerFrame
+			if err != nil || proto.Unmarshal(b, &ack) != nil || ack.GetAck() == nil {
+				return fmt.Sprintf("no Ack: %v %v", err, &ack)
+			}
+			// 1 MiB events: the network's buffers hold a few of them, the
+			// send queue's byte bound (1 MiB) one more. The frame bound
+			// alone (8192) would let the server hold gigabytes.
+			data := marshalMsg(&chatv1.Message{Id: "b", RoomId: "bulk", Author: "mallory", Text: strings.Repeat("x", 1<<20)})
+			for i := range 64 {
+				ev := &wsv1.Event{Channel: bulk, Type: wsv1.EventType_EVENT_TYPE_CREATED, Key: fmt.Sprint(i), Data: data}
+				if err := h.broker.Publish(context.Background(), []*wsv1.Event{ev}); err != nil {
+					return err.Error()
+				}
+			}
+			// The fan-out runs after Publish returns: give it time to
+			// reach the connection, then read what was sent.
+			deadline := time.Now().Add(2 * wait)
+			for !h.sawClose(ssotws.CloseTooSlow) {
+				if time.Now().After(deadline) {
+					return "not closed after 64 MiB of events"
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 			c.startReading()
 			return closedWith(c.closed())

@@ -14,9 +14,18 @@ type Limits struct {
 	// connection with [CloseTooLarge]. Default 64 KiB.
 	MaxMessageBytes int64
 	// SendQueue bounds the frames queued for a connection (a subscription's
-	// replay counts against MaxReplay instead). When it is full even after
-	// coalescing, the connection is closed with [CloseTooSlow]. Default 256.
-	SendQueue int
+	// replay counts against MaxReplay instead), and SendQueueBytes their
+	// size: an event counts its whole encoding, although the fan-out
+	// shares it with every connection it goes to. When either is exceeded
+	// even after coalescing, the connection is closed with [CloseTooSlow]
+	// and its client resumes from the history. Defaults 8192 frames and
+	// 1 MiB: a subscriber may fall about 6,000 small events behind during
+	// a burst (several seconds at hundreds of events per second), while a
+	// client that stops reading holds at most 1 MiB of events (and 8192
+	// queue entries of about 50 bytes) however large the records are. A
+	// negative SendQueueBytes means no byte bound.
+	SendQueue      int
+	SendQueueBytes int
 	// MaxReplay bounds the replayed events queued for a connection, all
 	// its subscriptions together. A Subscribe whose replay does not fit in
 	// what is left is answered with a Reset instead (the client refetches
@@ -60,7 +69,10 @@ func (l Limits) withDefaults() Limits {
 		l.MaxMessageBytes = 64 << 10
 	}
 	if l.SendQueue <= 0 {
-		l.SendQueue = 256
+		l.SendQueue = 8192
+	}
+	if l.SendQueueBytes == 0 {
+		l.SendQueueBytes = 1 << 20
 	}
 	if l.MaxReplay <= 0 {
 		l.MaxReplay = 1000

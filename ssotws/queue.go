@@ -34,9 +34,13 @@ type queueItem struct {
 //
 // It is safe for concurrent use.
 type sendQueue struct {
-	max   int
-	start func()     // starts the consumer; nil: nobody consumes (tests)
-	tel   *telemetry // counts coalesced and dropped events; nil: none
+	max int
+	// maxBytes bounds the bytes of the unforced items queued (an event
+	// counts its whole encoding, even where it is shared with other
+	// connections); 0: no byte bound.
+	maxBytes int
+	start    func()     // starts the consumer; nil: nobody consumes (tests)
+	tel      *telemetry // counts coalesced and dropped events; nil: none
 
 	// mu guards the fields below and the delivery state of every
 	// subscription of the connection ([delivery]), so that a delivery
@@ -47,6 +51,7 @@ type sendQueue struct {
 	items   []queueItem
 	spare   []queueItem // the slice handed out last time, reused
 	forced  int         // forced items in items
+	bytes   int         // bytes of the unforced items in items (itemBytes)
 	closed  bool
 	running bool // the consumer runs (or was started)
 	// boxes are empty itemBufs this queue got buffers in, kept to hand
@@ -152,16 +157,36 @@ func (q *sendQueue) pushLocked(it queueItem, force bool) (ok, start bool) {
 	q.items = append(q.items, it)
 	if force {
 		q.forced++
-	} else if len(q.items)-q.forced > q.max {
-		q.coalesce()
-		if len(q.items)-q.forced > q.max {
-			q.tel.dropped(dropOverflow, len(q.items))
-			q.closed = true
-			q.items = nil
-			return false, q.wakeLocked()
+	} else {
+		n := it.size()
+		q.bytes += n
+		if q.over(n) {
+			q.coalesce()
+			if q.over(n) {
+				q.tel.dropped(dropOverflow, len(q.items))
+				q.closed = true
+				q.items = nil
+				return false, q.wakeLocked()
+			}
 		}
 	}
 	return true, q.wakeLocked()
+}
+
+// over reports whether the unforced items exceed the queue's bounds: more
+// than max items, or maxBytes reached before the item of size last, just
+// pushed, came (so that an event larger than the byte bound still goes,
+// alone). q.mu must be held.
+func (q *sendQueue) over(last int) bool {
+	return len(q.items)-q.forced > q.max || (q.maxBytes > 0 && q.bytes-last >= q.maxBytes)
+}
+
+// size is what it counts against the queue's byte bound.
+func (it *queueItem) size() int {
+	if it.ev != nil {
+		return len(it.ev.chunk)
+	}
+	return len(it.frame)
 }
 
 // wakeLocked marks the consumer running and reports whether it must be
@@ -283,6 +308,12 @@ func (q *sendQueue) coalesce() {
 		kept = append(kept, it)
 	}
 	markFull(kept, dropped)
+	q.bytes = 0
+	for i := range kept {
+		if !kept[i].forced {
+			q.bytes += kept[i].size()
+		}
+	}
 	clear(q.items[len(kept):])
 	q.tel.coalescedN(len(q.items) - len(kept))
 	q.items = kept
@@ -298,7 +329,7 @@ func (q *sendQueue) take() []queueItem {
 
 func (q *sendQueue) takeLocked() []queueItem {
 	out := q.items
-	q.forced = 0
+	q.forced, q.bytes = 0, 0
 	clear(q.spare)
 	q.items = q.spare[:0]
 	q.spare = out

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
@@ -111,4 +113,38 @@ func TestQueueForcedItemsDoNotCount(t *testing.T) {
 	if q.push(item(s, "z", created, 1), false) {
 		t.Fatal("no overflow past the bound")
 	}
+}
+
+func TestQueueByteBound(t *testing.T) {
+	s := &subscription{}
+	sized := func(key string, typ wsv1.EventType, version int64, n int) queueItem {
+		it := item(s, key, typ, version)
+		it.ev.chunk = make([]byte, n)
+		return it
+	}
+	q := newSendQueue(100)
+	q.maxBytes = 10
+	require.True(t, q.push(sized("a", created, 1, 4), false))
+	require.True(t, q.push(sized("b", created, 1, 4), false))
+	require.True(t, q.push(sized("c", created, 1, 4), false), "8 bytes queued before it: under the bound")
+	require.True(t, q.push(queueItem{frame: make([]byte, 100)}, true), "forced items do not count")
+	require.False(t, q.push(sized("d", created, 1, 1), false), "12 bytes queued before it: over the bound")
+	require.Zero(t, q.len())
+
+	// Coalescing makes room: the older updates of a record go.
+	q = newSendQueue(100)
+	q.maxBytes = 10
+	for v := int64(1); v <= 4; v++ {
+		require.True(t, q.push(sized("a", updated, v, 4), false), "version %d", v)
+	}
+	require.Equal(t, "[aU@4]", describe(q.take()))
+
+	// One event larger than the bound goes alone; taking it frees the
+	// bound.
+	q = newSendQueue(100)
+	q.maxBytes = 10
+	require.True(t, q.push(sized("big", created, 1, 50), false))
+	require.Len(t, q.take(), 1)
+	require.True(t, q.push(sized("next", created, 1, 50), false))
+	require.False(t, q.push(sized("more", created, 1, 1), false))
 }

@@ -615,7 +615,7 @@ func TestFrameRate(t *testing.T) {
 	// A negative rate disables the limit.
 	e = newSecEnv(t, secConfig{gateway: ssotws.GatewayOptions{Limits: ssotws.Limits{FrameRate: -1}}})
 	c = e.dialAs("")
-	// In rounds of 100: the send queue (256) bounds the Pongs in flight.
+	// In rounds of 100: the send queue bounds the Pongs in flight.
 	for round := range 5 {
 		for i := range 100 {
 			c.send(pingFrame(uint64(100*round + i)))
