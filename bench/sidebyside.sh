@@ -30,14 +30,14 @@ REPEAT=${REPEAT:-2}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 IDLE_MAX=${IDLE_MAX:-19000}
-SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates idle large"}
+SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates acks idle large"}
 if [ "$SERVER_CPU" = "$CLIENT_CPU" ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$CLIENT_CPU" true 2>/dev/null; then
   echo "sidebyside: needs taskset and two distinct CPUs (SERVER_CPU=$SERVER_CPU, CLIENT_CPU=$CLIENT_CPU)" >&2
   exit 2
 fi
 for s in $SCENARIOS; do
   case $s in
-  normal1k | normal5k | rooms | saturation | creates | queue | idle | large) ;;
+  normal1k | normal5k | rooms | saturation | creates | acks | queue | idle | large) ;;
   *)
     echo "sidebyside: unknown scenario $s" >&2
     exit 2
@@ -80,6 +80,13 @@ scenario() {
   normal5k) run "5,000 subscribers, 20 msg/s" -n 5000 -rate 20 ;;
   rooms) run "100 channels × 50 subscribers, 1,000 msg/s" -n 5000 -channels 100 -rate 1000 ;;
   saturation) run "1,000 subscribers, 600 msg/s offered (saturation)" -n 1000 -rate 600 -workers 16 ;;
+  acks)
+    # The publish rates of normal1k and saturation with no subscribers:
+    # the acknowledgement at the same offered rate with and without a
+    # fan-out to 1,000 subscribers.
+    run "no subscribers, 100 msg/s" -n 0 -rate 100
+    run "no subscribers, 600 msg/s offered" -n 0 -rate 600 -workers 16
+    ;;
   creates)
     run "16 publishers, no subscribers" -n 0 -rate 100000 -workers 16
     run "16 publishers, 1,000 subscribers" -n 1000 -rate 100000 -workers 16
