@@ -298,3 +298,40 @@ func TestGzipBombRefused(t *testing.T) {
 	res.Body.Close()
 	assert.Contains(t, string(out), "resource_exhausted")
 }
+
+// TestSmallResponsesUncompressed: a client that accepts gzip gets a small
+// response (a created record) as it is, and a large one (a page of a List)
+// compressed; both decode.
+func TestSmallResponsesUncompressed(t *testing.T) {
+	e := newSecEnv(t, secConfig{})
+	alice := e.auth.issue("alice", 0, nil)
+	call := func(method, body string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, e.server.URL+"/chat.v1.ChatService/"+method, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Encoding", "gzip")
+		req.Header.Set("Authorization", "Bearer "+alice)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		out, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, string(out))
+		return res, out
+	}
+	text := strings.Repeat("a long line of chat ", 5)
+	for range 20 {
+		res, out := call("CreateMessage", `{"message":{"roomId":"r1","text":"`+text+`"}}`)
+		require.Empty(t, res.Header.Get("Content-Encoding"), "a %d-byte response compressed", len(out))
+		require.Contains(t, string(out), text)
+	}
+	res, out := call("ListMessages", `{"roomId":"r1"}`)
+	require.Equal(t, "gzip", res.Header.Get("Content-Encoding"))
+	zr, err := gzip.NewReader(bytes.NewReader(out))
+	require.NoError(t, err)
+	page, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Greater(t, len(page), ssotws.DefaultCompressMinBytes)
+	require.Equal(t, 20, strings.Count(string(page), text))
+}

@@ -1,8 +1,14 @@
 package golden_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	connectv1 "connectrpc.com/connect"
@@ -164,4 +170,42 @@ func TestConnectV2GoClient(t *testing.T) {
 	assert.ErrorContains(t, err, `bookshop.v1.Shelf key "x" is not a valid int64`)
 	_, err = shelves.Delete(ctx, "1")
 	assert.ErrorIs(t, err, client.ErrNoMethod)
+}
+
+// TestConnectV2SmallResponsesUncompressed: the v2 handlers, like the v1
+// ones, send a small response as it is to a client that accepts gzip, and
+// compress a large one.
+func TestConnectV2SmallResponsesUncompressed(t *testing.T) {
+	auth := ssotws.AuthenticatorFunc(func(_ context.Context, token string) (*ssotws.Identity, error) {
+		return &ssotws.Identity{Subject: token}, nil
+	})
+	svc := bookshopv1ssotws.NewBookshopService(ssotws.NewMemoryStore(), &positionedRecorder{}, nil)
+	srv := serve(t)(bookshopv1ssotws.NewBookshopServiceHandler(svc, connectv2.NewAuthInterceptor(auth, nil)))
+	call := func(method, body string) (string, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/bookshop.v1.BookshopService/"+method, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Encoding", "gzip")
+		req.Header.Set("Authorization", "Bearer alice")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		out, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, string(out))
+		return res.Header.Get("Content-Encoding"), out
+	}
+	title := strings.Repeat("a long title ", 8)
+	for i := range 20 {
+		encoding, out := call("CreateBook", fmt.Sprintf(`{"book":{"name":"b%d","shelfId":"7","title":%q}}`, i, title))
+		require.Empty(t, encoding, "a %d-byte response compressed", len(out))
+	}
+	encoding, out := call("ListBooks", `{"shelfId":"7"}`)
+	require.Equal(t, "gzip", encoding)
+	zr, err := gzip.NewReader(bytes.NewReader(out))
+	require.NoError(t, err)
+	page, err := io.ReadAll(zr)
+	require.NoError(t, err)
+	require.Equal(t, 20, strings.Count(string(page), title))
 }

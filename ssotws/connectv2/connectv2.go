@@ -118,11 +118,15 @@ func NewAuthInterceptor(auth ssotws.Authenticator, opts *ssotws.AuthInterceptorO
 // HandlerOptions returns the connecthttp options of the handlers [Handler]
 // builds, followed by opts: connecthttp.WithReadMaxBytes at
 // [ssotws.DefaultMaxRequestBytes], which connect-go v2 also applies to the
-// decompressed message (a smaller WithReadMaxBytes among opts lowers it).
-// Servers mounted with connecthttp.Mount directly should be given these
+// decompressed message (a smaller WithReadMaxBytes among opts lowers it),
+// and connecthttp.WithCompressMinBytes at [ssotws.DefaultCompressMinBytes]
+// (responses under 1 KiB go uncompressed). Servers mounted with connecthttp.Mount directly should be given these
 // options and wrapped with [ssotws.LimitBody].
 func HandlerOptions(opts ...connecthttp.Option) []connecthttp.Option {
-	return append([]connecthttp.Option{connecthttp.WithReadMaxBytes(ssotws.DefaultMaxRequestBytes)}, opts...)
+	return append([]connecthttp.Option{
+		connecthttp.WithReadMaxBytes(ssotws.DefaultMaxRequestBytes),
+		connecthttp.WithCompressMinBytes(ssotws.DefaultCompressMinBytes),
+	}, opts...)
 }
 
 // Handler mounts server on a mux of its own with [HandlerOptions](opts...)
