@@ -20,6 +20,7 @@ import (
 	chatv1 "github.com/ssot-codegen/ssot-ws/examples/chat/gen/chat/v1"
 	"github.com/ssot-codegen/ssot-ws/ssotws"
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
+	"github.com/stretchr/testify/assert"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -584,12 +585,9 @@ func hostileCases() []hostileCase {
 			}
 			// The fan-out runs after Publish returns: give it time to
 			// reach the connection, then read what was sent.
-			deadline := time.Now().Add(2 * wait)
-			for !h.sawClose(ssotws.CloseTooSlow) {
-				if time.Now().After(deadline) {
-					return "not closed after 64 MiB of events"
-				}
-				time.Sleep(5 * time.Millisecond)
+			closed := func() bool { return h.sawClose(ssotws.CloseTooSlow) }
+			if !assert.Eventually(h.t, closed, 2*wait, 5*time.Millisecond) {
+				return "not closed after 64 MiB of events"
 			}
 			c.startReading()
 			return closedWith(c.closed())
