@@ -51,7 +51,7 @@ type sendQueue struct {
 	items   []queueItem
 	spare   []queueItem // the slice handed out last time, reused
 	forced  int         // forced items in items
-	bytes   int         // bytes of the unforced items in items (itemBytes)
+	bytes   int         // bytes of the unforced items in items (queueItem.size)
 	closed  bool
 	running bool // the consumer runs (or was started)
 	// boxes are empty itemBufs this queue got buffers in, kept to hand
