@@ -1,8 +1,6 @@
 package ssotws
 
 import (
-	"log/slog"
-
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
 
@@ -44,7 +42,7 @@ func sameChannelTwice(events []*wsv1.Event) bool {
 // publishGrouped is hub.publish for events that name a channel more than
 // once: each channel's events, in their order, are encoded once and
 // handed to each subscription of the channel together.
-func (h *hub) publishGrouped(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
+func (h *hub) publishGrouped(events []*wsv1.Event, onError func(*wsv1.Event, error), wl *wakeList) {
 	var order []string
 	groups := make(map[string][]*wsv1.Event)
 	for _, ev := range events {
@@ -68,7 +66,7 @@ func (h *hub) publishGrouped(events []*wsv1.Event, onError func(*wsv1.Event, err
 				shared = append(shared, se)
 			}
 			for _, s := range subs {
-				s.deliverAll(shared)
+				s.deliverAll(shared, wl)
 			}
 		}
 		sh.mu.RUnlock()
@@ -77,7 +75,7 @@ func (h *hub) publishGrouped(events []*wsv1.Event, onError func(*wsv1.Event, err
 
 // deliverAll is deliver for several live events of s's channel, in offset
 // order, queued at once.
-func (s *subscription) deliverAll(es []*sharedEvent) {
+func (s *subscription) deliverAll(es []*sharedEvent, wl *wakeList) {
 	visible := make([]*sharedEvent, 0, len(es))
 	for _, e := range es {
 		if !s.visible(e) {
@@ -90,16 +88,16 @@ func (s *subscription) deliverAll(es []*sharedEvent) {
 	if len(visible) == 0 {
 		return
 	}
-	if !s.c.q.pushLiveAll(s, visible) {
-		s.c.refuse(refuseTooSlow, "", "too slow", slog.String("detail", "send queue overflow"))
-	}
+	ok, start := s.c.q.pushLiveAll(s, visible)
+	s.pushed(ok, start, wl)
 }
 
 // pushLiveAll is pushLive for several events of s, queued in one critical
-// section: the write loop takes all of them or none.
-func (q *sendQueue) pushLiveAll(s *subscription, es []*sharedEvent) bool {
+// section: the write loop takes all of them or none. Unlike pushLive it
+// leaves the consumer to start (start) to its caller.
+func (q *sendQueue) pushLiveAll(s *subscription, es []*sharedEvent) (ok, start bool) {
 	q.mu.Lock()
-	ok, start := true, false
+	ok = true
 	for _, e := range es {
 		if s.pending {
 			if len(s.buf) >= q.max {
@@ -114,8 +112,5 @@ func (q *sendQueue) pushLiveAll(s *subscription, es []*sharedEvent) bool {
 		ok, start = ok && o, start || st
 	}
 	q.mu.Unlock()
-	if start {
-		q.start()
-	}
-	return ok
+	return ok, start
 }

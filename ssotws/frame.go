@@ -35,6 +35,10 @@ type sharedEvent struct {
 	// to write writes these bytes as they are, shared by every
 	// subscriber. Set when chunk and delta are the same encoding.
 	frame []byte
+	// msg is frame as a whole WebSocket message, header and payload
+	// (direct.go): prepared once, written to every subscriber as it is.
+	// Set with frame.
+	msg []byte
 	// at is when the event was encoded for the fan-out: a write loop
 	// reads from it how late it runs (gather.go).
 	at time.Time
@@ -55,11 +59,11 @@ type sharedEvent struct {
 // delta mask, once as a delta; m is the channel's model (nil: no delta).
 func newSharedEvent(ev *wsv1.Event, m *Model) (*sharedEvent, error) {
 	if ev.GetDeltaMask() == nil {
-		frame, chunk, err := encodeFramed(ev)
+		msg, frame, chunk, err := encodeFramed(ev)
 		if err != nil {
 			return nil, err
 		}
-		return &sharedEvent{ev: ev, chunk: chunk, delta: chunk, frame: frame, at: time.Now()}, nil
+		return &sharedEvent{ev: ev, chunk: chunk, delta: chunk, frame: frame, msg: msg, at: time.Now()}, nil
 	}
 	var desc protoreflect.MessageDescriptor
 	if m != nil {
@@ -135,21 +139,24 @@ func scanString(b []byte, num protowire.Number) string {
 }
 
 // encodeFramed encodes ev as one ServerFrame{Events} holding ev alone
-// (frame) and, within it, as one element of Events.events (chunk), in
-// one buffer.
-func encodeFramed(ev *wsv1.Event) (frame, chunk []byte, err error) {
+// (frame), as that frame's WebSocket message (msg: header and frame,
+// direct.go) and, within the frame, as one element of Events.events
+// (chunk), in one buffer.
+func encodeFramed(ev *wsv1.Event) (msg, frame, chunk []byte, err error) {
 	size := proto.Size(ev)
 	n := protowire.SizeTag(eventsEventField) + protowire.SizeVarint(uint64(size)) + size
 	head := protowire.SizeTag(serverFrameEventsField) + protowire.SizeVarint(uint64(n))
-	b := make([]byte, 0, head+n)
+	hl := wsHeaderLen(head + n)
+	b := make([]byte, hl, hl+head+n)
+	putWSHeader(b, head+n)
 	b = protowire.AppendTag(b, serverFrameEventsField, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(n))
 	b = protowire.AppendTag(b, eventsEventField, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(size))
 	if b, err = (proto.MarshalOptions{UseCachedSize: true}).MarshalAppend(b, ev); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return b, b[head:], nil
+	return b, b[hl:], b[hl+head:], nil
 }
 
 // appendEventRun appends to b one ServerFrame{Events} holding the events

@@ -308,6 +308,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// r.Context() must not be used after Accept.
 	c := newConn(g, ws)
 	c.remote = r.RemoteAddr
+	if g.accept.CompressionMode == websocket.CompressionDisabled {
+		// Prepared messages go out uncompressed (direct.go).
+		c.direct = sb.writer
+	}
 	if sb.counter != nil {
 		// Set before the connection's first read (in c.serve).
 		sb.counter.over = func() { c.refuse(refuseFrameRate, "", "too many frames") }

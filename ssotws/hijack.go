@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +28,9 @@ type smallBuffers struct {
 	// counter is the hijacked connection as the WebSocket reads it, once
 	// Hijack returned.
 	counter *frameCounter
+	// writer is the writer under the WebSocket library's buffer, once
+	// Hijack returned; it also writes prepared messages (direct.go).
+	writer *frameWriter
 	// status is the status of the response websocket.Accept wrote (0
 	// until it wrote one), so that a refused handshake can be reported.
 	status int
@@ -57,9 +61,10 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		fc.ahead = bytes.Clone(b)
 	}
 	w.counter = fc
+	w.writer = &frameWriter{conn: c, raw: rawConn(c)}
 	// net/http flushed the 101 response before Hijack returned; its new
 	// writer holds nothing.
-	return fc, bufio.NewReadWriter(bufio.NewReaderSize(fc, connBufSize), bufio.NewWriterSize(&frameWriter{conn: c}, connBufSize)), nil
+	return fc, bufio.NewReadWriter(bufio.NewReaderSize(fc, connBufSize), bufio.NewWriterSize(w.writer, connBufSize)), nil
 }
 
 // errFrameRate is what a frameCounter's Read returns once the client went
@@ -219,10 +224,24 @@ func (s *frameScanner) atBoundary() bool { return !s.inPayload && s.hdrLen == 0 
 // stream, holds back a write that ends inside a frame, and sends it with
 // the write that completes the frame, in one writev. Bytes always go out
 // in order; holding back is only an optimization, bounded by maxHeld.
+//
+// It also writes the gateway's prepared messages (direct.go), between
+// the library's frames: mu serializes the two.
 type frameWriter struct {
 	conn net.Conn
-	held *heldBuf // the head of an unfinished frame, not yet sent; nil: none
+	// raw is conn's socket, for prepared messages; nil: none are written
+	// (direct.go).
+	raw syscall.RawConn
+
+	mu   sync.Mutex // guards the fields below and every write to conn
+	held *heldBuf   // the head of an unfinished frame, not yet sent; nil: none
 	scan frameScanner
+	// pending is the rest of a prepared message the socket did not take
+	// at once: it goes out before any other byte.
+	pending []byte
+	// failed is the error of a failed prepared write: every later write
+	// fails with it.
+	failed error
 }
 
 // maxHeld bounds the bytes frameWriter holds back.
@@ -242,6 +261,11 @@ type heldBuf struct {
 }
 
 func (w *frameWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.flushPendingLocked(); err != nil {
+		return 0, err
+	}
 	w.scan.scan(p)
 	done := w.scan.atBoundary()
 	held := 0

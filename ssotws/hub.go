@@ -3,6 +3,7 @@ package ssotws
 import (
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 )
@@ -16,6 +17,7 @@ const hubShards = 32
 type hub struct {
 	seed   maphash.Seed
 	shards [hubShards]hubShard
+	clock  fanoutClock // inline.go
 }
 
 type hubShard struct {
@@ -30,7 +32,7 @@ type hubShard struct {
 }
 
 func newHub() *hub {
-	h := &hub{seed: maphash.MakeSeed()}
+	h := &hub{seed: maphash.MakeSeed(), clock: fanoutClock{epoch: time.Now(), cpu: processCPU}}
 	for i := range h.shards {
 		h.shards[i].subs = make(map[string][]*subscription)
 	}
@@ -79,13 +81,22 @@ func (h *hub) remove(channel string, s *subscription) {
 
 // publish hands each event to the subscriptions of its channel. An event
 // nobody subscribed to is not even encoded; otherwise it is encoded once
-// and the bytes are shared. Subscriptions only queue the event: a slow
-// connection never blocks publish. Each delivery takes one lock, its
-// connection's queue, and allocates nothing; a connection whose write loop
-// is already running is not woken again.
+// and the bytes are shared. Subscriptions only queue the event, under the
+// hub's lock; once every event is queued, publish writes the event of
+// each connection that was idle, or starts its write loop (inline.go). A
+// slow connection never blocks publish. Each delivery takes one lock, its
+// connection's queue, and allocates nothing; a connection whose write
+// loop is already running is not woken again.
 func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
+	inline := h.clock.begin()
+	wl := wakeLists.Get().(*wakeList)
+	defer func() {
+		wl.run(inline)
+		wakeLists.Put(wl)
+		h.clock.end()
+	}()
 	if sameChannelTwice(events) {
-		h.publishGrouped(events, onError) // fanout_batch.go
+		h.publishGrouped(events, onError, wl) // fanout_batch.go
 		return
 	}
 	for _, ev := range events {
@@ -98,7 +109,7 @@ func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
 				onError(ev, err)
 			} else {
 				for _, s := range subs {
-					s.deliver(se)
+					s.deliver(se, wl)
 				}
 			}
 		}

@@ -215,7 +215,11 @@ type delivery struct {
 // connection.
 func (q *sendQueue) pushLive(s *subscription, e *sharedEvent) bool {
 	one := [1]*sharedEvent{e}
-	return q.pushLiveAll(s, one[:]) // fanout_batch.go
+	ok, start := q.pushLiveAll(s, one[:]) // fanout_batch.go
+	if start {
+		q.start()
+	}
+	return ok
 }
 
 // pushEventLocked pushes e of s unless an event at or after its offset was

@@ -209,14 +209,26 @@ func (s *subscription) visible(e *sharedEvent) bool {
 // deliver queues a live event of s's channel; the hub calls it, in offset
 // order, from the broker's listener. It never blocks on the connection: a
 // connection whose queue overflows is closed as too slow.
-func (s *subscription) deliver(e *sharedEvent) {
+func (s *subscription) deliver(e *sharedEvent, wl *wakeList) {
 	if !s.visible(e) {
 		return
 	}
 	if e = s.view(e); e == nil {
 		return
 	}
-	if !s.c.q.pushLive(s, e) {
+	one := [1]*sharedEvent{e}
+	ok, start := s.c.q.pushLiveAll(s, one[:])
+	s.pushed(ok, start, wl)
+}
+
+// pushed follows up a push of s's events: it closes the connection when
+// its queue overflowed, and lists it in wl when its write loop is to be
+// started (inline.go).
+func (s *subscription) pushed(ok, start bool, wl *wakeList) {
+	if start {
+		wl.conns = append(wl.conns, s.c)
+	}
+	if !ok {
 		s.c.refuse(refuseTooSlow, "", "too slow", slog.String("detail", "send queue overflow"))
 	}
 }

@@ -27,6 +27,10 @@ type writer struct {
 	writeTimer *time.Timer
 	// gathering is the adaptive wait before a take (gather.go).
 	gathering gathering
+	// direct writes prepared messages to the socket (direct.go); set
+	// before serve. nil, or without a socket: every message goes through
+	// the WebSocket library.
+	direct *frameWriter
 }
 
 // writeLoop writes what is queued until the queue is empty, then ends; the
@@ -37,6 +41,17 @@ type writer struct {
 // is behind (gather.go), or for WriteDelay when that is set.
 func (c *conn) writeLoop() {
 	delay := c.g.opts.WriteDelay
+	if c.direct.hasPending() {
+		// The rest of a message the fan-out wrote (inline.go) goes first.
+		c.armWrite()
+		err := c.direct.flushPending()
+		c.writeTimer.Stop()
+		if err != nil {
+			_ = c.ws.CloseNow()
+			close(c.writerDone)
+			return
+		}
+	}
 	for {
 		if delay > 0 {
 			// Let more events gather: they go out in one message.
@@ -64,6 +79,7 @@ func (c *conn) writeLoop() {
 			c.gathering.took(items, c.g.opts.Limits.SendQueue, time.Now())
 		}
 		c.g.tel.depth(len(items))
+		c.g.hub.clock.took(len(items)) // inline.go
 		if err := c.write(items); err != nil {
 			if errors.Is(err, errClosing) {
 				c.finish(c.closeRequested())
@@ -143,21 +159,28 @@ func (c *conn) write(items []queueItem) error {
 	return nil
 }
 
+// headerRoom is the room a packed frame leaves before it for its message's
+// header (frameWithHeader).
+var headerRoom [maxWSHeader]byte
+
 // frameBufs holds the buffers write loops pack Events frames in, shared by
 // the connections: a connection keeps none between writes.
 var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeEvents writes run, events whose chunks take size bytes, as one
-// Events message. A single event goes out as its shared frame, not copied.
+// Events message. A single event goes out as its shared message, not
+// copied.
 func (c *conn) writeEvents(run []queueItem, size int) error {
-	if len(run) == 1 && run[0].ev.frame != nil {
-		if err := c.writeMessage(run[0].ev.frame); err != nil {
+	if len(run) == 1 && run[0].ev.msg != nil {
+		msg := run[0].ev.msg
+		if err := c.writePrepared(msg, len(msg)-len(run[0].ev.frame)); err != nil {
 			return err
 		}
 	} else {
 		buf := frameBufs.Get().(*[]byte)
-		*buf = appendEventRun((*buf)[:0], run, size)
-		err := c.writeMessage(*buf)
+		*buf = appendEventRun(append((*buf)[:0], headerRoom[:]...), run, size)
+		msg := frameWithHeader(*buf)
+		err := c.writePrepared(msg, len(msg)-(len(*buf)-maxWSHeader))
 		if cap(*buf) <= 4*c.g.opts.Limits.MaxBatchBytes {
 			frameBufs.Put(buf) // not a burst's buffer: bounded
 		}
@@ -198,15 +221,39 @@ func (c *conn) recordWritten(run []queueItem) {
 
 var errClosing = errors.New("ssotws: connection closing")
 
-func (c *conn) writeMessage(b []byte) error {
+// writePrepared writes msg, a prepared message whose header takes hl
+// bytes (direct.go): as it is where the connection takes prepared
+// messages, else its payload through the WebSocket library.
+func (c *conn) writePrepared(msg []byte, hl int) error {
+	if !c.direct.direct() {
+		return c.writeMessage(msg[hl:])
+	}
 	if c.isClosing.Load() {
 		return errClosing
 	}
+	c.armWrite()
+	ok, err := c.direct.writePrepared(msg)
+	c.writeTimer.Stop()
+	if !ok {
+		return c.writeMessage(msg[hl:])
+	}
+	return err
+}
+
+// armWrite arms the write timer for one write.
+func (c *conn) armWrite() {
 	if c.writeTimer == nil {
 		c.writeTimer = time.AfterFunc(c.g.opts.WriteTimeout, func() { _ = c.ws.CloseNow() })
 	} else {
 		c.writeTimer.Reset(c.g.opts.WriteTimeout)
 	}
+}
+
+func (c *conn) writeMessage(b []byte) error {
+	if c.isClosing.Load() {
+		return errClosing
+	}
+	c.armWrite()
 	// A context without Done: websocket.Conn then sets up no timeout of
 	// its own (no context.AfterFunc per write); writeTimer bounds it.
 	err := c.ws.Write(context.Background(), websocket.MessageBinary, b)

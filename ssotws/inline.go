@@ -1,0 +1,259 @@
+package ssotws
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Inline writes.
+//
+// When the fan-out queues an event for a connection that has nothing else
+// queued, the connection's write loop would start, write that one event
+// and end: a goroutine started, scheduled and ended per delivery, which at
+// normal load (one event per message) cost as much as the framing. The
+// fan-out writes such an event itself instead, once it has left the
+// hub's lock: the event's prepared message (direct.go), in one
+// non-blocking write(2). What the socket does not take at once, and every
+// other case, goes to the write loop as before:
+//
+//   - the connection has more queued, or its write loop already runs;
+//   - it is behind (its adaptive wait is on, gather.go), or
+//     GatewayOptions.WriteDelay sets a fixed wait;
+//   - a Policy decides on each event (the write loop asks it, so that a
+//     slow policy holds up its own connection only), or the event has no
+//     prepared message (a delta, several events of one batch);
+//   - the fan-out itself runs back to back: the event was waiting while
+//     the previous one went out (inlineGap). Write loops that start late
+//     take several events per message, which is what keeps a saturated
+//     server ahead; an inline write is always one event.
+//
+// Order holds: the fan-out takes the connection's write slot (the one a
+// write loop would take, sendQueue.running) before it writes, so nothing
+// else writes the connection's data meanwhile, and it hands the slot to a
+// write loop when more was queued meanwhile. Nothing is lost: an event is
+// removed from the queue only once the socket took it, or once the rest
+// of its message is held to go out before any other byte
+// (frameWriter.pending), which the write loop then sends.
+//
+// With more than one processor, the writes of a large fan-out are spread
+// over up to GOMAXPROCS goroutines, inlineChunk connections at a time.
+
+// inlineGap: a fan-out that starts less than this after the previous one
+// ended was waiting for it, and leaves its writes to the write loops.
+const inlineGap = 50 * time.Microsecond
+
+// A server whose processors were busier than busyShare of the time over
+// the last busyWindow is saturated: its fan-outs then leave their writes
+// to the write loops, which run late and pack several events per message.
+// An inline write is always one event; at saturation, where a message
+// costs several times what one more event in it does, writing inline
+// would deliver a fraction of what packing write loops deliver. But write
+// loops pack only when events arrive while they wait: a server that is
+// busy with fan-outs of one event to many connections (each connection's
+// events far apart) gains nothing from them and pays a goroutine per
+// delivery. So the hub goes back to writing inline for retryWindows when
+// its write loops took fewer than packMin events per take in a busy
+// window.
+const (
+	busyWindow   = 100 * time.Millisecond
+	busyShare    = 0.9
+	packMin      = 1.5
+	retryWindows = 10
+)
+
+// inlineChunk is how many connections a goroutine of a parallel inline
+// fan-out writes at a time.
+const inlineChunk = 64
+
+// wakeList collects the connections a fan-out found idle, to write or
+// start once the hub's lock is released.
+type wakeList struct{ conns []*conn }
+
+var wakeLists = sync.Pool{New: func() any { return new(wakeList) }}
+
+// fanoutClock times the fan-outs of a hub, and the process's use of its
+// processors, to decide whether a fan-out writes inline.
+type fanoutClock struct {
+	epoch time.Time
+	// cpu returns the CPU time the process has used: processCPU, or a
+	// test's.
+	cpu     func() (time.Duration, bool)
+	lastEnd atomic.Int64 // nanoseconds since epoch; 0: none yet
+	loops   atomic.Bool  // saturated: leave the writes to the write loops
+
+	// What the write loops took in the current window.
+	takes, taken atomic.Int64
+
+	mu       sync.Mutex    // guards the window; held by one sampler at a time
+	windowAt time.Duration // since epoch
+	cpuAt    time.Duration // processCPU at windowAt
+	backoff  int           // windows left before loops may be tried again
+}
+
+// begin reports whether a fan-out starting now may write inline.
+func (k *fanoutClock) begin() bool {
+	now := time.Since(k.epoch)
+	k.sample(now)
+	end := k.lastEnd.Load()
+	return !k.loops.Load() && (end == 0 || now-time.Duration(end) >= inlineGap)
+}
+
+// took counts a write loop's take of n items.
+func (k *fanoutClock) took(n int) {
+	k.takes.Add(1)
+	k.taken.Add(int64(n))
+}
+
+// sample closes the window when it is busyWindow old and decides, from
+// the share of the processors' time the process used in it and from how
+// the write loops packed, whether fan-outs write inline.
+func (k *fanoutClock) sample(now time.Duration) {
+	if !k.mu.TryLock() {
+		return
+	}
+	defer k.mu.Unlock()
+	if k.windowAt != 0 && now-k.windowAt < busyWindow {
+		return
+	}
+	cpu, ok := k.cpu()
+	if !ok {
+		return
+	}
+	takes, taken := k.takes.Swap(0), k.taken.Swap(0)
+	if k.windowAt != 0 {
+		share := float64(cpu-k.cpuAt) / float64(now-k.windowAt) / float64(runtime.GOMAXPROCS(0))
+		packs := takes > 0 && float64(taken) >= packMin*float64(takes)
+		switch {
+		case share <= busyShare:
+			k.loops.Store(false)
+		case k.loops.Load() && !packs:
+			k.loops.Store(false)
+			k.backoff = retryWindows
+		case k.backoff > 1:
+			k.backoff--
+		default:
+			k.backoff = 0
+			k.loops.Store(true)
+		}
+	}
+	k.windowAt, k.cpuAt = now, cpu
+}
+
+// end records that a fan-out ended now.
+func (k *fanoutClock) end() { k.lastEnd.Store(int64(time.Since(k.epoch))) }
+
+// run writes (inline) or starts the write loops of the listed connections,
+// then empties the list.
+func (wl *wakeList) run(inline bool) {
+	conns := wl.conns
+	defer func() {
+		clear(conns)
+		wl.conns = conns[:0]
+	}()
+	if !inline {
+		for _, c := range conns {
+			c.q.start()
+		}
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(conns)+inlineChunk-1)/inlineChunk)
+	if workers <= 1 {
+		for _, c := range conns {
+			c.writeInline()
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(inlineChunk)) - inlineChunk
+			if i >= len(conns) {
+				return
+			}
+			for _, c := range conns[i:min(i+inlineChunk, len(conns))] {
+				c.writeInline()
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
+// writeInline is the first turn of c's write loop, taken by the fan-out:
+// it holds c's write slot (sendQueue.running). It writes the one event
+// queued, when it can, without waiting for the socket, and then parks the
+// queue, or starts the write loop for what is left.
+func (c *conn) writeInline() {
+	if !c.direct.direct() || c.g.policy != nil || c.g.opts.WriteDelay > 0 || c.gathering.wait > 0 || c.isClosing.Load() {
+		c.q.start()
+		return
+	}
+	it, ok := c.q.peekOne()
+	if !ok || it.ev == nil || it.ev.msg == nil || it.forced {
+		c.q.start()
+		return
+	}
+	handoff := false
+	if r := it.sub.passes(it.ev); r != dropNone {
+		c.g.tel.dropped(r, 1)
+	} else {
+		switch c.direct.tryWrite(it.ev.msg) {
+		case tryRefused:
+			c.q.start() // the write loop writes it
+			return
+		case tryPending, tryFailed:
+			handoff = true // the write loop sends the rest, or finds the failure
+		}
+		c.g.tel.depth(1)
+		c.g.tel.delivered(1)
+		run := [1]queueItem{it}
+		c.recordWritten(run[:])
+	}
+	if c.q.doneFirst(it, handoff) {
+		c.q.start()
+	}
+}
+
+// peekOne returns the one item queued, leaving it queued; false when
+// there is not exactly one.
+func (q *sendQueue) peekOne() (queueItem, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) != 1 || q.closed {
+		return queueItem{}, false
+	}
+	return q.items[0], true
+}
+
+// doneFirst removes it, the first item, which peekOne returned and the
+// caller wrote, and parks the consumer unless more was queued meanwhile
+// or keep is set. It reports whether the consumer must be started (it
+// keeps the write slot).
+func (q *sendQueue) doneFirst(it queueItem, keep bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return true // the write loop closes the connection
+	}
+	// Unless a push coalesced it away meanwhile (queue.go).
+	if n := len(q.items); n > 0 && q.items[0].ev == it.ev && q.items[0].sub == it.sub && !q.items[0].forced {
+		q.bytes -= q.items[0].size()
+		copy(q.items, q.items[1:])
+		q.items[n-1] = queueItem{}
+		q.items = q.items[:n-1]
+	}
+	if keep || len(q.items) > 0 {
+		return true
+	}
+	q.running = false
+	clear(q.spare)
+	q.spare = q.release(q.spare)
+	q.items = q.release(q.items)
+	return false
+}
