@@ -115,15 +115,16 @@ func (w *frameWriter) tryWrite(msg []byte) tryResult {
 		w.failed = errCloseSent
 		return tryFailed
 	}
-	var n int
-	var werr error
-	err := w.raw.Write(func(fd uintptr) bool {
-		n, werr = writeNonblocking(fd, msg)
-		return true // never wait for the socket: the write loop does
-	})
-	if err == nil {
-		err = werr
+	if w.writeFD == nil {
+		w.writeFD = w.writeOnce // a func value made once, not per write
 	}
+	w.try = tryState{msg: msg}
+	err := w.raw.Write(w.writeFD)
+	n := w.try.n
+	if err == nil {
+		err = w.try.err
+	}
+	w.try = tryState{}
 	if err != nil {
 		w.failed = err
 		return tryFailed
@@ -133,6 +134,20 @@ func (w *frameWriter) tryWrite(msg []byte) tryResult {
 		return tryPending
 	}
 	return trySent
+}
+
+// tryState is the message of a tryWrite and how its write went.
+type tryState struct {
+	msg []byte
+	n   int
+	err error
+}
+
+// writeOnce is the function tryWrite hands the socket: one write of
+// w.try.msg, never waiting for the socket (the write loop does).
+func (w *frameWriter) writeOnce(fd uintptr) bool {
+	w.try.n, w.try.err = writeNonblocking(fd, w.try.msg)
+	return true
 }
 
 // writePrepared writes msg, a whole prepared message, waiting for the

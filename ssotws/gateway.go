@@ -103,6 +103,9 @@ type GatewayOptions struct {
 	// message, and stops waiting as soon as it is on time again
 	// (docs/architecture.md, "Adaptive coalescing"). A negative value
 	// writes at once, always; see docs/decisions.md, "Gateway performance".
+	// Unless WriteDelay is positive, an event for a connection with
+	// nothing else queued is written by the fan-out itself while the
+	// server is not saturated (docs/architecture.md, "Inline writes").
 	WriteDelay time.Duration
 	// Logger receives failures that reach no client, every refusal (at
 	// Warn when it points at an attack or a misconfiguration, at Info

@@ -242,6 +242,9 @@ type frameWriter struct {
 	// failed is the error of a failed prepared write: every later write
 	// fails with it.
 	failed error
+	// try and writeFD carry a tryWrite into the socket's write (direct.go).
+	try     tryState
+	writeFD func(fd uintptr) bool
 }
 
 // maxHeld bounds the bytes frameWriter holds back.

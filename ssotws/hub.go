@@ -93,7 +93,6 @@ func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
 	defer func() {
 		wl.run(inline)
 		wakeLists.Put(wl)
-		h.clock.end()
 	}()
 	if sameChannelTwice(events) {
 		h.publishGrouped(events, onError, wl) // fanout_batch.go

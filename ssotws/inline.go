@@ -24,8 +24,7 @@ import (
 //   - a Policy decides on each event (the write loop asks it, so that a
 //     slow policy holds up its own connection only), or the event has no
 //     prepared message (a delta, several events of one batch);
-//   - the fan-out itself runs back to back: the event was waiting while
-//     the previous one went out (inlineGap). Write loops that start late
+//   - the server is saturated (busyShare): write loops that start late
 //     take several events per message, which is what keeps a saturated
 //     server ahead; an inline write is always one event.
 //
@@ -39,10 +38,6 @@ import (
 //
 // With more than one processor, the writes of a large fan-out are spread
 // over up to GOMAXPROCS goroutines, inlineChunk connections at a time.
-
-// inlineGap: a fan-out that starts less than this after the previous one
-// ended was waiting for it, and leaves its writes to the write loops.
-const inlineGap = 50 * time.Microsecond
 
 // A server whose processors were busier than busyShare of the time over
 // the last busyWindow is saturated: its fan-outs then leave their writes
@@ -73,15 +68,14 @@ type wakeList struct{ conns []*conn }
 
 var wakeLists = sync.Pool{New: func() any { return new(wakeList) }}
 
-// fanoutClock times the fan-outs of a hub, and the process's use of its
-// processors, to decide whether a fan-out writes inline.
+// fanoutClock follows the process's use of its processors and how the
+// write loops pack, to decide whether a fan-out writes inline.
 type fanoutClock struct {
 	epoch time.Time
 	// cpu returns the CPU time the process has used: processCPU, or a
 	// test's.
-	cpu     func() (time.Duration, bool)
-	lastEnd atomic.Int64 // nanoseconds since epoch; 0: none yet
-	loops   atomic.Bool  // saturated: leave the writes to the write loops
+	cpu   func() (time.Duration, bool)
+	loops atomic.Bool // saturated: leave the writes to the write loops
 
 	// What the write loops took in the current window.
 	takes, taken atomic.Int64
@@ -94,10 +88,8 @@ type fanoutClock struct {
 
 // begin reports whether a fan-out starting now may write inline.
 func (k *fanoutClock) begin() bool {
-	now := time.Since(k.epoch)
-	k.sample(now)
-	end := k.lastEnd.Load()
-	return !k.loops.Load() && (end == 0 || now-time.Duration(end) >= inlineGap)
+	k.sample(time.Since(k.epoch))
+	return !k.loops.Load()
 }
 
 // took counts a write loop's take of n items.
@@ -140,9 +132,6 @@ func (k *fanoutClock) sample(now time.Duration) {
 	}
 	k.windowAt, k.cpuAt = now, cpu
 }
-
-// end records that a fan-out ended now.
-func (k *fanoutClock) end() { k.lastEnd.Store(int64(time.Since(k.epoch))) }
 
 // run writes (inline) or starts the write loops of the listed connections,
 // then empties the list.
