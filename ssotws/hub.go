@@ -32,7 +32,7 @@ type hubShard struct {
 }
 
 func newHub() *hub {
-	h := &hub{seed: maphash.MakeSeed(), clock: fanoutClock{epoch: time.Now(), cpu: processCPU}}
+	h := &hub{seed: maphash.MakeSeed(), clock: fanoutClock{epoch: time.Now(), cpu: processCPU, burstGap: burstGap}}
 	for i := range h.shards {
 		h.shards[i].subs = make(map[string][]*subscription)
 	}
@@ -88,10 +88,10 @@ func (h *hub) remove(channel string, s *subscription) {
 // connection's queue, and allocates nothing; a connection whose write
 // loop is already running is not woken again.
 func (h *hub) publish(events []*wsv1.Event, onError func(*wsv1.Event, error)) {
-	inline := h.clock.begin()
+	f := h.clock.begin()
 	wl := wakeLists.Get().(*wakeList)
 	defer func() {
-		wl.run(inline)
+		wl.run(f)
 		wakeLists.Put(wl)
 	}()
 	if sameChannelTwice(events) {

@@ -21,9 +21,13 @@ import (
 //   - the connection has more queued, or its write loop already runs;
 //   - it is behind (its adaptive wait is on, gather.go), or
 //     GatewayOptions.WriteDelay sets a fixed wait;
-//   - a Policy decides on each event (the write loop asks it, so that a
-//     slow policy holds up its own connection only), or the event has no
-//     prepared message (a delta, several events of one batch);
+//   - a Policy (or the Filter hook) decides on each event (the write
+//     loop asks it, so that a slow policy holds up its own connection
+//     only), or the event has no prepared message (a delta, several
+//     events of one batch);
+//   - the connection was woken less than burstGap before: it is getting a
+//     burst, and its write loop, while it writes, lets the next events
+//     gather to go out together;
 //   - the server is saturated (busyShare): write loops that start late
 //     take several events per message, which is what keeps a saturated
 //     server ahead; an inline write is always one event.
@@ -58,6 +62,11 @@ const (
 	retryWindows = 10
 )
 
+// burstGap: a connection woken again this soon after its last wake is
+// getting a burst (a busy channel, a publisher in a loop), and is left to
+// its write loop.
+const burstGap = time.Millisecond
+
 // inlineChunk is how many connections a goroutine of a parallel inline
 // fan-out writes at a time.
 const inlineChunk = 64
@@ -76,6 +85,8 @@ type fanoutClock struct {
 	// test's.
 	cpu   func() (time.Duration, bool)
 	loops atomic.Bool // saturated: leave the writes to the write loops
+	// burstGap is burstGap, or a test's (0: no connection gets bursts).
+	burstGap time.Duration
 
 	// What the write loops took in the current window.
 	takes, taken atomic.Int64
@@ -86,10 +97,18 @@ type fanoutClock struct {
 	backoff  int           // windows left before loops may be tried again
 }
 
-// begin reports whether a fan-out starting now may write inline.
-func (k *fanoutClock) begin() bool {
-	k.sample(time.Since(k.epoch))
-	return !k.loops.Load()
+// fanoutStart is what a fan-out needs to know when it writes inline.
+type fanoutStart struct {
+	inline   bool          // it may write inline
+	now      time.Duration // when it began, since the clock's epoch
+	burstGap time.Duration
+}
+
+// begin starts a fan-out.
+func (k *fanoutClock) begin() fanoutStart {
+	now := time.Since(k.epoch)
+	k.sample(now)
+	return fanoutStart{inline: !k.loops.Load(), now: now, burstGap: k.burstGap}
 }
 
 // took counts a write loop's take of n items.
@@ -135,14 +154,15 @@ func (k *fanoutClock) sample(now time.Duration) {
 
 // run writes (inline) or starts the write loops of the listed connections,
 // then empties the list.
-func (wl *wakeList) run(inline bool) {
+func (wl *wakeList) run(f fanoutStart) {
 	conns := wl.conns
 	defer func() {
 		clear(conns)
 		wl.conns = conns[:0]
 	}()
-	if !inline {
+	if !f.inline {
 		for _, c := range conns {
+			c.lastWake = f.now
 			c.q.start()
 		}
 		return
@@ -150,7 +170,7 @@ func (wl *wakeList) run(inline bool) {
 	workers := min(runtime.GOMAXPROCS(0), (len(conns)+inlineChunk-1)/inlineChunk)
 	if workers <= 1 {
 		for _, c := range conns {
-			c.writeInline()
+			c.writeInline(f)
 		}
 		return
 	}
@@ -162,7 +182,7 @@ func (wl *wakeList) run(inline bool) {
 				return
 			}
 			for _, c := range conns[i:min(i+inlineChunk, len(conns))] {
-				c.writeInline()
+				c.writeInline(f)
 			}
 		}
 	}
@@ -174,12 +194,14 @@ func (wl *wakeList) run(inline bool) {
 	wg.Wait()
 }
 
-// writeInline is the first turn of c's write loop, taken by the fan-out:
-// it holds c's write slot (sendQueue.running). It writes the one event
+// writeInline is the first turn of c's write loop, taken by the fan-out
+// f: it holds c's write slot (sendQueue.running). It writes the one event
 // queued, when it can, without waiting for the socket, and then parks the
 // queue, or starts the write loop for what is left.
-func (c *conn) writeInline() {
-	if !c.direct.direct() || c.g.policy != nil || c.g.opts.WriteDelay > 0 || c.gathering.wait > 0 || c.isClosing.Load() {
+func (c *conn) writeInline(f fanoutStart) {
+	burst := f.now-c.lastWake < f.burstGap
+	c.lastWake = f.now
+	if burst || !c.direct.direct() || c.g.policy != nil || c.g.opts.WriteDelay > 0 || c.gathering.wait > 0 || c.isClosing.Load() {
 		c.q.start()
 		return
 	}
@@ -196,13 +218,17 @@ func (c *conn) writeInline() {
 		case tryRefused:
 			c.q.start() // the write loop writes it
 			return
-		case tryPending, tryFailed:
-			handoff = true // the write loop sends the rest, or finds the failure
+		case tryFailed:
+			handoff = true // the write loop finds the failure and closes
+		case tryPending:
+			handoff = true // the write loop sends the rest
+			fallthrough
+		default:
+			c.g.tel.depth(1)
+			c.g.tel.delivered(1)
+			run := [1]queueItem{it}
+			c.recordWritten(run[:])
 		}
-		c.g.tel.depth(1)
-		c.g.tel.delivered(1)
-		run := [1]queueItem{it}
-		c.recordWritten(run[:])
 	}
 	if c.q.doneFirst(it, handoff) {
 		c.q.start()

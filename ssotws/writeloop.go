@@ -31,6 +31,9 @@ type writer struct {
 	// before serve. nil, or without a socket: every message goes through
 	// the WebSocket library.
 	direct *frameWriter
+	// lastWake is when a fan-out last woke the connection (since the
+	// hub's fanoutClock epoch): a burst goes to the write loop (inline.go).
+	lastWake time.Duration
 }
 
 // writeLoop writes what is queued until the queue is empty, then ends; the
