@@ -17,7 +17,7 @@ const nonblockingWrites = true
 // when its buffer is full.
 func writeNonblocking(fd uintptr, b []byte) (int, error) {
 	for {
-		n, err := syscall.Write(int(fd), b)
+		n, err := write(fd, b)
 		switch {
 		case err == nil:
 			return n, nil
