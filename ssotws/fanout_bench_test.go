@@ -128,7 +128,7 @@ func BenchmarkQueuePushTake(b *testing.B) {
 // (the whole process, clients included; divide by N for a delivery),
 // goroutines started (write loops) and messages per delivery.
 //
-//	go test -run XXX -bench FanoutWrite -benchmem ./ssotws/
+//	go test -run '^$' -bench FanoutWrite -benchmem ./ssotws/
 func BenchmarkFanoutWrite(b *testing.B) {
 	for _, n := range []int{100, 1000} {
 		for _, burst := range []int{1, 32} {

@@ -167,7 +167,10 @@ func (wl *wakeList) run(f fanoutStart) {
 		}
 		return
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(conns)+inlineChunk-1)/inlineChunk)
+	workers := 1
+	if len(conns) > inlineChunk { // GOMAXPROCS takes the scheduler's lock
+		workers = min(runtime.GOMAXPROCS(0), (len(conns)+inlineChunk-1)/inlineChunk)
+	}
 	if workers <= 1 {
 		for _, c := range conns {
 			c.writeInline(f)
