@@ -23,6 +23,11 @@
 #               that other benchmarks on a shared machine do not overlap
 #   IDLE_MAX    the largest idle connection count (default 19000: with a
 #               hard RLIMIT_NOFILE of 20000 a process cannot hold more)
+#   PUBLISHERS  apart (default): the publishers run in a process of their
+#               own, so that an acknowledgement does not wait in the load
+#               generator's run queue behind its subscribers' reads
+#               (bench/README.md, "Pacing at saturation"); together: in the
+#               load generator's process, as before
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +35,15 @@ REPEAT=${REPEAT:-2}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 IDLE_MAX=${IDLE_MAX:-19000}
+PUBLISHERS=${PUBLISHERS:-apart}
+case $PUBLISHERS in
+apart) pubflags=(-publisher-process) ;;
+together) pubflags=() ;;
+*)
+  echo "sidebyside: PUBLISHERS is apart or together, not $PUBLISHERS" >&2
+  exit 2
+  ;;
+esac
 SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates acks idle large"}
 if [ "$SERVER_CPU" = "$CLIENT_CPU" ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$CLIENT_CPU" true 2>/dev/null; then
   echo "sidebyside: needs taskset and two distinct CPUs (SERVER_CPU=$SERVER_CPU, CLIENT_CPU=$CLIENT_CPU)" >&2
@@ -64,7 +78,7 @@ run() {
   shift
   for target in ssotws centrifugo; do
     local cmd=(taskset -c "$CLIENT_CPU" "$WORKDIR/fanout" -target "$target" -centrifugo-bin "$CENTRIFUGO"
-      -server-cpus "$SERVER_CPU" -label "$label" -json "$results" "$@")
+      -server-cpus "$SERVER_CPU" -label "$label" -json "$results" "${pubflags[@]}" "$@")
     echo "== $(date -u +%H:%M:%S) $target: $label; uptime:$(uptime | sed 's/.*load average/ load average/')" >&2
     if [ -n "${LOCK:-}" ]; then
       flock -w 900 "$LOCK" "${cmd[@]}" >/dev/null

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +15,16 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
+
+// TestMain lets the test binary be its own publisher child
+// (-publisher-process), as the fanout binary is.
+func TestMain(m *testing.M) {
+	if slices.Contains(os.Args[1:], "-publisher-child") {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 func testEvent(t testing.TB, offset uint64, text string) *wsv1.Event {
 	data, err := proto.Marshal(&chatv1.Message{Id: "m", RoomId: "bench", Author: "a", Text: text, Version: 1})
@@ -88,11 +100,13 @@ func TestSmoke(t *testing.T) {
 	for _, tc := range []struct {
 		publish  string
 		channels int
-	}{{"create", 1}, {"http", 1}, {"http", 2}} {
-		t.Run(fmt.Sprintf("%s/channels=%d", tc.publish, tc.channels), func(t *testing.T) {
+		apart    bool // -publisher-process
+	}{{"create", 1, false}, {"http", 1, false}, {"http", 2, false}, {"http", 2, true}} {
+		t.Run(fmt.Sprintf("%s/channels=%d/apart=%t", tc.publish, tc.channels, tc.apart), func(t *testing.T) {
 			cfg := config{
 				Rate: 200, Dur: 200 * time.Millisecond, Size: 32, Publish: tc.publish, Workers: 2,
 				InProcess: true, DialWorkers: 4, Room: "smoke", Target: "ssotws", Channels: tc.channels,
+				PublisherProcess: tc.apart,
 			}
 			r, err := runOne(context.Background(), cfg, 5)
 			if err != nil {
@@ -106,6 +120,9 @@ func TestSmoke(t *testing.T) {
 				assert.InDelta(t, float64(5*r.Published)/2, float64(r.Expected), 1)
 			}
 			assert.Equal(t, r.Expected, r.Delivered)
+			if tc.publish == "http" {
+				assert.NotZero(t, r.AckP50, "acknowledgements measured")
+			}
 			assert.Zero(t, r.Gaps)
 			assert.Zero(t, r.Closed)
 		})

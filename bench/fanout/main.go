@@ -59,6 +59,9 @@ type config struct {
 	ServerCPUs    string // taskset CPU list of the server child; "" = not pinned
 	Channels      int    // rooms the subscribers are spread over (one channel each)
 	Label         string // scenario name written with each JSON result
+	// PublisherProcess runs the publishers in a process of their own
+	// (pubproc.go).
+	PublisherProcess bool
 }
 
 func main() {
@@ -86,6 +89,10 @@ func main() {
 		report    = flag.String("report", "", "print the side-by-side table of the JSON results in this file and exit")
 		server    = flag.Bool("server", false, "internal: run as the server child")
 		addr      = flag.String("addr", "127.0.0.1:0", "internal: the server child's address (loopback only)")
+		pubProc   = flag.Bool("publisher-process", false, "publish from a process of its own (on the load generator's CPUs), not from the one that runs the subscribers: the acknowledgement time then does not include the load generator's own run queue (-publish http)")
+		pubChild  = flag.Bool("publisher-child", false, "internal: run as the publisher child against -base")
+		base      = flag.String("base", "", "internal: the publisher child's server URL")
+		room      = flag.String("room", "bench", "the room the subscribers join and events are published to (with -channels, the prefix of the rooms)")
 	)
 	flag.Parse()
 	if *report != "" {
@@ -103,10 +110,18 @@ func main() {
 		return
 	}
 	cfg := config{
-		Rate: *rate, Load: *load, MaxRate: *maxRate, Dur: *dur, Warmup: *warmup, Size: *size,
+		PublisherProcess: *pubProc,
+		Rate:             *rate, Load: *load, MaxRate: *maxRate, Dur: *dur, Warmup: *warmup, Size: *size,
 		Publish: *publish, Workers: *workers, SendQueue: *sendQueue, WriteDelay: *wdelay, Profile: *profile,
-		InProcess: *inProc, DialWorkers: 64, Room: "bench",
+		InProcess: *inProc, DialWorkers: 64, Room: *room,
 		Target: *target, CentrifugoBin: *centBin, ServerCPUs: *srvCPUs, Channels: max(*channels, 1), Label: *label,
+	}
+	if *pubChild {
+		if err := runPublisherChild(cfg, *base); err != nil {
+			fmt.Fprintln(os.Stderr, "fanout publisher:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	for f := range strings.SplitSeq(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -175,6 +190,9 @@ type result struct {
 	Goroutines    int           // server goroutines with N idle clients
 	LoadAvg       string        // /proc/loadavg at the end of the run
 	Idle          bool          // no publishing (-dur 0): memory only
+	// PublishersApart: the publishers ran in a process of their own
+	// (-publisher-process), whose CPU is in ClientCPU.
+	PublishersApart bool `json:",omitempty"`
 }
 
 func (r result) deliveriesPerSec() float64 {
@@ -206,6 +224,9 @@ func (cfg config) check() error {
 	default:
 		return fmt.Errorf("bad -target %q: ssotws or centrifugo", cfg.Target)
 	}
+	if cfg.PublisherProcess && cfg.Publish != "http" {
+		return fmt.Errorf("-publisher-process needs -publish http")
+	}
 	if cfg.Channels > 1 && cfg.Publish != "http" {
 		return fmt.Errorf("-channels needs -publish http")
 	}
@@ -221,7 +242,7 @@ func targetChannel(target, room string) string {
 }
 
 func runOne(ctx context.Context, cfg config, n int) (result, error) {
-	res := result{Target: cfg.Target, Label: cfg.Label, N: n, Channels: cfg.Channels, Workers: cfg.Workers, Idle: cfg.Dur <= 0}
+	res := result{Target: cfg.Target, Label: cfg.Label, N: n, Channels: cfg.Channels, Workers: cfg.Workers, Idle: cfg.Dur <= 0, PublishersApart: cfg.PublisherProcess}
 	rate := cfg.Rate
 	if rate <= 0 && n > 0 {
 		rate = min(cfg.Load/float64(n), cfg.MaxRate)
@@ -295,6 +316,9 @@ func runOne(ctx context.Context, cfg config, n int) (result, error) {
 	}
 
 	pub := newPublisher(cfg, base)
+	if cfg.PublisherProcess {
+		pub = processPublisher(cfg, base)
+	}
 	// Warm-up, unmeasured.
 	if cfg.Warmup > 0 {
 		if _, err := pub(ctx, rate, cfg.Warmup); err != nil {

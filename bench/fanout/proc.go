@@ -66,13 +66,19 @@ func procRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
 
-// selfCPU returns this process's user+system CPU seconds.
+// selfCPU returns the user+system CPU seconds of this process and of its
+// children that ended (the publisher children of -publisher-process; a
+// server child ends only after its run is measured).
 func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	var total int64
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(who, &ru); err != nil {
+			return 0
+		}
+		total += ru.Utime.Nano() + ru.Stime.Nano()
 	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	return float64(total) / 1e9
 }
 
 func numCPU() int { return runtime.NumCPU() }
