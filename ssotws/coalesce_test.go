@@ -187,7 +187,7 @@ func TestGatheringAdapts(t *testing.T) {
 	take(3, time.Millisecond, late)
 	require.NotZero(t, g.wait)
 	g.last = time.Now().Add(-2 * maxGather)
-	g.gather()
+	g.gather(0, newSendQueue(queue))
 	assert.Zero(t, g.wait, "idle since its last take: not behind")
 }
 

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -378,42 +377,4 @@ func TestTLSConnectionsUseTheLibrary(t *testing.T) {
 	}
 	offsets, _ := readEvents(t, ws, 20)
 	requireInOrder(t, offsets, 1)
-}
-
-// TestFanoutClockLeavesSaturationToWriteLoops: fan-outs leave their writes
-// to the write loops in a window after one where the process kept its
-// processors busy, and keep doing so only while the loops pack several
-// events per take; when they do not, the hub writes inline for
-// retryWindows before it tries them again.
-func TestFanoutClockLeavesSaturationToWriteLoops(t *testing.T) {
-	var cpu time.Duration
-	k := &fanoutClock{cpu: func() (time.Duration, bool) { return cpu, true }}
-	procs := time.Duration(runtime.GOMAXPROCS(0))
-	now := time.Second
-	k.sample(now) // opens the first window
-	// window runs one window in which the process used share of the
-	// processors and the write loops took perTake items per take.
-	window := func(share float64, perTake int) bool {
-		for range 10 {
-			k.took(perTake)
-		}
-		now += busyWindow
-		cpu += time.Duration(share * float64(busyWindow*procs))
-		k.sample(now)
-		return k.loops.Load()
-	}
-	assert.False(t, window(0.5, 1), "half busy")
-	assert.True(t, window(0.95, 1), "busy: the write loops are tried")
-	assert.True(t, window(0.95, 4), "busy, and the loops pack")
-	assert.False(t, window(0.5, 4), "no longer busy")
-	assert.True(t, window(0.95, 1))
-	assert.False(t, window(0.95, 1), "busy, but the loops did not pack")
-	for i := range retryWindows - 1 {
-		assert.False(t, window(0.95, 1), "window %d of the back-off", i)
-	}
-	assert.True(t, window(0.95, 1), "after the back-off the loops are tried again")
-	// A window shorter than busyWindow decides nothing.
-	now += busyWindow / 2
-	k.sample(now)
-	assert.True(t, k.loops.Load())
 }

@@ -101,8 +101,13 @@ type GatewayOptions struct {
 	// three times in a row) the connection waits before each write for
 	// about 10 events to arrive, at most 16 ms, so that they share a
 	// message, and stops waiting as soon as it is on time again
-	// (docs/architecture.md, "Adaptive coalescing"). A negative value
-	// writes at once, always; see docs/decisions.md, "Gateway performance".
+	// (docs/architecture.md, "Adaptive coalescing"). While the server's
+	// processors are saturated, every write loop also waits a pace (2 to
+	// 32 ms) that keeps them under about 60 % busy, so that requests are
+	// still read at once (docs/architecture.md, "Pacing at saturation").
+	// A wait ends early when the connection's queue holds a quarter of
+	// its bounds. A negative value writes at once, always; see
+	// docs/decisions.md, "Gateway performance".
 	// Unless WriteDelay is positive, an event for a connection with
 	// nothing else queued is written by the fan-out itself while the
 	// server is not saturated (docs/architecture.md, "Inline writes").

@@ -45,10 +45,14 @@ type gathering struct {
 	wait   time.Duration // before the next take
 	waited time.Duration // before the last take
 	last   time.Time     // of the last take
-	// timer sleeps the wait: the connection's own while it is behind
-	// (time.Sleep would allocate one for each write loop, a goroutine
-	// that lives for a few writes); dropped when the wait ends.
+	// timer sleeps the wait: the connection's own while it is behind or
+	// paced (time.Sleep would allocate one for each write loop, a
+	// goroutine that lives for a few writes); dropped when the waits end.
 	timer *time.Timer
+	// hurry ends the wait early: the send queue signals it when it holds
+	// a quarter of its bounds (sendQueue.hurry). Made and dropped with
+	// timer.
+	hurry chan struct{}
 }
 
 // took adapts the wait to a take of items, at now, from a queue bounded
@@ -95,25 +99,42 @@ func oldest(items []queueItem) time.Time {
 	return time.Now()
 }
 
-// gather waits as took decided, unless the connection was idle since.
-func (g *gathering) gather() {
-	if g.wait <= 0 {
-		return
-	}
-	if time.Since(g.last) > maxGather {
+// gather waits as took decided, unless the connection was idle since, or
+// for pace, the saturated server's wait (inline.go), when that is longer.
+// A wait ends early when q holds a quarter of its bounds, so that waiting
+// never pushes a connection over them.
+func (g *gathering) gather(pace time.Duration, q *sendQueue) {
+	wait := g.wait
+	if wait > 0 && time.Since(g.last) > maxGather {
 		g.reset()
+		wait = 0
+	}
+	wait = max(wait, pace)
+	if wait <= 0 {
+		g.timer, g.hurry = nil, nil // a connection keeps them only while it waits
 		return
 	}
 	if g.timer == nil {
-		g.timer = time.NewTimer(g.wait)
+		g.timer, g.hurry = time.NewTimer(wait), make(chan struct{}, 1)
 	} else {
-		g.timer.Reset(g.wait)
+		g.timer.Reset(wait)
 	}
-	<-g.timer.C
-	g.waited = g.wait
+	if !q.armHurry(g.hurry) {
+		g.timer.Stop()
+		return // full enough already
+	}
+	select {
+	case <-g.timer.C:
+		g.waited = wait
+	case <-g.hurry:
+		g.timer.Stop()
+		g.waited = time.Since(g.last)
+	}
+	q.disarmHurry(g.hurry)
 }
 
-// reset ends the wait.
+// reset ends the wait. The timer stays for gather, which drops it when
+// it has nothing to wait for.
 func (g *gathering) reset() {
-	g.behind, g.onTime, g.wait, g.waited, g.timer = 0, 0, 0, 0, nil
+	g.behind, g.onTime, g.wait, g.waited = 0, 0, 0, 0
 }

@@ -54,6 +54,9 @@ type sendQueue struct {
 	bytes   int         // bytes of the unforced items in items (queueItem.size)
 	closed  bool
 	running bool // the consumer runs (or was started)
+	// hurry, while the consumer waits for events to gather, is signalled
+	// (once) when the queue holds a quarter of its bounds, or closes.
+	hurry chan<- struct{}
 	// boxes are empty itemBufs this queue got buffers in, kept to hand
 	// its buffers back in when it parks (itemBufs).
 	boxes [2]*itemBuf
@@ -166,11 +169,57 @@ func (q *sendQueue) pushLocked(it queueItem, force bool) (ok, start bool) {
 				q.tel.dropped(dropOverflow, len(q.items))
 				q.closed = true
 				q.items = nil
+				if q.hurry != nil {
+					q.signalHurry()
+				}
 				return false, q.wakeLocked()
 			}
 		}
 	}
+	if q.hurry != nil && q.quarterFull() {
+		q.signalHurry()
+	}
 	return true, q.wakeLocked()
+}
+
+// quarterFull reports whether the unforced items reach a quarter of the
+// queue's bounds. q.mu must be held.
+func (q *sendQueue) quarterFull() bool {
+	return len(q.items)-q.forced >= q.max/4 || (q.maxBytes > 0 && q.bytes >= q.maxBytes/4)
+}
+
+// signalHurry ends the consumer's wait. q.mu must be held.
+func (q *sendQueue) signalHurry() {
+	select {
+	case q.hurry <- struct{}{}:
+	default:
+	}
+	q.hurry = nil
+}
+
+// armHurry has ch signalled when the queue fills to a quarter of its
+// bounds or closes, for a consumer about to wait; false (and nothing
+// armed) when it already has.
+func (q *sendQueue) armHurry(ch chan<- struct{}) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || q.quarterFull() {
+		return false
+	}
+	q.hurry = ch
+	return true
+}
+
+// disarmHurry ends armHurry's watch, once the wait is over, and drains
+// ch of a signal the wait did not take.
+func (q *sendQueue) disarmHurry(ch chan struct{}) {
+	q.mu.Lock()
+	q.hurry = nil
+	q.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+	}
 }
 
 // over reports whether the unforced items exceed the queue's bounds: more
@@ -373,6 +422,9 @@ func (q *sendQueue) len() int {
 // consumer if none runs, so that it closes the connection.
 func (q *sendQueue) close() {
 	q.mu.Lock()
+	if q.hurry != nil {
+		q.signalHurry()
+	}
 	q.closed = true
 	q.items = nil
 	q.spare = nil

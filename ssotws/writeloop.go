@@ -41,7 +41,8 @@ type writer struct {
 // WebSocket and closes writerDone; no write loop starts after that.
 //
 // Before a take it lets events gather: adaptively while the connection
-// is behind (gather.go), or for WriteDelay when that is set.
+// is behind (gather.go) or the server is saturated (inline.go, "Pacing"),
+// or for WriteDelay when that is set.
 func (c *conn) writeLoop() {
 	delay := c.g.opts.WriteDelay
 	if c.direct.hasPending() {
@@ -60,7 +61,7 @@ func (c *conn) writeLoop() {
 			// Let more events gather: they go out in one message.
 			time.Sleep(delay)
 		} else if delay == 0 {
-			c.gathering.gather() // gather.go
+			c.gathering.gather(c.g.hub.clock.paced(), c.q) // gather.go, inline.go
 		}
 		if c.isClosing.Load() {
 			c.finish(c.closeRequested())
