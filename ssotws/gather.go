@@ -123,12 +123,13 @@ func (g *gathering) gather(pace time.Duration, q *sendQueue) {
 		g.timer.Stop()
 		return // full enough already
 	}
+	start := time.Now()
 	select {
 	case <-g.timer.C:
 		g.waited = wait
 	case <-g.hurry:
 		g.timer.Stop()
-		g.waited = time.Since(g.last)
+		g.waited = time.Since(start)
 	}
 	q.disarmHurry(g.hurry)
 }
