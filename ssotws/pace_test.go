@@ -123,7 +123,7 @@ func TestPacedWriteLoopsPack(t *testing.T) {
 	for i := range conns {
 		conns[i] = w.subscribe(t)
 	}
-	holdPace(w, 20*time.Millisecond)
+	holdPace(w, 50*time.Millisecond)
 	fail := func(*wsv1.Event, error) { t.Error("encoding failed") }
 	go func() {
 		tick := time.NewTicker(time.Millisecond)
