@@ -238,6 +238,7 @@ func NewGateway(broker Broker, opts *GatewayOptions) *Gateway {
 		stopPing: make(chan struct{}),
 		revoked:  newRevocations(o.Cluster.RevocationMemory, o.Cluster.MaxRevocations),
 	}
+	g.tel.observePace(g.hub.clock.paced, g.logger)
 	if g.opts.Authenticator != nil {
 		g.opts.Authenticator = checkRevoked{g.opts.Authenticator, g.revoked}
 	}
@@ -390,6 +391,7 @@ func (g *Gateway) shutdown(ctx context.Context, code websocket.StatusCode) error
 	g.mu.Lock()
 	if !g.closing {
 		close(g.stopPing)
+		g.tel.stopObserving()
 	}
 	g.closing = true
 	conns := slices.Collect(maps.Keys(g.conns))

@@ -1,6 +1,7 @@
 package ssotws
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"github.com/ssot-codegen/ssot-ws/ssotws/wsv1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
 // clockWindows drives k with a fake process CPU clock: each call of the
@@ -186,4 +189,36 @@ func TestPacedWaitEndsWhenTheQueueFills(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPaceMetric: the gateway reports its write loops' pace as the gauge
+// ssotws.gateway.write.pace, in seconds, and stops once it is closed.
+func TestPaceMetric(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	w := startWSGateway(t, &GatewayOptions{MeterProvider: mp})
+	// pace returns the gauge's data points.
+	pace := func() []metricdata.DataPoint[float64] {
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, reader.Collect(context.Background(), &rm))
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name == "ssotws.gateway.write.pace" {
+					assert.Equal(t, "s", m.Unit)
+					return m.Data.(metricdata.Gauge[float64]).DataPoints
+				}
+			}
+		}
+		return nil
+	}
+	points := pace()
+	require.Len(t, points, 1)
+	assert.Zero(t, points[0].Value, "not saturated")
+	holdPace(w, 16*time.Millisecond)
+	points = pace()
+	require.Len(t, points, 1)
+	assert.InDelta(t, 0.016, points[0].Value, 1e-9)
+	require.NoError(t, w.g.Close())
+	assert.Empty(t, pace(), "a closed gateway is not observed")
 }

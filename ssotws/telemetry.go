@@ -136,6 +136,12 @@ type telemetry struct {
 	refused       metric.Int64Counter
 	subRefused    metric.Int64Counter
 
+	// meter made the instruments; pace is observed from the gateway's
+	// fan-out clock (observePace) until paceReg is unregistered.
+	meter   metric.Meter
+	pace    metric.Float64ObservableGauge
+	paceReg metric.Registration
+
 	dropOpts      [numDropReasons][]metric.AddOption
 	refusedOpts   [numRefusals][]metric.AddOption
 	subRefuseOpts [numSubRefusals][]metric.AddOption
@@ -154,7 +160,7 @@ func newTelemetry(mp metric.MeterProvider, logger *slog.Logger) *telemetry {
 		mp = otel.GetMeterProvider()
 	}
 	m := mp.Meter(instrumentationName)
-	t := &telemetry{}
+	t := &telemetry{meter: m}
 	var errs []error
 	note := func(err error) {
 		if err != nil {
@@ -193,6 +199,10 @@ func newTelemetry(mp metric.MeterProvider, logger *slog.Logger) *telemetry {
 	t.subRefused, err = m.Int64Counter("ssotws.gateway.subscription.refusals",
 		metric.WithDescription("Subscriptions refused with an Error frame, by reason."), metric.WithUnit("{subscription}"))
 	note(err)
+	t.pace, err = m.Float64ObservableGauge("ssotws.gateway.write.pace",
+		metric.WithDescription("How long each write loop waits before it takes, while the server is saturated; 0 when it is not."),
+		metric.WithUnit("s"))
+	note(err)
 	if len(errs) > 0 && logger != nil {
 		// The API hands back working no-op instruments along with the error.
 		logger.Error("ssotws: creating metric instruments", "err", errs)
@@ -208,6 +218,29 @@ func newTelemetry(mp metric.MeterProvider, logger *slog.Logger) *telemetry {
 		t.subRefuseOpts[r] = addOpts(attribute.String("reason", subRefusals[r].name))
 	}
 	return t
+}
+
+// observePace reports pace() as the write loops' pace at every
+// collection, until stopObserving.
+func (t *telemetry) observePace(pace func() time.Duration, logger *slog.Logger) {
+	reg, err := t.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveFloat64(t.pace, pace().Seconds())
+		return nil
+	}, t.pace)
+	if err != nil {
+		logger.Error("ssotws: observing the write pace", "err", err)
+		return
+	}
+	t.paceReg = reg
+}
+
+// stopObserving ends observePace: a closed gateway's clock is not
+// reported (nor kept alive by the meter provider).
+func (t *telemetry) stopObserving() {
+	if t.paceReg != nil {
+		_ = t.paceReg.Unregister()
+		t.paceReg = nil
+	}
 }
 
 func addOpts(kv ...attribute.KeyValue) []metric.AddOption {

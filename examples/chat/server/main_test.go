@@ -133,6 +133,9 @@ func TestMetricsScrape(t *testing.T) {
 	assert.GreaterOrEqual(t, series["ssotws_gateway_delivery_latency_seconds_sum"], 0.0)
 	assert.Less(t, series["ssotws_gateway_delivery_latency_seconds_sum"], 10.0)
 	assert.GreaterOrEqual(t, series["ssotws_gateway_queue_depth_count"], 1.0)
+	pace, ok := series["ssotws_gateway_write_pace_seconds"]
+	assert.True(t, ok, "the write pace is exported")
+	assert.Zero(t, pace, "an idle server paces nothing")
 
 	// A refused subscription, then the client leaves.
 	bad, err := proto.Marshal(&wsv1.ClientFrame{Frame: &wsv1.ClientFrame_Subscribe{Subscribe: &wsv1.Subscribe{Id: 2, Channel: "Nothing"}}})
