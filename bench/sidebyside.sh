@@ -44,14 +44,14 @@ together) pubflags=() ;;
   exit 2
   ;;
 esac
-SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation creates acks idle large"}
+SCENARIOS=${SCENARIOS:-"normal1k normal5k rooms saturation saturation5k creates acks idle large"}
 if [ "$SERVER_CPU" = "$CLIENT_CPU" ] || ! taskset -c "$SERVER_CPU" true 2>/dev/null || ! taskset -c "$CLIENT_CPU" true 2>/dev/null; then
   echo "sidebyside: needs taskset and two distinct CPUs (SERVER_CPU=$SERVER_CPU, CLIENT_CPU=$CLIENT_CPU)" >&2
   exit 2
 fi
 for s in $SCENARIOS; do
   case $s in
-  normal1k | normal5k | rooms | saturation | creates | acks | queue | idle | large) ;;
+  normal1k | normal5k | rooms | saturation | saturation5k | creates | acks | queue | idle | large) ;;
   *)
     echo "sidebyside: unknown scenario $s" >&2
     exit 2
@@ -94,6 +94,13 @@ scenario() {
   normal5k) run "5,000 subscribers, 20 msg/s" -n 5000 -rate 20 ;;
   rooms) run "100 channels × 50 subscribers, 1,000 msg/s" -n 5000 -channels 100 -rate 1000 ;;
   saturation) run "1,000 subscribers, 600 msg/s offered (saturation)" -n 1000 -rate 600 -workers 16 ;;
+  saturation5k)
+    # The same 600,000 deliveries/s offered over 5,000 connections: five
+    # times the messages at the same packing. With the acknowledgement at
+    # the same rate and no subscribers.
+    run "5,000 subscribers, 120 msg/s offered (saturation)" -n 5000 -rate 120 -workers 16
+    run "no subscribers, 120 msg/s offered" -n 0 -rate 120 -workers 16
+    ;;
   acks)
     # The publish rates of normal1k and saturation with no subscribers:
     # the acknowledgement at the same offered rate with and without a

@@ -103,7 +103,7 @@ type GatewayOptions struct {
 	// message, and stops waiting as soon as it is on time again
 	// (docs/architecture.md, "Adaptive coalescing"). While the server's
 	// processors are saturated, every write loop also waits a pace (2 to
-	// 32 ms) that keeps them under about 60 % busy, so that requests are
+	// 128 ms) that keeps them under about 60 % busy, so that requests are
 	// still read at once (docs/architecture.md, "Pacing at saturation").
 	// A wait ends early when the connection's queue holds a quarter of
 	// its bounds. A negative value writes at once, always; see

@@ -75,27 +75,32 @@ const (
 // Publish does not wait for the fan-out.
 //
 // So a saturated server paces its write loops: each waits before its take
-// (gathering.gather), for a pace that doubles, from paceMin to maxPace,
-// every window in which the processors were busier than paceHigh, and
-// halves every window in which they were less busy than paceLow, or after
-// paceProbe windows without a change (the load may have fallen: a pace
-// that holds the processors between paceLow and paceHigh cannot tell
-// whether it is still needed, so it tries half). Packing
-// more events per message frees the processors (at 1,000 subscribers and
-// 600 events/s, 20 events per message cost half of what 3 cost), the
-// scheduler finds them idle between the write loops' turns, and requests
-// are read as they arrive. The pace starts only where write loops pack
-// (packMin): a fan-out of events far apart on each connection gains
-// nothing from it, and the clock drops it with the write loops. A
-// connection's wait is bounded as well by what its queue holds
-// (paceCapFor): never more than a quarter of its bounds at the rate it
-// receives. GatewayOptions.WriteDelay, when set, replaces the pacing as it
-// replaces the adaptive wait.
+// (gathering.gather), for a pace that starts at paceMin and doubles, up to
+// maxPace, after every window in which the processors were saturated, or
+// after two in a row busier than paceHigh (one alone may be a collection
+// or a burst). It halves after a window less busy than paceLow, and it
+// tries half paceProbe windows after its last change (the load may have
+// fallen: a pace that holds the processors between paceLow and paceHigh
+// cannot tell whether it is still needed); a probe that leaves them busier
+// than paceHigh is undone at once. Packing more events per message frees
+// the processors (at 1,000 subscribers and 600 events/s, 20 events per
+// message cost half of what 3 cost), the scheduler finds them idle
+// between the write loops' turns, and requests are read as they arrive.
+// maxPace is that long because the cost is per message, so per
+// connection: with 5,000 subscribers, a message per connection every
+// 32 ms still takes a whole core.
+//
+// The pace starts only where write loops pack (packMin): a fan-out of
+// events far apart on each connection gains nothing from it, and the
+// clock drops it with the write loops. A connection's wait ends early
+// when its queue holds a quarter of its bounds (sendQueue.hurry), so no
+// pace overflows it. GatewayOptions.WriteDelay, when set, replaces the
+// pacing as it replaces the adaptive wait.
 const (
 	paceMin  = 2 * time.Millisecond
-	maxPace  = 32 * time.Millisecond
+	maxPace  = 128 * time.Millisecond
 	paceHigh = 0.6
-	paceLow  = 0.35
+	paceLow  = 0.4
 	// paceProbe is 1 s of windows.
 	paceProbe = 10
 )
@@ -134,7 +139,9 @@ type fanoutClock struct {
 	windowAt time.Duration // since epoch
 	cpuAt    time.Duration // processCPU at windowAt
 	backoff  int           // windows left before loops may be tried again
-	held     int           // windows the pace has not changed
+	held     int           // windows since the pace last changed
+	over     int           // windows in a row busier than paceHigh
+	probed   bool          // the last change of pace was a probe
 }
 
 // fanoutStart is what a fan-out needs to know when it writes inline.
@@ -178,6 +185,7 @@ func (k *fanoutClock) sample(now time.Duration) {
 		share := float64(cpu-k.cpuAt) / float64(now-k.windowAt) / float64(runtime.GOMAXPROCS(0))
 		packs := takes > 0 && float64(taken) >= packMin*float64(takes)
 		loops, pace := k.loops.Load(), time.Duration(k.pace.Load())
+		probe := false // this window's change of pace is a probe
 		switch {
 		case pace == 0 && share <= busyShare:
 			loops = false
@@ -188,25 +196,34 @@ func (k *fanoutClock) sample(now time.Duration) {
 			}
 		case share > busyShare && k.backoff > 1:
 			k.backoff--
-		case share > busyShare:
+		case share > busyShare && pace == 0:
 			k.backoff = 0
 			if loops { // the loops pack: pace them
-				pace = min(max(2*pace, paceMin), maxPace)
+				pace = paceMin
 			}
 			loops = true
 		case share > paceHigh:
-			pace = min(2*pace, maxPace)
+			// Pack more: when saturated, or busier than it should be two
+			// windows in a row (one may be a collection, or a burst), or
+			// right after a probe.
+			if k.over++; share > busyShare || k.over >= 2 || k.probed {
+				pace = min(2*pace, maxPace)
+			}
 		case share < paceLow, k.held >= paceProbe:
 			// Less busy than it need be, or held long enough: is as
 			// much packing still needed?
+			probe = share >= paceLow
 			if pace /= 2; pace < paceMin {
 				loops, pace = false, 0
 			}
-		default:
-			k.held++
+		}
+		if share <= paceHigh {
+			k.over = 0
 		}
 		if pace != time.Duration(k.pace.Load()) {
-			k.held = 0
+			k.held, k.over, k.probed = 0, 0, probe
+		} else {
+			k.held, k.probed = k.held+1, false
 		}
 		k.loops.Store(loops)
 		k.pace.Store(int64(pace))

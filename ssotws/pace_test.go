@@ -49,7 +49,7 @@ func TestFanoutClockLeavesSaturationToWriteLoops(t *testing.T) {
 	}
 	assert.False(t, loops(0.5, 1), "half busy")
 	assert.True(t, loops(0.95, 1), "busy: the write loops are tried")
-	assert.True(t, loops(0.95, 4), "busy, and the loops pack")
+	assert.True(t, loops(0.95, 4), "busy, and the loops pack: paced")
 	assert.False(t, loops(0.2, 4), "no longer busy")
 	assert.True(t, loops(0.95, 1))
 	assert.False(t, loops(0.95, 1), "busy, but the loops did not pack")
@@ -63,11 +63,12 @@ func TestFanoutClockLeavesSaturationToWriteLoops(t *testing.T) {
 }
 
 // TestFanoutClockPacesSaturation: while the write loops pack and the
-// processors stay busy, their pace doubles every window up to maxPace; it
-// holds while the processors are between paceLow and paceHigh busy, tries
-// half after paceProbe windows, and halves every window below paceLow,
-// down to no pace and inline writes. Loops that stop packing lose it at
-// once.
+// processors are saturated, their pace doubles every window up to
+// maxPace; busier than paceHigh but not saturated, it doubles after two
+// such windows in a row (or one right after a probe); it holds while the
+// processors are between paceLow and paceHigh busy, tries half paceProbe
+// windows after its last change, and halves below paceLow, down to no
+// pace and inline writes. Loops that stop packing lose it at once.
 func TestFanoutClockPacesSaturation(t *testing.T) {
 	k := &fanoutClock{}
 	window := clockWindows(k)
@@ -77,19 +78,29 @@ func TestFanoutClockPacesSaturation(t *testing.T) {
 	}
 	require.Zero(t, pace(0.95, 3), "busy: write loops first, no pace yet")
 	require.True(t, k.loops.Load())
-	want := paceMin
-	for want < maxPace {
-		require.Equal(t, want, pace(0.95, 3), "busy and packing: the pace doubles")
-		want *= 2
+	require.Equal(t, paceMin, pace(0.95, 3), "busy and packing: paced")
+	for want := paceMin; want < maxPace; want *= 2 {
+		require.Equal(t, 2*want, pace(0.95, 3), "saturated: the pace doubles")
 	}
-	assert.Equal(t, maxPace, pace(0.95, 3), "bounded")
-	assert.Equal(t, maxPace, pace(0.95, 3))
-	assert.Equal(t, maxPace, pace(0.7, 10), "busier than paceHigh: no less")
-	for i := range paceProbe {
-		require.Equal(t, maxPace, pace(0.5, 10), "held, window %d", i)
+	since := 0 // windows since the pace last changed
+	require.Equal(t, maxPace, pace(0.95, 3), "bounded")
+	since++
+	require.Equal(t, maxPace, pace(0.7, 10), "busier than paceHigh: no less")
+	since++
+	for pace(0.5, 10) == maxPace {
+		since++
+		require.LessOrEqual(t, since, paceProbe, "held")
 	}
-	assert.Equal(t, maxPace/2, pace(0.5, 10), "held paceProbe windows: half is tried")
-	assert.Equal(t, maxPace, pace(0.7, 10), "too busy with half: back")
+	assert.Equal(t, paceProbe, since, "held paceProbe windows after its last change, then half is tried")
+	assert.Equal(t, maxPace/2, k.paced())
+	assert.Equal(t, maxPace, pace(0.7, 10), "too busy with half, right after the probe: back")
+
+	assert.Equal(t, maxPace/2, pace(0.3, 10), "less busy than paceLow: halves")
+	assert.Equal(t, maxPace/2, pace(0.7, 10), "one window busier than paceHigh: no trend yet")
+	assert.Equal(t, maxPace/2, pace(0.5, 10))
+	assert.Equal(t, maxPace/2, pace(0.7, 10))
+	assert.Equal(t, maxPace, pace(0.7, 10), "two in a row: doubles")
+
 	for want := maxPace / 2; want >= paceMin; want /= 2 {
 		require.Equal(t, want, pace(0.2, 10), "less busy than paceLow: halves")
 		require.True(t, k.loops.Load())
