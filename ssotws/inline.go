@@ -184,7 +184,8 @@ func (k *fanoutClock) sample(now time.Duration) {
 	if k.windowAt != 0 {
 		share := float64(cpu-k.cpuAt) / float64(now-k.windowAt) / float64(runtime.GOMAXPROCS(0))
 		packs := takes > 0 && float64(taken) >= packMin*float64(takes)
-		loops, pace := k.loops.Load(), time.Duration(k.pace.Load())
+		loops, prev := k.loops.Load(), time.Duration(k.pace.Load())
+		pace := prev
 		probe := false // this window's change of pace is a probe
 		switch {
 		case pace == 0 && share <= busyShare:
@@ -220,7 +221,7 @@ func (k *fanoutClock) sample(now time.Duration) {
 		if share <= paceHigh {
 			k.over = 0
 		}
-		if pace != time.Duration(k.pace.Load()) {
+		if pace != prev {
 			k.held, k.over, k.probed = 0, 0, probe
 		} else {
 			k.held, k.probed = k.held+1, false
